@@ -1,0 +1,75 @@
+#!/usr/bin/env bun
+/** `baton start | dev` (more commands arrive with the cluster). */
+import { resolve } from "node:path"
+import { parseArgs } from "node:util"
+import { startNode } from "../server/index.ts"
+import { loadApp } from "./load-app.ts"
+
+const USAGE = `usage: baton <command> [app-dir] [options]
+
+commands:
+  dev [app]     run the app for development on --port (default 3000)
+  start [app]   run one production node configured by the environment:
+                PORT (3000), HOST (0.0.0.0), BATON_DATA_DIR (disk store), BATON_LOG (json|pretty)
+
+app defaults to ./app (a folder whose index.ts default-exports defineApp({...})).`
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { port: { type: "string" }, host: { type: "string" }, help: { type: "boolean", short: "h" } },
+  })
+  const [command, appArg] = positionals
+  if (values.help || !command) {
+    console.log(USAGE)
+    return command || values.help ? 0 : 2
+  }
+  const appDir = resolve(appArg ?? "app")
+  switch (command) {
+    case "start": {
+      const app = await loadApp(appDir)
+      await startNode({
+        games: app.games,
+        pages: app.pages,
+        port: portFrom(values.port ?? process.env.PORT ?? "3000"),
+        hostname: values.host ?? process.env.HOST ?? "0.0.0.0",
+        dataDir: process.env.BATON_DATA_DIR || undefined,
+        log: (process.env.BATON_LOG as "json" | "pretty" | undefined) ?? "json",
+      })
+      return -1
+    }
+    case "dev": {
+      const app = await loadApp(appDir)
+      const running = await startNode({
+        games: app.games,
+        pages: app.pages,
+        port: portFrom(values.port ?? "3000"),
+        hostname: values.host ?? "127.0.0.1",
+        dataDir: process.env.BATON_DATA_DIR || undefined,
+        log: "pretty",
+        development: true,
+      })
+      console.log(`\n  Baton dev: open ${running.url}\n  games: ${app.games.map((g) => `${g.name} (v${g.version})`).join(", ")}\n  Ctrl-C stops.\n`)
+      return -1
+    }
+    default:
+      console.error(`baton: unknown command "${command}"\n\n${USAGE}`)
+      return 2
+  }
+}
+
+function portFrom(text: string): number {
+  const port = Number(text)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`baton: port must be an integer 0-65535, got "${text}"`)
+    process.exit(2)
+  }
+  return port
+}
+
+const code = await main(process.argv.slice(2)).catch((error) => {
+  console.error(`baton: ${error instanceof Error ? error.message : String(error)}`)
+  return 1
+})
+if (code >= 0) process.exit(code)

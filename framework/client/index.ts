@@ -1,0 +1,47 @@
+/**
+ * baton/client: the typed SDK for browsers and Bun. Import the game module
+ * as a type only, so no server code reaches the browser:
+ *
+ *   import type tictactoe from "./games/tictactoe.ts"
+ *   const s = await join<typeof tictactoe>({ session: id, player: "ada" })
+ *   await s.act("place", { cell: 4 })
+ */
+import type { AnyGame } from "../game/define.ts"
+import { ActionError, GameSession, type JoinOptions } from "./session.ts"
+
+export { ActionError, GameSession, type ConnectionStatus, type JoinOptions } from "./session.ts"
+export type { ActionNames, InputOf, ViewOf, StateOf } from "../game/define.ts"
+
+/** Takes a seat in a session; resolves with the live session once the first view has arrived. */
+export function join<G extends AnyGame = AnyGame>(opts: JoinOptions): Promise<GameSession<G>> {
+  return new GameSession<G>(opts).start()
+}
+
+export interface SessionInfo {
+  id: string
+  game: string
+  status: "open" | "ended"
+  players: { player: string; seat: number; connected: boolean }[]
+  minPlayers: number
+  maxPlayers: number
+  result: unknown
+}
+
+/** Creates a session of `game` (POST /sessions). */
+export async function createSession(opts: { url?: string; game: string; options?: unknown }): Promise<SessionInfo> {
+  return request<SessionInfo>(opts.url, "/sessions", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ game: opts.game, options: opts.options }) })
+}
+
+/** Lists the sessions (GET /sessions). */
+export async function listSessions(opts: { url?: string } = {}): Promise<SessionInfo[]> {
+  return (await request<{ sessions: SessionInfo[] }>(opts.url, "/sessions")).sessions
+}
+
+async function request<T>(base: string | undefined, path: string, init?: RequestInit): Promise<T> {
+  const origin = base ?? (typeof location !== "undefined" ? location.origin : undefined)
+  if (!origin) throw new ActionError("bad_request", "url is required outside a browser")
+  const res = await fetch(new URL(path, origin), init)
+  const body = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } }
+  if (!res.ok) throw new ActionError(body.error?.code ?? "http_error", body.error?.message ?? `HTTP ${res.status}`)
+  return body as T
+}

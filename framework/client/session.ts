@@ -1,0 +1,276 @@
+import type { ActionNames, AnyGame, InputOf, ViewOf } from "../game/define.ts"
+import {
+  type ClientMessage,
+  CloseCode,
+  MAX_FRAME_BYTES,
+  type ServerMessage,
+  type SessionStatus,
+  applyPatch,
+} from "../protocol/index.ts"
+
+/** An action the session refused, or a connection that could not carry it. `code` is stable. */
+export class ActionError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+    this.name = "ActionError"
+  }
+}
+
+export type ConnectionStatus = "connecting" | "open" | "reconnecting" | "closed"
+
+export interface JoinOptions {
+  /** The node (or front door): http(s)://host:port; in a browser, the page's origin by default. */
+  url?: string
+  session: string
+  /** This player's id. Remember it to get your seat back later. */
+  player: string
+  /** First reconnect delay, doubled per failure up to `maxBackoffMs` (jittered). */
+  backoffMs?: number
+  maxBackoffMs?: number
+  /** A WebSocket implementation where the global one is missing. */
+  WebSocket?: typeof WebSocket
+}
+
+interface Pending {
+  id: number
+  frame: string
+  resolve(value: unknown): void
+  reject(error: ActionError): void
+}
+
+/** Close codes after which reconnecting would only repeat the failure. */
+const FINAL_CLOSES = new Set<number>([CloseCode.protocolAbuse, CloseCode.sessionGone, CloseCode.unsupportedData, CloseCode.tooLarge])
+
+/**
+ * A seat in a game session, typed from the game module. Keeps the player's
+ * view current from the server's deltas, reconnects by itself, and resends
+ * what was not acknowledged (the server applies each action id once).
+ */
+export class GameSession<G extends AnyGame = AnyGame> {
+  readonly id: string
+  readonly player: string
+  /** Random per instance: the server counts action ids per client. */
+  readonly client = randomId()
+  #state: ViewOf<G> = undefined as ViewOf<G>
+  #seat = -1
+  #rev = 0
+  #status: ConnectionStatus = "connecting"
+  #sessionStatus: SessionStatus = "open"
+  #result: unknown = undefined
+  #ws: WebSocket | undefined
+  #nextId = 1
+  #pending = new Map<number, Pending>()
+  #stateListeners = new Set<(state: ViewOf<G>, prev: ViewOf<G>) => void>()
+  #eventListeners = new Map<string, Set<(data: unknown, event: string) => void>>()
+  #statusListeners = new Set<(status: ConnectionStatus) => void>()
+  #attempt = 0
+  #retry: ReturnType<typeof setTimeout> | undefined
+  #joined: { resolve(): void; reject(e: ActionError): void } | undefined
+  #opts: Required<Omit<JoinOptions, "url" | "WebSocket">> & { wsUrl: string; WebSocket: typeof WebSocket }
+
+  constructor(opts: JoinOptions) {
+    this.id = opts.session
+    this.player = opts.player
+    const base = opts.url ?? (typeof location !== "undefined" ? location.origin : undefined)
+    if (!base) throw new ActionError("bad_request", "join({ url }) is required outside a browser")
+    const Impl = opts.WebSocket ?? globalThis.WebSocket
+    if (!Impl) throw new ActionError("bad_request", "no WebSocket implementation: pass join({ WebSocket })")
+    this.#opts = { session: opts.session, player: opts.player, backoffMs: opts.backoffMs ?? 100, maxBackoffMs: opts.maxBackoffMs ?? 5000, wsUrl: toWsUrl(base), WebSocket: Impl }
+  }
+
+  /** The player's view of the state; a new object wherever something changed. */
+  get state(): ViewOf<G> {
+    return this.#state
+  }
+  get seat(): number {
+    return this.#seat
+  }
+  get status(): ConnectionStatus {
+    return this.#status
+  }
+  get ended(): boolean {
+    return this.#sessionStatus === "ended"
+  }
+  /** What the game passed to `end(...)`, once it ended. */
+  get result(): unknown {
+    return this.#result
+  }
+  /** Actions sent and not yet acknowledged. */
+  get pendingCount(): number {
+    return this.#pending.size
+  }
+
+  /** Connects and takes the seat; resolves once the first view arrived. */
+  start(): Promise<this> {
+    return new Promise<this>((resolve, reject) => {
+      this.#joined = { resolve: () => resolve(this), reject }
+      this.#connect()
+    })
+  }
+
+  /**
+   * Sends an action. Resolves with what the action returned; rejects with an
+   * ActionError (invalid input, a game rule, a closed session). Survives
+   * reconnects: it is resent until acknowledged and applied once.
+   */
+  act<K extends ActionNames<G>>(name: K, ...input: undefined extends InputOf<G, K> ? [input?: InputOf<G, K>] : [input: InputOf<G, K>]): Promise<unknown> {
+    if (this.#status === "closed") return Promise.reject(new ActionError("closed", "this session connection is closed"))
+    const id = this.#nextId++
+    const frame = JSON.stringify({ t: "act", id, name, input: input[0] } satisfies ClientMessage)
+    if (frame.length > MAX_FRAME_BYTES)
+      return Promise.reject(new ActionError("frame_too_large", `action ${name} is ${frame.length} bytes, over the ${MAX_FRAME_BYTES}-byte limit`))
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { id, frame, resolve, reject })
+      if (this.#status === "open") this.#ws?.send(frame)
+    })
+  }
+
+  /** Calls `fn` after every change of the view. Returns the unsubscribe function. */
+  subscribe(fn: (state: ViewOf<G>, prev: ViewOf<G>) => void): () => void {
+    this.#stateListeners.add(fn)
+    return () => this.#stateListeners.delete(fn)
+  }
+
+  /** Listens to a game event (`ctx.emit(name, data)`), or to all with "*". */
+  on(event: string, fn: (data: unknown, event: string) => void): () => void {
+    let set = this.#eventListeners.get(event)
+    if (!set) this.#eventListeners.set(event, (set = new Set()))
+    set.add(fn)
+    return () => set.delete(fn)
+  }
+
+  onStatus(fn: (status: ConnectionStatus) => void): () => void {
+    this.#statusListeners.add(fn)
+    return () => this.#statusListeners.delete(fn)
+  }
+
+  /** Gives up the seat and closes. */
+  async leave(): Promise<void> {
+    if (this.#status === "open") this.#ws?.send(JSON.stringify({ t: "leave" }))
+    this.close()
+  }
+
+  /** Closes without giving up the seat (join again later with the same player id). */
+  close(): void {
+    this.#setStatus("closed")
+    clearTimeout(this.#retry)
+    this.#ws?.close(CloseCode.normal, "client closed")
+    for (const p of this.#pending.values()) p.reject(new ActionError("closed", "the connection was closed before the action was acknowledged"))
+    this.#pending.clear()
+  }
+
+  #connect(): void {
+    const ws = new this.#opts.WebSocket(this.#opts.wsUrl)
+    this.#ws = ws
+    ws.onopen = () => ws.send(JSON.stringify({ t: "join", session: this.id, player: this.player, client: this.client } satisfies ClientMessage))
+    ws.onmessage = (ev) => this.#onFrame(typeof ev.data === "string" ? ev.data : String(ev.data))
+    ws.onclose = (ev) => this.#onClose(ws, ev.code, ev.reason)
+    ws.onerror = () => {} // a close follows; that is where we act
+  }
+
+  #onFrame(text: string): void {
+    const msg = JSON.parse(text) as ServerMessage
+    switch (msg.t) {
+      case "joined": {
+        this.#attempt = 0
+        this.#seat = msg.seat
+        this.#rev = msg.rev
+        this.#sessionStatus = msg.status
+        this.#result = msg.result
+        this.#setState(msg.view as ViewOf<G>)
+        this.#setStatus("open")
+        // Everything not acknowledged goes again, in order; the server answers repeats from its ledger.
+        for (const p of this.#pending.values()) this.#ws?.send(p.frame)
+        this.#joined?.resolve()
+        this.#joined = undefined
+        return
+      }
+      case "u": {
+        this.#rev = msg.rev
+        if (msg.status) {
+          this.#sessionStatus = msg.status
+          this.#result = msg.result
+        }
+        if (msg.d) this.#setState(applyPatch(this.#state, msg.d))
+        for (const a of msg.a ?? []) {
+          const p = this.#pending.get(a.i)
+          if (!p) continue
+          this.#pending.delete(a.i)
+          if (a.ok) p.resolve(a.v)
+          else p.reject(new ActionError(a.c, a.m))
+        }
+        for (const e of msg.e ?? []) {
+          for (const fn of this.#eventListeners.get(e.e) ?? []) fn(e.d, e.e)
+          for (const fn of this.#eventListeners.get("*") ?? []) fn(e.d, e.e)
+        }
+        return
+      }
+      case "error": {
+        if (this.#status !== "open" && (msg.ref === "join" || msg.code === "unknown_session")) {
+          this.#fail(new ActionError(msg.code, msg.message))
+          return
+        }
+        const p = typeof msg.ref === "number" ? this.#pending.get(msg.ref) : undefined
+        if (p) {
+          this.#pending.delete(p.id)
+          p.reject(new ActionError(msg.code, msg.message))
+        }
+        return
+      }
+      case "reconnect":
+        // The node is going away; its close (1001/4010) follows and we reconnect then.
+        return
+      case "left":
+      case "pong":
+        return
+    }
+  }
+
+  #onClose(ws: WebSocket, code: number, reason: string): void {
+    if (ws !== this.#ws || this.#status === "closed") return
+    if (FINAL_CLOSES.has(code)) {
+      this.#fail(new ActionError(code === CloseCode.sessionGone ? "session_gone" : "closed", `connection closed (${code}${reason ? `: ${reason}` : ""})`))
+      return
+    }
+    this.#setStatus("reconnecting")
+    const delay = Math.min(this.#opts.maxBackoffMs, this.#opts.backoffMs * 2 ** this.#attempt++)
+    this.#retry = setTimeout(() => this.#connect(), delay * (0.8 + Math.random() * 0.4))
+  }
+
+  #fail(error: ActionError): void {
+    this.#joined?.reject(error)
+    this.#joined = undefined
+    this.#setStatus("closed")
+    this.#ws?.close(CloseCode.normal, "client giving up")
+    for (const p of this.#pending.values()) p.reject(error)
+    this.#pending.clear()
+  }
+
+  #setState(next: ViewOf<G>): void {
+    const prev = this.#state
+    this.#state = next
+    for (const fn of this.#stateListeners) fn(next, prev)
+  }
+
+  #setStatus(status: ConnectionStatus): void {
+    if (this.#status === status) return
+    this.#status = status
+    for (const fn of this.#statusListeners) fn(status)
+  }
+}
+
+function toWsUrl(base: string): string {
+  const u = new URL(base)
+  u.protocol = u.protocol === "https:" || u.protocol === "wss:" ? "wss:" : "ws:"
+  u.pathname = "/ws"
+  u.search = ""
+  return u.toString()
+}
+
+function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(9))
+  return btoa(String.fromCharCode(...bytes)).replace(/[+/=]/g, (c) => (c === "+" ? "-" : c === "/" ? "_" : ""))
+}

@@ -1,0 +1,171 @@
+import type * as v from "valibot"
+import type { Rng } from "./rng.ts"
+
+/** A player's id: opaque to the runtime, chosen by the authentication layer. */
+export type PlayerId = string
+
+// biome-ignore lint: the schema's own types are what we infer from
+export type AnySchema = v.GenericSchema<any, any>
+
+/** Where a session's changes must be before a player hears "ok". */
+export type Durability = "local" | "replicated"
+
+/** Timers scheduled by game code; deadlines are absolute, so they survive a move. */
+export interface TimerControl<TName extends string = string> {
+  /** Fires the `timers[name]` handler `ms` milliseconds from now; returns the timer id. */
+  after(ms: number, name: TName, payload?: unknown): number
+  /** Fires the `timers[name]` handler at an absolute time (ms since the epoch). */
+  at(time: number, name: TName, payload?: unknown): number
+  /** Cancels a pending timer; true when it was still pending. */
+  cancel(id: number): boolean
+  /** Cancels every pending timer with this name; returns how many. */
+  cancelAll(name: TName): number
+}
+
+/** What every piece of game code sees. `state` is a draft: mutate it in place. */
+export interface GameContext<S, TTimer extends string = string> {
+  state: S
+  /** The time of this step, ms since the epoch (never read the clock yourself). */
+  readonly now: number
+  /** Seeded, stored with the session: the same seed replays the same game. */
+  readonly rng: Rng
+  /** Seated players in seat order. */
+  readonly players: readonly PlayerId[]
+  readonly timers: TimerControl<TTimer>
+  /** Sends an event to every player, or to the given ones. Events are not stored. */
+  emit(event: string, data?: unknown, to?: PlayerId | readonly PlayerId[]): void
+  /** Ends the session with a result every player receives. */
+  end(result?: unknown): void
+}
+
+export interface ActionContext<S, I, TTimer extends string = string> extends GameContext<S, TTimer> {
+  readonly input: I
+  /** The player who sent the action (authenticated by the connection, never by the input). */
+  readonly player: PlayerId
+  /** Aborts the action: the state stays exactly as before and the player gets this code. */
+  reject(code: string, message?: string): never
+}
+
+export interface PlayerContext<S, TTimer extends string = string> extends GameContext<S, TTimer> {
+  readonly player: PlayerId
+  reject(code: string, message?: string): never
+}
+
+export interface TickContext<S, TTimer extends string = string> extends GameContext<S, TTimer> {
+  /** Seconds since the previous tick (fixed: 1 / hz). */
+  readonly dt: number
+}
+
+export interface TimerContext<S, TTimer extends string = string> extends GameContext<S, TTimer> {
+  readonly payload: unknown
+}
+
+export interface SetupContext {
+  readonly now: number
+  readonly rng: Rng
+  readonly options: unknown
+}
+
+export interface ActionDef<S, TInput extends AnySchema, TTimer extends string = string> {
+  input: TInput
+  /** Mutates `state`; a returned value is sent back to the acting player only. */
+  apply(ctx: ActionContext<S, v.InferOutput<TInput>, TTimer>): unknown
+}
+
+type Actions<S, I extends Record<string, AnySchema>, TTimer extends string> = {
+  [K in keyof I]: ActionDef<S, I[K], TTimer>
+}
+
+export interface GameConfig<
+  TState extends AnySchema,
+  TInputs extends Record<string, AnySchema>,
+  TView,
+  TTimer extends string,
+> {
+  /** Unique name; sessions are created by it. */
+  name: string
+  /** Version of the state's shape; raise it with a `migrate` step when the shape changes. */
+  version: number
+  players: { min: number; max: number }
+  state: TState
+  setup(ctx: SetupContext): v.InferOutput<TState>
+  actions: Actions<v.InferOutput<TState>, TInputs, TTimer>
+  /** What one player may see; without it every player sees the whole state. */
+  view?(state: v.InferOutput<TState>, player: PlayerId): TView
+  tick?: { hz: number; apply(ctx: TickContext<v.InferOutput<TState>, TTimer>): void }
+  timers?: Record<TTimer, (ctx: TimerContext<v.InferOutput<TState>, TTimer>) => void>
+  /** Runs when a player takes a seat (not on a reconnect); may reject to refuse the seat. */
+  onJoin?(ctx: PlayerContext<v.InferOutput<TState>, TTimer>): void
+  /** Runs when a player gives up its seat. */
+  onLeave?(ctx: PlayerContext<v.InferOutput<TState>, TTimer>): void
+  /** `migrate[n]` turns a state of version n into version n + 1. */
+  migrate?: Record<number, (old: any) => unknown>
+  /** Validates the options a session is created with (default: none accepted but `undefined`). */
+  options?: AnySchema
+  /** Default "local". See Durability. */
+  durability?: Durability
+}
+
+/** A game module: the definition plus the types inferred from it. */
+export interface Game<
+  TState extends AnySchema = AnySchema,
+  TInputs extends Record<string, AnySchema> = Record<string, AnySchema>,
+  TView = unknown,
+  TTimer extends string = string,
+> extends GameConfig<TState, TInputs, TView, TTimer> {
+  readonly kind: "baton.game"
+  durability: Durability
+  /** Type-only carriers for the client SDK; undefined at run time. */
+  readonly $types: { state: v.InferOutput<TState>; view: TView; inputs: { [K in keyof TInputs]: v.InferInput<TInputs[K]> } }
+}
+
+// biome-ignore lint: any game, whatever its types
+export type AnyGame = Game<any, any, any, any>
+
+export type StateOf<G extends AnyGame> = G["$types"]["state"]
+export type ViewOf<G extends AnyGame> = G["$types"]["view"]
+export type ActionNames<G extends AnyGame> = keyof G["$types"]["inputs"] & string
+export type InputOf<G extends AnyGame, K extends ActionNames<G>> = G["$types"]["inputs"][K]
+
+/**
+ * Defines a game module. Types flow from the definition: the state type from
+ * `state`, each action's input type from its `input` schema, the view type
+ * from `view`.
+ */
+export function defineGame<
+  TState extends AnySchema,
+  TInputs extends Record<string, AnySchema>,
+  TView = v.InferOutput<TState>,
+  TTimer extends string = never,
+>(config: GameConfig<TState, TInputs, TView, TTimer>): Game<TState, TInputs, TView, TTimer> {
+  const problems = checkConfig(config as GameConfig<AnySchema, Record<string, AnySchema>, unknown, string>)
+  if (problems.length > 0) throw new Error(`defineGame(${JSON.stringify(config.name)}): ${problems.join("; ")}`)
+  return {
+    ...config,
+    durability: config.durability ?? "local",
+    kind: "baton.game",
+    $types: undefined as never,
+  }
+}
+
+function checkConfig(c: GameConfig<AnySchema, Record<string, AnySchema>, unknown, string>): string[] {
+  const out: string[] = []
+  if (typeof c.name !== "string" || !/^[a-z0-9][a-z0-9_-]{0,63}$/.test(c.name))
+    out.push("name must be 1-64 lowercase letters, digits, '-' or '_'")
+  if (!Number.isInteger(c.version) || c.version < 1) out.push("version must be an integer >= 1")
+  const { min, max } = c.players ?? ({} as { min: number; max: number })
+  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max < min)
+    out.push("players must be { min, max } with 1 <= min <= max")
+  if (!c.actions || typeof c.actions !== "object") out.push("actions must be an object")
+  else
+    for (const [name, a] of Object.entries(c.actions)) {
+      if (!a || typeof a.apply !== "function" || !a.input) out.push(`actions.${name} needs input and apply`)
+    }
+  if (c.tick && !(c.tick.hz > 0 && c.tick.hz <= 120)) out.push("tick.hz must be in (0, 120]")
+  for (let from = 1; from < c.version; from++)
+    if (c.migrate && from in c.migrate && typeof c.migrate[from] !== "function")
+      out.push(`migrate[${from}] must be a function`)
+  if (c.durability && c.durability !== "local" && c.durability !== "replicated")
+    out.push('durability must be "local" or "replicated"')
+  return out
+}

@@ -1,0 +1,61 @@
+import type { PlayerId } from "./define.ts"
+import type { RngState } from "./rng.ts"
+
+/**
+ * Everything a session is, as plain JSON: what the store checkpoints and what
+ * another node resumes from. Nothing about a session lives outside it.
+ */
+export interface SessionRecord<S = unknown> {
+  id: string
+  game: string
+  /** The state's schema version (the game module's `version` when it was written). */
+  version: number
+  status: "open" | "ended"
+  state: S
+  players: Seat[]
+  /** Pending timers, deadlines as absolute times. */
+  timers: TimerEntry[]
+  nextTimerId: number
+  rng: RngState
+  /** Time of the last tick, or null for games without ticks. */
+  tickAt: number | null
+  /** Action ids applied per client: what makes resends exactly-once. */
+  clients: Record<string, ClientLedger>
+  result: unknown
+  createdAt: number
+  /** Last action, join or leave (drives idle collection). */
+  activeAt: number
+  endedAt: number | null
+  /** Grows with every change of the record. */
+  rev: number
+}
+
+export interface Seat {
+  player: PlayerId
+  seat: number
+  joinedAt: number
+}
+
+export interface TimerEntry {
+  id: number
+  name: string
+  at: number
+  payload: unknown
+}
+
+export interface ClientLedger {
+  player: PlayerId
+  /** Highest action id applied (ids only grow per client). */
+  seq: number
+  at: number
+  /** The answers to the latest actions, to repeat them to a resend. */
+  results: LedgerResult[]
+}
+
+/** [id, ok, value] or [id, ok, code, message]. */
+export type LedgerResult = [number, true, unknown] | [number, false, string, string]
+
+/** How many answers a client's ledger keeps for resends (the SDK never has more in flight). */
+export const LEDGER_RESULTS = 64
+/** Ledgers kept per player (one per SDK instance: tabs, devices). */
+export const LEDGERS_PER_PLAYER = 4

@@ -1,0 +1,139 @@
+import type { PlayerId, Session } from "../game/index.ts"
+import { type Ack, diff, type SessionStatus } from "../protocol/index.ts"
+
+/** The I/O edge a player is reached through (a WebSocket, later a relay); the node never sees sockets. */
+export interface PlayerLink {
+  /** Sends one text frame; false when the frame could not be queued. */
+  send(frame: string): boolean | void
+  close(code: number, reason: string): void
+}
+
+interface Attached {
+  player: PlayerId
+  client: string
+  acks: string[]
+}
+
+/**
+ * A session running on this node with the players attached to it. Changes
+ * are not sent as they happen: `flush` runs once per event-loop turn and
+ * sends each player one frame with the delta of its view, its acks and its
+ * events, so a burst of actions costs one frame per player.
+ */
+export class HostedSession {
+  readonly links = new Map<PlayerLink, Attached>()
+  /** Last view sent per player (games with `view`), or the last state sent to all. */
+  #sentViews = new Map<PlayerId, unknown>()
+  #sentShared: unknown
+  #sentRev: number
+  #sentStatus: SessionStatus
+  #wake: ReturnType<typeof setTimeout> | undefined
+  #wakeAt: number | null = null
+  #checkpointedRev = 0
+
+  constructor(readonly session: Session) {
+    this.#sentRev = session.record.rev
+    this.#sentStatus = session.record.status
+    this.#sentShared = session.record.state
+  }
+
+  get id(): string {
+    return this.session.id
+  }
+
+  attach(link: PlayerLink, player: PlayerId, client: string): unknown {
+    this.links.set(link, { player, client, acks: [] })
+    const view = this.session.view(player)
+    if (this.session.game.view) this.#sentViews.set(player, view)
+    return view
+  }
+
+  detach(link: PlayerLink): Attached | undefined {
+    const a = this.links.get(link)
+    if (!a) return undefined
+    this.links.delete(link)
+    if (![...this.links.values()].some((x) => x.player === a.player)) this.#sentViews.delete(a.player)
+    return a
+  }
+
+  ack(link: PlayerLink, ack: Ack): void {
+    this.links.get(link)?.acks.push(JSON.stringify(ack))
+  }
+
+  isConnected(player: PlayerId): boolean {
+    for (const a of this.links.values()) if (a.player === player) return true
+    return false
+  }
+
+  /** Sends what changed since the last flush. */
+  flush(): void {
+    const s = this.session
+    const rec = s.record
+    const events = s.takeEvents()
+    const changed = rec.rev !== this.#sentRev
+    const statusChanged = rec.status !== this.#sentStatus
+    this.#sentRev = rec.rev
+    this.#sentStatus = rec.status
+    if (this.links.size === 0) {
+      this.#sentShared = rec.state
+      return
+    }
+    let shared: string | undefined
+    const perPlayer = new Map<PlayerId, string | undefined>()
+    if (changed) {
+      if (!s.game.view) {
+        const ops = diff(this.#sentShared, rec.state)
+        shared = ops.length ? JSON.stringify(ops) : undefined
+      } else {
+        for (const a of this.links.values()) {
+          if (perPlayer.has(a.player)) continue
+          const view = s.view(a.player)
+          const ops = diff(this.#sentViews.get(a.player), view)
+          this.#sentViews.set(a.player, view)
+          perPlayer.set(a.player, ops.length ? JSON.stringify(ops) : undefined)
+        }
+      }
+    }
+    this.#sentShared = rec.state
+    const status = statusChanged ? `,"status":${JSON.stringify(rec.status)},"result":${JSON.stringify(rec.result ?? null)}` : ""
+    const eventJson = events.map((e) => ({ to: e.to, json: JSON.stringify({ e: e.event, d: e.data }) }))
+    for (const [link, a] of this.links) {
+      const d = s.game.view ? perPlayer.get(a.player) : shared
+      const mine = eventJson.filter((e) => e.to === null || e.to.includes(a.player))
+      if (d === undefined && a.acks.length === 0 && mine.length === 0 && !status) continue
+      let frame = `{"t":"u","rev":${rec.rev}`
+      if (d !== undefined) frame += `,"d":${d}`
+      if (a.acks.length) frame += `,"a":[${a.acks.join(",")}]`
+      if (mine.length) frame += `,"e":[${mine.map((e) => e.json).join(",")}]`
+      frame += `${status}}`
+      a.acks = []
+      link.send(frame)
+    }
+  }
+
+  /** The record when it changed since the last checkpoint. */
+  takeCheckpoint(): Session["record"] | undefined {
+    const rec = this.session.record
+    if (rec.rev === this.#checkpointedRev) return undefined
+    this.#checkpointedRev = rec.rev
+    return rec
+  }
+
+  /** Arms one timer for the session's next timer or tick. */
+  schedule(now: number, fire: () => void): void {
+    const at = this.session.nextWakeAt()
+    if (at === this.#wakeAt) return
+    clearTimeout(this.#wake)
+    this.#wakeAt = at
+    this.#wake = at === null ? undefined : setTimeout(() => {
+      this.#wakeAt = null
+      fire()
+    }, Math.max(0, at - now))
+  }
+
+  stop(): void {
+    clearTimeout(this.#wake)
+    this.#wake = undefined
+    this.#wakeAt = null
+  }
+}

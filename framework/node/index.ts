@@ -1,0 +1,5 @@
+/** The node: runs sessions, checkpoints them into the store; I/O-free apart from the store. */
+export { BatonNode, type NodeConfig, type NodeStatus, type SessionSummary } from "./node.ts"
+export type { PlayerLink } from "./hosted.ts"
+export { BatonError } from "./errors.ts"
+export { createLogger, type Logger, type LogFormat } from "./log.ts"

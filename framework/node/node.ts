@@ -1,0 +1,374 @@
+import { type AnyGame, GameLoadError, type PlayerId, Session } from "../game/index.ts"
+import type { ClientMessage, ServerMessage } from "../protocol/index.ts"
+import { CloseCode } from "../protocol/index.ts"
+import { Store } from "../store/index.ts"
+import { BatonError } from "./errors.ts"
+import { HostedSession, type PlayerLink } from "./hosted.ts"
+import { createLogger, type Logger } from "./log.ts"
+
+export interface NodeConfig {
+  games: readonly AnyGame[]
+  /** Keeps sessions on disk (automerge-repo-storage-nodefs) for a restart; in memory when absent. */
+  dataDir?: string
+  /** An open session with no player attached and no activity for this long is ended. Default 15 min. */
+  idleMs?: number
+  /** An ended session stays readable this long before it is collected. Default 60 s. */
+  lingerMs?: number
+  /** How often ended and idle sessions are looked for. Default 5 s. */
+  sweepMs?: number
+  /** Sessions this node will run at most. Default 10,000. */
+  maxSessions?: number
+  /** Least time between two checkpoints of one session, ms. Default 100. */
+  checkpointMs?: number
+  log?: Logger
+  clock?: () => number
+}
+
+export type NodeStatus = "starting" | "ready" | "stopping" | "stopped"
+
+export interface SessionSummary {
+  id: string
+  game: string
+  status: "open" | "ended"
+  players: { player: PlayerId; seat: number; connected: boolean }[]
+  minPlayers: number
+  maxPlayers: number
+  createdAt: number
+  activeAt: number
+  rev: number
+  result: unknown
+}
+
+interface LinkState {
+  hosted?: HostedSession
+  player?: PlayerId
+  client?: string
+}
+
+/**
+ * One Bun process of the runtime: a façade over the store (automerge-repo)
+ * and the sessions it runs. Knows no sockets: the server hands it
+ * PlayerLinks and already-validated protocol messages.
+ */
+export class BatonNode {
+  readonly id = `n-${crypto.randomUUID().slice(0, 8)}`
+  readonly games: ReadonlyMap<string, AnyGame>
+  readonly log: Logger
+  #status: NodeStatus = "starting"
+  #store!: Store
+  #sessions = new Map<string, HostedSession>()
+  #links = new Map<PlayerLink, LinkState>()
+  #dirty = new Set<HostedSession>()
+  #flushQueued = false
+  #sweep: ReturnType<typeof setInterval> | undefined
+  #cfg: Required<Omit<NodeConfig, "dataDir" | "log">> & { dataDir?: string }
+
+  private constructor(config: NodeConfig) {
+    const games = new Map<string, AnyGame>()
+    for (const g of config.games) {
+      if (g?.kind !== "baton.game") throw new Error("games must be made with defineGame()")
+      if (games.has(g.name)) throw new Error(`two games are named "${g.name}"`)
+      games.set(g.name, g)
+    }
+    this.games = games
+    this.log = config.log ?? createLogger({ node: this.id })
+    this.#cfg = {
+      idleMs: 15 * 60_000,
+      lingerMs: 60_000,
+      sweepMs: 5_000,
+      maxSessions: 10_000,
+      checkpointMs: 100,
+      clock: Date.now,
+      ...config,
+    }
+  }
+
+  /** Opens the store, resumes the sessions it holds (after a restart with a data dir), and turns ready. */
+  static async start(config: NodeConfig): Promise<BatonNode> {
+    const node = new BatonNode(config)
+    node.#store = await Store.open({
+      dataDir: config.dataDir,
+      peerId: node.id,
+      checkpointMs: node.#cfg.checkpointMs,
+      clock: node.#cfg.clock,
+    })
+    await node.#resumeStored()
+    node.#sweep = setInterval(() => node.collect(), node.#cfg.sweepMs)
+    node.#status = "ready"
+    return node
+  }
+
+  get status(): NodeStatus {
+    return this.#status
+  }
+  get store(): Store {
+    return this.#store
+  }
+  get sessionCount(): number {
+    return this.#sessions.size
+  }
+  get playerCount(): number {
+    return this.#links.size
+  }
+
+  createSession(gameName: string, options?: unknown): SessionSummary {
+    if (this.#status !== "ready") throw new BatonError("unavailable", `node ${this.id} is ${this.#status}`, 503)
+    const game = this.games.get(gameName)
+    if (!game) throw new BatonError("unknown_game", `no game named "${gameName}" (games: ${[...this.games.keys()].join(", ")})`, 404)
+    if (this.#sessions.size >= this.#cfg.maxSessions)
+      throw new BatonError("unavailable", `node ${this.id} runs its maximum of ${this.#cfg.maxSessions} sessions`, 503)
+    let session: Session
+    try {
+      session = Session.create(game, { id: newSessionId(), now: this.#now(), options })
+    } catch (error) {
+      if (error instanceof GameLoadError) throw new BatonError(error.code, error.message, error.code === "invalid_options" ? 400 : 500)
+      throw error
+    }
+    const hosted = new HostedSession(session)
+    this.#sessions.set(session.id, hosted)
+    this.#store.create(session.record, this.id)
+    hosted.takeCheckpoint()
+    this.#wake(hosted)
+    this.log.info("session created", { session: session.id, game: game.name })
+    return this.#summary(hosted)
+  }
+
+  sessions(): SessionSummary[] {
+    return [...this.#sessions.values()].map((h) => this.#summary(h))
+  }
+
+  session(id: string): SessionSummary | undefined {
+    const h = this.#sessions.get(id)
+    return h ? this.#summary(h) : undefined
+  }
+
+  /** A player connection opened. */
+  open(link: PlayerLink): void {
+    this.#links.set(link, {})
+  }
+
+  /** A player connection closed: the seat stays (the player may come back). */
+  close(link: PlayerLink): void {
+    const st = this.#links.get(link)
+    this.#links.delete(link)
+    st?.hosted?.detach(link)
+  }
+
+  /** One validated protocol message from a player. */
+  handle(link: PlayerLink, msg: ClientMessage): void {
+    const st = this.#links.get(link)
+    if (!st) return
+    switch (msg.t) {
+      case "join":
+        return this.#join(link, st, msg)
+      case "act":
+        return this.#act(link, st, msg)
+      case "leave":
+        return this.#leave(link, st)
+      case "ping":
+        return send(link, { t: "pong", n: msg.n })
+    }
+  }
+
+  /** Ends idle sessions and forgets ended ones after their linger time. */
+  collect(): void {
+    const now = this.#now()
+    for (const h of this.#sessions.values()) {
+      const r = h.session.record
+      if (r.status === "ended") {
+        if ((r.endedAt ?? now) + this.#cfg.lingerMs <= now) this.#drop(h, "session ended")
+      } else if (h.links.size === 0 && r.activeAt + this.#cfg.idleMs <= now) {
+        h.session.end({ reason: "idle" }, now)
+        this.log.info("session idle, ended", { session: h.id })
+        this.#markDirty(h)
+      }
+    }
+  }
+
+  /**
+   * Stops the node: every session's final state is written (and flushed to
+   * disk when there is a data dir), then players are told to reconnect.
+   */
+  async stop(reason = "node stopping"): Promise<{ sessions: number; ms: number }> {
+    if (this.#status === "stopping" || this.#status === "stopped") return { sessions: 0, ms: 0 }
+    const started = performance.now()
+    this.#status = "stopping"
+    clearInterval(this.#sweep)
+    for (const h of this.#sessions.values()) {
+      h.stop()
+      h.flush()
+      const rec = h.takeCheckpoint()
+      if (rec) this.#store.checkpoint(rec)
+    }
+    await this.#store.close()
+    for (const link of this.#links.keys()) {
+      send(link, { t: "reconnect", reason })
+      link.close(CloseCode.goingAway, reason)
+    }
+    this.#links.clear()
+    const count = this.#sessions.size
+    this.#sessions.clear()
+    this.#status = "stopped"
+    return { sessions: count, ms: performance.now() - started }
+  }
+
+  #join(link: PlayerLink, st: LinkState, msg: Extract<ClientMessage, { t: "join" }>): void {
+    if (st.hosted) return sendError(link, "already_joined", `this connection already holds a seat in session ${st.hosted.id}; send leave first`)
+    const h = this.#sessions.get(msg.session)
+    if (!h) return sendError(link, "unknown_session", `no session ${msg.session} on this node`, "join")
+    const player = msg.player ?? ""
+    const now = this.#now()
+    // Whoever is attached gets the pending delta first: a newcomer's full view starts after it.
+    h.flush()
+    const out = h.session.join(player, now)
+    if (!out.ok) return sendError(link, out.code, out.message, "join")
+    st.hosted = h
+    st.player = player
+    st.client = msg.client
+    const view = h.attach(link, player, msg.client)
+    const r = h.session.record
+    send(link, {
+      t: "joined",
+      session: h.id,
+      game: r.game,
+      player,
+      seat: out.seat,
+      view,
+      rev: r.rev,
+      seq: h.session.appliedSeq(msg.client),
+      status: r.status,
+      result: r.result ?? undefined,
+    })
+    if (!out.rejoined) this.log.info("player joined", { session: h.id, player, seat: out.seat })
+    this.#markDirty(h)
+  }
+
+  #act(link: PlayerLink, st: LinkState, msg: Extract<ClientMessage, { t: "act" }>): void {
+    const h = st.hosted
+    if (!h || !st.player || !st.client) return sendError(link, "not_joined", "join a session before acting", msg.id)
+    const out = h.session.act({ player: st.player, client: st.client, id: msg.id, name: msg.name, input: msg.input, now: this.#now() })
+    h.ack(link, out.ok ? (out.value === undefined ? { i: msg.id, ok: true } : { i: msg.id, ok: true, v: out.value }) : { i: msg.id, ok: false, c: out.code, m: out.message })
+    this.#markDirty(h)
+  }
+
+  #leave(link: PlayerLink, st: LinkState): void {
+    const h = st.hosted
+    if (!h || !st.player) return sendError(link, "not_joined", "this connection holds no seat")
+    h.flush()
+    h.detach(link)
+    const out = h.session.leave(st.player, this.#now())
+    if (!out.ok) return sendError(link, out.code, out.message, "leave")
+    st.hosted = undefined
+    send(link, { t: "left", session: h.id })
+    this.#markDirty(h)
+  }
+
+  #markDirty(h: HostedSession): void {
+    this.#dirty.add(h)
+    if (this.#flushQueued) return
+    this.#flushQueued = true
+    setImmediate(() => this.#flush())
+  }
+
+  /** Once per event-loop turn: deltas out, checkpoints noted, timers re-armed. */
+  #flush(): void {
+    this.#flushQueued = false
+    const dirty = [...this.#dirty]
+    this.#dirty.clear()
+    for (const h of dirty) {
+      if (!this.#sessions.has(h.id)) continue
+      h.flush()
+      for (const f of h.session.takeFaults()) this.log.error("game code failed", { session: h.id, where: f.where, error: f.error })
+      const rec = h.takeCheckpoint()
+      if (rec) this.#store.checkpoint(rec)
+      this.#wake(h)
+    }
+  }
+
+  #wake(h: HostedSession): void {
+    if (this.#status === "stopping") return
+    h.schedule(this.#now(), () => {
+      h.session.advance(this.#now())
+      this.#markDirty(h)
+    })
+  }
+
+  #drop(h: HostedSession, reason: string): void {
+    h.stop()
+    for (const link of h.links.keys()) {
+      const st = this.#links.get(link)
+      if (st) st.hosted = undefined
+      link.close(CloseCode.sessionGone, reason)
+    }
+    this.#sessions.delete(h.id)
+    this.#store.remove(h.id)
+    this.log.info("session collected", { session: h.id, reason })
+  }
+
+  async #resumeStored(): Promise<void> {
+    const entries = Object.keys(this.#store.registry.sessions)
+    let resumed = 0
+    for (const id of entries) {
+      const entry = this.#store.entry(id)
+      if (!entry) continue
+      if (entry.status === "ended") {
+        this.#store.remove(id)
+        continue
+      }
+      const game = this.games.get(entry.game)
+      if (!game) {
+        this.log.error("stored session of an unknown game left as it is", { session: id, game: entry.game })
+        continue
+      }
+      try {
+        const { record } = await this.#store.load(id)
+        const hosted = new HostedSession(Session.resume(game, record))
+        this.#sessions.set(id, hosted)
+        this.#store.adopt(id, this.id)
+        this.#wake(hosted)
+        resumed++
+      } catch (error) {
+        this.log.error("stored session cannot be resumed; left as it is", { session: id, game: entry.game, error })
+      }
+    }
+    if (entries.length) this.log.info("sessions resumed from the data dir", { resumed, stored: entries.length })
+  }
+
+  #summary(h: HostedSession): SessionSummary {
+    const r = h.session.record
+    const g = h.session.game
+    return {
+      id: r.id,
+      game: r.game,
+      status: r.status,
+      players: r.players.map((s) => ({ player: s.player, seat: s.seat, connected: h.isConnected(s.player) })),
+      minPlayers: g.players.min,
+      maxPlayers: g.players.max,
+      createdAt: r.createdAt,
+      activeAt: r.activeAt,
+      rev: r.rev,
+      result: r.result,
+    }
+  }
+
+  #now(): number {
+    return this.#cfg.clock()
+  }
+}
+
+function send(link: PlayerLink, msg: ServerMessage): void {
+  link.send(JSON.stringify(msg))
+}
+
+function sendError(link: PlayerLink, code: string, message: string, ref?: unknown): void {
+  link.send(JSON.stringify({ t: "error", code, message, ref }))
+}
+
+/** 12 characters of a URL-safe alphabet: ~71 bits, no coordination needed. */
+function newSessionId(): string {
+  const alphabet = "abcdefghijkmnpqrstuvwxyz23456789"
+  const bytes = crypto.getRandomValues(new Uint8Array(12))
+  let id = ""
+  for (const b of bytes) id += alphabet[b % alphabet.length]
+  return id
+}

@@ -1,0 +1,3 @@
+/** The player protocol: message shapes, codes, and the JSON delta format. Pure: runs in browsers too. */
+export * from "./messages.ts"
+export { diff, applyPatch, type PatchOp, type Path } from "./patch.ts"

@@ -1,0 +1,86 @@
+import type { PatchOp } from "./patch.ts"
+
+/** Messages a player sends. Every frame is one JSON object with a `t` (type). */
+export type ClientMessage =
+  /** Takes (or retakes) a seat. `client` is a random id of the SDK instance: action ids are counted per client. */
+  | { t: "join"; session: string; player?: string; client: string; token?: string }
+  | { t: "act"; id: number; name: string; input?: unknown }
+  | { t: "leave" }
+  | { t: "ping"; n?: number }
+
+export type Ack = { i: number; ok: true; v?: unknown } | { i: number; ok: false; c: string; m: string }
+
+export type GameEvent = { e: string; d?: unknown }
+
+export type ServerMessage =
+  | {
+      t: "joined"
+      session: string
+      game: string
+      player: string
+      seat: number
+      /** The player's whole view. */
+      view: unknown
+      rev: number
+      /** Highest action id of this client the session has applied (resend only what is above). */
+      seq: number
+      status: SessionStatus
+      result?: unknown
+    }
+  /** A delta of the player's view (`d`), acks of its actions (`a`) and events (`e`), all as of `rev`. */
+  | { t: "u"; rev: number; d?: PatchOp[]; a?: Ack[]; e?: GameEvent[]; status?: SessionStatus; result?: unknown }
+  | { t: "error"; code: ErrorCode; message: string; ref?: unknown }
+  | { t: "pong"; n?: number }
+  /** The seat was given up; the connection may join another session. */
+  | { t: "left"; session: string }
+  /** The node is going away: reconnect (possibly elsewhere) and resume. */
+  | { t: "reconnect"; reason: string }
+
+export type SessionStatus = "open" | "ended"
+
+/** Stable error codes, shared by the HTTP API, the player protocol and action rejections. */
+export type ErrorCode =
+  | "bad_json"
+  | "bad_message"
+  | "bad_request"
+  | "unknown_message"
+  | "unknown_game"
+  | "unknown_session"
+  | "unknown_action"
+  | "invalid_input"
+  | "invalid_options"
+  | "not_joined"
+  | "already_joined"
+  | "not_seated"
+  | "session_full"
+  | "session_ended"
+  | "game_error"
+  | "unavailable"
+  | "frame_too_large"
+  | "not_found"
+  | "unauthorized"
+  | "internal"
+
+/** WebSocket close codes of the player protocol (4000-4999 are the application's). */
+export const CloseCode = {
+  /** Normal close by either side. */
+  normal: 1000,
+  /** The node is stopping: reconnect, possibly to another node, and resume. */
+  goingAway: 1001,
+  /** A binary frame: the protocol is JSON text. */
+  unsupportedData: 1003,
+  /** A frame over the size limit. */
+  tooLarge: 1009,
+  /** Too many malformed frames: the client is broken or hostile. */
+  protocolAbuse: 4400,
+  /** The session ended or was collected; do not reconnect. */
+  sessionGone: 4404,
+  /** The node hands the session over: reconnect and resume (the SDK does it by itself). */
+  reconnect: 4010,
+} as const
+
+/** Close codes after which the SDK reconnects by itself. */
+export const RECONNECT_CODES: ReadonlySet<number> = new Set([1001, 1005, 1006, 1011, 1012, 1013, 4010])
+
+/** Default limit of one player frame, in bytes. */
+export const MAX_FRAME_BYTES = 64 * 1024

@@ -1,0 +1,56 @@
+import { Hono } from "hono"
+import { bodyLimit } from "hono/body-limit"
+import type { ContentfulStatusCode } from "hono/utils/http-status"
+import { BatonError, type BatonNode } from "../node/index.ts"
+
+/** The HTTP API. Every error is JSON: { error: { code, message } }. */
+export function httpApi(node: BatonNode): Hono {
+  const app = new Hono()
+
+  app.get("/healthz", (c) => c.json({ ok: true, node: node.id, status: node.status }))
+  app.get("/readyz", (c) =>
+    node.status === "ready" ? c.json({ ready: true, node: node.id }) : c.json({ ready: false, node: node.id, status: node.status }, 503),
+  )
+
+  app.get("/games", (c) =>
+    c.json({
+      games: [...node.games.values()].map((g) => ({ name: g.name, version: g.version, players: g.players, realtime: !!g.tick })),
+    }),
+  )
+
+  app.post(
+    "/sessions",
+    bodyLimit({ maxSize: 64 * 1024, onError: (c) => fail(c, new BatonError("bad_request", "request body over 64 KiB", 413)) }),
+    async (c) => {
+      let body: unknown
+      try {
+        body = await c.req.json()
+      } catch {
+        throw new BatonError("bad_json", "POST /sessions needs a JSON body like {\"game\": \"tictactoe\"}")
+      }
+      if (typeof body !== "object" || body === null || typeof (body as { game?: unknown }).game !== "string")
+        throw new BatonError("bad_request", "POST /sessions: field game (string) is required")
+      const { game, options } = body as { game: string; options?: unknown }
+      return c.json(node.createSession(game, options), 201)
+    },
+  )
+
+  app.get("/sessions", (c) => c.json({ sessions: node.sessions() }))
+  app.get("/sessions/:id", (c) => {
+    const s = node.session(c.req.param("id"))
+    if (!s) throw new BatonError("unknown_session", `no session ${c.req.param("id")}`, 404)
+    return c.json(s)
+  })
+
+  app.notFound((c) => fail(c, new BatonError("not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}`, 404)))
+  app.onError((error, c) => {
+    if (error instanceof BatonError) return fail(c, error)
+    node.log.error("request failed", { path: new URL(c.req.url).pathname, error })
+    return fail(c, new BatonError("internal", "internal error (logged on the node)", 500))
+  })
+  return app
+}
+
+function fail(c: { json: (body: unknown, status: ContentfulStatusCode) => Response }, e: BatonError): Response {
+  return c.json({ error: { code: e.code, message: e.message } }, e.status as ContentfulStatusCode)
+}

@@ -1,0 +1,72 @@
+import type { HTMLBundle, Server } from "bun"
+import type { AnyGame } from "../game/index.ts"
+import { BatonNode, createLogger, type LogFormat, type NodeConfig } from "../node/index.ts"
+import { serve } from "./serve.ts"
+import type { PlayerSocketData } from "./players.ts"
+
+export interface StartNodeOptions extends Omit<NodeConfig, "games" | "log"> {
+  games: readonly AnyGame[]
+  pages?: Record<string, HTMLBundle>
+  port?: number
+  hostname?: string
+  log?: LogFormat
+  development?: boolean
+  /** Stop on SIGTERM / SIGINT and exit (default true). */
+  handleSignals?: boolean
+}
+
+export interface RunningNode {
+  node: BatonNode
+  server: Server<PlayerSocketData>
+  url: string
+  stop(): Promise<void>
+}
+
+/** Starts a node and serves it; on SIGTERM it writes every session out, tells players to reconnect, and exits. */
+export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
+  const { games, pages, port, hostname, log, development, handleSignals = true, ...config } = opts
+  let node: BatonNode | undefined
+  const logger = createLogger({ get node() { return node?.id } }, log ?? "json")
+  node = await BatonNode.start({ ...config, games, log: logger })
+  const server = serve(node, { port, hostname, pages, development })
+  const shown = server.hostname === "0.0.0.0" ? "localhost" : server.hostname
+  const url = `http://${shown}:${server.port}`
+  let stopping: Promise<void> | undefined
+  const running: RunningNode = {
+    node,
+    server,
+    url,
+    stop: () => {
+      stopping ??= (async () => {
+        const { sessions, ms } = await running.node.stop()
+        server.stop(true)
+        logger.info("node stopped", { sessions, ms: Math.round(ms) })
+      })()
+      return stopping
+    },
+  }
+  if (handleSignals)
+    for (const signal of ["SIGTERM", "SIGINT"] as const)
+      process.on(signal, () => {
+        logger.info(`${signal}: stopping`, { sessions: running.node.sessionCount })
+        running.stop().then(
+          () => process.exit(0),
+          (error) => {
+            logger.error("stop failed", { error })
+            process.exit(1)
+          },
+        )
+      })
+  logger.info("node listening", { url, games: games.map((g) => g.name), dataDir: config.dataDir ?? null })
+  return running
+}
+
+/** An app: its games and the pages that play them. `baton start` / `baton dev` serve its default export. */
+export interface App {
+  games: readonly AnyGame[]
+  pages?: Record<string, HTMLBundle>
+}
+
+export function defineApp(app: App): App {
+  return app
+}
