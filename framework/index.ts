@@ -21,4 +21,6 @@ export {
   type SessionRecord,
   Session,
   GameLoadError,
+  seedRng,
+  rngOver,
 } from "./game/index.ts"

@@ -29,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "start": {
       const app = await loadApp(appDir)
-      await startNode({
+      const running = await startNode({
         games: app.games,
         pages: app.pages,
         port: portFrom(values.port ?? process.env.PORT ?? "3000"),
@@ -37,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
         dataDir: process.env.BATON_DATA_DIR || undefined,
         log: (process.env.BATON_LOG as "json" | "pretty" | undefined) ?? "json",
       })
+      stopAfterLifetime(running.stop)
       return -1
     }
     case "dev": {
@@ -57,6 +58,12 @@ async function main(argv: string[]): Promise<number> {
       console.error(`baton: unknown command "${command}"\n\n${USAGE}`)
       return 2
   }
+}
+
+/** BATON_MAX_LIFETIME_MS: a node started by a test or a script stops by itself, even if its parent died. */
+function stopAfterLifetime(stop: () => Promise<void>): void {
+  const ms = Number(process.env.BATON_MAX_LIFETIME_MS)
+  if (ms > 0) setTimeout(() => stop().finally(() => process.exit(0)), ms).unref()
 }
 
 function portFrom(text: string): number {

@@ -207,7 +207,7 @@ export class Session<G extends AnyGame = AnyGame> {
     const out = this.#transact(req.now, req.player, (d, ctx) => {
       const value = toJson(def.apply({ ...ctx, input: parsed.output, player: req.player }))
       d.activeAt = req.now
-      record(d, req, [req.id, true, value])
+      record(d, req, [req.id, true, value ?? null])
       return value
     })
     if (out.ok) return out.value === undefined ? { ok: true } : out
@@ -382,7 +382,7 @@ function record(d: SessionRecord, req: ActRequest, answer: LedgerResult): void {
 function answerOf(results: LedgerResult[], id: number): Outcome {
   const hit = results.find((r) => r[0] === id)
   if (!hit) return { ok: true } // older than the ledger keeps: it was applied, its value is gone
-  return hit[1] ? (hit[2] === undefined ? { ok: true } : { ok: true, value: hit[2] }) : { ok: false, code: hit[2], message: hit[3] }
+  return hit[1] ? (hit[2] === null || hit[2] === undefined ? { ok: true } : { ok: true, value: hit[2] }) : { ok: false, code: hit[2], message: hit[3] }
 }
 
 function earliest<T extends { at: number; id: number }>(items: readonly T[]): T | undefined {

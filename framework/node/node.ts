@@ -91,6 +91,7 @@ export class BatonNode {
       peerId: node.id,
       checkpointMs: node.#cfg.checkpointMs,
       clock: node.#cfg.clock,
+      onError: (session, error) => node.log.error("checkpoint failed", { session, error }),
     })
     await node.#resumeStored()
     node.#sweep = setInterval(() => node.collect(), node.#cfg.sweepMs)

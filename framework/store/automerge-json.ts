@@ -8,7 +8,7 @@ import type { PatchOp } from "../protocol/index.ts"
  */
 export function toAutomerge(value: unknown): unknown {
   if (typeof value === "string") return new ImmutableString(value)
-  if (Array.isArray(value)) return value.map(toAutomerge)
+  if (Array.isArray(value)) return value.map((x) => (x === undefined ? null : toAutomerge(x)))
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {}
     for (const [k, x] of Object.entries(value)) if (x !== undefined) out[k] = toAutomerge(x)

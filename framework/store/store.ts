@@ -39,6 +39,8 @@ export interface StoreOptions {
   /** Checkpoints after which a document is rolled over to a fresh one (history stays bounded). */
   compactAfter?: number
   clock?: () => number
+  /** A checkpoint that could not be written (the session keeps running; the next round retries). */
+  onError?: (session: string, error: unknown) => void
 }
 
 interface Written {
@@ -62,7 +64,7 @@ export class Store {
   #opts: Required<Omit<StoreOptions, "dataDir">> & { dataDir?: string }
 
   private constructor(opts: StoreOptions) {
-    this.#opts = { checkpointMs: 100, budgetMs: 8, compactAfter: 1000, clock: Date.now, ...opts }
+    this.#opts = { checkpointMs: 100, budgetMs: 8, compactAfter: 1000, clock: Date.now, onError: () => {}, ...opts }
     const storage = opts.dataDir ? new NodeFSStorageAdapter(join(opts.dataDir, "automerge")) : undefined
     this.repo = new Repo({ storage, network: [], peerId: opts.peerId as PeerId, sharePolicy: async () => false })
   }
@@ -113,8 +115,12 @@ export class Store {
       }
       if (!force && now - w.at < this.#opts.checkpointMs) continue
       this.#dirty.delete(id)
-      this.#write(w, record)
-      count++
+      try {
+        this.#write(w, record)
+        count++
+      } catch (error) {
+        this.#opts.onError(id, error)
+      }
     }
     return count
   }

@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { ActionError, createSession, type GameSession, join, listSessions } from "baton/client"
+import type counter from "../../app/games/counter.ts"
+import type notes from "../fixtures/app/notes.ts"
+import { type NodeProcess, startNodeProcess, stopAllNodes } from "../support/node-process.ts"
+import { TcpProxy } from "../support/proxy.ts"
+import { waitUntil } from "../support/wait.ts"
+
+let node: NodeProcess
+const open: GameSession[] = []
+beforeAll(async () => {
+  node = await startNodeProcess()
+})
+afterAll(async () => {
+  for (const s of open) s.close()
+  await stopAllNodes()
+})
+
+async function seat<G extends typeof counter | typeof notes>(session: string, player: string, url = node.url) {
+  const s = await join<G>({ url, session, player, backoffMs: 20, maxBackoffMs: 200 })
+  open.push(s as GameSession)
+  return s
+}
+
+describe("client SDK against a real node", () => {
+  test("join, act with a typed result, state follows, other players see it", async () => {
+    const { id } = await createSession({ url: node.url, game: "notes" })
+    const a = await seat<typeof notes>(id, "ada")
+    const b = await seat<typeof notes>(id, "bob")
+    expect(a.seat).toBe(0)
+    expect(b.seat).toBe(1)
+    const seen: number[] = []
+    b.subscribe((state) => seen.push(state.notes.length))
+    expect(await a.act("add", { text: "hello" })).toBe(1)
+    await waitUntil(() => b.state.notes.length === 1, "bob sees ada's note")
+    expect(b.state.notes[0]).toEqual({ by: "ada", text: "hello" })
+    expect(seen).toContain(1)
+    expect((await listSessions({ url: node.url })).find((s) => s.id === id)?.players.map((p) => p.player)).toEqual(["ada", "bob"])
+  })
+
+  test("a refused action rejects with a typed ActionError and changes nothing", async () => {
+    const { id } = await createSession({ url: node.url, game: "notes" })
+    const a = await seat<typeof notes>(id, "ada")
+    const before = a.state
+    const error = await a.act("add", { text: "" }).catch((e) => e)
+    expect(error).toBeInstanceOf(ActionError)
+    expect(error.code).toBe("invalid_input")
+    expect(error.message).toContain("text")
+    expect(a.state).toBe(before)
+  })
+
+  test("views hide other players' secrets", async () => {
+    const { id } = await createSession({ url: node.url, game: "notes" })
+    const a = await seat<typeof notes>(id, "ada")
+    const b = await seat<typeof notes>(id, "bob")
+    await a.act("secret", { value: "ada-secret" })
+    await waitUntil(() => b.state.secrets.count === 1, "bob sees a secret exists")
+    expect(a.state.secrets.mine).toBe("ada-secret")
+    expect(JSON.stringify(b.state)).not.toContain("ada-secret")
+  })
+
+  test("timers fire, events arrive, the end reaches everyone", async () => {
+    const { id } = await createSession({ url: node.url, game: "notes" })
+    const a = await seat<typeof notes>(id, "ada")
+    const b = await seat<typeof notes>(id, "bob")
+    const events: unknown[] = []
+    b.on("reminder", (data) => events.push(data))
+    await a.act("remind", { ms: 50, text: "tea" })
+    await waitUntil(() => events.length === 1, "the reminder event")
+    expect(events[0]).toEqual({ text: "tea", for: "ada" })
+    expect(b.state.notes.at(-1)).toEqual({ by: "timer", text: "tea" })
+    await b.act("finish")
+    await waitUntil(() => a.ended, "ada sees the end")
+    expect(a.result).toEqual({ winner: "bob" })
+    expect((await a.act("add", { text: "late" }).catch((e) => e)).code).toBe("session_ended")
+  })
+
+  test("join errors are typed: unknown session, full session", async () => {
+    const unknown = await join({ url: node.url, session: "nope", player: "x" }).catch((e) => e)
+    expect(unknown).toBeInstanceOf(ActionError)
+    expect(unknown.code).toBe("unknown_session")
+    const { id } = await createSession({ url: node.url, game: "notes" })
+    for (const p of ["p1", "p2", "p3"]) await seat(id, p)
+    const full = await join({ url: node.url, session: id, player: "p4" }).catch((e) => e)
+    expect(full.code).toBe("session_full")
+    // A seated player coming back gets its seat, even when the session is full.
+    const again = await seat(id, "p2")
+    expect(again.seat).toBe(1)
+  })
+
+  test("reconnects by itself after the network drops and applies every action exactly once", async () => {
+    const proxy = new TcpProxy(node.port)
+    try {
+      const { id } = await createSession({ url: node.url, game: "counter" })
+      const a = await seat<typeof counter>(id, "ada", proxy.url)
+      const watcher = await seat<typeof counter>(id, "watcher")
+      const statuses: string[] = []
+      a.onStatus((s) => statuses.push(s))
+      const N = 300
+      const acts: Promise<unknown>[] = []
+      for (let i = 0; i < N; i++) {
+        acts.push(a.act("inc", { by: 1 }))
+        if (i % 60 === 30) {
+          await Bun.sleep(1) // let some frames cross, then drop the link mid-flight
+          proxy.cut()
+        }
+      }
+      const totals = (await Promise.all(acts)) as number[]
+      // Each action's answer is the total right after it: N distinct values means N applications, none twice.
+      expect(new Set(totals).size).toBe(N)
+      expect(Math.max(...totals)).toBe(N)
+      await waitUntil(() => watcher.state.total === N, "the watcher sees exactly N")
+      expect(a.state.players.ada?.count).toBe(N)
+      expect(statuses).toContain("reconnecting")
+      expect(a.status).toBe("open")
+    } finally {
+      proxy.stop()
+    }
+  })
+})

@@ -1,0 +1,115 @@
+import { resolve } from "node:path"
+import type { Subprocess } from "bun"
+import { waitUntil } from "./wait.ts"
+
+const ROOT = resolve(import.meta.dir, "../..")
+const CLI = resolve(ROOT, "framework/cli/main.ts")
+/** The app integration tests run by default: the example counter plus a game that uses every feature. */
+export const TEST_APP = resolve(ROOT, "tests/fixtures/app")
+
+export interface NodeProcess {
+  url: string
+  port: number
+  proc: Subprocess<"ignore", "pipe", "pipe">
+  /** Every log line so far, parsed (JSON lines). */
+  logs: Record<string, unknown>[]
+  /** Raw stderr, for failures. */
+  stderr(): string
+  /** SIGTERM and wait for the exit code. */
+  stop(): Promise<number>
+  /** SIGKILL (a crash) and wait. */
+  kill(): Promise<number>
+  waitForLog(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>
+}
+
+export interface StartOptions {
+  app?: string
+  port?: number
+  env?: Record<string, string>
+  /** The node stops by itself after this long, whatever happens to the test. */
+  lifetimeMs?: number
+}
+
+const running = new Set<NodeProcess>()
+
+/** Starts `baton start` as a real Bun process on 127.0.0.1 and waits until it listens. */
+export async function startNodeProcess(opts: StartOptions = {}): Promise<NodeProcess> {
+  const proc = Bun.spawn(["bun", CLI, "start", opts.app ?? TEST_APP], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PORT: String(opts.port ?? 0),
+      HOST: "127.0.0.1",
+      BATON_LOG: "json",
+      BATON_MAX_LIFETIME_MS: String(opts.lifetimeMs ?? 120_000),
+      ...opts.env,
+    },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  })
+  const logs: Record<string, unknown>[] = []
+  let err = ""
+  void (async () => {
+    let buf = ""
+    for await (const chunk of proc.stdout) {
+      buf += new TextDecoder().decode(chunk)
+      let nl: number
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl)
+        buf = buf.slice(nl + 1)
+        try {
+          logs.push(JSON.parse(line))
+        } catch {
+          logs.push({ msg: line })
+        }
+      }
+    }
+  })()
+  void (async () => {
+    for await (const chunk of proc.stderr) err += new TextDecoder().decode(chunk)
+  })()
+  const waitForLog = async (msg: string, timeoutMs = 15_000) => {
+    let exited = false
+    const line = await waitUntil(() => logs.find((l) => l.msg === msg) ?? (exited = proc.exitCode !== null), `log "${msg}"`, { timeoutMs })
+    if (line === true || exited) throw new Error(`node exited (${proc.exitCode}) before logging "${msg}": ${err}`)
+    return line as Record<string, unknown>
+  }
+  const listening = await waitForLog("node listening")
+  const url = String(listening.url).replace("localhost", "127.0.0.1")
+  const node: NodeProcess = {
+    url,
+    port: Number(new URL(url).port),
+    proc,
+    logs,
+    stderr: () => err,
+    waitForLog,
+    async stop() {
+      proc.kill("SIGTERM")
+      const code = await proc.exited
+      running.delete(node)
+      return code
+    },
+    async kill() {
+      proc.kill("SIGKILL")
+      const code = await proc.exited
+      running.delete(node)
+      return code
+    },
+  }
+  running.add(node)
+  return node
+}
+
+/** Kills every node a test file started (call from afterAll). */
+export async function stopAllNodes(): Promise<void> {
+  await Promise.all([...running].map((n) => n.kill()))
+}
+
+/** A port that was free a moment ago (for a node that must come back on the same port). */
+export function freePort(): number {
+  const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() })
+  const port = s.port as number
+  s.stop(true)
+  return port
+}
