@@ -88,6 +88,10 @@ export interface GameConfig<
   version: number
   players: { min: number; max: number }
   state: TState
+  /**
+   * The starting state. TypeScript widens string literals returned here
+   * (inference limits of object-literal arguments): write `phase: "lobby" as const`.
+   */
   setup(ctx: SetupContext): v.InferOutput<TState>
   actions: Actions<v.InferOutput<TState>, TInputs, TTimer>
   /** What one player may see; without it every player sees the whole state. */

@@ -1,6 +1,6 @@
 import { create, current, isDraft } from "mutative"
 import * as v from "valibot"
-import type { AnyGame, GameContext, PlayerId } from "./define.ts"
+import type { AnyGame, GameContext, PlayerId, StateOf, ViewOf } from "./define.ts"
 import { explainIssues, GameLoadError, Rejection } from "./errors.ts"
 import { LEDGER_RESULTS, LEDGERS_PER_PLAYER, type LedgerResult, type SessionRecord } from "./record.ts"
 import { type RngState, rngOver, seedRng } from "./rng.ts"
@@ -61,7 +61,12 @@ export class Session<G extends AnyGame = AnyGame> {
       throw new GameLoadError("invalid_options", `game "${game.name}" takes no options`)
     }
     const rngState = seedRng(init.seed ?? init.id)
-    const state = game.setup({ now: init.now, rng: rngOver(rngState), options })
+    let state: unknown
+    try {
+      state = game.setup({ now: init.now, rng: rngOver(rngState), options })
+    } catch (error) {
+      throw new GameLoadError("game_error", `setup() of "${game.name}" threw: ${messageOf(error)}`)
+    }
     const checked = v.safeParse(game.state, state)
     if (!checked.success)
       throw new GameLoadError("game_error", `setup() of "${game.name}" returned a state that fails its schema: ${explainIssues(checked.issues)}`)
@@ -121,8 +126,8 @@ export class Session<G extends AnyGame = AnyGame> {
     return new Session(game, { ...record, state: checked.output, version: game.version })
   }
 
-  get record(): SessionRecord {
-    return this.#record
+  get record(): SessionRecord<StateOf<G>> {
+    return this.#record as SessionRecord<StateOf<G>>
   }
   get id(): string {
     return this.#record.id
@@ -135,8 +140,8 @@ export class Session<G extends AnyGame = AnyGame> {
   }
 
   /** What `player` sees of the state. */
-  view(player: PlayerId): unknown {
-    return this.game.view ? this.game.view(this.#record.state, player) : this.#record.state
+  view(player: PlayerId): ViewOf<G> {
+    return (this.game.view ? this.game.view(this.#record.state, player) : this.#record.state) as ViewOf<G>
   }
 
   /** Highest action id of `client` already applied (0 for a new client). */
@@ -168,8 +173,9 @@ export class Session<G extends AnyGame = AnyGame> {
     while (taken.has(seat)) seat++
     const out = this.#transact(now, player, (d, ctx) => {
       d.players.push({ player, seat, joinedAt: now })
+      d.players.sort((a, b) => a.seat - b.seat) // seat order is what ctx.players promises
       d.activeAt = now
-      this.game.onJoin?.({ ...ctx, player, reject: ctx.reject })
+      this.game.onJoin?.(Object.assign(ctx, { player }))
     })
     return out.ok ? { ok: true, seat, rejoined: false } : out
   }
@@ -183,7 +189,7 @@ export class Session<G extends AnyGame = AnyGame> {
     }
     const out = this.#transact(now, player, (d, ctx) => {
       drop(d)
-      if (d.status === "open") this.game.onLeave?.({ ...ctx, player, reject: ctx.reject })
+      if (d.status === "open") this.game.onLeave?.(Object.assign(ctx, { player }))
     })
     if (out.ok) return out
     this.#faults.push({ where: "onLeave", error: new Error(`${out.code}: ${out.message}`) })
@@ -205,55 +211,63 @@ export class Session<G extends AnyGame = AnyGame> {
     const parsed = v.safeParse(def.input, req.input)
     if (!parsed.success) return this.#refuse(req, "invalid_input", `${req.name}: ${explainIssues(parsed.issues)}`)
     const out = this.#transact(req.now, req.player, (d, ctx) => {
-      const value = toJson(def.apply({ ...ctx, input: parsed.output, player: req.player }))
+      const value = toJson(def.apply(Object.assign(ctx, { input: parsed.output, player: req.player })))
       d.activeAt = req.now
       record(d, req, [req.id, true, value ?? null])
       return value
     })
-    if (out.ok) return out.value === undefined ? { ok: true } : out
+    // The ledger keeps "no value" as null: answer the same way a resend will be answered.
+    if (out.ok) return out.value === undefined || out.value === null ? { ok: true } : out
     return this.#refuse(req, out.code, out.message)
   }
 
-  /** Runs the timers that are due and the ticks that are owed, up to `now`. */
+  /**
+   * Runs the timers that are due and the ticks that are owed, up to `now`, in
+   * time order (a timer and a tick at the same time: the timer first).
+   */
   advance(now: number): void {
-    for (let guard = 0; guard < 1000 && this.#record.status === "open"; guard++) {
-      const due = earliest(this.#record.timers)
-      if (!due || due.at > now) break
-      const handler = this.game.timers?.[due.name]
-      const out = this.#transact(due.at, null, (d, ctx) => {
-        d.timers = d.timers.filter((t) => t.id !== due.id)
-        handler?.({ ...ctx, payload: due.payload })
-      })
-      if (!out.ok) {
-        this.#faults.push({ where: `timer "${due.name}"`, error: new Error(`${out.code}: ${out.message}`) })
-        this.#transact(due.at, null, (d) => {
-          d.timers = d.timers.filter((t) => t.id !== due.id)
-        })
-      }
-    }
     const tick = this.game.tick
-    const last = this.#record.tickAt
-    if (!tick || last === null || this.#record.status !== "open") return
-    const period = 1000 / tick.hz
-    let owed = Math.floor((now - last) / period)
-    let at = last
-    if (owed > MAX_CATCHUP_TICKS) {
-      at = last + (owed - MAX_CATCHUP_TICKS) * period
-      owed = MAX_CATCHUP_TICKS
-    }
-    for (let i = 0; i < owed && this.#record.status === "open"; i++) {
-      at += period
-      const t = at
-      const out = this.#transact(t, null, (d, ctx) => {
-        d.tickAt = t
-        tick.apply({ ...ctx, dt: 1 / tick.hz })
-      })
-      if (!out.ok) {
-        this.#faults.push({ where: "tick", error: new Error(`${out.code}: ${out.message}`) })
-        this.#transact(t, null, (d) => {
-          d.tickAt = t
-        })
+    const period = tick ? 1000 / tick.hz : 0
+    let owed = 0
+    let at = this.#record.tickAt ?? 0
+    if (tick && this.#record.tickAt !== null) {
+      owed = Math.floor((now - at) / period)
+      if (owed > MAX_CATCHUP_TICKS) {
+        at += (owed - MAX_CATCHUP_TICKS) * period
+        owed = MAX_CATCHUP_TICKS
       }
+    }
+    for (let fired = 0; this.#record.status === "open"; ) {
+      const earliestTimer = fired < 1000 ? earliest(this.#record.timers) : undefined
+      const due = earliestTimer && earliestTimer.at <= now ? earliestTimer : undefined
+      if (tick && owed > 0 && (!due || at + period < due.at)) {
+        owed--
+        at += period
+        const t = at
+        const out = this.#transact(t, null, (d, ctx) => {
+          d.tickAt = t
+          tick.apply(Object.assign(ctx, { dt: 1 / tick.hz }))
+        })
+        if (!out.ok) {
+          this.#faults.push({ where: "tick", error: new Error(`${out.code}: ${out.message}`) })
+          this.#transact(t, null, (d) => {
+            d.tickAt = t
+          })
+        }
+      } else if (due) {
+        fired++
+        const handler = this.game.timers?.[due.name]
+        const out = this.#transact(due.at, null, (d, ctx) => {
+          d.timers = d.timers.filter((t) => t.id !== due.id)
+          handler?.(Object.assign(ctx, { payload: due.payload }))
+        })
+        if (!out.ok) {
+          this.#faults.push({ where: `timer "${due.name}"`, error: new Error(`${out.code}: ${out.message}`) })
+          this.#transact(due.at, null, (d) => {
+            d.timers = d.timers.filter((t) => t.id !== due.id)
+          })
+        }
+      } else break
     }
   }
 

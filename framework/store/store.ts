@@ -206,7 +206,7 @@ export class Store {
       const e = d.sessions[id]
       if (!e) return
       for (const [k, v] of Object.entries({ ...patch, updatedAt: this.#opts.clock() }))
-        (e as Record<string, unknown>)[k] = toAutomerge(v)
+        (e as unknown as Record<string, unknown>)[k] = toAutomerge(v)
     })
   }
 

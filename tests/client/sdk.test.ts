@@ -18,7 +18,7 @@ afterAll(async () => {
 
 async function seat<G extends typeof counter | typeof notes>(session: string, player: string, url = node.url) {
   const s = await join<G>({ url, session, player, backoffMs: 20, maxBackoffMs: 200 })
-  open.push(s as GameSession)
+  open.push(s as unknown as GameSession)
   return s
 }
 
@@ -42,7 +42,7 @@ describe("client SDK against a real node", () => {
     const { id } = await createSession({ url: node.url, game: "notes" })
     const a = await seat<typeof notes>(id, "ada")
     const before = a.state
-    const error = await a.act("add", { text: "" }).catch((e) => e)
+    const error = (await a.act("add", { text: "" }).catch((e) => e)) as ActionError
     expect(error).toBeInstanceOf(ActionError)
     expect(error.code).toBe("invalid_input")
     expect(error.message).toContain("text")
@@ -72,7 +72,7 @@ describe("client SDK against a real node", () => {
     await b.act("finish")
     await waitUntil(() => a.ended, "ada sees the end")
     expect(a.result).toEqual({ winner: "bob" })
-    expect((await a.act("add", { text: "late" }).catch((e) => e)).code).toBe("session_ended")
+    expect(((await a.act("add", { text: "late" }).catch((e) => e)) as ActionError).code).toBe("session_ended")
   })
 
   test("join errors are typed: unknown session, full session", async () => {

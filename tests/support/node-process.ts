@@ -52,8 +52,11 @@ export async function startNodeProcess(opts: StartOptions = {}): Promise<NodePro
   let err = ""
   void (async () => {
     let buf = ""
-    for await (const chunk of proc.stdout) {
-      buf += new TextDecoder().decode(chunk)
+    const reader = proc.stdout.getReader()
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      buf += new TextDecoder().decode(value)
       let nl: number
       while ((nl = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, nl)
@@ -67,7 +70,12 @@ export async function startNodeProcess(opts: StartOptions = {}): Promise<NodePro
     }
   })()
   void (async () => {
-    for await (const chunk of proc.stderr) err += new TextDecoder().decode(chunk)
+    const reader = proc.stderr.getReader()
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      err += new TextDecoder().decode(value)
+    }
   })()
   const waitForLog = async (msg: string, timeoutMs = 15_000) => {
     let exited = false
