@@ -36,6 +36,7 @@ async function main(argv: string[]): Promise<number> {
         hostname: values.host ?? process.env.HOST ?? "0.0.0.0",
         dataDir: process.env.BATON_DATA_DIR || undefined,
         log: (process.env.BATON_LOG as "json" | "pretty" | undefined) ?? "json",
+        ...timingsFromEnv(),
       })
       stopAfterLifetime(running.stop)
       return -1
@@ -58,6 +59,18 @@ async function main(argv: string[]): Promise<number> {
       console.error(`baton: unknown command "${command}"\n\n${USAGE}`)
       return 2
   }
+}
+
+/** Collection timings, for operators who want other defaults (and tests that cannot wait 15 minutes). */
+function timingsFromEnv(): { idleMs?: number; lingerMs?: number; sweepMs?: number } {
+  const ms = (name: string) => {
+    const text = process.env[name]
+    if (text === undefined || text === "") return undefined
+    const n = Number(text)
+    if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a number of milliseconds, got "${text}"`)
+    return n
+  }
+  return { idleMs: ms("BATON_IDLE_MS"), lingerMs: ms("BATON_LINGER_MS"), sweepMs: ms("BATON_SWEEP_MS") }
 }
 
 /** BATON_MAX_LIFETIME_MS: a node started by a test or a script stops by itself, even if its parent died. */

@@ -73,13 +73,14 @@ export class BatonNode {
     this.games = games
     this.log = config.log ?? createLogger({ node: this.id })
     this.#cfg = {
-      idleMs: 15 * 60_000,
-      lingerMs: 60_000,
-      sweepMs: 5_000,
-      maxSessions: 10_000,
-      checkpointMs: 100,
-      clock: Date.now,
-      ...config,
+      games: config.games,
+      dataDir: config.dataDir,
+      idleMs: config.idleMs ?? 15 * 60_000,
+      lingerMs: config.lingerMs ?? 60_000,
+      sweepMs: config.sweepMs ?? 5_000,
+      maxSessions: config.maxSessions ?? 10_000,
+      checkpointMs: config.checkpointMs ?? 100,
+      clock: config.clock ?? Date.now,
     }
   }
 
