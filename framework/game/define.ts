@@ -165,7 +165,9 @@ function checkConfig(c: GameConfig<AnySchema, Record<string, AnySchema>, unknown
     for (const [name, a] of Object.entries(c.actions)) {
       if (!a || typeof a.apply !== "function" || !a.input) out.push(`actions.${name} needs input and apply`)
     }
+  if (typeof c.setup !== "function") out.push("setup must be a function")
   if (c.tick && !(c.tick.hz > 0 && c.tick.hz <= 120)) out.push("tick.hz must be in (0, 120]")
+  if (c.tick && typeof c.tick.apply !== "function") out.push("tick.apply must be a function")
   for (let from = 1; from < c.version; from++)
     if (c.migrate && from in c.migrate && typeof c.migrate[from] !== "function")
       out.push(`migrate[${from}] must be a function`)

@@ -123,7 +123,9 @@ export class Session<G extends AnyGame = AnyGame> {
         "invalid_state",
         `session ${record.id} (state version ${record.version}) fails the "${game.name}" v${game.version} schema: ${explainIssues(checked.issues)}`,
       )
-    return new Session(game, { ...record, state: checked.output, version: game.version })
+    // A version that brings ticks starts them from the session's last activity (the catch-up cap applies).
+    const tickAt = record.tickAt ?? (game.tick ? record.activeAt : null)
+    return new Session(game, { ...record, state: checked.output, version: game.version, tickAt })
   }
 
   get record(): SessionRecord<StateOf<G>> {

@@ -58,11 +58,17 @@ function applyOne(node: unknown, op: PatchOp, depth: number): unknown {
       if (Array.isArray(copy)) copy.splice(Number(key), 1)
       else delete copy[key]
     } else if (key === "length" && Array.isArray(copy)) copy.length = op.v as number
-    else copy[key] = op.v
+    else setKey(copy, key, op.v)
     return copy
   }
-  copy[key] = applyOne(copy[key], op, depth + 1)
+  setKey(copy, key, applyOne(Object.hasOwn(copy, key) ? copy[key] : undefined, op, depth + 1))
   return copy
+}
+
+/** `obj[key] = value`, but a "__proto__" key stays an own key (as JSON.parse makes it) instead of replacing the prototype. */
+function setKey(obj: any, key: string | number, value: unknown): void {
+  if (key === "__proto__") Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true })
+  else obj[key] = value
 }
 
 function isContainer(x: unknown): x is object {

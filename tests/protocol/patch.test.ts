@@ -27,3 +27,144 @@ describe("diff / applyPatch", () => {
     expect(before.n).toBe(1)
   })
 })
+
+/** mulberry32: a tiny seeded generator, so a failing case is reproducible from its seed. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
+// Keys that trip naive code: array-like names, prototype names, odd characters.
+const KEYS = ["a", "b", "c", "id", "length", "0", "1", "__proto__", "constructor", "toString", "hasOwnProperty", "x y", "ü", ""]
+
+function gen(r: () => number, depth: number): Json {
+  const int = (n: number) => Math.floor(r() * n)
+  const roll = r()
+  if (depth >= 4 || roll < 0.4) {
+    const scalars: Json[] = [null, true, false, 0, 1, -7, 3.25, 1e21, "", "s", "length", int(1000)]
+    return scalars[int(scalars.length)] as Json
+  }
+  if (roll < 0.7) return Array.from({ length: int(5) }, () => gen(r, depth + 1))
+  // fromEntries defines own keys, "__proto__" included, as JSON.parse does.
+  return Object.fromEntries(Array.from({ length: int(5) }, () => [KEYS[int(KEYS.length)] as string, gen(r, depth + 1)]))
+}
+
+/** The next version of `value` the way a draft makes it: changed paths copied, the rest shared. */
+function mutate(r: () => number, value: Json, depth: number): Json {
+  const int = (n: number) => Math.floor(r() * n)
+  const roll = r()
+  if (roll < 0.35) return value
+  if (roll < 0.5 || value === null || typeof value !== "object") return gen(r, depth)
+  if (Array.isArray(value)) {
+    const out = value.map((x) => (r() < 0.3 ? mutate(r, x, depth + 1) : x))
+    const edit = r()
+    if (edit < 0.25) out.push(gen(r, depth + 1))
+    else if (edit < 0.45) out.length = int(out.length + 1)
+    else if (edit < 0.6 && out.length > 0) out.splice(int(out.length), 1)
+    return out
+  }
+  const entries = Object.entries(value)
+    .filter(() => r() > 0.2)
+    .map(([k, x]): [string, Json] => [k, r() < 0.3 ? mutate(r, x, depth + 1) : x])
+  if (r() < 0.4) entries.push([KEYS[int(KEYS.length)] as string, gen(r, depth + 1)])
+  return Object.fromEntries(entries)
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const x of Object.values(value)) deepFreeze(x)
+  }
+  return value
+}
+
+/** Every container of the result is a plain object or array: no key turned into a prototype. */
+function expectPlain(value: unknown): void {
+  if (value === null || typeof value !== "object") return
+  expect([Object.prototype, Array.prototype]).toContain(Object.getPrototypeOf(value))
+  for (const x of Object.values(value)) expectPlain(x)
+}
+
+/** A subtree `next` shares with `prev` keeps its identity in the patched result. */
+function expectShared(prev: unknown, next: unknown, out: unknown): void {
+  if (prev === next) {
+    expect(out).toBe(prev)
+    return
+  }
+  if (!prev || !next || typeof prev !== "object" || typeof next !== "object" || Array.isArray(prev) !== Array.isArray(next)) return
+  const p = prev as Record<string, unknown>
+  const n = next as Record<string, unknown>
+  const o = out as Record<string, unknown>
+  for (const k of Object.keys(n)) if (Object.hasOwn(p, k)) expectShared(p[k], n[k], o[k])
+}
+
+describe("diff / applyPatch: random JSON trees (seeded)", () => {
+  const CASES = 400
+
+  test("edited trees round-trip, the input is never mutated, shared subtrees keep their identity", () => {
+    const r = seeded(0xba7011)
+    for (let i = 0; i < CASES; i++) {
+      const prev = deepFreeze(gen(r, 0))
+      const next = mutate(r, prev, 0)
+      const before = JSON.stringify(prev)
+      const ops = diff(prev, next)
+      // A frozen input makes any write throw: applyPatch copies instead.
+      const out = applyPatch(prev, ops)
+      expect(JSON.stringify(prev)).toBe(before)
+      expect(out).toEqual(next)
+      expectPlain(out)
+      expectShared(prev, next, out)
+      // What players receive is JSON: the ops survive the trip.
+      expect(applyPatch(prev, JSON.parse(JSON.stringify(ops)))).toEqual(next)
+      expect(diff(next, next)).toEqual([])
+      expect(diff(prev, JSON.parse(before))).toEqual([])
+    }
+  })
+
+  test("unrelated trees round-trip", () => {
+    const r = seeded(42)
+    for (let i = 0; i < CASES; i++) {
+      const prev = deepFreeze(gen(r, 0))
+      const next = gen(r, 0)
+      const before = JSON.stringify(prev)
+      const out = applyPatch(prev, diff(prev, next))
+      expect(out).toEqual(next)
+      expectPlain(out)
+      expect(JSON.stringify(prev)).toBe(before)
+    }
+  })
+
+  test("a client following a chain of patches stays equal to the server", () => {
+    const r = seeded(7)
+    for (let game = 0; game < 40; game++) {
+      let server = gen(r, 0)
+      let client = deepFreeze(JSON.parse(JSON.stringify(server)) as Json)
+      for (let step = 0; step < 15; step++) {
+        const next = mutate(r, server, 0)
+        client = deepFreeze(applyPatch(client, JSON.parse(JSON.stringify(diff(server, next)))))
+        server = next
+        expect(client).toEqual(server)
+      }
+    }
+  })
+
+  test("a __proto__ key is data, never a prototype", () => {
+    const prev = JSON.parse('{"a":1,"o":{}}')
+    const next = JSON.parse('{"a":1,"__proto__":{"polluted":true},"o":{"__proto__":[1]}}')
+    const out = applyPatch(prev, diff(prev, next)) as Record<string, unknown>
+    expect(out).toEqual(next)
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype)
+    expect(out.polluted).toBeUndefined()
+    expect(Object.keys(out).sort()).toEqual(["__proto__", "a", "o"])
+    const back = applyPatch(out, diff(out, prev))
+    expect(back).toEqual(prev)
+    expect(Object.keys(back).sort()).toEqual(["a", "o"])
+  })
+})
