@@ -4,6 +4,7 @@ import { resolve } from "node:path"
 import { parseArgs } from "node:util"
 import { startNode } from "../server/index.ts"
 import { loadApp } from "./load-app.ts"
+import { nodeOptionsFromEnv } from "./node-env.ts"
 
 const USAGE = `usage: baton <command> [app-dir] [options]
 
@@ -29,14 +30,13 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "start": {
       const app = await loadApp(appDir)
+      const port = portFrom(values.port ?? process.env.PORT ?? "3000")
       const running = await startNode({
         games: app.games,
         pages: app.pages,
-        port: portFrom(values.port ?? process.env.PORT ?? "3000"),
+        port,
         hostname: values.host ?? process.env.HOST ?? "0.0.0.0",
-        dataDir: process.env.BATON_DATA_DIR || undefined,
-        log: (process.env.BATON_LOG as "json" | "pretty" | undefined) ?? "json",
-        ...timingsFromEnv(),
+        ...nodeOptionsFromEnv(process.env, port),
       })
       stopAfterLifetime(running.stop)
       return -1
@@ -59,18 +59,6 @@ async function main(argv: string[]): Promise<number> {
       console.error(`baton: unknown command "${command}"\n\n${USAGE}`)
       return 2
   }
-}
-
-/** Collection timings, for operators who want other defaults (and tests that cannot wait 15 minutes). */
-function timingsFromEnv(): { idleMs?: number; lingerMs?: number; sweepMs?: number } {
-  const ms = (name: string) => {
-    const text = process.env[name]
-    if (text === undefined || text === "") return undefined
-    const n = Number(text)
-    if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a number of milliseconds, got "${text}"`)
-    return n
-  }
-  return { idleMs: ms("BATON_IDLE_MS"), lingerMs: ms("BATON_LINGER_MS"), sweepMs: ms("BATON_SWEEP_MS") }
 }
 
 /** BATON_MAX_LIFETIME_MS: a node started by a test or a script stops by itself, even if its parent died. */

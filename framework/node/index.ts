@@ -2,4 +2,5 @@
 export { BatonNode, type NodeConfig, type NodeStatus, type SessionSummary } from "./node.ts"
 export type { PlayerLink } from "./hosted.ts"
 export { BatonError } from "./errors.ts"
-export { createLogger, type Logger, type LogFormat } from "./log.ts"
+export { createLogger, type Logger, type LogFormat } from "../log/index.ts"
+export type { ClusterConfig } from "./clustering.ts"

@@ -3,8 +3,9 @@ import type { ClientMessage, ServerMessage } from "../protocol/index.ts"
 import { CloseCode } from "../protocol/index.ts"
 import { Store } from "../store/index.ts"
 import { BatonError } from "./errors.ts"
+import { type ClusterConfig, ClusterRole, type LocalNode } from "./clustering.ts"
 import { HostedSession, type PlayerLink } from "./hosted.ts"
-import { createLogger, type Logger } from "./log.ts"
+import { createLogger, type Logger } from "../log/index.ts"
 
 export interface NodeConfig {
   games: readonly AnyGame[]
@@ -22,6 +23,10 @@ export interface NodeConfig {
   checkpointMs?: number
   log?: Logger
   clock?: () => number
+  /** Join a cluster: replication, placement, relaying. Absent: a lone node. */
+  cluster?: ClusterConfig
+  /** The cluster config will come later (joinCluster, once listening). */
+  clustered?: boolean
 }
 
 export type NodeStatus = "starting" | "ready" | "stopping" | "stopped"
@@ -43,6 +48,10 @@ interface LinkState {
   hosted?: HostedSession
   player?: PlayerId
   client?: string
+  /** The session runs on another node: messages go there. */
+  forward?: (msg: ClientMessage) => void
+  /** Messages that arrived while the owner was being looked up. */
+  queued?: ClientMessage[]
 }
 
 /**
@@ -50,7 +59,7 @@ interface LinkState {
  * and the sessions it runs. Knows no sockets: the server hands it
  * PlayerLinks and already-validated protocol messages.
  */
-export class BatonNode {
+export class BatonNode implements LocalNode {
   readonly id = `n-${crypto.randomUUID().slice(0, 8)}`
   readonly games: ReadonlyMap<string, AnyGame>
   readonly log: Logger
@@ -61,7 +70,8 @@ export class BatonNode {
   #dirty = new Set<HostedSession>()
   #flushQueued = false
   #sweep: ReturnType<typeof setInterval> | undefined
-  #cfg: Required<Omit<NodeConfig, "dataDir" | "log">> & { dataDir?: string }
+  #role: ClusterRole | undefined
+  #cfg: Required<Omit<NodeConfig, "dataDir" | "log" | "cluster" | "clustered">> & { dataDir?: string }
 
   private constructor(config: NodeConfig) {
     const games = new Map<string, AnyGame>()
@@ -94,10 +104,28 @@ export class BatonNode {
       clock: node.#cfg.clock,
       onError: (session, error) => node.log.error("checkpoint failed", { session, error }),
     })
-    await node.#resumeStored()
+    // A clustered node's stored sessions belong to the cluster: handoff and failover decide who resumes them.
+    if (!config.cluster && !config.clustered) await node.#resumeStored()
     node.#sweep = setInterval(() => node.collect(), node.#cfg.sweepMs)
     node.#status = "ready"
+    if (config.cluster) node.joinCluster(config.cluster)
     return node
+  }
+
+  /** Starts the cluster role (once the node's URL is known: after it listens). */
+  joinCluster(config: ClusterConfig): void {
+    if (this.#role) throw new Error("this node is already in a cluster")
+    this.#role = new ClusterRole(this, config)
+    this.#role.cluster.setStatus("ready")
+  }
+
+  /** The cluster part of this node, when it is in one. */
+  get role(): ClusterRole | undefined {
+    return this.#role
+  }
+
+  hasSession(id: string): boolean {
+    return this.#sessions.has(id)
   }
 
   get status(): NodeStatus {
@@ -113,7 +141,16 @@ export class BatonNode {
     return this.#links.size
   }
 
-  createSession(gameName: string, options?: unknown): SessionSummary {
+  /** Creates a session on the node placement names for it (this one when alone). */
+  async createSession(gameName: string, options?: unknown): Promise<SessionSummary> {
+    const id = newSessionId()
+    const owner = this.#role?.ownerFor(id)
+    if (owner && owner.id !== this.id) return (await this.#role?.createRemote(owner.id, gameName, options, id)) as SessionSummary
+    return this.createLocal(gameName, options, id)
+  }
+
+  /** Creates a session here, whatever placement says. */
+  createLocal(gameName: string, options: unknown, id: string): SessionSummary {
     if (this.#status !== "ready") throw new BatonError("unavailable", `node ${this.id} is ${this.#status}`, 503)
     const game = this.games.get(gameName)
     if (!game) throw new BatonError("unknown_game", `no game named "${gameName}" (games: ${[...this.games.keys()].join(", ")})`, 404)
@@ -121,7 +158,7 @@ export class BatonNode {
       throw new BatonError("unavailable", `node ${this.id} runs its maximum of ${this.#cfg.maxSessions} sessions`, 503)
     let session: Session
     try {
-      session = Session.create(game, { id: newSessionId(), now: this.#now(), options })
+      session = Session.create(game, { id, now: this.#now(), options })
     } catch (error) {
       if (error instanceof GameLoadError) throw new BatonError(error.code, error.message, error.code === "invalid_options" ? 400 : 500)
       throw error
@@ -131,6 +168,7 @@ export class BatonNode {
     this.#store.create(session.record, this.id)
     hosted.takeCheckpoint()
     this.#wake(hosted)
+    this.#role?.cluster.setLoad(this.#sessions.size)
     this.log.info("session created", { session: session.id, game: game.name })
     return this.#summary(hosted)
   }
@@ -154,12 +192,15 @@ export class BatonNode {
     const st = this.#links.get(link)
     this.#links.delete(link)
     st?.hosted?.detach(link)
+    if (st?.forward || st?.queued) this.#role?.relayEnd(link)
   }
 
   /** One validated protocol message from a player. */
   handle(link: PlayerLink, msg: ClientMessage): void {
     const st = this.#links.get(link)
     if (!st) return
+    if (st.forward) return st.forward(msg)
+    if (st.queued) return void st.queued.push(msg)
     switch (msg.t) {
       case "join":
         return this.#join(link, st, msg)
@@ -196,6 +237,7 @@ export class BatonNode {
     const started = performance.now()
     this.#status = "stopping"
     clearInterval(this.#sweep)
+    this.#role?.stop()
     for (const h of this.#sessions.values()) {
       h.stop()
       h.flush()
@@ -217,6 +259,7 @@ export class BatonNode {
   #join(link: PlayerLink, st: LinkState, msg: Extract<ClientMessage, { t: "join" }>): void {
     if (st.hosted) return sendError(link, "already_joined", `this connection already holds a seat in session ${st.hosted.id}; send leave first`)
     const h = this.#sessions.get(msg.session)
+    if (!h && this.#role) return this.#relay(link, st, msg, this.#role)
     if (!h) return sendError(link, "unknown_session", `no session ${msg.session} on this node`, "join")
     const player = msg.player ?? ""
     const now = this.#now()
@@ -243,6 +286,25 @@ export class BatonNode {
     })
     if (!out.rejoined) this.log.info("player joined", { session: h.id, player, seat: out.seat })
     this.#markDirty(h)
+  }
+
+  /** The session runs elsewhere: relay this player to its owner, for the player it is the same. */
+  #relay(link: PlayerLink, st: LinkState, msg: Extract<ClientMessage, { t: "join" }>, role: ClusterRole): void {
+    st.queued = []
+    role.relayJoin(link, msg).then(
+      (forward) => {
+        const queued = st.queued ?? []
+        st.queued = undefined
+        if (!this.#links.has(link)) return
+        if (!forward) return sendError(link, "unknown_session", `no session ${msg.session} in the cluster`, "join")
+        st.forward = forward
+        for (const m of queued) forward(m)
+      },
+      (error) => {
+        st.queued = undefined
+        sendError(link, "unavailable", `cannot reach the owner of ${msg.session}: ${(error as Error).message}`, "join")
+      },
+    )
   }
 
   #act(link: PlayerLink, st: LinkState, msg: Extract<ClientMessage, { t: "act" }>): void {
@@ -304,11 +366,12 @@ export class BatonNode {
     }
     this.#sessions.delete(h.id)
     this.#store.remove(h.id)
+    this.#role?.cluster.setLoad(this.#sessions.size)
     this.log.info("session collected", { session: h.id, reason })
   }
 
   async #resumeStored(): Promise<void> {
-    const entries = Object.keys(this.#store.registry.sessions)
+    const entries = Object.keys(this.#store.registry)
     let resumed = 0
     for (const id of entries) {
       const entry = this.#store.entry(id)

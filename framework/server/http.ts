@@ -31,11 +31,30 @@ export function httpApi(node: BatonNode): Hono {
       if (typeof body !== "object" || body === null || typeof (body as { game?: unknown }).game !== "string")
         throw new BatonError("bad_request", "POST /sessions: field game (string) is required")
       const { game, options } = body as { game: string; options?: unknown }
-      return c.json(node.createSession(game, options), 201)
+      return c.json(await node.createSession(game, options), 201)
     },
   )
 
   app.get("/sessions", (c) => c.json({ sessions: node.sessions() }))
+
+  // The members as this node sees them.
+  app.get("/cluster", (c) => {
+    const role = node.role
+    if (!role) return c.json({ node: node.id, clustered: false, members: [{ id: node.id, status: node.status, sessions: node.sessionCount }] })
+    const now = Date.now()
+    return c.json({
+      node: node.id,
+      clustered: true,
+      members: role.cluster.members().map((m) => ({ ...m, lastHeardMs: now - m.lastHeard })),
+      ...role.stats(),
+    })
+  })
+  app.get("/cluster/sessions/:id", (c) => {
+    const role = node.role
+    if (!role) throw new BatonError("not_found", "this node is not in a cluster", 404)
+    return c.json(role.inspect(c.req.param("id")))
+  })
+
   app.get("/sessions/:id", (c) => {
     const s = node.session(c.req.param("id"))
     if (!s) throw new BatonError("unknown_session", `no session ${c.req.param("id")}`, 404)

@@ -13,12 +13,8 @@ export interface PlayerSocketData {
 const MAX_PROTOCOL_ERRORS = 20
 
 /** Bun WebSocket handlers for players: frames in, validated messages to the node, frames out. */
-export function playerSockets(node: BatonNode, maxFrameBytes = MAX_FRAME_BYTES): WebSocketHandler<PlayerSocketData> {
+export function playerSockets(node: BatonNode, maxFrameBytes = MAX_FRAME_BYTES): Required<Pick<WebSocketHandler<PlayerSocketData>, "open" | "message" | "close">> {
   return {
-    // Bun closes with 1009 above this; frames between our limit and this get a readable error first.
-    maxPayloadLength: maxFrameBytes * 4,
-    idleTimeout: 120,
-    sendPings: true,
     open(ws) {
       const link: PlayerLink = {
         send: (frame) => ws.send(frame) >= 0,

@@ -3,6 +3,9 @@ import type { BatonNode } from "../node/index.ts"
 import { httpApi } from "./http.ts"
 import { type PlayerSocketData, playerSockets } from "./players.ts"
 
+/** What a socket on our port is: a player, or a peer's control or sync link. */
+export type SocketData = PlayerSocketData | { kind: "control" | "sync"; peer: string }
+
 export interface ServeOptions {
   port?: number
   hostname?: string
@@ -14,9 +17,10 @@ export interface ServeOptions {
 }
 
 /** The node's one port: pages, the HTTP API and the player WebSocket at /ws. */
-export function serve(node: BatonNode, opts: ServeOptions = {}): Server<PlayerSocketData> {
+export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketData> {
   const api = httpApi(node)
-  return Bun.serve<PlayerSocketData>({
+  const players = playerSockets(node, opts.maxFrameBytes)
+  return Bun.serve<SocketData>({
     port: opts.port ?? 3000,
     hostname: opts.hostname ?? "0.0.0.0",
     development: opts.development ?? false,
@@ -27,8 +31,46 @@ export function serve(node: BatonNode, opts: ServeOptions = {}): Server<PlayerSo
         if (server.upgrade(req, { data: { kind: "player", errors: 0 } })) return undefined
         return Response.json({ error: { code: "bad_request", message: "/ws needs a WebSocket upgrade" } }, { status: 426 })
       }
+      if (url.pathname === "/cluster/control" || url.pathname === "/cluster/sync") {
+        const role = node.role
+        const auth = role ? role.cluster.authenticate(url) : { ok: false as const, reason: "this node is not in a cluster (no cluster secret set)" }
+        const from = req.headers.get("x-forwarded-for") ?? server.requestIP(req)?.address
+        if (!auth.ok) {
+          node.log.warn("cluster link refused", { path: url.pathname, from, reason: auth.reason, claimed: url.searchParams.get("node") })
+          return Response.json({ error: { code: "unauthorized", message: `cluster link refused: ${auth.reason}` } }, { status: 401 })
+        }
+        const kind = url.pathname === "/cluster/sync" ? "sync" : "control"
+        if (server.upgrade(req, { data: { kind, peer: auth.node } })) return undefined
+        return Response.json({ error: { code: "bad_request", message: `${url.pathname} needs a WebSocket upgrade` } }, { status: 426 })
+      }
       return api.fetch(req, { server })
     },
-    websocket: playerSockets(node, opts.maxFrameBytes),
+    websocket: {
+      // Sync messages can carry a whole document; a player frame over its own limit gets a readable error and 1009.
+      maxPayloadLength: 16 * 1024 * 1024,
+      idleTimeout: 120,
+      sendPings: true,
+      open(ws) {
+        const d = ws.data
+        if (d.kind === "player") players.open(ws as never)
+        else if (d.kind === "control") node.role?.cluster.socket.open(ws as never)
+        else node.role?.cluster.sync.socket.open(ws as never)
+      },
+      message(ws, message) {
+        const d = ws.data
+        if (d.kind === "player") players.message(ws as never, message)
+        else if (d.kind === "control") node.role?.cluster.socket.message(ws as never, message)
+        else node.role?.cluster.sync.socket.message(ws as never, message)
+      },
+      close(ws, code, reason) {
+        const d = ws.data
+        if (d.kind === "player") players.close(ws as never, code, reason)
+        else if (d.kind === "control") node.role?.cluster.socket.close(ws as never)
+        else node.role?.cluster.sync.socket.close(ws as never)
+      },
+      pong(ws) {
+        if (ws.data.kind === "sync") node.role?.cluster.sync.socket.pong(ws as never)
+      },
+    },
   })
 }

@@ -1,10 +1,10 @@
 import type { HTMLBundle, Server } from "bun"
 import type { AnyGame } from "../game/index.ts"
-import { BatonNode, createLogger, type LogFormat, type NodeConfig } from "../node/index.ts"
+import { BatonNode, type ClusterConfig, createLogger, type LogFormat, type NodeConfig } from "../node/index.ts"
 import { serve } from "./serve.ts"
-import type { PlayerSocketData } from "./players.ts"
+import type { SocketData } from "./serve.ts"
 
-export interface StartNodeOptions extends Omit<NodeConfig, "games" | "log"> {
+export interface StartNodeOptions extends Omit<NodeConfig, "games" | "log" | "cluster" | "clustered"> {
   games: readonly AnyGame[]
   pages?: Record<string, HTMLBundle>
   port?: number
@@ -13,24 +13,27 @@ export interface StartNodeOptions extends Omit<NodeConfig, "games" | "log"> {
   development?: boolean
   /** Stop on SIGTERM / SIGINT and exit (default true). */
   handleSignals?: boolean
+  /** Join a cluster once listening; `url` defaults to http://HOST:PORT as bound. */
+  cluster?: Omit<ClusterConfig, "url"> & { url?: string }
 }
 
 export interface RunningNode {
   node: BatonNode
-  server: Server<PlayerSocketData>
+  server: Server<SocketData>
   url: string
   stop(): Promise<void>
 }
 
 /** Starts a node and serves it; on SIGTERM it writes every session out, tells players to reconnect, and exits. */
 export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
-  const { games, pages, port, hostname, log, development, handleSignals = true, ...config } = opts
+  const { games, pages, port, hostname, log, development, handleSignals = true, cluster, ...config } = opts
   let node: BatonNode | undefined
   const logger = createLogger({ get node() { return node?.id } }, log ?? "json")
-  node = await BatonNode.start({ ...config, games, log: logger })
+  node = await BatonNode.start({ ...config, games, log: logger, clustered: !!cluster })
   const server = serve(node, { port, hostname, pages, development })
   const shown = server.hostname === "0.0.0.0" ? "localhost" : server.hostname
   const url = `http://${shown}:${server.port}`
+  if (cluster) node.joinCluster({ ...cluster, url: cluster.url ?? url })
   let stopping: Promise<void> | undefined
   const running: RunningNode = {
     node,
@@ -57,7 +60,7 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
           },
         )
       })
-  logger.info("node listening", { url, games: games.map((g) => g.name), dataDir: config.dataDir ?? null })
+  logger.info("node listening", { url, games: games.map((g) => g.name), dataDir: config.dataDir ?? null, cluster: !!cluster, version: cluster?.version ?? null })
   return running
 }
 

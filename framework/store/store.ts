@@ -1,16 +1,18 @@
 import "./no-native-cbor.ts"
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { createHash } from "node:crypto"
 import { join } from "node:path"
-import { save } from "@automerge/automerge"
-import { type AutomergeUrl, type DocHandle, type PeerId, Repo } from "@automerge/automerge-repo"
+import { init, save } from "@automerge/automerge"
+import { type AutomergeUrl, type DocHandle, type PeerId, Repo, parseAutomergeUrl, stringifyAutomergeUrl } from "@automerge/automerge-repo"
 import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import type { SessionRecord } from "../game/index.ts"
 import { diff } from "../protocol/index.ts"
 import { applyOpsToDoc, fromAutomerge, toAutomerge } from "./automerge-json.ts"
 
-/** One session's document: the whole record, plus the epoch of the owner that wrote it. */
+/** One session's document: the whole record, the epoch of the owner that wrote it, and when. */
 export interface SessionDoc {
   epoch: number
+  /** When the owner wrote this checkpoint (ms since the epoch): replicas measure their lag by it. */
+  at: number
   record: SessionRecord
 }
 
@@ -23,15 +25,19 @@ export interface RegistryEntry {
   updatedAt: number
 }
 
-/** Which session lives in which document, and who owns it. On every node (later), converging. */
-export interface RegistryDoc {
-  sessions: Record<string, RegistryEntry>
-}
+/**
+ * Which session lives in which document, and who owns it: one key per
+ * session at the root (the root map exists on every node from the start, so
+ * entries written by different nodes never conflict over a parent).
+ */
+export type RegistryDoc = Record<string, RegistryEntry>
 
 export interface StoreOptions {
   /** A directory for automerge-repo-storage-nodefs; in memory when absent. */
   dataDir?: string
   peerId: string
+  /** Nodes of one cluster share the registry document; its id derives from this name. */
+  clusterName?: string
   /** Least time between two checkpoints of one session (coalescing), ms. */
   checkpointMs?: number
   /** Node-wide time budget per checkpoint round, ms: game actions never wait behind automerge. */
@@ -61,12 +67,18 @@ export class Store {
   #written = new Map<string, Written>()
   #dirty = new Map<string, SessionRecord>()
   #timer: ReturnType<typeof setInterval> | undefined
+  #storage: NodeFSStorageAdapter | undefined
   #opts: Required<Omit<StoreOptions, "dataDir">> & { dataDir?: string }
 
   private constructor(opts: StoreOptions) {
-    this.#opts = { checkpointMs: 100, budgetMs: 8, compactAfter: 1000, clock: Date.now, onError: () => {}, ...opts }
-    const storage = opts.dataDir ? new NodeFSStorageAdapter(join(opts.dataDir, "automerge")) : undefined
-    this.repo = new Repo({ storage, network: [], peerId: opts.peerId as PeerId, sharePolicy: async () => false })
+    this.#opts = { checkpointMs: 100, budgetMs: 8, compactAfter: 1000, clock: Date.now, onError: () => {}, clusterName: "baton", ...opts }
+    this.#storage = opts.dataDir ? new NodeFSStorageAdapter(join(opts.dataDir, "automerge")) : undefined
+    this.repo = new Repo({
+      storage: this.#storage,
+      network: [],
+      peerId: opts.peerId as PeerId,
+      shareConfig: { announce: async () => false, access: async () => false },
+    })
   }
 
   static async open(opts: StoreOptions): Promise<Store> {
@@ -77,17 +89,34 @@ export class Store {
   }
 
   get registry(): Readonly<RegistryDoc> {
-    return this.#registry.doc() ?? { sessions: {} }
+    return this.#registry.doc() ?? {}
+  }
+  get registryHandle(): DocHandle<RegistryDoc> {
+    return this.#registry
+  }
+
+  /** Every registry entry as plain JSON (strings, not automerge's ImmutableStrings). */
+  entries(): [string, RegistryEntry][] {
+    return Object.entries(fromAutomerge<RegistryDoc>(this.registry))
   }
 
   entry(id: string): RegistryEntry | undefined {
-    const e = this.registry.sessions[id]
+    const e = this.registry[id]
     return e ? fromAutomerge<RegistryEntry>(e) : undefined
+  }
+
+  /** Decides, per peer and document, what is announced and what a peer may fetch. */
+  share(config: { announce(peer: string, doc: string): boolean; access(peer: string, doc: string): boolean }): void {
+    this.repo.shareConfig = {
+      announce: async (peer, doc) => (doc ? config.announce(peer, doc) : false),
+      access: async (peer, doc) => config.access(peer, doc),
+    }
+    this.repo.shareConfigChanged()
   }
 
   /** Creates the session's document and its registry entry. */
   create(record: SessionRecord, owner: string, epoch = 1): AutomergeUrl {
-    const handle = this.repo.create<SessionDoc>(toAutomerge({ epoch, record }) as SessionDoc)
+    const handle = this.repo.create<SessionDoc>(toAutomerge({ epoch, at: this.#opts.clock(), record }) as SessionDoc)
     this.#written.set(record.id, { handle, last: record, at: this.#opts.clock(), changes: 0 })
     this.#setEntry(record.id, { game: record.game, doc: handle.url, owner, epoch, status: record.status, updatedAt: this.#opts.clock() })
     return handle.url
@@ -134,7 +163,10 @@ export class Store {
     if (w.changes >= this.#opts.compactAfter) {
       this.#compact(w, record)
     } else {
-      w.handle.change((d) => applyOpsToDoc(d.record, ops))
+      w.handle.change((d) => {
+        applyOpsToDoc(d.record, ops)
+        d.at = w.at
+      })
       w.changes++
     }
     if (statusChanged) this.#patchEntry(record.id, { status: record.status })
@@ -144,7 +176,7 @@ export class Store {
   #compact(w: Written, record: SessionRecord): void {
     const old = w.handle
     const epoch = old.doc()?.epoch ?? 1
-    w.handle = this.repo.create<SessionDoc>(toAutomerge({ epoch, record }) as SessionDoc)
+    w.handle = this.repo.create<SessionDoc>(toAutomerge({ epoch, at: w.at, record }) as SessionDoc)
     w.changes = 0
     this.#patchEntry(record.id, { doc: w.handle.url })
     this.repo.delete(old.url)
@@ -171,7 +203,7 @@ export class Store {
     this.#dirty.delete(id)
     this.#written.delete(id)
     this.#registry.change((d) => {
-      delete d.sessions[id]
+      delete d[id]
     })
     if (w) this.repo.delete(w.handle.url)
   }
@@ -197,32 +229,33 @@ export class Store {
 
   #setEntry(id: string, entry: RegistryEntry): void {
     this.#registry.change((d) => {
-      d.sessions[id] = toAutomerge(entry) as RegistryEntry
+      d[id] = toAutomerge(entry) as RegistryEntry
     })
   }
 
   #patchEntry(id: string, patch: Partial<RegistryEntry>): void {
     this.#registry.change((d) => {
-      const e = d.sessions[id]
+      const e = d[id]
       if (!e) return
       for (const [k, v] of Object.entries({ ...patch, updatedAt: this.#opts.clock() }))
         (e as unknown as Record<string, unknown>)[k] = toAutomerge(v)
     })
   }
 
+  /**
+   * The registry has the same document id on every node of a cluster (from
+   * the cluster name) and starts empty, so the copies merge. From disk when
+   * the data dir has it.
+   */
   async #openRegistry(): Promise<void> {
-    const dir = this.#opts.dataDir
-    const pointer = dir ? join(dir, "baton-node.json") : undefined
-    if (pointer && existsSync(pointer)) {
-      const { registry } = JSON.parse(readFileSync(pointer, "utf8")) as { registry: AutomergeUrl }
-      this.#registry = await this.repo.find<RegistryDoc>(registry)
+    const raw = createHash("sha256").update(`baton-registry/v1/${this.#opts.clusterName}`).digest().subarray(0, 16)
+    const docId = parseAutomergeUrl(stringifyAutomergeUrl({ documentId: new Uint8Array(raw) as never })).documentId
+    if (this.#storage && (await this.#storage.loadRange([docId])).length > 0) {
+      this.#registry = await this.repo.find<RegistryDoc>(docId)
       return
     }
-    this.#registry = this.repo.create<RegistryDoc>({ sessions: {} })
-    if (dir && pointer) {
-      mkdirSync(dir, { recursive: true })
-      await this.repo.flush([this.#registry.documentId])
-      writeFileSync(pointer, JSON.stringify({ registry: this.#registry.url }))
-    }
+    this.#registry = this.repo.import<RegistryDoc>(save(init()), { docId })
+    // import() leaves a handle "loading" until told otherwise (create() does this itself).
+    ;(this.#registry as unknown as { doneLoading(): void }).doneLoading()
   }
 }

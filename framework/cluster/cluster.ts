@@ -1,0 +1,336 @@
+import { EventEmitter } from "node:events"
+import type { Repo } from "@automerge/automerge-repo"
+import type { ServerWebSocket } from "bun"
+import type { Logger } from "../log/index.ts"
+import { signLink, verifyLink } from "./auth.ts"
+import { type ControlLink, type ControlMessage, type MemberStatus, acceptedLink, dialLink } from "./control.ts"
+import { type Discovery, startDiscovery } from "./discovery.ts"
+import { SyncLinks } from "./sync.ts"
+
+export interface ClusterOptions {
+  self: { id: string; url: string; version: string }
+  /** Shared by every node; links without it are refused. */
+  secret: string
+  repo: Repo
+  /** Where to look for peers: static URLs and/or "dns:NAME[:PORT]". */
+  discovery: Discovery
+  /** How often a node tells its peers it is alive, ms. Default 500. */
+  heartbeatMs?: number
+  /** A peer silent for this long is down, ms. Default 3000. */
+  failureMs?: number
+  log: Logger
+}
+
+export interface Member {
+  id: string
+  url: string
+  status: MemberStatus
+  version: string
+  sessions: number
+  /** When we last heard from it (ms since the epoch); for self, now. */
+  lastHeard: number
+  up: boolean
+}
+
+export interface ClusterEvents {
+  "node-up": [Member]
+  "node-down": [Member]
+  status: [Member]
+}
+
+type RequestHandler = (from: string, body: unknown) => Promise<unknown> | unknown
+type MessageHandler = (from: string, body: unknown) => void
+
+interface Peer extends Member {
+  link?: ControlLink
+}
+
+/**
+ * Membership and control links: who is in the cluster, in what state, and a
+ * way to talk to each of them. Emits node-up / node-down / status; keeps the
+ * automerge-repo peers in step with the members (the Horde NodeListener idea).
+ */
+export class Cluster extends EventEmitter<ClusterEvents> {
+  readonly sync: SyncLinks
+  #self: Member
+  #peers = new Map<string, Peer>()
+  #urls = new Set<string>()
+  #dialing = new Set<string>()
+  #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; timer: ReturnType<typeof setTimeout> }>()
+  #rid = 0
+  #onRequest: RequestHandler = () => {
+    throw new Error("no request handler")
+  }
+  #onMessage: MessageHandler = () => {}
+  #timers: ReturnType<typeof setInterval>[] = []
+  #stopDiscovery: (() => void) | undefined
+  #opts: Required<Omit<ClusterOptions, "self">>
+
+  constructor(opts: ClusterOptions) {
+    super()
+    this.#opts = { heartbeatMs: 500, failureMs: 3000, ...opts }
+    this.#self = { ...opts.self, status: "joining", sessions: 0, lastHeard: Date.now(), up: true }
+    this.sync = new SyncLinks(opts.repo, opts.self.id, opts.secret)
+  }
+
+  get self(): Member {
+    return { ...this.#self, lastHeard: Date.now() }
+  }
+
+  /** Every member this node knows, itself first. */
+  members(): Member[] {
+    return [this.self, ...[...this.#peers.values()].map(({ link: _l, ...m }) => m)]
+  }
+
+  /** Members that are up and ready (placement candidates), itself included when ready. */
+  ready(): Member[] {
+    return this.members().filter((m) => m.up && m.status === "ready")
+  }
+
+  member(id: string): Member | undefined {
+    return this.members().find((m) => m.id === id)
+  }
+
+  start(): void {
+    this.#stopDiscovery = startDiscovery(this.#opts.discovery, (urls) => {
+      for (const u of urls) this.#learnUrl(u)
+    }, this.#opts.log)
+    this.#timers.push(setInterval(() => this.#heartbeat(), this.#opts.heartbeatMs))
+    this.#timers.push(setInterval(() => this.#dialAll(), Math.max(250, this.#opts.heartbeatMs)))
+  }
+
+  setStatus(status: MemberStatus): void {
+    if (this.#self.status === status) return
+    this.#self.status = status
+    this.#broadcast({ t: "hb", status, sessions: this.#self.sessions })
+    this.emit("status", this.self)
+  }
+
+  setLoad(sessions: number): void {
+    this.#self.sessions = sessions
+  }
+
+  onRequest(handler: RequestHandler): void {
+    this.#onRequest = handler
+  }
+  onMessage(handler: MessageHandler): void {
+    this.#onMessage = handler
+  }
+
+  /** A request to one peer, answered by its onRequest handler. */
+  request(peerId: string, body: unknown, timeoutMs = 5_000): Promise<unknown> {
+    const link = this.#peers.get(peerId)?.link
+    if (!link?.open) return Promise.reject(new Error(`no link to ${peerId}`))
+    const rid = ++this.#rid
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(rid)
+        reject(new Error(`request to ${peerId} timed out after ${timeoutMs} ms`))
+      }, timeoutMs)
+      this.#pending.set(rid, { resolve, reject, timer })
+      link.send({ t: "req", rid, body })
+    })
+  }
+
+  /** A one-way message to one peer; false when there is no open link. */
+  send(peerId: string, body: unknown): boolean {
+    const link = this.#peers.get(peerId)?.link
+    if (!link?.open) return false
+    link.send({ t: "msg", body })
+    return true
+  }
+
+  /** Authenticates an incoming cluster upgrade; returns the peer node id, or a reason to refuse. */
+  authenticate(url: URL): { ok: true; node: string } | { ok: false; reason: string } {
+    return verifyLink(this.#opts.secret, url.searchParams)
+  }
+
+  /** Bun handlers for control sockets we accepted (`ws.data.peer` authenticated). */
+  readonly socket = {
+    open: (ws: ServerWebSocket<{ peer: string; link?: ControlLink }>) => {
+      ws.data.link = acceptedLink(ws, ws.data.peer)
+      ws.data.link.send(this.#hello())
+    },
+    message: (ws: ServerWebSocket<{ peer: string; link?: ControlLink }>, data: string | Buffer) => {
+      let msg: ControlMessage
+      try {
+        msg = JSON.parse(String(data))
+      } catch {
+        return ws.close(4000, "control frames are JSON")
+      }
+      if (ws.data.link) this.#receive(ws.data.link, ws.data.peer, msg)
+    },
+    close: (ws: ServerWebSocket<{ peer: string; link?: ControlLink }>) => {
+      if (ws.data.link) this.#linkClosed(ws.data.peer, ws.data.link)
+    },
+  }
+
+  /** Says goodbye to every peer (they mark us down at once) and closes all links. */
+  stop(): void {
+    this.#self.status = "gone"
+    this.#stopDiscovery?.()
+    for (const t of this.#timers) clearInterval(t)
+    for (const p of this.#peers.values()) {
+      p.link?.send({ t: "bye" })
+      p.link?.close(1001, "node leaving")
+    }
+    this.sync.close()
+    for (const p of this.#pending.values()) {
+      clearTimeout(p.timer)
+      p.reject(new Error("cluster stopped"))
+    }
+  }
+
+  #hello(): ControlMessage {
+    return {
+      t: "hello",
+      id: this.#self.id,
+      url: this.#self.url,
+      status: this.#self.status,
+      version: this.#self.version,
+      sessions: this.#self.sessions,
+      peers: [...this.#peers.values()].filter((p) => p.up).map((p) => ({ id: p.id, url: p.url })),
+    }
+  }
+
+  #learnUrl(url: string): void {
+    const clean = url.replace(/\/+$/, "")
+    if (clean === this.#self.url || this.#urls.has(clean)) return
+    this.#urls.add(clean)
+    this.#dial(clean)
+  }
+
+  #dialAll(): void {
+    for (const url of this.#urls) {
+      const peer = [...this.#peers.values()].find((p) => p.url === url)
+      if (peer?.link?.open) continue
+      // A known peer is redialled by the lower id only, so the pair does not race; the rest is dialled by anyone.
+      if (peer && peer.up && this.#self.id > peer.id) continue
+      this.#dial(url)
+    }
+  }
+
+  async #dial(url: string): Promise<void> {
+    if (this.#dialing.has(url) || this.#self.status === "gone") return
+    this.#dialing.add(url)
+    let peerId: string | undefined
+    try {
+      const link = await dialLink(`${url.replace(/^http/, "ws")}/cluster/control?${signLink(this.#opts.secret, this.#self.id)}`, this.#self.id, {
+        message: (msg) => {
+          if (msg.t === "hello") peerId = msg.id
+          if (peerId) this.#receive(link, peerId, msg)
+        },
+        close: () => {
+          if (peerId) this.#linkClosed(peerId, link)
+        },
+      })
+      link.send(this.#hello())
+    } catch (error) {
+      const known = [...this.#peers.values()].find((p) => p.url === url)
+      if (known?.up && !known.link?.open) this.#down(known, `unreachable: ${(error as Error).message}`)
+    } finally {
+      this.#dialing.delete(url)
+    }
+  }
+
+  #receive(link: ControlLink, from: string, msg: ControlMessage): void {
+    if (msg.t === "hello") return this.#onHello(link, msg)
+    const peer = this.#peers.get(from)
+    if (!peer || peer.link !== link) return
+    peer.lastHeard = Date.now()
+    switch (msg.t) {
+      case "hb":
+        peer.sessions = msg.sessions
+        if (msg.status !== peer.status) {
+          peer.status = msg.status
+          this.#opts.log.info("member status", { member: peer.id, status: peer.status })
+          this.emit("status", this.#public(peer))
+        }
+        return
+      case "bye":
+        return this.#down(peer, "left the cluster")
+      case "req":
+        return void Promise.resolve()
+          .then(() => this.#onRequest(from, msg.body))
+          .then(
+            (body) => link.send({ t: "res", rid: msg.rid, ok: true, body }),
+            (error) => link.send({ t: "res", rid: msg.rid, ok: false, error: (error as Error).message }),
+          )
+      case "res": {
+        const p = this.#pending.get(msg.rid)
+        if (!p) return
+        this.#pending.delete(msg.rid)
+        clearTimeout(p.timer)
+        if (msg.ok) p.resolve(msg.body)
+        else p.reject(new Error(msg.error ?? "request failed"))
+        return
+      }
+      case "msg":
+        return this.#onMessage(from, msg.body)
+    }
+  }
+
+  #onHello(link: ControlLink, hello: Extract<ControlMessage, { t: "hello" }>): void {
+    if (hello.id === this.#self.id) {
+      this.#urls.delete(hello.url)
+      return link.close(1000, "that is me")
+    }
+    for (const p of hello.peers) this.#learnUrl(p.url)
+    this.#urls.add(hello.url)
+    let peer = this.#peers.get(hello.id)
+    if (peer?.link?.open && peer.link !== link) {
+      // Two links for one pair: keep the one the lower id dialled.
+      const keepNew = link.dialer === (this.#self.id < hello.id ? this.#self.id : hello.id)
+      if (!keepNew) return link.close(1000, "duplicate link")
+      peer.link.close(1000, "duplicate link")
+    }
+    const wasUp = peer?.up ?? false
+    peer ??= { id: hello.id, url: hello.url, status: hello.status, version: hello.version, sessions: 0, lastHeard: 0, up: false }
+    Object.assign(peer, { url: hello.url, status: hello.status, version: hello.version, sessions: hello.sessions, lastHeard: Date.now(), up: true, link })
+    this.#peers.set(peer.id, peer)
+    if (link.dialer !== this.#self.id) link.send(this.#hello())
+    this.sync.connect(peer.id, peer.url)
+    if (!wasUp) {
+      this.#opts.log.info("node-up", { member: peer.id, url: peer.url, status: peer.status, version: peer.version })
+      this.emit("node-up", this.#public(peer))
+    }
+  }
+
+  #linkClosed(peerId: string, link: ControlLink): void {
+    const peer = this.#peers.get(peerId)
+    if (!peer || peer.link !== link) return
+    peer.link = undefined
+    // A process that died refuses the redial at once: that is a faster verdict than the heartbeat timeout.
+    if (peer.up && this.#self.id < peer.id) this.#dial(peer.url)
+    else if (peer.up) setTimeout(() => !peer.link?.open && peer.up && this.#dial(peer.url), this.#opts.heartbeatMs)
+  }
+
+  #heartbeat(): void {
+    const now = Date.now()
+    const hb: ControlMessage = { t: "hb", status: this.#self.status, sessions: this.#self.sessions }
+    for (const p of this.#peers.values()) {
+      if (!p.up) continue
+      if (now - p.lastHeard > this.#opts.failureMs) this.#down(p, `silent for ${now - p.lastHeard} ms`)
+      else p.link?.send(hb)
+    }
+  }
+
+  #down(peer: Peer, why: string): void {
+    if (!peer.up) return
+    peer.up = false
+    peer.link?.close(1000, "marked down")
+    peer.link = undefined
+    this.sync.disconnect(peer.id)
+    this.#opts.log.info("node-down", { member: peer.id, why })
+    this.emit("node-down", this.#public(peer))
+  }
+
+  #broadcast(msg: ControlMessage): void {
+    for (const p of this.#peers.values()) if (p.up) p.link?.send(msg)
+  }
+
+  #public(p: Peer): Member {
+    const { link: _l, ...m } = p
+    return m
+  }
+}

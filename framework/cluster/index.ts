@@ -1,0 +1,6 @@
+/** The cluster: membership, control and sync links, discovery, placement. */
+export { Cluster, type ClusterOptions, type Member, type ClusterEvents } from "./cluster.ts"
+export type { MemberStatus } from "./control.ts"
+export { type Discovery, discoveryFromEnv } from "./discovery.ts"
+export { rank, replicaSet, compareVersions, newestVersion, type Candidate } from "./placement.ts"
+export { signLink, verifyLink } from "./auth.ts"

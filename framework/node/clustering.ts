@@ -1,0 +1,295 @@
+import type { DocHandle } from "@automerge/automerge-repo"
+import { Cluster, type Discovery, type Member, rank, replicaSet } from "../cluster/index.ts"
+import type { Logger } from "../log/index.ts"
+import type { ClientMessage } from "../protocol/index.ts"
+import type { SessionDoc, Store } from "../store/index.ts"
+import { BatonError } from "./errors.ts"
+import type { PlayerLink } from "./hosted.ts"
+import { Histogram } from "./histogram.ts"
+
+export interface ClusterConfig {
+  /** The URL peers reach this node at. */
+  url: string
+  /** The app's version: placement prefers the newest. */
+  version: string
+  secret: string
+  discovery: Discovery
+  /** Owner plus replicas holding each session's document. Default 2. */
+  replicas?: number | "all"
+  heartbeatMs?: number
+  failureMs?: number
+}
+
+/** What the cluster role needs of the node (the node implements it; no import cycle). */
+export interface LocalNode {
+  readonly id: string
+  readonly log: Logger
+  readonly store: Store
+  readonly sessionCount: number
+  hasSession(id: string): boolean
+  createLocal(game: string, options: unknown, id: string): unknown
+  open(link: PlayerLink): void
+  handle(link: PlayerLink, msg: ClientMessage): void
+  close(link: PlayerLink): void
+}
+
+type Body =
+  | { t: "create"; game: string; options?: unknown; id: string }
+  | { t: "where"; session: string }
+  | { t: "relay-open"; conn: string; msg: ClientMessage }
+  | { t: "relay-in"; conn: string; msg: ClientMessage }
+  | { t: "relay-end"; conn: string }
+  | { t: "relay-out"; conn: string; frame: string }
+  | { t: "relay-close"; conn: string; code: number; reason: string }
+
+interface Relayed {
+  peer: string
+  link: PlayerLink
+}
+
+/**
+ * The node's part in a cluster: placement of new sessions, which documents
+ * go to which peers (replica sets), replicas following their documents, and
+ * relaying players to the owner of their session.
+ */
+export class ClusterRole {
+  readonly cluster: Cluster
+  readonly replicaLag = new Histogram(10_000)
+  #node: LocalNode
+  #replicas: number | "all"
+  /** Replica copies this node follows: session id → handle. */
+  #following = new Map<string, DocHandle<SessionDoc>>()
+  /** Players here whose session runs elsewhere: conn id → where. */
+  #outbound = new Map<string, Relayed>()
+  /** Players elsewhere whose session runs here: "peer/conn" → their link. */
+  #inbound = new Map<string, PlayerLink>()
+
+  constructor(node: LocalNode, cfg: ClusterConfig) {
+    this.#node = node
+    this.#replicas = cfg.replicas ?? 2
+    this.cluster = new Cluster({
+      self: { id: node.id, url: cfg.url.replace(/\/+$/, ""), version: cfg.version },
+      secret: cfg.secret,
+      repo: node.store.repo,
+      discovery: cfg.discovery,
+      heartbeatMs: cfg.heartbeatMs,
+      failureMs: cfg.failureMs,
+      log: node.log,
+    })
+    const registryId = node.store.registryHandle.documentId as string
+    node.store.share({
+      // The registry goes everywhere; a session document only to its replica set.
+      announce: (peer, doc) => doc === registryId || this.#replicaSetOfDoc(doc).includes(peer),
+      access: (peer) => this.cluster.member(peer)?.up === true,
+    })
+    this.cluster.onRequest((from, body) => this.#onRequest(from, body as Body))
+    this.cluster.onMessage((from, body) => this.#onMessage(from, body as Body))
+    const reshare = () => {
+      node.store.repo.shareConfigChanged()
+      this.#followSoon()
+    }
+    this.cluster.on("node-up", reshare)
+    this.cluster.on("node-down", (m) => {
+      this.#peerGone(m)
+      reshare()
+    })
+    this.cluster.on("status", reshare)
+    node.store.registryHandle.on("change", () => this.#followSoon())
+    this.cluster.start()
+  }
+
+  /** The node placement names for a new session. */
+  ownerFor(sessionId: string): Member {
+    return rank(sessionId, this.cluster.ready())[0] ?? this.cluster.self
+  }
+
+  replicaSet(sessionId: string): string[] {
+    return replicaSet(sessionId, this.cluster.ready(), this.#replicas).map((m) => m.id)
+  }
+
+  async createRemote(owner: string, game: string, options: unknown, id: string): Promise<unknown> {
+    try {
+      return await this.cluster.request(owner, { t: "create", game, options, id } satisfies Body)
+    } catch (error) {
+      const message = (error as Error).message
+      const code = /^([a-z_]+): /.exec(message)?.[1] ?? "unavailable"
+      throw new BatonError(code, message.replace(/^[a-z_]+: /, ""), code === "unavailable" ? 503 : 400)
+    }
+  }
+
+  /** A player here joins a session that is not here: find its owner and relay. */
+  async relayJoin(link: PlayerLink, msg: Extract<ClientMessage, { t: "join" }>): Promise<((m: ClientMessage) => void) | undefined> {
+    const owner = await this.#locate(msg.session)
+    if (!owner) return undefined
+    const conn = crypto.randomUUID()
+    this.#outbound.set(conn, { peer: owner, link })
+    this.cluster.send(owner, { t: "relay-open", conn, msg } satisfies Body)
+    return (m) => this.cluster.send(owner, { t: "relay-in", conn, msg: m } satisfies Body)
+  }
+
+  /** The player's connection here closed. */
+  relayEnd(link: PlayerLink): void {
+    for (const [conn, r] of this.#outbound)
+      if (r.link === link) {
+        this.#outbound.delete(conn)
+        this.cluster.send(r.peer, { t: "relay-end", conn } satisfies Body)
+      }
+  }
+
+  /** What this node knows and holds of one session (for operators and tests). */
+  inspect(session: string) {
+    const entry = this.#node.store.entry(session)
+    const docId = entry?.doc.replace(/^automerge:/, "")
+    const handle = docId ? this.#node.store.repo.handles[docId as never] : undefined
+    const doc = handle?.isReady() ? (handle.doc() as SessionDoc | undefined) : undefined
+    return {
+      session,
+      entry: entry ?? null,
+      replicaSet: this.replicaSet(session),
+      holds: !!doc,
+      rev: doc?.record?.rev ?? null,
+      epoch: doc?.epoch ?? null,
+    }
+  }
+
+  stats() {
+    return {
+      replicas: this.#replicas,
+      following: this.#following.size,
+      relayedOut: this.#outbound.size,
+      relayedIn: this.#inbound.size,
+      replicaLagMs: this.replicaLag.summary(),
+    }
+  }
+
+  stop(): void {
+    clearTimeout(this.#followTimer)
+    this.cluster.stop()
+  }
+
+  async #locate(session: string): Promise<string | undefined> {
+    const entry = this.#node.store.entry(session)
+    const candidates = [entry?.owner, ...rank(session, this.cluster.ready()).map((m) => m.id)].filter(
+      (id, i, all): id is string => !!id && id !== this.#node.id && all.indexOf(id) === i && this.cluster.member(id)?.up === true,
+    )
+    // The registry can lag a fresh session by a sync round: ask the likely owners, registry's first.
+    for (const peer of candidates) {
+      const has = await this.cluster.request(peer, { t: "where", session } satisfies Body, 2_000).catch(() => false)
+      if (has === true) return peer
+    }
+    return undefined
+  }
+
+  #onRequest(_from: string, body: Body): unknown {
+    switch (body.t) {
+      case "create":
+        try {
+          return this.#node.createLocal(body.game, body.options, body.id)
+        } catch (error) {
+          throw error instanceof BatonError ? new Error(`${error.code}: ${error.message}`) : error
+        }
+      case "where":
+        return this.#node.hasSession(body.session)
+      default:
+        throw new Error(`unknown request ${(body as { t?: string }).t}`)
+    }
+  }
+
+  #onMessage(from: string, body: Body): void {
+    switch (body.t) {
+      case "relay-open": {
+        const key = `${from}/${body.conn}`
+        const link: PlayerLink = {
+          send: (frame) => this.cluster.send(from, { t: "relay-out", conn: body.conn, frame } satisfies Body),
+          close: (code, reason) => {
+            this.#inbound.delete(key)
+            this.cluster.send(from, { t: "relay-close", conn: body.conn, code, reason } satisfies Body)
+          },
+        }
+        this.#inbound.set(key, link)
+        this.#node.open(link)
+        return this.#node.handle(link, body.msg)
+      }
+      case "relay-in": {
+        const link = this.#inbound.get(`${from}/${body.conn}`)
+        if (link) this.#node.handle(link, body.msg)
+        return
+      }
+      case "relay-end": {
+        const key = `${from}/${body.conn}`
+        const link = this.#inbound.get(key)
+        this.#inbound.delete(key)
+        if (link) this.#node.close(link)
+        return
+      }
+      case "relay-out":
+        this.#outbound.get(body.conn)?.link.send(body.frame)
+        return
+      case "relay-close": {
+        const r = this.#outbound.get(body.conn)
+        this.#outbound.delete(body.conn)
+        r?.link.close(body.code, body.reason)
+        return
+      }
+    }
+  }
+
+  /** A peer left: its relayed players are released here, and players relayed to it are told to reconnect. */
+  #peerGone(m: Member): void {
+    for (const [key, link] of this.#inbound)
+      if (key.startsWith(`${m.id}/`)) {
+        this.#inbound.delete(key)
+        this.#node.close(link)
+      }
+    for (const [conn, r] of this.#outbound)
+      if (r.peer === m.id) {
+        this.#outbound.delete(conn)
+        r.link.close(4010, `node ${m.id} is gone; reconnect`)
+      }
+  }
+
+  /** Document id → session id, rebuilt from the registry (announce asks per peer and document). */
+  #docToSession = new Map<string, string>()
+
+  #replicaSetOfDoc(docId: string): string[] {
+    const session = this.#docToSession.get(docId)
+    return session ? this.replicaSet(session) : []
+  }
+
+  #followTimer: ReturnType<typeof setTimeout> | undefined
+  /** Registry changes come in bursts (a thousand sessions created): look once per burst. */
+  #followSoon(): void {
+    this.#followTimer ??= setTimeout(() => {
+      this.#followTimer = undefined
+      this.#followReplicas()
+    }, 50)
+  }
+
+  /** Keeps a synced copy of every session document this node is a replica (not the owner) of. */
+  #followReplicas(): void {
+    const entries = this.#node.store.entries()
+    this.#docToSession.clear()
+    for (const [session, e] of entries) this.#docToSession.set(e.doc.replace(/^automerge:/, ""), session)
+    this.#node.store.repo.shareConfigChanged()
+    for (const [session, e] of entries) {
+      const mine = e.owner !== this.#node.id && this.replicaSet(session).includes(this.#node.id)
+      const url = e.doc
+      const held = this.#following.get(session)
+      if (mine && (!held || held.url !== url)) {
+        void this.#node.store.repo.find<SessionDoc>(url).then(
+          (handle) => {
+            this.#following.set(session, handle)
+            handle.on("change", ({ doc }) => {
+              if (typeof doc?.at === "number") this.replicaLag.add(Date.now() - doc.at)
+            })
+          },
+          () => {},
+        )
+      } else if (!mine && held) {
+        this.#following.delete(session)
+      }
+    }
+    const known = new Set(entries.map(([id]) => id))
+    for (const session of this.#following.keys()) if (!known.has(session)) this.#following.delete(session)
+  }
+}
