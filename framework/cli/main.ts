@@ -1,15 +1,17 @@
 #!/usr/bin/env bun
-/** `baton start | dev` (more commands arrive with the cluster). */
+/** `baton dev | start`. */
 import { resolve } from "node:path"
 import { parseArgs } from "node:util"
 import { startNode } from "../server/index.ts"
 import { loadApp } from "./load-app.ts"
+import { runDev } from "./dev.ts"
 import { nodeOptionsFromEnv } from "./node-env.ts"
 
 const USAGE = `usage: baton <command> [app-dir] [options]
 
 commands:
-  dev [app]     run the app for development on --port (default 3000)
+  dev [app]     a local cluster of --nodes N (3) nodes behind a front door on --port (3000),
+                with a live status table
   start [app]   run one production node configured by the environment:
                 PORT (3000), HOST (0.0.0.0), BATON_DATA_DIR (disk store), BATON_LOG (json|pretty)
 
@@ -19,7 +21,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { port: { type: "string" }, host: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: { port: { type: "string" }, host: { type: "string" }, nodes: { type: "string" }, help: { type: "boolean", short: "h" } },
   })
   const [command, appArg] = positionals
   if (values.help || !command) {
@@ -42,17 +44,10 @@ async function main(argv: string[]): Promise<number> {
       return -1
     }
     case "dev": {
-      const app = await loadApp(appDir)
-      const running = await startNode({
-        games: app.games,
-        pages: app.pages,
-        port: portFrom(values.port ?? "3000"),
-        hostname: values.host ?? "127.0.0.1",
-        dataDir: process.env.BATON_DATA_DIR || undefined,
-        log: "pretty",
-        development: true,
-      })
-      console.log(`\n  Baton dev: open ${running.url}\n  games: ${app.games.map((g) => `${g.name} (v${g.version})`).join(", ")}\n  Ctrl-C stops.\n`)
+      const nodes = Number(values.nodes ?? "3")
+      if (!Number.isInteger(nodes) || nodes < 1 || nodes > 16) throw new Error(`--nodes must be 1-16, got "${values.nodes}"`)
+      await loadApp(appDir) // fail here, once, with the app's error, rather than in every node
+      await runDev({ appDir, port: portFrom(values.port ?? "3000"), nodes })
       return -1
     }
     default:

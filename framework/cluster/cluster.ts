@@ -68,7 +68,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   constructor(opts: ClusterOptions) {
     super()
-    this.#opts = { heartbeatMs: 500, failureMs: 3000, ...opts }
+    this.#opts = { ...opts, heartbeatMs: opts.heartbeatMs ?? 500, failureMs: opts.failureMs ?? 3000 }
     this.#self = { ...opts.self, status: "joining", sessions: 0, lastHeard: Date.now(), up: true }
     this.sync = new SyncLinks(opts.repo, opts.self.id, opts.secret)
   }

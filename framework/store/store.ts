@@ -71,7 +71,15 @@ export class Store {
   #opts: Required<Omit<StoreOptions, "dataDir">> & { dataDir?: string }
 
   private constructor(opts: StoreOptions) {
-    this.#opts = { checkpointMs: 100, budgetMs: 8, compactAfter: 1000, clock: Date.now, onError: () => {}, clusterName: "baton", ...opts }
+    this.#opts = {
+      ...opts,
+      checkpointMs: opts.checkpointMs ?? 100,
+      budgetMs: opts.budgetMs ?? 8,
+      compactAfter: opts.compactAfter ?? 1000,
+      clock: opts.clock ?? Date.now,
+      onError: opts.onError ?? (() => {}),
+      clusterName: opts.clusterName ?? "baton",
+    }
     this.#storage = opts.dataDir ? new NodeFSStorageAdapter(join(opts.dataDir, "automerge")) : undefined
     this.repo = new Repo({
       storage: this.#storage,

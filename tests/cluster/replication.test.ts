@@ -88,7 +88,7 @@ describe("replication with automerge-repo (3 real nodes, 2 replicas)", () => {
     await ada.act("secret", { value: "ada only" })
     await ada.act("remind", { ms: 20, text: "ping" })
     await waitUntil(() => events.length === 1, "bob gets the timer's event through the relay")
-    const refused = await bob.act("add", { text: "" }).catch((e) => e as { code: string })
+    const refused = (await bob.act("add", { text: "" }).catch((e) => e)) as { code: string }
     expect(refused.code).toBe("invalid_input")
     await bob.act("finish")
     await waitUntil(() => ada.ended && bob.ended, "both see the end")

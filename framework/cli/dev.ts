@@ -1,0 +1,93 @@
+import { DevCluster } from "./dev-cluster.ts"
+import { type FrontDoor, startFrontDoor } from "./front-door.ts"
+
+export interface DevOptions {
+  appDir: string
+  port: number
+  nodes: number
+}
+
+interface MemberRow {
+  id: string
+  url: string
+  status: string
+  version: string
+  sessions: number
+  up: boolean
+}
+
+/**
+ * `baton dev`: a local cluster of real node processes behind a front door,
+ * with a live status table. Ctrl-C stops everything cleanly.
+ */
+export async function runDev(opts: DevOptions): Promise<void> {
+  const tty = process.stdout.isTTY === true
+  let members: MemberRow[] = []
+  let shownEvents = 0
+  let door: FrontDoor | undefined
+  const cluster = new DevCluster(opts.appDir, opts.port, opts.nodes, {}, () => {
+    if (!tty) flushEvents()
+  })
+
+  const flushEvents = () => {
+    for (const e of cluster.events.slice(shownEvents)) console.log(`${clock(e.time)}  ${e.text}`)
+    shownEvents = cluster.events.length
+  }
+
+  const draw = () => {
+    if (!tty) return
+    const lines = [
+      `Baton dev cluster: open ${door?.url ?? "(starting)"}   (${opts.nodes} nodes on ports ${opts.port + 1}-${opts.port + opts.nodes}; Ctrl-C stops)`,
+      "",
+      pad(["node", "url", "status", "version", "sessions"], [12, 24, 10, 10, 8]),
+      ...members.map((m) => pad([m.id, m.url, m.up ? m.status : "down", m.version, String(m.sessions)], [12, 24, 10, 10, 8])),
+      "",
+      "recent:",
+      ...cluster.events.slice(-10).map((e) => `  ${clock(e.time)}  ${e.text}`),
+    ]
+    process.stdout.write(`\x1b[H\x1b[2J${lines.join("\n")}\n`)
+  }
+
+  cluster.start()
+  door = startFrontDoor(opts.port, "127.0.0.1", () => cluster.live())
+  if (!tty) console.log(`Baton dev cluster: open ${door.url} (${opts.nodes} nodes on ports ${opts.port + 1}-${opts.port + opts.nodes}; Ctrl-C stops)`)
+
+  let lastSummary = ""
+  const poll = setInterval(async () => {
+    const first = cluster.live()[0]
+    if (!first) return draw()
+    try {
+      const body = (await (await fetch(`${first}/cluster`, { signal: AbortSignal.timeout(800) })).json()) as { members: MemberRow[] }
+      members = body.members
+    } catch {
+      return
+    }
+    const summary = members.map((m) => `${m.id} ${m.up ? m.status : "down"} ${m.sessions}`).join(" | ")
+    if (!tty && summary !== lastSummary) console.log(`status: ${summary}`)
+    lastSummary = summary
+    draw()
+  }, 1000)
+
+  let stopping = false
+  const stop = async () => {
+    if (stopping) return
+    stopping = true
+    clearInterval(poll)
+    if (!tty) flushEvents()
+    console.log("\nstopping the dev cluster…")
+    door?.stop()
+    await cluster.stop()
+    console.log("stopped.")
+    process.exit(0)
+  }
+  process.on("SIGINT", stop)
+  process.on("SIGTERM", stop)
+}
+
+function pad(cells: string[], widths: number[]): string {
+  return cells.map((c, i) => c.padEnd(widths[i] ?? 10)).join(" ")
+}
+
+function clock(t: number): string {
+  return new Date(t).toTimeString().slice(0, 8)
+}
