@@ -27,6 +27,8 @@ export interface LocalNode {
   readonly store: Store
   readonly sessionCount: number
   hasSession(id: string): boolean
+  sessions(): unknown[]
+  session(id: string): unknown
   createLocal(game: string, options: unknown, id: string): unknown
   open(link: PlayerLink): void
   handle(link: PlayerLink, msg: ClientMessage): void
@@ -36,6 +38,8 @@ export interface LocalNode {
 type Body =
   | { t: "create"; game: string; options?: unknown; id: string }
   | { t: "where"; session: string }
+  | { t: "list" }
+  | { t: "info"; session: string }
   | { t: "relay-open"; conn: string; msg: ClientMessage }
   | { t: "relay-in"; conn: string; msg: ClientMessage }
   | { t: "relay-end"; conn: string }
@@ -127,6 +131,20 @@ export class ClusterRole {
     return (m) => this.cluster.send(owner, { t: "relay-in", conn, msg: m } satisfies Body)
   }
 
+  /** Sessions of every member that answers within a second (a cluster-wide GET /sessions). */
+  async listAll(): Promise<unknown[]> {
+    const peers = this.cluster.members().filter((m) => m.up && m.id !== this.#node.id)
+    const lists = await Promise.all(peers.map((p) => this.cluster.request(p.id, { t: "list" } satisfies Body, 1_000).catch(() => [])))
+    return [...this.#node.sessions(), ...lists.flat()]
+  }
+
+  /** One session's summary from whichever node runs it. */
+  async info(session: string): Promise<unknown> {
+    if (this.#node.hasSession(session)) return this.#node.session(session)
+    const owner = await this.#locate(session)
+    return owner ? this.cluster.request(owner, { t: "info", session } satisfies Body, 2_000) : undefined
+  }
+
   /** The player's connection here closed. */
   relayEnd(link: PlayerLink): void {
     for (const [conn, r] of this.#outbound)
@@ -190,6 +208,10 @@ export class ClusterRole {
         }
       case "where":
         return this.#node.hasSession(body.session)
+      case "list":
+        return this.#node.sessions()
+      case "info":
+        return this.#node.session(body.session) ?? null
       default:
         throw new Error(`unknown request ${(body as { t?: string }).t}`)
     }

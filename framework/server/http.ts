@@ -35,7 +35,10 @@ export function httpApi(node: BatonNode): Hono {
     },
   )
 
-  app.get("/sessions", (c) => c.json({ sessions: node.sessions() }))
+  // Every session of the cluster; ?local=1 for this node's only.
+  app.get("/sessions", async (c) =>
+    c.json({ sessions: node.role && c.req.query("local") === undefined ? await node.role.listAll() : node.sessions() }),
+  )
 
   // The members as this node sees them.
   app.get("/cluster", (c) => {
@@ -55,8 +58,8 @@ export function httpApi(node: BatonNode): Hono {
     return c.json(role.inspect(c.req.param("id")))
   })
 
-  app.get("/sessions/:id", (c) => {
-    const s = node.session(c.req.param("id"))
+  app.get("/sessions/:id", async (c) => {
+    const s = node.role ? await node.role.info(c.req.param("id")) : node.session(c.req.param("id"))
     if (!s) throw new BatonError("unknown_session", `no session ${c.req.param("id")}`, 404)
     return c.json(s)
   })

@@ -35,7 +35,7 @@ describe("replication with automerge-repo (3 real nodes, 2 replicas)", () => {
       const seen = await waitUntil(async () => (await inspect(0, id)).entry ?? undefined, "the registry has it")
       expect(seen.owner).toBe((await inspect(0, id)).replicaSet[0] as string)
       // It runs on its owner only.
-      const holders = await Promise.all(c.nodes.map(async (n) => (await fetch(`${n.url}/sessions`)).json() as Promise<{ sessions: { id: string }[] }>))
+      const holders = await Promise.all(c.nodes.map(async (n) => (await fetch(`${n.url}/sessions?local=1`)).json() as Promise<{ sessions: { id: string }[] }>))
       const running = nodeIds.filter((_, i) => holders[i]!.sessions.some((s) => s.id === id))
       expect(running).toEqual([seen.owner])
     }
@@ -62,6 +62,10 @@ describe("replication with automerge-repo (3 real nodes, 2 replicas)", () => {
     players.push(p)
     for (let i = 0; i < 20; i++) await p.act("add", { text: `note ${i}` })
     const finalRev = (await (await fetch(`${owner.url}/sessions/${id}`)).json()) as { rev: number }
+    // Any node answers for any session (it asks the owner).
+    for (const n of c.nodes) expect(((await (await fetch(`${n.url}/sessions/${id}`)).json()) as { rev: number }).rev).toBe(finalRev.rev)
+    const all = (await (await fetch(`${c.nodes[2]!.url}/sessions`)).json()) as { sessions: { id: string }[] }
+    expect(all.sessions.map((s) => s.id)).toContain(id)
     for (const [i, nodeId] of nodeIds.entries()) {
       if (replicaSet.includes(nodeId))
         await waitUntil(async () => (await inspect(i, id)).rev === finalRev.rev, `replica ${nodeId} catches up to rev ${finalRev.rev}`)

@@ -1,0 +1,68 @@
+import { afterAll, describe, expect, test } from "bun:test"
+import { resolve } from "node:path"
+import { createSession, join } from "baton/client"
+import type counter from "../../app/games/counter.ts"
+import { waitUntil } from "../support/wait.ts"
+
+const ROOT = resolve(import.meta.dir, "../..")
+
+/** A base port whose next N ports are free too (the dev cluster takes consecutive ports). */
+function freeRun(n: number): number {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000)
+    const held: ReturnType<typeof Bun.serve>[] = []
+    try {
+      for (let i = 0; i <= n; i++) held.push(Bun.serve({ port: base + i, hostname: "127.0.0.1", fetch: () => new Response() }))
+      return base
+    } catch {
+      // taken: try another run
+    } finally {
+      for (const s of held) s.stop(true)
+    }
+  }
+  throw new Error("no free run of ports")
+}
+
+let proc: ReturnType<typeof Bun.spawn> | undefined
+afterAll(() => proc?.kill("SIGKILL"))
+
+describe("bun run dev", () => {
+  test("starts a local cluster behind a front door, shows its status, serves a game, and stops cleanly on Ctrl-C", async () => {
+    const port = freeRun(2)
+    proc = Bun.spawn(["bun", "framework/cli/main.ts", "dev", "tests/fixtures/app", "--port", String(port), "--nodes", "2"], {
+      cwd: ROOT,
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, BATON_MAX_LIFETIME_MS: "60000" },
+    })
+    let out = ""
+    void (async () => {
+      const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader()
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) return
+        out += new TextDecoder().decode(value)
+      }
+    })()
+    await waitUntil(() => out.includes(`open http://127.0.0.1:${port}`), "the front door's address is printed")
+    // The status line lists both nodes ready.
+    await waitUntil(() => /status: n-\w+ ready \d+ \| n-\w+ ready \d+/.test(out), "a status line with two ready nodes", { timeoutMs: 15_000 })
+
+    const url = `http://127.0.0.1:${port}`
+    const { id } = await createSession({ url, game: "counter" })
+    const a = await join<typeof counter>({ url, session: id, player: "ada" })
+    const b = await join<typeof counter>({ url, session: id, player: "bob" })
+    await a.act("inc", { by: 2 })
+    await b.act("inc", { by: 3 })
+    await waitUntil(() => a.state.total === 5 && b.state.total === 5, "both players see 5 through the front door")
+    await waitUntil(() => out.includes(`created counter session ${id}`), "the event feed shows the new session")
+    a.close()
+    b.close()
+
+    proc.kill("SIGINT")
+    expect(await proc.exited).toBe(0)
+    expect(out).toContain("stopped.")
+    // Every node is gone: the ports answer no more.
+    for (const p of [port, port + 1, port + 2]) expect(await fetch(`http://127.0.0.1:${p}/healthz`).then(() => "up", () => "down")).toBe("down")
+  })
+})
