@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 /** `baton dev | start`. */
+import "./production-env.ts"
 import { resolve } from "node:path"
 import { parseArgs } from "node:util"
 import { startNode } from "../server/index.ts"

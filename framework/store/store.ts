@@ -51,9 +51,35 @@ export interface StoreOptions {
 
 interface Written {
   handle: DocHandle<SessionDoc>
+  /** The record as last written, in stored form (see toStored). */
   last: SessionRecord
   at: number
   changes: number
+}
+
+/**
+ * The stored form of a record: each client's ledger is one JSON string. A
+ * ledger is a sliding window that shifts with every action; as automerge
+ * lists that would be hundreds of ops per checkpoint, as a string it is one.
+ */
+const storedLedgers = new WeakMap<object, string>()
+
+function toStored(record: SessionRecord): SessionRecord {
+  const clients: Record<string, unknown> = {}
+  for (const [id, ledger] of Object.entries(record.clients)) {
+    // Unchanged ledgers are the same objects (structural sharing): encode each once.
+    let json = storedLedgers.get(ledger)
+    if (json === undefined) storedLedgers.set(ledger, (json = JSON.stringify(ledger)))
+    clients[id] = json
+  }
+  return { ...record, clients: clients as SessionRecord["clients"] }
+}
+
+function fromStored(record: SessionRecord): SessionRecord {
+  const clients: SessionRecord["clients"] = {}
+  for (const [id, ledger] of Object.entries(record.clients ?? {}))
+    clients[id] = typeof ledger === "string" ? JSON.parse(ledger) : (ledger as SessionRecord["clients"][string])
+  return { ...record, clients }
 }
 
 /**
@@ -124,8 +150,9 @@ export class Store {
 
   /** Creates the session's document and its registry entry. */
   create(record: SessionRecord, owner: string, epoch = 1): AutomergeUrl {
-    const handle = this.repo.create<SessionDoc>(toAutomerge({ epoch, at: this.#opts.clock(), record }) as SessionDoc)
-    this.#written.set(record.id, { handle, last: record, at: this.#opts.clock(), changes: 0 })
+    const stored = toStored(record)
+    const handle = this.repo.create<SessionDoc>(toAutomerge({ epoch, at: this.#opts.clock(), record: stored }) as SessionDoc)
+    this.#written.set(record.id, { handle, last: stored, at: this.#opts.clock(), changes: 0 })
     this.#setEntry(record.id, { game: record.game, doc: handle.url, owner, epoch, status: record.status, updatedAt: this.#opts.clock() })
     return handle.url
   }
@@ -162,7 +189,8 @@ export class Store {
     return count
   }
 
-  #write(w: Written, record: SessionRecord): void {
+  #write(w: Written, live: SessionRecord): void {
+    const record = toStored(live)
     const ops = diff(w.last, record)
     const statusChanged = w.last.status !== record.status
     w.last = record
@@ -197,7 +225,7 @@ export class Store {
     const handle = await this.repo.find<SessionDoc>(e.doc)
     const doc = fromAutomerge<SessionDoc>(handle.doc())
     this.#written.set(id, { handle, last: doc.record, at: this.#opts.clock(), changes: 0 })
-    return doc
+    return { ...doc, record: fromStored(doc.record) }
   }
 
   /** Claims a loaded session for `owner` (a restarted node is a new node). */

@@ -1,0 +1,4 @@
+// Imported first by main.ts: a node started with `baton start` runs the
+// production builds of its dependencies (mutative's development build checks
+// every draft access and costs a third of an action) unless told otherwise.
+if (process.argv[2] === "start") process.env.NODE_ENV ??= "production"

@@ -1,0 +1,144 @@
+/**
+ * counter-arena (../shared/bench/counter-arena.md): R sessions x P players,
+ * each player in a closed loop (send inc, wait until its own count shows it,
+ * send the next). This process is the load generator; the node(s) run in
+ * their own processes.
+ *
+ *   bun tests/bench/arena.ts --sessions 50 --players 4 --seconds 20 [--nodes 1|3] [--warmup 3]
+ */
+import { parseArgs } from "node:util"
+import { type GameSession, createSession, join } from "baton/client"
+import type counter from "../../app/games/counter.ts"
+import { TestCluster } from "../support/cluster.ts"
+import { type NodeProcess, startNodeProcess } from "../support/node-process.ts"
+import { percentiles } from "./stats.ts"
+
+export interface ArenaResult {
+  config: string
+  nodes: number
+  clients: number
+  actionsPerSecond: number
+  latencyMs: { n: number; p50: number; p95: number; p99: number }
+  serverCpuUsPerAction: number
+  peakRssMb: number
+  replicaLagMs?: unknown
+}
+
+export async function runArena(opts: { sessions: number; players: number; seconds: number; warmup: number; nodes: number; pin?: boolean }): Promise<ArenaResult> {
+  let nodes: NodeProcess[]
+  let stop: () => Promise<unknown>
+  const pin = opts.pin && Bun.which("taskset") !== null
+  if (opts.nodes === 1) {
+    const n = await startNodeProcess({ env: { BATON_LOG: "json" } })
+    if (pin) Bun.spawnSync(["taskset", "-a", "-pc", "0", String(n.proc.pid)])
+    nodes = [n]
+    stop = () => n.kill()
+  } else {
+    const c = await TestCluster.start(opts.nodes)
+    nodes = c.nodes
+    stop = () => c.stopAll()
+  }
+  if (pin) Bun.spawnSync(["taskset", "-a", "-pc", "1", String(process.pid)])
+  try {
+    const players: GameSession<typeof counter>[] = []
+    for (let s = 0; s < opts.sessions; s++) {
+      const { id } = await createSession({ url: nodes[s % nodes.length]!.url, game: "counter" })
+      for (let p = 0; p < opts.players; p++)
+        players.push(await join<typeof counter>({ url: nodes[(s + p) % nodes.length]!.url, session: id, player: `p${p}` }))
+    }
+    let measuring = false
+    let count = 0
+    const latencies: number[] = []
+    const deadline = performance.now() + (opts.warmup + opts.seconds) * 1000
+    const loop = async (player: GameSession<typeof counter>) => {
+      let mine = player.state.players[player.player]?.count ?? 0
+      while (performance.now() < deadline) {
+        const t0 = performance.now()
+        const seen = new Promise<void>((resolve) => {
+          const off = player.subscribe((state) => {
+            if ((state.players[player.player]?.count ?? 0) > mine) {
+              off()
+              resolve()
+            }
+          })
+        })
+        void player.act("inc", { by: 1 })
+        await seen
+        mine++
+        if (measuring) {
+          latencies.push(performance.now() - t0)
+          count++
+        }
+      }
+    }
+    const cpu0 = { t: 0, cpu: 0 }
+    setTimeout(async () => {
+      measuring = true
+      cpu0.t = performance.now()
+      cpu0.cpu = await cpuMs(nodes)
+    }, opts.warmup * 1000)
+    let peakRss = 0
+    const rssTimer = setInterval(async () => (peakRss = Math.max(peakRss, await rssMb(nodes))), 500)
+    await Promise.all(players.map(loop))
+    clearInterval(rssTimer)
+    const elapsed = (performance.now() - cpu0.t) / 1000
+    const cpu = (await cpuMs(nodes)) - cpu0.cpu
+    for (const p of players) p.close()
+    let replicaLagMs: unknown
+    if (opts.nodes > 1) replicaLagMs = await Promise.all(nodes.map(async (n) => ((await (await fetch(`${n.url}/cluster`)).json()) as { replicaLagMs: unknown }).replicaLagMs))
+    return {
+      config: `${opts.sessions}x${opts.players}`,
+      nodes: opts.nodes,
+      clients: players.length,
+      actionsPerSecond: Math.round(count / elapsed),
+      latencyMs: percentiles(latencies),
+      serverCpuUsPerAction: Math.round(((cpu * 1000) / Math.max(1, count)) * 10) / 10,
+      peakRssMb: Math.round(peakRss),
+      replicaLagMs,
+    }
+  } finally {
+    await stop()
+  }
+}
+
+/** user+sys CPU of the node processes, ms (from /proc). */
+async function cpuMs(nodes: NodeProcess[]): Promise<number> {
+  let total = 0
+  for (const n of nodes) {
+    const stat = await Bun.file(`/proc/${n.proc.pid}/stat`).text().catch(() => "")
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    total += ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // clock ticks at 100 Hz
+  }
+  return total
+}
+
+async function rssMb(nodes: NodeProcess[]): Promise<number> {
+  let total = 0
+  for (const n of nodes) {
+    const status = await Bun.file(`/proc/${n.proc.pid}/status`).text().catch(() => "")
+    total += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
+  }
+  return total
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: {
+      sessions: { type: "string", default: "50" },
+      players: { type: "string", default: "4" },
+      seconds: { type: "string", default: "20" },
+      warmup: { type: "string", default: "3" },
+      nodes: { type: "string", default: "1" },
+      pin: { type: "boolean", default: false },
+    },
+  })
+  const result = await runArena({
+    sessions: Number(values.sessions),
+    players: Number(values.players),
+    seconds: Number(values.seconds),
+    warmup: Number(values.warmup),
+    nodes: Number(values.nodes),
+    pin: values.pin,
+  })
+  console.log(JSON.stringify(result, null, 2))
+}
