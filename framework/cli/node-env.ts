@@ -27,6 +27,8 @@ export function nodeOptionsFromEnv(env: Env, port: number, dev = env.BATON_DEV =
     idleMs: ms(env, "BATON_IDLE_MS"),
     lingerMs: ms(env, "BATON_LINGER_MS"),
     sweepMs: ms(env, "BATON_SWEEP_MS"),
+    graceMs: ms(env, "BATON_GRACE_MS"),
+    adminToken: env.BATON_ADMIN_TOKEN || undefined,
     cluster: secret
       ? {
           secret,

@@ -69,6 +69,9 @@ export class GameSession<G extends AnyGame = AnyGame> {
   #attempt = 0
   #retry: ReturnType<typeof setTimeout> | undefined
   #joined: { resolve(): void; reject(e: ActionError): void } | undefined
+  /** Where the server said to go next (the session's new owner, the node's peers); tried before the base URL. */
+  #hints: string[] = []
+  #lostTries = 0
   #opts: Required<Omit<JoinOptions, "url" | "WebSocket">> & { wsUrl: string; WebSocket: typeof WebSocket }
 
   constructor(opts: JoinOptions) {
@@ -163,7 +166,8 @@ export class GameSession<G extends AnyGame = AnyGame> {
   }
 
   #connect(): void {
-    const ws = new this.#opts.WebSocket(this.#opts.wsUrl)
+    const hint = this.#hints.shift()
+    const ws = new this.#opts.WebSocket(hint ? toWsUrl(hint) : this.#opts.wsUrl)
     this.#ws = ws
     ws.onopen = () => ws.send(JSON.stringify({ t: "join", session: this.id, player: this.player, client: this.client } satisfies ClientMessage))
     ws.onmessage = (ev) => this.#onFrame(typeof ev.data === "string" ? ev.data : String(ev.data))
@@ -176,6 +180,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
     switch (msg.t) {
       case "joined": {
         this.#attempt = 0
+        this.#lostTries = 0
         this.#seat = msg.seat
         this.#rev = msg.rev
         this.#sessionStatus = msg.status
@@ -210,6 +215,11 @@ export class GameSession<G extends AnyGame = AnyGame> {
       }
       case "error": {
         if (this.#status !== "open" && (msg.ref === "join" || msg.code === "unknown_session")) {
+          // After a move the session can be briefly unknown where we land: retry a few times before giving up.
+          if (this.#status === "reconnecting" && msg.code === "unknown_session" && this.#lostTries++ < 8) {
+            this.#ws?.close(CloseCode.normal, "retrying elsewhere")
+            return
+          }
           this.#fail(new ActionError(msg.code, msg.message))
           return
         }
@@ -221,7 +231,8 @@ export class GameSession<G extends AnyGame = AnyGame> {
         return
       }
       case "reconnect":
-        // The node is going away; its close (1001/4010) follows and we reconnect then.
+        // The node is going away or the session moved; its close (1001/4010) follows and we reconnect then.
+        this.#hints = [...(msg.urls ?? [])]
         return
       case "left":
       case "pong":
@@ -236,7 +247,8 @@ export class GameSession<G extends AnyGame = AnyGame> {
       return
     }
     this.#setStatus("reconnecting")
-    const delay = Math.min(this.#opts.maxBackoffMs, this.#opts.backoffMs * 2 ** this.#attempt++)
+    // A hint from the server is worth trying at once; otherwise back off.
+    const delay = this.#hints.length > 0 && this.#attempt === 0 ? 0 : Math.min(this.#opts.maxBackoffMs, this.#opts.backoffMs * 2 ** this.#attempt++)
     this.#retry = setTimeout(() => this.#connect(), delay * (0.8 + Math.random() * 0.4))
   }
 

@@ -3,6 +3,7 @@ import { Cluster, type Discovery, type Member, rank, replicaSet } from "../clust
 import type { Logger } from "../log/index.ts"
 import type { ClientMessage } from "../protocol/index.ts"
 import type { SessionDoc, Store } from "../store/index.ts"
+import { Handoff, type HandoffHost, type HandoffRequest } from "../handoff/index.ts"
 import { BatonError } from "./errors.ts"
 import type { PlayerLink } from "./hosted.ts"
 import { Histogram } from "./histogram.ts"
@@ -21,7 +22,7 @@ export interface ClusterConfig {
 }
 
 /** What the cluster role needs of the node (the node implements it; no import cycle). */
-export interface LocalNode {
+export interface LocalNode extends HandoffHost {
   readonly id: string
   readonly log: Logger
   readonly store: Store
@@ -33,9 +34,12 @@ export interface LocalNode {
   open(link: PlayerLink): void
   handle(link: PlayerLink, msg: ClientMessage): void
   close(link: PlayerLink): void
+  /** A relayed player whose session now runs here: attach it locally. */
+  rejoinLocally(link: PlayerLink, join: Extract<ClientMessage, { t: "join" }>, then: ClientMessage[]): void
 }
 
 type Body =
+  | HandoffRequest
   | { t: "create"; game: string; options?: unknown; id: string }
   | { t: "where"; session: string }
   | { t: "list" }
@@ -48,7 +52,12 @@ type Body =
 
 interface Relayed {
   peer: string
+  conn: string
   link: PlayerLink
+  /** The join that opened it: replayed to the new owner when the session moves. */
+  join: Extract<ClientMessage, { t: "join" }>
+  /** Messages that arrive while the relay is being re-pointed. */
+  pending?: ClientMessage[]
 }
 
 /**
@@ -58,6 +67,7 @@ interface Relayed {
  */
 export class ClusterRole {
   readonly cluster: Cluster
+  readonly handoff: Handoff
   readonly replicaLag = new Histogram(10_000)
   #node: LocalNode
   #replicas: number | "all"
@@ -65,6 +75,7 @@ export class ClusterRole {
   #following = new Map<string, DocHandle<SessionDoc>>()
   /** Players here whose session runs elsewhere: conn id → where. */
   #outbound = new Map<string, Relayed>()
+  #byLink = new Map<PlayerLink, Relayed>()
   /** Players elsewhere whose session runs here: "peer/conn" → their link. */
   #inbound = new Map<string, PlayerLink>()
 
@@ -86,6 +97,7 @@ export class ClusterRole {
       announce: (peer, doc) => doc === registryId || this.#replicaSetOfDoc(doc).includes(peer),
       access: (peer) => this.cluster.member(peer)?.up === true,
     })
+    this.handoff = new Handoff(node, this.cluster)
     this.cluster.onRequest((from, body) => this.#onRequest(from, body as Body))
     this.cluster.onMessage((from, body) => this.#onMessage(from, body as Body))
     const reshare = () => {
@@ -100,7 +112,11 @@ export class ClusterRole {
     this.cluster.on("status", reshare)
     node.store.registryHandle.on("change", () => this.#followSoon())
     this.cluster.start()
+    // Sessions in the registry whose owner is nowhere (a whole-cluster restart from disk, or an
+    // owner that died before we met): once membership has had time to settle, their heads take them.
+    this.#orphanTimer = setTimeout(() => void this.handoff.adoptOrphans(), Math.max(1_000, (cfg.failureMs ?? 3_000) / 2))
   }
+  #orphanTimer: ReturnType<typeof setTimeout> | undefined
 
   /** The node placement names for a new session. */
   ownerFor(sessionId: string): Member {
@@ -123,12 +139,23 @@ export class ClusterRole {
 
   /** A player here joins a session that is not here: find its owner and relay. */
   async relayJoin(link: PlayerLink, msg: Extract<ClientMessage, { t: "join" }>): Promise<((m: ClientMessage) => void) | undefined> {
-    const owner = await this.#locate(msg.session)
+    let owner = await this.#locate(msg.session)
+    // A session in the middle of a move is briefly nowhere: look again before saying it does not exist.
+    for (let i = 0; !owner && i < 10 && this.#node.store.entry(msg.session)?.status === "open"; i++) {
+      await Bun.sleep(100)
+      owner = await this.#locate(msg.session)
+    }
     if (!owner) return undefined
-    const conn = crypto.randomUUID()
-    this.#outbound.set(conn, { peer: owner, link })
-    this.cluster.send(owner, { t: "relay-open", conn, msg } satisfies Body)
-    return (m) => this.cluster.send(owner, { t: "relay-in", conn, msg: m } satisfies Body)
+    const r: Relayed = { peer: owner, conn: crypto.randomUUID(), link, join: msg }
+    this.#outbound.set(r.conn, r)
+    this.#byLink.set(link, r)
+    this.cluster.send(owner, { t: "relay-open", conn: r.conn, msg } satisfies Body)
+    return (m) => {
+      const cur = this.#byLink.get(link)
+      if (!cur) return
+      if (cur.pending) cur.pending.push(m)
+      else this.cluster.send(cur.peer, { t: "relay-in", conn: cur.conn, msg: m } satisfies Body)
+    }
   }
 
   /** Sessions of every member that answers within a second (a cluster-wide GET /sessions). */
@@ -147,11 +174,43 @@ export class ClusterRole {
 
   /** The player's connection here closed. */
   relayEnd(link: PlayerLink): void {
-    for (const [conn, r] of this.#outbound)
-      if (r.link === link) {
-        this.#outbound.delete(conn)
-        this.cluster.send(r.peer, { t: "relay-end", conn } satisfies Body)
-      }
+    const r = this.#byLink.get(link)
+    if (!r) return
+    this.#byLink.delete(link)
+    this.#outbound.delete(r.conn)
+    this.cluster.send(r.peer, { t: "relay-end", conn: r.conn } satisfies Body)
+  }
+
+  /**
+   * The session moved: point the relay at its new owner and join again
+   * there. The player sees a fresh "joined" (its SDK resends what was not
+   * acknowledged) and no disconnect.
+   */
+  async #repoint(r: Relayed, reason: string): Promise<void> {
+    this.#outbound.delete(r.conn)
+    r.pending = []
+    let owner: string | undefined
+    let local = false
+    for (let attempt = 0; attempt < 30 && !owner && !local && this.#byLink.get(r.link) === r; attempt++) {
+      local = this.#node.hasSession(r.join.session)
+      owner = local ? undefined : await this.#locate(r.join.session)
+      if (!owner && !local) await Bun.sleep(100)
+    }
+    if (this.#byLink.get(r.link) !== r) return
+    if (local) {
+      this.#byLink.delete(r.link)
+      return this.#node.rejoinLocally(r.link, r.join, r.pending.splice(0))
+    }
+    if (!owner) {
+      this.#byLink.delete(r.link)
+      return r.link.close(4010, reason)
+    }
+    r.peer = owner
+    r.conn = crypto.randomUUID()
+    this.#outbound.set(r.conn, r)
+    this.cluster.send(owner, { t: "relay-open", conn: r.conn, msg: r.join } satisfies Body)
+    for (const m of r.pending.splice(0)) this.cluster.send(owner, { t: "relay-in", conn: r.conn, msg: m } satisfies Body)
+    r.pending = undefined
   }
 
   /** What this node knows and holds of one session (for operators and tests). */
@@ -182,6 +241,7 @@ export class ClusterRole {
 
   stop(): void {
     clearTimeout(this.#followTimer)
+    clearTimeout(this.#orphanTimer)
     this.cluster.stop()
   }
 
@@ -205,6 +265,12 @@ export class ClusterRole {
           return this.#node.createLocal(body.game, body.options, body.id)
         } catch (error) {
           throw error instanceof BatonError ? new Error(`${error.code}: ${error.message}`) : error
+        }
+      case "handoff":
+        try {
+          return this.handoff.accept(body)
+        } catch (error) {
+          throw new Error(`refused: ${(error as Error).message}`)
         }
       case "where":
         return this.#node.hasSession(body.session)
@@ -249,8 +315,11 @@ export class ClusterRole {
         return
       case "relay-close": {
         const r = this.#outbound.get(body.conn)
+        if (!r) return
+        if (body.code === 4010) return void this.#repoint(r, body.reason)
         this.#outbound.delete(body.conn)
-        r?.link.close(body.code, body.reason)
+        this.#byLink.delete(r.link)
+        r.link.close(body.code, body.reason)
         return
       }
     }
@@ -263,11 +332,8 @@ export class ClusterRole {
         this.#inbound.delete(key)
         this.#node.close(link)
       }
-    for (const [conn, r] of this.#outbound)
-      if (r.peer === m.id) {
-        this.#outbound.delete(conn)
-        r.link.close(4010, `node ${m.id} is gone; reconnect`)
-      }
+    // Players relayed to a node that died follow their session to whoever takes it over.
+    for (const r of [...this.#outbound.values()]) if (r.peer === m.id) void this.#repoint(r, `node ${m.id} is gone`)
   }
 
   /** Document id → session id, rebuilt from the registry (announce asks per peer and document). */

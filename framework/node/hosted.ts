@@ -22,6 +22,11 @@ interface Attached {
  */
 export class HostedSession {
   readonly links = new Map<PlayerLink, Attached>()
+  /** Grows each time the session changes owner; a node that sees a higher one stops (fencing). */
+  epoch = 1
+  /** Being handed over: actions wait instead of being applied. */
+  frozen = false
+  readonly queued: { link: PlayerLink; msg: import("../protocol/index.ts").ClientMessage }[] = []
   /** Last view sent per player (games with `view`), or the last state sent to all. */
   #sentViews = new Map<PlayerId, unknown>()
   #sentShared: unknown

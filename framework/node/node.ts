@@ -29,7 +29,7 @@ export interface NodeConfig {
   clustered?: boolean
 }
 
-export type NodeStatus = "starting" | "ready" | "stopping" | "stopped"
+export type NodeStatus = "starting" | "ready" | "draining" | "stopping" | "stopped"
 
 export interface SessionSummary {
   id: string
@@ -182,9 +182,106 @@ export class BatonNode implements LocalNode {
     return h ? this.#summary(h) : undefined
   }
 
+  /** The sessions running here and their epochs (fencing compares them with the registry). */
+  hostedEpochs(): Map<string, number> {
+    return new Map([...this.#sessions].map(([id, h]) => [id, h.epoch]))
+  }
+
+  /** Stops applying actions to a session (they queue) and returns its final record. */
+  freeze(id: string): Session["record"] | undefined {
+    const h = this.#sessions.get(id)
+    if (!h) return undefined
+    h.frozen = true
+    h.stop()
+    h.flush()
+    return h.session.record
+  }
+
+  /** A handoff that found no taker: the session runs on here, queued actions in order. */
+  thaw(id: string): void {
+    const h = this.#sessions.get(id)
+    if (!h?.frozen) return
+    h.frozen = false
+    for (const { link, msg } of h.queued.splice(0)) this.handle(link, msg)
+    this.#markDirty(h)
+  }
+
+  /**
+   * Stops running a session here because it runs elsewhere now. Players
+   * connected here are told to reconnect (4010; the SDK resumes them and
+   * resends what was not acknowledged); relayed players are re-pointed by
+   * the node they are connected to.
+   */
+  release(id: string, reason: string, urls?: string[]): void {
+    const h = this.#sessions.get(id)
+    if (!h) return
+    h.stop()
+    h.queued.length = 0
+    for (const link of [...h.links.keys()]) {
+      const st = this.#links.get(link)
+      if (st) st.hosted = undefined
+      h.detach(link)
+      send(link, { t: "reconnect", reason, urls })
+      link.close(CloseCode.reconnect, reason)
+    }
+    this.#sessions.delete(id)
+    this.#dirty.delete(h)
+    this.#store.forget(id)
+    this.#role?.cluster.setLoad(this.#sessions.size)
+    this.log.info("session released", { session: id, reason })
+  }
+
+  /**
+   * Runs a session that moved here (handoff or failover): migrates and
+   * validates its state under this node's game module (a GameLoadError says
+   * why it cannot), takes the new epoch, and writes a fresh document that the
+   * registry now names.
+   */
+  adopt(record: Session["record"], epoch: number, via: string): SessionSummary {
+    const game = this.games.get(record.game)
+    if (!game) throw new GameLoadError("game_error", `node ${this.id} has no game "${record.game}"`)
+    const existing = this.#sessions.get(record.id)
+    if (existing && existing.epoch >= epoch) throw new Error(`session ${record.id} already runs here at epoch ${existing.epoch}`)
+    const session = Session.resume(game, record)
+    if (existing) this.release(record.id, "superseded")
+    const hosted = new HostedSession(session)
+    hosted.epoch = epoch
+    this.#sessions.set(record.id, hosted)
+    this.#store.create(session.record, this.id, epoch)
+    hosted.takeCheckpoint()
+    this.#wake(hosted)
+    this.#role?.cluster.setLoad(this.#sessions.size)
+    this.log.info("session adopted", { session: record.id, game: record.game, epoch, via, fromVersion: record.version, toVersion: game.version })
+    return this.#summary(hosted)
+  }
+
+  /** Readiness fails and placement skips this node from now on. */
+  setDraining(): void {
+    if (this.#status !== "ready") return
+    this.#status = "draining"
+    this.#role?.cluster.setStatus("draining")
+    this.log.info("draining", { sessions: this.#sessions.size })
+  }
+
+  /** The document bytes of a frozen session, with its final state written. */
+  finalDocument(id: string): Uint8Array {
+    const h = this.#sessions.get(id)
+    if (!h) throw new Error(`session ${id} does not run here`)
+    return this.#store.saveNow(h.session.record)
+  }
+
   /** A player connection opened. */
   open(link: PlayerLink): void {
     this.#links.set(link, {})
+  }
+
+  rejoinLocally(link: PlayerLink, join: Extract<ClientMessage, { t: "join" }>, then: ClientMessage[]): void {
+    const st = this.#links.get(link)
+    if (!st) return
+    st.forward = undefined
+    st.queued = undefined
+    this.#join(link, st, join)
+    for (const m of then) this.handle(link, m)
   }
 
   /** A player connection closed: the seat stays (the player may come back). */
@@ -232,33 +329,43 @@ export class BatonNode implements LocalNode {
    * Stops the node: every session's final state is written (and flushed to
    * disk when there is a data dir), then players are told to reconnect.
    */
-  async stop(reason = "node stopping"): Promise<{ sessions: number; ms: number }> {
+  async stop(reason = "node stopping", graceMs = 25_000): Promise<{ sessions: number; ms: number; drain?: import("../handoff/index.ts").DrainReport }> {
     if (this.#status === "stopping" || this.#status === "stopped") return { sessions: 0, ms: 0 }
     const started = performance.now()
+    let drain: import("../handoff/index.ts").DrainReport | undefined
+    if (this.#role) {
+      drain = await this.#role.handoff.drain(graceMs)
+      this.log.info("drained", { sessions: drain.sessions, moved: drain.moved, failed: drain.failed.length, ms: drain.ms, pauseP50: drain.pauseP50, pauseP99: drain.pauseP99 })
+    }
     this.#status = "stopping"
     clearInterval(this.#sweep)
-    this.#role?.stop()
+    // What was not handed over is written out first: to disk, and to the replicas that will take it over.
     for (const h of this.#sessions.values()) {
       h.stop()
       h.flush()
       const rec = h.takeCheckpoint()
       if (rec) this.#store.checkpoint(rec)
     }
+    await this.#store.flush()
+    if (this.#role && this.#sessions.size > 0) await Bun.sleep(250) // one sync round (automerge-repo sends at most every 100 ms)
+    this.#role?.stop()
     await this.#store.close()
+    const urls = this.#role?.cluster.ready().filter((m) => m.id !== this.id).map((m) => m.url)
     for (const link of this.#links.keys()) {
-      send(link, { t: "reconnect", reason })
+      send(link, { t: "reconnect", reason, urls })
       link.close(CloseCode.goingAway, reason)
     }
     this.#links.clear()
     const count = this.#sessions.size
     this.#sessions.clear()
     this.#status = "stopped"
-    return { sessions: count, ms: performance.now() - started }
+    return { sessions: count, ms: performance.now() - started, drain }
   }
 
   #join(link: PlayerLink, st: LinkState, msg: Extract<ClientMessage, { t: "join" }>): void {
     if (st.hosted) return sendError(link, "already_joined", `this connection already holds a seat in session ${st.hosted.id}; send leave first`)
     const h = this.#sessions.get(msg.session)
+    if (h?.frozen) return void h.queued.push({ link, msg })
     if (!h && this.#role) return this.#relay(link, st, msg, this.#role)
     if (!h) return sendError(link, "unknown_session", `no session ${msg.session} on this node`, "join")
     const player = msg.player ?? ""
@@ -310,6 +417,7 @@ export class BatonNode implements LocalNode {
   #act(link: PlayerLink, st: LinkState, msg: Extract<ClientMessage, { t: "act" }>): void {
     const h = st.hosted
     if (!h || !st.player || !st.client) return sendError(link, "not_joined", "join a session before acting", msg.id)
+    if (h.frozen) return void h.queued.push({ link, msg })
     const out = h.session.act({ player: st.player, client: st.client, id: msg.id, name: msg.name, input: msg.input, now: this.#now() })
     h.ack(link, out.ok ? (out.value === undefined ? { i: msg.id, ok: true } : { i: msg.id, ok: true, v: out.value }) : { i: msg.id, ok: false, c: out.code, m: out.message })
     this.#markDirty(h)

@@ -33,8 +33,8 @@ export type ServerMessage =
   | { t: "pong"; n?: number }
   /** The seat was given up; the connection may join another session. */
   | { t: "left"; session: string }
-  /** The node is going away: reconnect (possibly elsewhere) and resume. */
-  | { t: "reconnect"; reason: string }
+  /** The node is going away or the session moved: reconnect and resume, trying `urls` first. */
+  | { t: "reconnect"; reason: string; urls?: string[] }
 
 export type SessionStatus = "open" | "ended"
 

@@ -4,8 +4,18 @@ import type { ContentfulStatusCode } from "hono/utils/http-status"
 import { BatonError, type BatonNode } from "../node/index.ts"
 
 /** The HTTP API. Every error is JSON: { error: { code, message } }. */
-export function httpApi(node: BatonNode): Hono {
+export function httpApi(node: BatonNode, admin?: { token: string; drain(): void }): Hono {
   const app = new Hono()
+
+  // Operators: drain this node (hand every session over, then exit), as SIGTERM does.
+  app.post("/admin/drain", (c) => {
+    if (!admin) throw new BatonError("not_found", "admin endpoints are off (set BATON_ADMIN_TOKEN)", 404)
+    if (c.req.header("authorization") !== `Bearer ${admin.token}`)
+      throw new BatonError("unauthorized", "POST /admin/drain needs Authorization: Bearer <BATON_ADMIN_TOKEN>", 401)
+    node.log.info("drain requested over HTTP")
+    admin.drain()
+    return c.json({ draining: true, node: node.id, sessions: node.sessionCount }, 202)
+  })
 
   app.get("/healthz", (c) => c.json({ ok: true, node: node.id, status: node.status }))
   app.get("/readyz", (c) =>

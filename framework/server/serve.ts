@@ -14,11 +14,13 @@ export interface ServeOptions {
   /** Largest player frame accepted, bytes. */
   maxFrameBytes?: number
   development?: boolean
+  /** /admin endpoints: a bearer token and what drain does (stop the node). */
+  admin?: { token: string; drain(): void }
 }
 
 /** The node's one port: pages, the HTTP API and the player WebSocket at /ws. */
 export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketData> {
-  const api = httpApi(node)
+  const api = httpApi(node, opts.admin)
   const players = playerSockets(node, opts.maxFrameBytes)
   return Bun.serve<SocketData>({
     port: opts.port ?? 3000,

@@ -13,6 +13,10 @@ export interface StartNodeOptions extends Omit<NodeConfig, "games" | "log" | "cl
   development?: boolean
   /** Stop on SIGTERM / SIGINT and exit (default true). */
   handleSignals?: boolean
+  /** How long a stopping node may take to hand its sessions over, ms (default 25,000). */
+  graceMs?: number
+  /** Bearer token for /admin endpoints (POST /admin/drain); without it they are off. */
+  adminToken?: string
   /** Join a cluster once listening; `url` defaults to http://HOST:PORT as bound. */
   cluster?: Omit<ClusterConfig, "url"> & { url?: string }
 }
@@ -26,11 +30,17 @@ export interface RunningNode {
 
 /** Starts a node and serves it; on SIGTERM it writes every session out, tells players to reconnect, and exits. */
 export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
-  const { games, pages, port, hostname, log, development, handleSignals = true, cluster, ...config } = opts
+  const { games, pages, port, hostname, log, development, handleSignals = true, cluster, graceMs: _grace, adminToken, ...config } = opts
   let node: BatonNode | undefined
   const logger = createLogger({ get node() { return node?.id } }, log ?? "json")
   node = await BatonNode.start({ ...config, games, log: logger, clustered: !!cluster })
-  const server = serve(node, { port, hostname, pages, development })
+  const server = serve(node, {
+    port,
+    hostname,
+    pages,
+    development,
+    admin: adminToken ? { token: adminToken, drain: () => void running.stop().then(() => handleSignals && process.exit(0)) } : undefined,
+  })
   const shown = server.hostname === "0.0.0.0" ? "localhost" : server.hostname
   const url = `http://${shown}:${server.port}`
   if (cluster) node.joinCluster({ ...cluster, url: cluster.url ?? url })
@@ -41,8 +51,9 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
     url,
     stop: () => {
       stopping ??= (async () => {
-        const { sessions, ms } = await running.node.stop()
+        const { sessions, ms, drain } = await running.node.stop("node stopping", opts.graceMs)
         server.stop(true)
+        if (drain) logger.info(`moved ${drain.moved} of ${drain.sessions} sessions in ${drain.ms} ms`, { moved: drain.moved, failed: drain.failed.length, pauseP50: drain.pauseP50, pauseP99: drain.pauseP99 })
         logger.info("node stopped", { sessions, ms: Math.round(ms) })
       })()
       return stopping

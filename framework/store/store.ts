@@ -1,7 +1,7 @@
 import "./no-native-cbor.ts"
 import { createHash } from "node:crypto"
 import { join } from "node:path"
-import { init, save } from "@automerge/automerge"
+import { init, load, save } from "@automerge/automerge"
 import { type AutomergeUrl, type DocHandle, type PeerId, Repo, parseAutomergeUrl, stringifyAutomergeUrl } from "@automerge/automerge-repo"
 import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import type { SessionRecord } from "../game/index.ts"
@@ -226,6 +226,58 @@ export class Store {
     const doc = fromAutomerge<SessionDoc>(handle.doc())
     this.#written.set(id, { handle, last: doc.record, at: this.#opts.clock(), changes: 0 })
     return { ...doc, record: fromStored(doc.record) }
+  }
+
+  /** The session's document as bytes, after writing its newest record (a handoff carries these). */
+  saveNow(record: SessionRecord): Uint8Array {
+    const w = this.#written.get(record.id)
+    if (!w) throw new Error(`no document for session ${record.id}`)
+    this.#dirty.delete(record.id)
+    this.#write(w, record)
+    const doc = w.handle.doc()
+    if (!doc) throw new Error(`document of session ${record.id} is not loaded`)
+    return save(doc)
+  }
+
+  /** Reads a session document from bytes (a handoff's). */
+  static fromBytes(bytes: Uint8Array): { record: SessionRecord; epoch: number; at: number } {
+    const doc = fromAutomerge<SessionDoc>(load(bytes))
+    return { ...doc, record: fromStored(doc.record) }
+  }
+
+  /** This node's copy of a session's document, if it holds one (a replica taking over). */
+  replicaCopy(id: string): { record: SessionRecord; epoch: number; at: number } | undefined {
+    const e = this.entry(id)
+    if (!e) return undefined
+    const handle = this.repo.handles[e.doc.replace(/^automerge:/, "") as never] as DocHandle<SessionDoc> | undefined
+    if (!handle?.isReady()) return undefined
+    const raw = handle.doc()
+    if (!raw?.record) return undefined
+    const doc = fromAutomerge<SessionDoc>(raw)
+    return { ...doc, record: fromStored(doc.record) }
+  }
+
+  /** Fetches a session's document (from disk, or from the peers that hold it), then reads it. */
+  async loadCopy(id: string, timeoutMs: number): Promise<{ record: SessionRecord; epoch: number; at: number } | undefined> {
+    const e = this.entry(id)
+    if (!e) return undefined
+    try {
+      const handle = await this.repo.find<SessionDoc>(e.doc, { signal: AbortSignal.timeout(timeoutMs) })
+      const raw = handle.doc()
+      if (!raw?.record) return undefined
+      const doc = fromAutomerge<SessionDoc>(raw)
+      return { ...doc, record: fromStored(doc.record) }
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Stops writing a session here (it moved away); the registry entry is the new owner's now. */
+  forget(id: string): void {
+    const w = this.#written.get(id)
+    this.#dirty.delete(id)
+    this.#written.delete(id)
+    if (w) this.repo.delete(w.handle.url)
   }
 
   /** Claims a loaded session for `owner` (a restarted node is a new node). */

@@ -1,0 +1,203 @@
+import { type Cluster, type Member, rank } from "../cluster/index.ts"
+import type { SessionRecord } from "../game/index.ts"
+import type { Logger } from "../log/index.ts"
+import { Store } from "../store/index.ts"
+
+/** What moving sessions needs of the node (the node implements it; no import cycle). */
+export interface HandoffHost {
+  readonly id: string
+  readonly log: Logger
+  readonly store: Store
+  hostedEpochs(): Map<string, number>
+  freeze(id: string): SessionRecord | undefined
+  thaw(id: string): void
+  release(id: string, reason: string, urls?: string[]): void
+  adopt(record: SessionRecord, epoch: number, via: string): unknown
+  finalDocument(id: string): Uint8Array
+  setDraining(): void
+}
+
+/** A handoff request: the session's document (its automerge changes) and the epoch the target takes. */
+export interface HandoffRequest {
+  t: "handoff"
+  session: string
+  epoch: number
+  /** base64 of the document's bytes. */
+  doc: string
+  from: string
+}
+
+export interface MoveResult {
+  session: string
+  to?: string
+  /** How long the session was frozen (no action applied), ms. */
+  pauseMs: number
+  error?: string
+}
+
+export interface DrainReport {
+  sessions: number
+  moved: number
+  failed: MoveResult[]
+  ms: number
+  pauseP50: number | null
+  pauseP99: number | null
+  moves: MoveResult[]
+}
+
+/**
+ * Sessions outlive the process that runs them: planned moves (drain →
+ * handoff), unplanned ones (failover from a replica), and fencing, so that
+ * two nodes never both run one session for long.
+ */
+export class Handoff {
+  #host: HandoffHost
+  #cluster: Cluster
+  #takingOver = new Set<string>()
+
+  constructor(host: HandoffHost, cluster: Cluster) {
+    this.#host = host
+    this.#cluster = cluster
+    cluster.on("node-down", (m) => void this.#failover(m))
+    host.store.registryHandle.on("change", () => this.fence())
+  }
+
+  /** Target side: apply the changes, load (migrate, validate), resume, take the epoch. */
+  accept(req: HandoffRequest): { ok: true } {
+    const { record } = Store.fromBytes(Buffer.from(req.doc, "base64"))
+    this.#host.adopt(record, req.epoch, `handoff from ${req.from}`)
+    return { ok: true }
+  }
+
+  /** Source side: freeze, write the final checkpoint, hand it to the node placement names, release. */
+  async handOff(id: string, deadline: number): Promise<MoveResult> {
+    const started = performance.now()
+    const epoch = this.#host.hostedEpochs().get(id)
+    const record = this.#host.freeze(id)
+    if (!record || epoch === undefined) return { session: id, pauseMs: 0, error: "not running here" }
+    const doc = Buffer.from(this.#host.finalDocument(id)).toString("base64")
+    const refusals: string[] = []
+    // Placement's order: newest version first, so a roll moves each session once. A node that
+    // cannot load the state (an older game version's state it cannot migrate) refuses; the next is asked.
+    for (const target of this.#candidates(id)) {
+      const left = deadline - Date.now()
+      if (left <= 0) break
+      try {
+        await this.#cluster.request(target.id, { t: "handoff", session: id, epoch: epoch + 1, doc, from: this.#host.id } satisfies HandoffRequest, Math.min(left, 10_000))
+        this.#host.release(id, `handed off to ${target.id}`, [target.url])
+        return { session: id, to: target.id, pauseMs: performance.now() - started }
+      } catch (error) {
+        refusals.push(`${target.id} (v${target.version}): ${(error as Error).message}`)
+      }
+    }
+    this.#host.thaw(id)
+    const why = refusals.length ? refusals.join("; ") : "no ready node to take it"
+    this.#host.log.error("handoff failed; the session stays here", { session: id, why })
+    return { session: id, pauseMs: performance.now() - started, error: why }
+  }
+
+  /**
+   * Turns the node draining (readiness fails, placement skips it) and hands
+   * every session over, a bounded number at a time. A lone node waits for a
+   * peer until the deadline.
+   */
+  async drain(graceMs: number, concurrency = 32): Promise<DrainReport> {
+    const started = performance.now()
+    const deadline = Date.now() + graceMs
+    this.#host.setDraining()
+    const ids = [...this.#host.hostedEpochs().keys()]
+    if (ids.length > 0 && !this.#peersReady()) {
+      this.#host.log.info("draining: waiting for a peer to hand sessions to", { sessions: ids.length, graceMs })
+      await this.#waitFor(() => this.#peersReady(), deadline)
+    }
+    const moves: MoveResult[] = []
+    let next = 0
+    const worker = async () => {
+      while (next < ids.length) {
+        const id = ids[next++] as string
+        if (this.#peersReady()) moves.push(await this.handOff(id, deadline))
+        else moves.push({ session: id, pauseMs: 0, error: "no peer before the grace deadline" })
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, worker))
+    const pauses = moves.filter((m) => !m.error).map((m) => m.pauseMs).sort((a, b) => a - b)
+    const pct = (q: number) => (pauses.length ? Math.round((pauses[Math.min(pauses.length - 1, Math.floor(q * pauses.length))] as number) * 10) / 10 : null)
+    return {
+      sessions: ids.length,
+      moved: pauses.length,
+      failed: moves.filter((m) => m.error),
+      ms: Math.round(performance.now() - started),
+      pauseP50: pct(0.5),
+      pauseP99: pct(0.99),
+      moves,
+    }
+  }
+
+  /** Stops every session here for which the registry names a newer owner (a higher epoch). */
+  fence(): void {
+    for (const [id, epoch] of this.#host.hostedEpochs()) {
+      const e = this.#host.store.entry(id)
+      if (!e) continue
+      if (e.epoch > epoch || (e.epoch === epoch && e.owner !== this.#host.id && this.#cluster.member(e.owner)?.up)) {
+        this.#host.release(id, `fenced: ${e.owner} owns it at epoch ${e.epoch}`)
+      }
+    }
+  }
+
+  /**
+   * Sessions whose owner is not in the cluster (it died, or the whole
+   * cluster restarted from disk): the head of each one's ranking takes it
+   * over from its copy of the document, with the epoch bumped.
+   */
+  async adoptOrphans(): Promise<number> {
+    let taken = 0
+    for (const [id, e] of this.#host.store.entries()) {
+      if (e.status !== "open" || e.owner === this.#host.id) continue
+      if (this.#cluster.member(e.owner)?.up) continue
+      if (await this.#takeOver(id, e.epoch, `orphan of ${e.owner}`)) taken++
+    }
+    return taken
+  }
+
+  async #failover(m: Member): Promise<void> {
+    const started = performance.now()
+    let taken = 0
+    for (const [id, e] of this.#host.store.entries()) {
+      if (e.owner !== m.id || e.status !== "open") continue
+      if (await this.#takeOver(id, e.epoch, `failover from ${m.id}`)) taken++
+    }
+    if (taken) this.#host.log.info("failover", { from: m.id, sessions: taken, ms: Math.round(performance.now() - started) })
+  }
+
+  async #takeOver(id: string, epoch: number, via: string): Promise<boolean> {
+    if (rank(id, this.#cluster.ready())[0]?.id !== this.#host.id) return false
+    if (this.#takingOver.has(id) || this.#host.hostedEpochs().has(id)) return false
+    this.#takingOver.add(id)
+    try {
+      const copy = this.#host.store.replicaCopy(id) ?? (await this.#host.store.loadCopy(id, 2_000))
+      if (!copy) {
+        this.#host.log.error("cannot take over: no copy of the session's document here", { session: id, via })
+        return false
+      }
+      this.#host.adopt(copy.record, Math.max(epoch, copy.epoch) + 1, via)
+      return true
+    } catch (error) {
+      this.#host.log.error("cannot take over the session", { session: id, via, error })
+      return false
+    } finally {
+      this.#takingOver.delete(id)
+    }
+  }
+
+  #candidates(id: string): Member[] {
+    return rank(id, this.#cluster.ready().filter((m) => m.id !== this.#host.id))
+  }
+
+  #peersReady(): boolean {
+    return this.#cluster.ready().some((m) => m.id !== this.#host.id)
+  }
+
+  async #waitFor(cond: () => boolean, deadline: number): Promise<void> {
+    while (!cond() && Date.now() < deadline) await Bun.sleep(50)
+  }
+}
