@@ -55,9 +55,13 @@ export class Handoff {
   #cluster: Cluster
   #takingOver = new Set<string>()
 
-  constructor(host: HandoffHost, cluster: Cluster) {
+  #shadow: (session: string) => { epoch: number; record: SessionRecord } | undefined
+
+  /** `shadow`: the newest record a replica was sent directly ("replicated" durability), if any. */
+  constructor(host: HandoffHost, cluster: Cluster, shadow: (session: string) => { epoch: number; record: SessionRecord } | undefined = () => undefined) {
     this.#host = host
     this.#cluster = cluster
+    this.#shadow = shadow
     cluster.on("node-down", (m) => void this.#failover(m))
     host.store.registryHandle.on("change", () => this.fence())
   }
@@ -174,7 +178,10 @@ export class Handoff {
     if (this.#takingOver.has(id) || this.#host.hostedEpochs().has(id)) return false
     this.#takingOver.add(id)
     try {
-      const copy = this.#host.store.replicaCopy(id) ?? (await this.#host.store.loadCopy(id, 2_000))
+      let copy: { record: SessionRecord; epoch: number } | undefined = this.#host.store.replicaCopy(id) ?? (await this.#host.store.loadCopy(id, 2_000))
+      // Under "replicated" durability the shadow has every acknowledged action; the document may lag it.
+      const shadow = this.#shadow(id)
+      if (shadow && (!copy || shadow.record.rev > copy.record.rev)) copy = shadow
       if (!copy) {
         this.#host.log.error("cannot take over: no copy of the session's document here", { session: id, via })
         return false

@@ -7,6 +7,7 @@ import { Handoff, type HandoffHost, type HandoffRequest } from "../handoff/index
 import { BatonError } from "./errors.ts"
 import type { PlayerLink } from "./hosted.ts"
 import { Histogram } from "./histogram.ts"
+import { type ReplicationMessage, Replicator } from "./replication.ts"
 
 export interface ClusterConfig {
   /** The URL peers reach this node at. */
@@ -40,6 +41,7 @@ export interface LocalNode extends HandoffHost {
 
 type Body =
   | HandoffRequest
+  | ReplicationMessage
   | { t: "create"; game: string; options?: unknown; id: string }
   | { t: "where"; session: string }
   | { t: "list" }
@@ -68,6 +70,7 @@ interface Relayed {
 export class ClusterRole {
   readonly cluster: Cluster
   readonly handoff: Handoff
+  readonly replicator: Replicator
   readonly replicaLag = new Histogram(10_000)
   #node: LocalNode
   #replicas: number | "all"
@@ -97,7 +100,8 @@ export class ClusterRole {
       announce: (peer, doc) => doc === registryId || this.#replicaSetOfDoc(doc).includes(peer),
       access: (peer) => this.cluster.member(peer)?.up === true,
     })
-    this.handoff = new Handoff(node, this.cluster)
+    this.replicator = new Replicator(this.cluster, node.id, (session) => this.replicaSet(session), node.log)
+    this.handoff = new Handoff(node, this.cluster, (session) => this.replicator.shadow(session))
     this.cluster.onRequest((from, body) => this.#onRequest(from, body as Body))
     this.cluster.onMessage((from, body) => this.#onMessage(from, body as Body))
     const reshare = () => {
@@ -108,6 +112,7 @@ export class ClusterRole {
     this.cluster.on("node-down", (m) => {
       this.#peerGone(m)
       reshare()
+      this.replicator.resync()
     })
     this.cluster.on("status", reshare)
     node.store.registryHandle.on("change", () => this.#followSoon())
@@ -285,6 +290,10 @@ export class ClusterRole {
 
   #onMessage(from: string, body: Body): void {
     switch (body.t) {
+      case "rep":
+      case "rep-ack":
+      case "rep-nack":
+        return this.replicator.onMessage(from, body)
       case "relay-open": {
         const key = `${from}/${body.conn}`
         const link: PlayerLink = {

@@ -35,6 +35,9 @@ export class HostedSession {
   #wake: ReturnType<typeof setTimeout> | undefined
   #wakeAt: number | null = null
   #checkpointedRev = 0
+  /** "replicated" durability: acks wait here until a replica holds their revision. */
+  holdAcks = false
+  #held: { rev: number; link: PlayerLink; acks: string[] }[] = []
 
   constructor(readonly session: Session) {
     this.#sentRev = session.record.rev
@@ -105,15 +108,36 @@ export class HostedSession {
     for (const [link, a] of this.links) {
       const d = s.game.view ? perPlayer.get(a.player) : shared
       const mine = eventJson.filter((e) => e.to === null || e.to.includes(a.player))
-      if (d === undefined && a.acks.length === 0 && mine.length === 0 && !status) continue
+      let acks = a.acks
+      if (this.holdAcks && acks.length) {
+        this.#held.push({ rev: rec.rev, link, acks })
+        acks = []
+      }
+      if (d === undefined && acks.length === 0 && mine.length === 0 && !status) {
+        a.acks = []
+        continue
+      }
       let frame = `{"t":"u","rev":${rec.rev}`
       if (d !== undefined) frame += `,"d":${d}`
-      if (a.acks.length) frame += `,"a":[${a.acks.join(",")}]`
+      if (acks.length) frame += `,"a":[${acks.join(",")}]`
       if (mine.length) frame += `,"e":[${mine.map((e) => e.json).join(",")}]`
       frame += `${status}}`
       a.acks = []
       link.send(frame)
     }
+  }
+
+  /** A replica holds everything up to `rev`: the acks of those actions can go out. */
+  releaseAcks(rev: number): void {
+    while (this.#held.length && (this.#held[0] as { rev: number }).rev <= rev) {
+      const h = this.#held.shift() as { rev: number; link: PlayerLink; acks: string[] }
+      if (this.links.has(h.link)) h.link.send(`{"t":"u","rev":${h.rev},"a":[${h.acks.join(",")}]}`)
+    }
+  }
+
+  /** Acks still waiting for a replica (dropped when the session moves: the SDK resends, ids dedupe). */
+  get heldAcks(): number {
+    return this.#held.reduce((n, h) => n + h.acks.length, 0)
   }
 
   /** The record when it changed since the last checkpoint. */

@@ -164,6 +164,7 @@ export class BatonNode implements LocalNode {
       throw error
     }
     const hosted = new HostedSession(session)
+    hosted.holdAcks = game.durability === "replicated" && !!this.#role
     this.#sessions.set(session.id, hosted)
     this.#store.create(session.record, this.id)
     hosted.takeCheckpoint()
@@ -227,6 +228,7 @@ export class BatonNode implements LocalNode {
     this.#sessions.delete(id)
     this.#dirty.delete(h)
     this.#store.forget(id)
+    this.#role?.replicator.forget(id)
     this.#role?.cluster.setLoad(this.#sessions.size)
     this.log.info("session released", { session: id, reason })
   }
@@ -246,6 +248,8 @@ export class BatonNode implements LocalNode {
     if (existing) this.release(record.id, "superseded")
     const hosted = new HostedSession(session)
     hosted.epoch = epoch
+    hosted.holdAcks = game.durability === "replicated" && !!this.#role
+    this.#role?.replicator.dropShadow(record.id)
     this.#sessions.set(record.id, hosted)
     this.#store.create(session.record, this.id, epoch)
     hosted.takeCheckpoint()
@@ -450,6 +454,7 @@ export class BatonNode implements LocalNode {
     for (const h of dirty) {
       if (!this.#sessions.has(h.id)) continue
       h.flush()
+      if (h.holdAcks && !this.#role?.replicator.replicate(h)) h.releaseAcks(Number.POSITIVE_INFINITY)
       for (const f of h.session.takeFaults()) this.log.error("game code failed", { session: h.id, where: f.where, error: f.error })
       const rec = h.takeCheckpoint()
       if (rec) this.#store.checkpoint(rec)
