@@ -10,6 +10,10 @@ export interface DevNode {
   id?: string
   ready: boolean
   exited: boolean
+  /** Peers this node has seen come up (from its node-up logs). */
+  seen: Set<string>
+  /** "moved N of M sessions in X ms", once it drained. */
+  drainSummary?: string
 }
 
 export interface DevEvent {
@@ -39,12 +43,71 @@ export class DevCluster {
     this.#onEvent = onEvent
   }
 
+  /** Nodes alternate between two port ranges, so a roll can start a node before its predecessor stops. */
   get peers(): string {
-    return Array.from({ length: this.count }, (_, i) => `http://127.0.0.1:${this.basePort + 1 + i}`).join(",")
+    return Array.from({ length: 2 * this.count }, (_, i) => `http://127.0.0.1:${this.basePort + 1 + i}`).join(",")
+  }
+
+  #generation = 1
+  #rolling: Promise<void> | undefined
+
+  get version(): string {
+    return `dev-${this.#generation}`
   }
 
   start(): void {
-    for (let i = 0; i < this.count; i++) this.spawn(i, this.basePort + 1 + i)
+    for (let i = 0; i < this.count; i++) this.spawn(i, this.basePort + 1 + i, { BATON_APP_VERSION: this.version })
+  }
+
+  /**
+   * A rolling restart with the code as it is on disk now: one node at a
+   * time, start its successor (the next version), wait until it is ready and
+   * joined, drain the old one (its sessions move to the new version), go on.
+   */
+  roll(progress: (line: string) => void = (l) => this.event(l)): Promise<void> {
+    this.#rolling ??= this.#roll(progress).finally(() => {
+      this.#rolling = undefined
+    })
+    return this.#rolling
+  }
+
+  async #roll(progress: (line: string) => void): Promise<void> {
+    this.#generation++
+    const version = this.version
+    const old = this.nodes.filter((n) => !n.exited)
+    const started = performance.now()
+    progress(`roll to ${version}: ${old.length} nodes, one at a time`)
+    for (const [i, prev] of old.entries()) {
+      const range = Math.floor((prev.port - this.basePort - 1) / this.count)
+      const port = this.basePort + 1 + ((1 - range) * this.count + (prev.port - this.basePort - 1) % this.count)
+      progress(`[${i + 1}/${old.length}] starting ${version} on :${port}`)
+      const next = this.spawn(prev.index, port, { BATON_APP_VERSION: version })
+      if (!(await this.#until(() => next.ready || next.exited, 30_000)) || next.exited) {
+        progress(`[${i + 1}/${old.length}] the new node did not start; roll stopped (the old one keeps running)`)
+        return
+      }
+      await this.#until(() => this.#joined(next), 15_000)
+      progress(`[${i + 1}/${old.length}] :${port} ready and joined; draining ${prev.id ?? prev.port}`)
+      prev.ready = false
+      prev.proc.kill("SIGTERM")
+      await prev.proc.exited
+      progress(`[${i + 1}/${old.length}] ${prev.id ?? prev.port} ${prev.drainSummary ?? "stopped"}`)
+    }
+    progress(`roll to ${version} done in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+  }
+
+  /** Every other live node lists `n` as up and ready. */
+  #joined(n: DevNode): boolean {
+    return this.nodes.filter((m) => !m.exited && m !== n).every((m) => m.seen.has(n.id ?? ""))
+  }
+
+  async #until(cond: () => boolean, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms
+    while (!cond()) {
+      if (Date.now() > deadline) return false
+      await Bun.sleep(50)
+    }
+    return true
   }
 
   spawn(index: number, port: number, extraEnv: Record<string, string> = {}): DevNode {
@@ -63,7 +126,7 @@ export class DevCluster {
       stdout: "pipe",
       stderr: "pipe",
     })
-    const node: DevNode = { index, port, url: `http://127.0.0.1:${port}`, proc, ready: false, exited: false }
+    const node: DevNode = { index, port, url: `http://127.0.0.1:${port}`, proc, ready: false, exited: false, seen: new Set() }
     this.nodes.push(node)
     void this.#readLogs(node, proc.stdout)
     void this.#readLogs(node, proc.stderr)
@@ -123,8 +186,17 @@ export class DevCluster {
         node.ready = true
         return this.event(`${who} listening on ${node.url}`)
       case "node-up":
+        node.seen.add(String(l.member))
+        return this.event(`${who} sees node-up ${l.member}`)
       case "node-down":
-        return this.event(`${who} sees ${l.msg} ${l.member}${l.why ? ` (${l.why})` : ""}`)
+        node.seen.delete(String(l.member))
+        return this.event(`${who} sees node-down ${l.member}${l.why ? ` (${l.why})` : ""}`)
+      case "draining":
+        return this.event(`${who} draining (${l.sessions} sessions)`)
+      case "session adopted":
+        return this.event(`${who} adopted ${l.session} (${l.via}, epoch ${l.epoch}${l.fromVersion !== l.toVersion ? `, state v${l.fromVersion}→v${l.toVersion}` : ""})`)
+      case "failover":
+        return this.event(`${who} took over ${l.sessions} sessions of ${l.from} in ${l.ms} ms`)
       case "member status":
         return this.event(`${who} sees ${l.member} ${l.status}`)
       case "session created":
@@ -136,6 +208,10 @@ export class DevCluster {
       case "session idle, ended":
         return this.event(`${who}: ${l.msg}${l.session ? ` ${l.session}` : ""}`)
       default:
+        if (typeof l.msg === "string" && l.msg.startsWith("moved ")) {
+          node.drainSummary = l.msg
+          return this.event(`${who} ${l.msg}`)
+        }
         if (l.level === "error" || l.level === "warn") this.event(`${who} ${String(l.level).toUpperCase()}: ${l.msg}${l.error ? ` ${JSON.stringify(l.error)}` : ""}`)
     }
   }

@@ -1,3 +1,4 @@
+import { watch } from "node:fs"
 import { DevCluster } from "./dev-cluster.ts"
 import { type FrontDoor, startFrontDoor } from "./front-door.ts"
 
@@ -37,7 +38,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
   const draw = () => {
     if (!tty) return
     const lines = [
-      `Baton dev cluster: open ${door?.url ?? "(starting)"}   (${opts.nodes} nodes on ports ${opts.port + 1}-${opts.port + opts.nodes}; Ctrl-C stops)`,
+      `Baton dev cluster: open ${door?.url ?? "(starting)"}   (${opts.nodes} nodes, ${cluster.version}; edits to the app roll it; Ctrl-C stops)`,
       "",
       pad(["node", "url", "status", "version", "sessions"], [12, 24, 10, 10, 8]),
       ...members.map((m) => pad([m.id, m.url, m.up ? m.status : "down", m.version, String(m.sessions)], [12, 24, 10, 10, 8])),
@@ -49,7 +50,37 @@ export async function runDev(opts: DevOptions): Promise<void> {
   }
 
   cluster.start()
-  door = startFrontDoor(opts.port, "127.0.0.1", () => cluster.live())
+  // `baton roll` asks for a roll here and reads its progress lines as they happen.
+  const rollOverHttp = (req: Request): Response | undefined => {
+    if (new URL(req.url).pathname !== "/_baton/roll" || req.method !== "POST") return undefined
+    const stream = new ReadableStream<string>({
+      start(ctl) {
+        cluster
+          .roll((line) => {
+            cluster.event(line)
+            ctl.enqueue(`${line}\n`)
+          })
+          .finally(() => ctl.close())
+      },
+    })
+    return new Response(stream, { headers: { "content-type": "text/plain; charset=utf-8" } })
+  }
+  door = startFrontDoor(opts.port, "127.0.0.1", () => cluster.live(), rollOverHttp)
+
+  // Edit a game module and the games in progress continue under the new code: a roll per change.
+  let debounce: ReturnType<typeof setTimeout> | undefined
+  let again = false
+  const watcher = watch(opts.appDir, { recursive: true }, (_event, file) => {
+    if (!file || /(^|\/)(node_modules|\.data)(\/|$)|\.log$/.test(String(file))) return
+    clearTimeout(debounce)
+    debounce = setTimeout(async () => {
+      if (again) return
+      again = true
+      cluster.event(`changed: ${file}; rolling the cluster onto the new code`)
+      await cluster.roll()
+      again = false
+    }, 300)
+  })
   if (!tty) console.log(`Baton dev cluster: open ${door.url} (${opts.nodes} nodes on ports ${opts.port + 1}-${opts.port + opts.nodes}; Ctrl-C stops)`)
 
   let lastSummary = ""
@@ -73,6 +104,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
     if (stopping) return
     stopping = true
     clearInterval(poll)
+    watcher.close()
     if (!tty) flushEvents()
     console.log("\nstopping the dev cluster…")
     door?.stop()

@@ -18,7 +18,13 @@ interface Tunnel {
   queued: (string | Uint8Array)[]
 }
 
-export function startFrontDoor(port: number, hostname: string, backends: () => string[]): FrontDoor {
+/** `control` answers the dev tools' own requests (paths under /_baton/); undefined passes the request on. */
+export function startFrontDoor(
+  port: number,
+  hostname: string,
+  backends: () => string[],
+  control?: (req: Request) => Response | undefined,
+): FrontDoor {
   let next = 0
   const pick = (): string | undefined => {
     const live = backends()
@@ -29,6 +35,10 @@ export function startFrontDoor(port: number, hostname: string, backends: () => s
     port,
     hostname,
     async fetch(req, srv) {
+      if (control && new URL(req.url).pathname.startsWith("/_baton/")) {
+        const answer = control(req)
+        if (answer) return answer
+      }
       const target = pick()
       if (!target) return Response.json({ error: { code: "unavailable", message: "no node is ready yet" } }, { status: 503 })
       const url = new URL(req.url)

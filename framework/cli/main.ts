@@ -13,6 +13,7 @@ const USAGE = `usage: baton <command> [app-dir] [options]
 commands:
   dev [app]     a local cluster of --nodes N (3) nodes behind a front door on --port (3000),
                 with a live status table
+  roll          replace every node of the local dev cluster (on --port) one at a time
   start [app]   run one production node configured by the environment:
                 PORT (3000), HOST (0.0.0.0), BATON_DATA_DIR (disk store), BATON_LOG (json|pretty)
 
@@ -50,6 +51,19 @@ async function main(argv: string[]): Promise<number> {
       await loadApp(appDir) // fail here, once, with the app's error, rather than in every node
       await runDev({ appDir, port: portFrom(values.port ?? "3000"), nodes })
       return -1
+    }
+    case "roll": {
+      // Rolls the local cluster that `baton dev` runs on --port (default 3000), printing its progress.
+      const port = portFrom(values.port ?? "3000")
+      const res = await fetch(`http://127.0.0.1:${port}/_baton/roll`, { method: "POST" }).catch(() => undefined)
+      if (!res?.ok || !res.body) {
+        console.error(`baton roll: no dev cluster answers on port ${port} (start one with bun run dev)`)
+        return 1
+      }
+      const decoder = new TextDecoder()
+      const reader = res.body.getReader()
+      for (let r = await reader.read(); !r.done; r = await reader.read()) process.stdout.write(decoder.decode(r.value))
+      return 0
     }
     default:
       console.error(`baton: unknown command "${command}"\n\n${USAGE}`)

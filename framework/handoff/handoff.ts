@@ -27,6 +27,12 @@ export interface HandoffRequest {
   from: string
 }
 
+export interface ClaimedRequest {
+  t: "claimed"
+  session: string
+  owner: string
+}
+
 export interface MoveResult {
   session: string
   to?: string
@@ -111,6 +117,12 @@ export class Handoff {
     this.#host.setDraining()
     const ids = [...this.#host.hostedEpochs().keys()]
     if (ids.length > 0 && !this.#peersReady()) {
+      // Alone: with a disk store the sessions wait on disk for the next start; without one, wait
+      // for a peer (a one-machine deploy starts the new process, then stops the old one).
+      if (this.#host.store.persistent) {
+        this.#host.log.info("draining alone: sessions stay on disk for the next start", { sessions: ids.length })
+        return { sessions: ids.length, moved: 0, failed: [], ms: Math.round(performance.now() - started), pauseP50: null, pauseP99: null, moves: [] }
+      }
       this.#host.log.info("draining: waiting for a peer to hand sessions to", { sessions: ids.length, graceMs })
       await this.#waitFor(() => this.#peersReady(), deadline)
     }
@@ -158,9 +170,25 @@ export class Handoff {
     for (const [id, e] of this.#host.store.entries()) {
       if (e.status !== "open" || e.owner === this.#host.id) continue
       if (this.#cluster.member(e.owner)?.up) continue
+      // Not knowing the owner is not knowing it is gone (we may not have met it yet): ask the others.
+      if (await this.#claimedElsewhere(id, e.owner)) continue
       if (await this.#takeOver(id, e.epoch, `orphan of ${e.owner}`)) taken++
     }
     return taken
+  }
+
+  /** Does any peer run this session, or see its owner up? */
+  async #claimedElsewhere(session: string, owner: string): Promise<boolean> {
+    const peers = this.#cluster.members().filter((m) => m.up && m.id !== this.#host.id)
+    const answers = await Promise.all(
+      peers.map((p) => this.#cluster.request(p.id, { t: "claimed", session, owner } satisfies ClaimedRequest, 1_000).catch(() => true)),
+    )
+    return answers.some((a) => a === true)
+  }
+
+  /** Answers a peer's #claimedElsewhere. */
+  claimed(req: ClaimedRequest): boolean {
+    return this.#host.hostedEpochs().has(req.session) || this.#cluster.member(req.owner)?.up === true
   }
 
   async #failover(m: Member): Promise<void> {

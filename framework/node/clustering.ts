@@ -3,7 +3,7 @@ import { Cluster, type Discovery, type Member, rank, replicaSet } from "../clust
 import type { Logger } from "../log/index.ts"
 import type { ClientMessage } from "../protocol/index.ts"
 import type { SessionDoc, Store } from "../store/index.ts"
-import { Handoff, type HandoffHost, type HandoffRequest } from "../handoff/index.ts"
+import { type ClaimedRequest, Handoff, type HandoffHost, type HandoffRequest } from "../handoff/index.ts"
 import { BatonError } from "./errors.ts"
 import type { PlayerLink } from "./hosted.ts"
 import { Histogram } from "./histogram.ts"
@@ -41,6 +41,7 @@ export interface LocalNode extends HandoffHost {
 
 type Body =
   | HandoffRequest
+  | ClaimedRequest
   | ReplicationMessage
   | { t: "create"; game: string; options?: unknown; id: string }
   | { t: "where"; session: string }
@@ -277,6 +278,8 @@ export class ClusterRole {
         } catch (error) {
           throw new Error(`refused: ${(error as Error).message}`)
         }
+      case "claimed":
+        return this.handoff.claimed(body)
       case "where":
         return this.#node.hasSession(body.session)
       case "list":

@@ -125,6 +125,11 @@ export class Store {
   get registry(): Readonly<RegistryDoc> {
     return this.#registry.doc() ?? {}
   }
+  /** Whether sessions survive this process (a data dir is set). */
+  get persistent(): boolean {
+    return this.#storage !== undefined
+  }
+
   get registryHandle(): DocHandle<RegistryDoc> {
     return this.#registry
   }
