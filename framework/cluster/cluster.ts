@@ -56,7 +56,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #peers = new Map<string, Peer>()
   #urls = new Set<string>()
   #dialing = new Set<string>()
-  #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; timer: ReturnType<typeof setTimeout> }>()
+  /** Duplicate links on their way out: still read from, no longer written to. */
+  #retired = new Set<ControlLink>()
+  #pending = new Map<number, { peer: string; resolve(v: unknown): void; reject(e: Error): void; timer: ReturnType<typeof setTimeout> }>()
   #rid = 0
   #onRequest: RequestHandler = () => {
     throw new Error("no request handler")
@@ -127,7 +129,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         this.#pending.delete(rid)
         reject(new Error(`request to ${peerId} timed out after ${timeoutMs} ms`))
       }, timeoutMs)
-      this.#pending.set(rid, { resolve, reject, timer })
+      this.#pending.set(rid, { peer: peerId, resolve, reject, timer })
       link.send({ t: "req", rid, body })
     })
   }
@@ -212,6 +214,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   async #dial(url: string): Promise<void> {
     if (this.#dialing.has(url) || this.#self.status === "gone") return
+    if ([...this.#peers.values()].some((p) => p.url === url && p.link?.open)) return
     this.#dialing.add(url)
     let peerId: string | undefined
     try {
@@ -236,7 +239,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #receive(link: ControlLink, from: string, msg: ControlMessage): void {
     if (msg.t === "hello") return this.#onHello(link, msg)
     const peer = this.#peers.get(from)
-    if (!peer || peer.link !== link) return
+    if (!peer || (peer.link !== link && !this.#retired.has(link))) return
     peer.lastHeard = Date.now()
     switch (msg.t) {
       case "hb":
@@ -279,10 +282,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.#urls.add(hello.url)
     let peer = this.#peers.get(hello.id)
     if (peer?.link?.open && peer.link !== link) {
-      // Two links for one pair: keep the one the lower id dialled.
+      // Two links for one pair (both dialled at once): both sides keep sending on the one the
+      // lower id dialled. The other is retired, not cut: messages already in flight on it still
+      // arrive and are handled, and it closes once they have had time to.
       const keepNew = link.dialer === (this.#self.id < hello.id ? this.#self.id : hello.id)
-      if (!keepNew) return link.close(1000, "duplicate link")
-      peer.link.close(1000, "duplicate link")
+      const retired = keepNew ? peer.link : link
+      this.#retired.add(retired)
+      setTimeout(() => {
+        this.#retired.delete(retired)
+        retired.close(1000, "duplicate link")
+      }, 5_000)
+      if (!keepNew) return
     }
     const wasUp = peer?.up ?? false
     peer ??= { id: hello.id, url: hello.url, status: hello.status, version: hello.version, sessions: 0, lastHeard: 0, up: false }
@@ -297,9 +307,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   #linkClosed(peerId: string, link: ControlLink): void {
+    this.#retired.delete(link)
     const peer = this.#peers.get(peerId)
     if (!peer || peer.link !== link) return
     peer.link = undefined
+    // Requests in flight on it will get no answer: fail them now rather than at their timeout.
+    for (const [rid, p] of this.#pending)
+      if (p.peer === peerId) {
+        this.#pending.delete(rid)
+        clearTimeout(p.timer)
+        p.reject(new Error(`link to ${peerId} closed`))
+      }
     // A process that died refuses the redial at once: that is a faster verdict than the heartbeat timeout.
     if (peer.up && this.#self.id < peer.id) this.#dial(peer.url)
     else if (peer.up) setTimeout(() => !peer.link?.open && peer.up && this.#dial(peer.url), this.#opts.heartbeatMs)
@@ -310,8 +328,33 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const hb: ControlMessage = { t: "hb", status: this.#self.status, sessions: this.#self.sessions }
     for (const p of this.#peers.values()) {
       if (!p.up) continue
-      if (now - p.lastHeard > this.#opts.failureMs) this.#down(p, `silent for ${now - p.lastHeard} ms`)
+      if (now - p.lastHeard > this.#opts.failureMs) void this.#suspect(p, now - p.lastHeard)
       else p.link?.send(hb)
+    }
+  }
+
+  #probing = new Set<string>()
+
+  /**
+   * A silent peer may only be busy (an event loop stalled by a burst of
+   * work): ask its /healthz directly before declaring it down, since a
+   * wrong verdict makes another node take its sessions over.
+   */
+  async #suspect(p: Peer, silentMs: number): Promise<void> {
+    if (this.#probing.has(p.id)) return
+    this.#probing.add(p.id)
+    try {
+      const res = await fetch(`${p.url}/healthz`, { signal: AbortSignal.timeout(Math.max(500, this.#opts.failureMs / 2)) })
+      const body = (await res.json()) as { node?: string }
+      if (res.ok && body.node === p.id) {
+        p.lastHeard = Date.now()
+        return
+      }
+      this.#down(p, `silent for ${silentMs} ms`)
+    } catch {
+      this.#down(p, `silent for ${silentMs} ms`)
+    } finally {
+      this.#probing.delete(p.id)
     }
   }
 

@@ -28,7 +28,7 @@ export class SyncLinks {
   connect(peerId: string, peerUrl: string): void {
     if (this.#selfId >= peerId || this.#dialed.has(peerId)) return
     const url = `${peerUrl.replace(/^http/, "ws")}/cluster/sync?${signLink(this.#secret, this.#selfId)}`
-    const adapter = new WebSocketClientAdapter(url, 500)
+    const adapter = new SafeClientAdapter(url, 500)
     this.#dialed.set(peerId, adapter)
     this.#repo.networkSubsystem.addNetworkAdapter(adapter)
   }
@@ -71,6 +71,37 @@ export class SyncLinks {
     for (const shim of this.#server.clients) shim.terminate()
     this.#server.emit("close")
   }
+}
+
+/**
+ * WebSocketClientAdapter, minus three ways it can take the process down
+ * under Bun: a socket closed while connecting emits "error" after the
+ * adapter removed its listener (an unhandled error event), its error
+ * handler rethrows anything but ECONNREFUSED, and send() throws on a socket
+ * that is not open. A lost sync message is not a problem: the sync protocol
+ * catches up on the next connection.
+ */
+class SafeClientAdapter extends WebSocketClientAdapter {
+  constructor(url: string, retryMs: number) {
+    super(url, retryMs)
+    this.onError = () => {}
+  }
+  override connect(peerId: Parameters<WebSocketClientAdapter["connect"]>[0], meta?: Parameters<WebSocketClientAdapter["connect"]>[1]): void {
+    super.connect(peerId, meta)
+    guard(this.socket)
+  }
+  override disconnect(): void {
+    guard(this.socket)
+    if (this.socket && this.peerId) super.disconnect()
+  }
+  override send(message: Parameters<WebSocketClientAdapter["send"]>[0]): void {
+    if (this.socket?.readyState !== WebSocket.OPEN) return
+    super.send(message)
+  }
+}
+
+function guard(socket: unknown): void {
+  ;(socket as { on?: (event: string, fn: () => void) => void } | undefined)?.on?.("error", () => {})
 }
 
 /** The server adapter waits for a first connection before it is ready; a node nobody dialled must not hang `find`. */

@@ -27,6 +27,11 @@ export interface HandoffRequest {
   from: string
 }
 
+export interface HostingRequest {
+  t: "hosting"
+  sessions: string[]
+}
+
 export interface ClaimedRequest {
   t: "claimed"
   session: string
@@ -98,6 +103,7 @@ export class Handoff {
         return { session: id, to: target.id, pauseMs: performance.now() - started }
       } catch (error) {
         refusals.push(`${target.id} (v${target.version}): ${(error as Error).message}`)
+        this.#host.log.warn("handoff refused; trying the next node", { session: id, target: target.id, version: target.version, why: (error as Error).message })
       }
     }
     this.#host.thaw(id)
@@ -193,12 +199,36 @@ export class Handoff {
 
   async #failover(m: Member): Promise<void> {
     const started = performance.now()
+    const mine = this.#host.store
+      .entries()
+      .filter(([id, e]) => e.owner === m.id && e.status === "open" && rank(id, this.#cluster.ready())[0]?.id === this.#host.id)
+    if (mine.length === 0) return
+    // Our registry copy may be behind: a session the departed node handed over before it left still
+    // names it. Whatever a live peer runs is not ours to take (that would be two owners).
+    const hosted = await this.#hostedByPeers(mine.map(([id]) => id))
     let taken = 0
-    for (const [id, e] of this.#host.store.entries()) {
-      if (e.owner !== m.id || e.status !== "open") continue
-      if (await this.#takeOver(id, e.epoch, `failover from ${m.id}`)) taken++
-    }
+    await Promise.all(
+      mine.map(async ([id, e]) => {
+        if (hosted.has(id)) return
+        if (await this.#takeOver(id, e.epoch, `failover from ${m.id}`)) taken++
+      }),
+    )
     if (taken) this.#host.log.info("failover", { from: m.id, sessions: taken, ms: Math.round(performance.now() - started) })
+  }
+
+  /** Which of these sessions some live peer runs (asked of all of them at once). */
+  async #hostedByPeers(sessions: string[]): Promise<Set<string>> {
+    const peers = this.#cluster.members().filter((p) => p.up && p.id !== this.#host.id)
+    const answers = await Promise.all(
+      peers.map((p) => this.#cluster.request(p.id, { t: "hosting", sessions } satisfies HostingRequest, 2_000).catch(() => [] as string[])),
+    )
+    return new Set(answers.flat() as string[])
+  }
+
+  /** Answers a peer's #hostedByPeers. */
+  hosting(req: HostingRequest): string[] {
+    const here = this.#host.hostedEpochs()
+    return req.sessions.filter((id) => here.has(id))
   }
 
   async #takeOver(id: string, epoch: number, via: string): Promise<boolean> {

@@ -3,7 +3,7 @@ import { Cluster, type Discovery, type Member, rank, replicaSet } from "../clust
 import type { Logger } from "../log/index.ts"
 import type { ClientMessage } from "../protocol/index.ts"
 import type { SessionDoc, Store } from "../store/index.ts"
-import { type ClaimedRequest, Handoff, type HandoffHost, type HandoffRequest } from "../handoff/index.ts"
+import { type ClaimedRequest, Handoff, type HandoffHost, type HandoffRequest, type HostingRequest } from "../handoff/index.ts"
 import { BatonError } from "./errors.ts"
 import type { PlayerLink } from "./hosted.ts"
 import { Histogram } from "./histogram.ts"
@@ -42,6 +42,7 @@ export interface LocalNode extends HandoffHost {
 type Body =
   | HandoffRequest
   | ClaimedRequest
+  | HostingRequest
   | ReplicationMessage
   | { t: "create"; game: string; options?: unknown; id: string }
   | { t: "where"; session: string }
@@ -246,6 +247,7 @@ export class ClusterRole {
   }
 
   stop(): void {
+    this.replicator.stop()
     clearTimeout(this.#followTimer)
     clearTimeout(this.#orphanTimer)
     this.cluster.stop()
@@ -280,6 +282,8 @@ export class ClusterRole {
         }
       case "claimed":
         return this.handoff.claimed(body)
+      case "hosting":
+        return this.handoff.hosting(body)
       case "where":
         return this.#node.hasSession(body.session)
       case "list":

@@ -23,13 +23,34 @@ export class Replicator {
   #sent = new Map<string, Map<string, SessionRecord>>()
   #shadows = new Map<string, { epoch: number; record: SessionRecord }>()
   #awaiting = new Map<string, HostedSession>()
+  /** Highest revision a replica confirmed, per session. */
+  #confirmed = new Map<string, number>()
+  /** When each session last sent something not yet confirmed. */
+  #since = new Map<string, number>()
+  #watchdog: ReturnType<typeof setInterval>
 
   constructor(
     readonly cluster: Cluster,
     readonly selfId: string,
     readonly replicasOf: (session: string) => string[],
     readonly log: Logger,
-  ) {}
+  ) {
+    // A replication message can be lost (a link replaced, a peer restarting): acks must not wait
+    // forever behind it. Whatever is unconfirmed after a while is sent again, whole.
+    this.#watchdog = setInterval(() => {
+      const now = Date.now()
+      for (const [id, h] of this.#awaiting) {
+        const since = this.#since.get(id)
+        if (since === undefined || now - since < 300) continue
+        this.#sent.delete(id)
+        if (!this.replicate(h)) h.releaseAcks(Number.POSITIVE_INFINITY)
+      }
+    }, 100)
+  }
+
+  stop(): void {
+    clearInterval(this.#watchdog)
+  }
 
   /** Owner side, after a flush. Returns false when there is no replica to wait for (acks go at once). */
   replicate(h: HostedSession): boolean {
@@ -38,16 +59,24 @@ export class Replicator {
     const rec = h.session.record
     let sent = this.#sent.get(h.id)
     if (!sent) this.#sent.set(h.id, (sent = new Map()))
+    let sentNow = false
     for (const peer of peers) {
       const base = sent.get(peer)
       if (base?.rev === rec.rev) continue
       const msg: ReplicationMessage = base
         ? { t: "rep", session: h.id, epoch: h.epoch, base: base.rev, rev: rec.rev, ops: diff(base, rec) }
         : { t: "rep", session: h.id, epoch: h.epoch, base: null, rev: rec.rev, full: rec }
-      this.cluster.send(peer, msg)
-      sent.set(peer, rec)
+      if (this.cluster.send(peer, msg)) {
+        sent.set(peer, rec)
+        sentNow = true
+      } else sent.delete(peer)
     }
     this.#awaiting.set(h.id, h)
+    if (sentNow && !this.#since.has(h.id)) this.#since.set(h.id, Date.now())
+    // Acks of actions that changed nothing (a resend answered from the ledger) need no new confirmation.
+    const confirmed = this.#confirmed.get(h.id)
+    if (confirmed !== undefined) h.releaseAcks(confirmed)
+    if (confirmed !== undefined && confirmed >= rec.rev) this.#since.delete(h.id)
     return true
   }
 
@@ -59,6 +88,8 @@ export class Replicator {
   forget(session: string): void {
     this.#sent.delete(session)
     this.#awaiting.delete(session)
+    this.#confirmed.delete(session)
+    this.#since.delete(session)
   }
 
   /** The newest record a replica holds for a session (failover prefers it when it is newer). */
@@ -86,9 +117,13 @@ export class Replicator {
         this.cluster.send(from, { t: "rep-ack", session: msg.session, rev: msg.rev } satisfies ReplicationMessage)
         return
       }
-      case "rep-ack":
-        this.#awaiting.get(msg.session)?.releaseAcks(msg.rev)
+      case "rep-ack": {
+        const h = this.#awaiting.get(msg.session)
+        this.#confirmed.set(msg.session, Math.max(this.#confirmed.get(msg.session) ?? 0, msg.rev))
+        h?.releaseAcks(msg.rev)
+        if (h && msg.rev >= h.session.record.rev) this.#since.delete(msg.session)
         return
+      }
       case "rep-nack": {
         // That replica lost the thread (it restarted, or just joined the set): send it the whole record.
         this.#sent.get(msg.session)?.delete(from)

@@ -63,6 +63,9 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
       return stopping
     },
   }
+  // A stray rejected promise (a peer vanished mid-request, say) is logged; it must not take every
+  // session on this node down with it.
+  process.on("unhandledRejection", (error) => logger.error("unhandled rejection", { error }))
   if (handleSignals)
     for (const signal of ["SIGTERM", "SIGINT"] as const)
       process.on(signal, () => {

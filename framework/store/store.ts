@@ -101,7 +101,7 @@ export class Store {
       ...opts,
       checkpointMs: opts.checkpointMs ?? 100,
       budgetMs: opts.budgetMs ?? 8,
-      compactAfter: opts.compactAfter ?? 1000,
+      compactAfter: opts.compactAfter ?? 200,
       clock: opts.clock ?? Date.now,
       onError: opts.onError ?? (() => {}),
       clusterName: opts.clusterName ?? "baton",

@@ -18,17 +18,29 @@ export interface ClusterMember {
  * each other's URLs, add one, stop one gracefully, kill one, and wait for
  * conditions (never for fixed times).
  */
+export interface RollStep {
+  stopped: string
+  started: string
+  exitCode: number
+  moved: number
+  failed: number
+  drainMs: number
+  pauseP99: number
+}
+
 export class TestCluster {
   readonly nodes: NodeProcess[] = []
   readonly urls: string[] = []
   #env: Record<string, string>
+  #app: string | undefined
 
-  private constructor(env: Record<string, string>) {
+  private constructor(env: Record<string, string>, app?: string) {
     this.#env = env
+    this.#app = app
   }
 
-  static async start(n: number, env: Record<string, string> = {}): Promise<TestCluster> {
-    const c = new TestCluster(env)
+  static async start(n: number, env: Record<string, string> = {}, app?: string): Promise<TestCluster> {
+    const c = new TestCluster(env, app)
     const ports = Array.from({ length: n }, () => freePort())
     c.urls.push(...ports.map((p) => `http://127.0.0.1:${p}`))
     await Promise.all(ports.map((port) => c.#spawn({ port })))
@@ -45,12 +57,13 @@ export class TestCluster {
 
   async #spawn(opts: StartOptions): Promise<NodeProcess> {
     const node = await startNodeProcess({
+      app: this.#app,
       ...opts,
       env: {
         BATON_CLUSTER_SECRET: TEST_SECRET,
         BATON_PEERS: this.urls.join(","),
         BATON_HEARTBEAT_MS: "200",
-        BATON_FAILURE_MS: "1500",
+        BATON_FAILURE_MS: "3000",
         ...this.#env,
         ...opts.env,
       },
@@ -74,19 +87,54 @@ export class TestCluster {
 
   /** Every live node sees every other live node up and ready. */
   async waitConverged(timeoutMs = 15_000): Promise<void> {
+    let views = ""
     await waitUntil(
       async () => {
         const live = this.live
         const ids = await Promise.all(live.map((n) => this.idOf(n)))
+        views = ""
+        let ok = true
         for (const n of live) {
-          const up = (await this.members(n)).filter((m) => m.up && m.status === "ready").map((m) => m.id)
-          if (!ids.every((id) => up.includes(id))) return false
+          const members = await this.members(n)
+          views += ` ${n.url}: ${members.map((m) => `${m.id}:${m.up ? m.status : "down"}`).join(",")};`
+          const up = members.filter((m) => m.up && m.status === "ready").map((m) => m.id)
+          if (!ids.every((id) => up.includes(id))) ok = false
         }
-        return true
+        return ok
       },
       "every node sees every other node ready",
       { timeoutMs },
-    )
+    ).catch((e) => {
+      throw new Error(`${(e as Error).message}; views:${views}`)
+    })
+  }
+
+  /**
+   * A rolling restart, one node at a time: start the successor with `env`
+   * (a new app version), wait until every node sees it, SIGTERM the old one
+   * and wait for it to exit. Returns what each drain reported.
+   */
+  async roll(env: Record<string, string>, progress: (line: string) => void = () => {}): Promise<RollStep[]> {
+    const steps: RollStep[] = []
+    const old = [...this.live]
+    for (const [i, prev] of old.entries()) {
+      const next = await this.add({ env })
+      await this.waitConverged()
+      const code = await prev.stop()
+      const drained = prev.logs.find((l) => String(l.msg).startsWith("moved "))
+      const step: RollStep = {
+        stopped: String(prev.logs.find((l) => l.msg === "node listening")?.node),
+        started: next.url,
+        exitCode: code,
+        moved: Number(drained?.moved ?? 0),
+        failed: Number(drained?.failed ?? 0),
+        drainMs: Number(/in (\d+) ms/.exec(String(drained?.msg))?.[1] ?? Number.NaN),
+        pauseP99: Number(drained?.pauseP99 ?? 0),
+      }
+      steps.push(step)
+      progress(`roll step ${i + 1}/${old.length}: ${JSON.stringify(step)}`)
+    }
+    return steps
   }
 
   stopAll(): Promise<unknown> {
