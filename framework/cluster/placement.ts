@@ -30,7 +30,8 @@ export function newestVersion(members: readonly Candidate[]): string | undefined
 
 /** Numeric-aware comparison: "1.10.0" > "1.9.2", "v2" > "v1". */
 export function compareVersions(a: string, b: string): number {
-  return a.localeCompare(b, "en", { numeric: true })
+  // Placement compares versions for every session it ranks; nearly always they are equal.
+  return a === b ? 0 : a.localeCompare(b, "en", { numeric: true })
 }
 
 function weight(nodeId: string, sessionId: string): bigint {

@@ -117,7 +117,7 @@ export class Handoff {
    * every session over, a bounded number at a time. A lone node waits for a
    * peer until the deadline.
    */
-  async drain(graceMs: number, concurrency = 32): Promise<DrainReport> {
+  async drain(graceMs: number, concurrency = 8): Promise<DrainReport> {
     const started = performance.now()
     const deadline = Date.now() + graceMs
     this.#host.setDraining()

@@ -64,6 +64,18 @@ interface Written {
  */
 const storedLedgers = new WeakMap<object, string>()
 
+/** A registry entry is flat: converting field by field beats a JSON round trip (placement reads it often). */
+function plainEntry(e: RegistryEntry): RegistryEntry {
+  return {
+    game: String(e.game),
+    doc: String(e.doc) as AutomergeUrl,
+    owner: String(e.owner),
+    epoch: Number(e.epoch),
+    status: String(e.status) as RegistryEntry["status"],
+    updatedAt: Number(e.updatedAt),
+  }
+}
+
 function toStored(record: SessionRecord): SessionRecord {
   const clients: Record<string, unknown> = {}
   for (const [id, ledger] of Object.entries(record.clients)) {
@@ -134,14 +146,25 @@ export class Store {
     return this.#registry
   }
 
-  /** Every registry entry as plain JSON (strings, not automerge's ImmutableStrings). */
+  /** Every registry entry as plain values (strings, not automerge's ImmutableStrings). */
   entries(): [string, RegistryEntry][] {
-    return Object.entries(fromAutomerge<RegistryDoc>(this.registry))
+    const out = new Map(Object.entries(this.registry).map(([id, e]) => [id, plainEntry(e)]))
+    for (const id of this.#pendingEntries.keys()) {
+      const e = this.entry(id)
+      if (e) out.set(id, e)
+      else out.delete(id)
+    }
+    return [...out]
   }
 
   entry(id: string): RegistryEntry | undefined {
-    const e = this.registry[id]
-    return e ? fromAutomerge<RegistryEntry>(e) : undefined
+    const raw = this.registry[id]
+    const base = raw ? plainEntry(raw) : undefined
+    const p = this.#pendingEntries.get(id)
+    if (!p) return base
+    if (p === "remove") return undefined
+    const merged = { ...(p.set ?? base), ...p.patch }
+    return merged.doc ? (merged as RegistryEntry) : undefined
   }
 
   /** Decides, per peer and document, what is announced and what a peer may fetch. */
@@ -295,9 +318,7 @@ export class Store {
     const w = this.#written.get(id)
     this.#dirty.delete(id)
     this.#written.delete(id)
-    this.#registry.change((d) => {
-      delete d[id]
-    })
+    this.#queueEntry(id, "remove")
     if (w) this.repo.delete(w.handle.url)
   }
 
@@ -310,6 +331,7 @@ export class Store {
 
   /** Writes every pending checkpoint now and waits until storage has it. */
   async flush(): Promise<void> {
+    this.#flushRegistry()
     this.writeCheckpoints(Number.POSITIVE_INFINITY, true)
     await this.repo.flush()
   }
@@ -321,17 +343,44 @@ export class Store {
   }
 
   #setEntry(id: string, entry: RegistryEntry): void {
-    this.#registry.change((d) => {
-      d[id] = toAutomerge(entry) as RegistryEntry
-    })
+    this.#queueEntry(id, { set: entry })
   }
 
   #patchEntry(id: string, patch: Partial<RegistryEntry>): void {
+    this.#queueEntry(id, { patch: { ...patch, updatedAt: this.#opts.clock() } })
+  }
+
+  /**
+   * Registry writes are batched into one automerge change every few ms: the
+   * registry is one document whose history every node shares, and a burst
+   * (a drain adopting hundreds of sessions) would otherwise be hundreds of
+   * changes. Reads see pending writes.
+   */
+  #pendingEntries = new Map<string, "remove" | { set?: RegistryEntry; patch?: Partial<RegistryEntry> }>()
+  #registryTimer: ReturnType<typeof setTimeout> | undefined
+
+  #queueEntry(id: string, op: "remove" | { set?: RegistryEntry; patch?: Partial<RegistryEntry> }): void {
+    const cur = this.#pendingEntries.get(id)
+    if (op === "remove" || op.set || !cur || cur === "remove") this.#pendingEntries.set(id, op === "remove" || op.set || !cur ? op : cur)
+    else this.#pendingEntries.set(id, { set: cur.set, patch: { ...cur.patch, ...op.patch } })
+    this.#registryTimer ??= setTimeout(() => this.#flushRegistry(), 10)
+  }
+
+  #flushRegistry(): void {
+    clearTimeout(this.#registryTimer)
+    this.#registryTimer = undefined
+    if (this.#pendingEntries.size === 0) return
+    const pending = [...this.#pendingEntries]
+    this.#pendingEntries.clear()
     this.#registry.change((d) => {
-      const e = d[id]
-      if (!e) return
-      for (const [k, v] of Object.entries({ ...patch, updatedAt: this.#opts.clock() }))
-        (e as unknown as Record<string, unknown>)[k] = toAutomerge(v)
+      for (const [id, op] of pending) {
+        if (op === "remove") {
+          delete d[id]
+          continue
+        }
+        if (op.set) d[id] = toAutomerge({ ...op.set, ...op.patch }) as RegistryEntry
+        else if (op.patch && d[id]) for (const [k, v] of Object.entries(op.patch)) (d[id] as unknown as Record<string, unknown>)[k] = toAutomerge(v)
+      }
     })
   }
 

@@ -34,7 +34,7 @@ const running = new Set<NodeProcess>()
 
 /** Starts `baton start` as a real Bun process on 127.0.0.1 and waits until it listens. */
 export async function startNodeProcess(opts: StartOptions = {}): Promise<NodeProcess> {
-  const proc = Bun.spawn(["bun", CLI, "start", opts.app ?? TEST_APP], {
+  const proc = Bun.spawn(["bun", ...(process.env.BATON_PROFILE_DIR ? ["--cpu-prof-md", `--cpu-prof-dir=${process.env.BATON_PROFILE_DIR}`] : []), CLI, "start", opts.app ?? TEST_APP], {
     cwd: ROOT,
     env: {
       ...process.env,
