@@ -36,6 +36,13 @@ export interface GameContext<S, TTimer extends string = string> {
   emit(event: string, data?: unknown, to?: PlayerId | readonly PlayerId[]): void
   /** Ends the session with a result every player receives. */
   end(result?: unknown): void
+  /**
+   * Starts a new session of another game of the app (a lobby making a
+   * match): created right after this step commits, on this node. Returns its
+   * id at once, so the state can name it; the id is derived from this
+   * session's, so a replay names the same one.
+   */
+  spawn(game: string, options?: unknown): string
 }
 
 export interface ActionContext<S, I, TTimer extends string = string> extends GameContext<S, TTimer> {

@@ -16,6 +16,8 @@ export interface SessionRecord<S = unknown> {
   /** Pending timers, deadlines as absolute times. */
   timers: TimerEntry[]
   nextTimerId: number
+  /** Sessions this one has spawned (their ids are `<id>-<n>`); absent in older records. */
+  spawned?: number
   rng: RngState
   /** Time of the last tick, or null for games without ticks. */
   tickAt: number | null

@@ -24,6 +24,13 @@ export interface Emitted {
   to: readonly PlayerId[] | null
 }
 
+/** A session to start after the step that asked for it committed. */
+export interface Spawn {
+  id: string
+  game: string
+  options: unknown
+}
+
 /** Failures of game code that no player caused (timers, ticks): the host logs them. */
 export type GameFault = { where: string; error: unknown }
 
@@ -39,6 +46,7 @@ export class Session<G extends AnyGame = AnyGame> {
   #record: SessionRecord
   #events: Emitted[] = []
   #faults: GameFault[] = []
+  #spawns: Spawn[] = []
 
   private constructor(
     readonly game: G,
@@ -154,6 +162,11 @@ export class Session<G extends AnyGame = AnyGame> {
   takeEvents(): Emitted[] {
     const out = this.#events
     this.#events = []
+    return out
+  }
+  takeSpawns(): Spawn[] {
+    const out = this.#spawns
+    this.#spawns = []
     return out
   }
   takeFaults(): GameFault[] {
@@ -305,10 +318,11 @@ export class Session<G extends AnyGame = AnyGame> {
     const rngState = this.#record.rng.slice() as RngState
     const rng = rngOver(rngState)
     const events: Emitted[] = []
+    const spawns: Spawn[] = []
     let value: unknown
     try {
       this.#record = create(this.#record, (d) => {
-        const ctx = contextOver(this.game, d, now, rng, events)
+        const ctx = contextOver(this.game, d, now, rng, events, spawns)
         value = body(d, ctx)
         if (rngState.some((x, i) => x !== d.rng[i])) d.rng = rngState
         d.rev++
@@ -319,6 +333,7 @@ export class Session<G extends AnyGame = AnyGame> {
       return { ok: false, code: "game_error", message: `${this.game.name}: ${messageOf(error)} (${where})` }
     }
     this.#events.push(...events)
+    this.#spawns.push(...spawns)
     return { ok: true, value }
   }
 }
@@ -329,6 +344,7 @@ function contextOver(
   now: number,
   rng: ReturnType<typeof rngOver>,
   events: Emitted[],
+  spawns: Spawn[],
 ): GameContext<unknown> & { reject(code: string, message?: string): never } {
   const schedule = (at: number, name: string, payload: unknown): number => {
     if (!game.timers || !Object.hasOwn(game.timers, name)) throw new Error(`timers.${name} is not defined`)
@@ -372,6 +388,14 @@ function contextOver(
       d.result = toJson(result) ?? null
       d.endedAt = now
       d.timers = []
+    },
+    spawn(game, options) {
+      if (typeof game !== "string" || game.length === 0) throw new Error("spawn(game): game must be a game's name")
+      const n = (d.spawned ?? 0) + 1
+      d.spawned = n
+      const id = `${d.id}-${n}`
+      spawns.push({ id, game, options: toJson(options) })
+      return id
     },
     reject(code: string, message?: string): never {
       throw new Rejection(code, message ?? code)

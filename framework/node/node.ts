@@ -1,4 +1,4 @@
-import { type AnyGame, GameLoadError, type PlayerId, Session } from "../game/index.ts"
+import { type AnyGame, GameLoadError, type PlayerId, Session, type Spawn } from "../game/index.ts"
 import type { ClientMessage, ServerMessage } from "../protocol/index.ts"
 import { CloseCode } from "../protocol/index.ts"
 import { Store } from "../store/index.ts"
@@ -453,12 +453,26 @@ export class BatonNode implements LocalNode {
     this.#dirty.clear()
     for (const h of dirty) {
       if (!this.#sessions.has(h.id)) continue
+      // Sessions a step spawned exist before any frame names them to a player.
+      for (const s of h.session.takeSpawns()) this.#spawn(s, h.id)
       h.flush()
       if (h.holdAcks && !this.#role?.replicator.replicate(h)) h.releaseAcks(Number.POSITIVE_INFINITY)
       for (const f of h.session.takeFaults()) this.log.error("game code failed", { session: h.id, where: f.where, error: f.error })
       const rec = h.takeCheckpoint()
       if (rec) this.#store.checkpoint(rec)
       this.#wake(h)
+    }
+  }
+
+  #spawn(s: Spawn, parent: string): void {
+    // A replayed step (a session taken over from an older copy) may spawn again: once is enough.
+    if (this.#sessions.has(s.id) || this.#store.entry(s.id)) return
+    try {
+      if (this.#status === "ready") this.createLocal(s.game, s.options, s.id)
+      else void this.#role?.createRemote(this.#role.ownerFor(s.id).id, s.game, s.options, s.id)
+      this.log.info("session spawned", { session: s.id, game: s.game, by: parent })
+    } catch (error) {
+      this.log.error("spawn failed", { session: s.id, game: s.game, by: parent, error })
     }
   }
 

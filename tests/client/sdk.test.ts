@@ -75,6 +75,17 @@ describe("client SDK against a real node", () => {
     expect(((await a.act("add", { text: "late" }).catch((e) => e)) as ActionError).code).toBe("session_ended")
   })
 
+  test("a step can spawn a session; players can join it as soon as they learn its id", async () => {
+    const { id } = await createSession({ url: node.url, game: "notes" })
+    const a = await seat<typeof notes>(id, "ada")
+    const spawned = (await a.act("spawnCounter")) as string
+    expect(spawned).toBe(`${id}-1`)
+    expect(a.state.notes.at(-1)?.text).toBe(`match ${spawned}`)
+    const c = await seat<typeof counter>(spawned, "ada")
+    expect(await c.act("inc", { by: 2 })).toBe(2)
+    expect((await a.act("spawnCounter")) as string).toBe(`${id}-2`)
+  })
+
   test("join errors are typed: unknown session, full session", async () => {
     const unknown = await join({ url: node.url, session: "nope", player: "x" }).catch((e) => e)
     expect(unknown).toBeInstanceOf(ActionError)

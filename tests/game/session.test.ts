@@ -568,3 +568,38 @@ describe("events", () => {
     expect(shout?.data).toEqual({ board: Array(9).fill(null) })
   })
 })
+
+describe("spawn", () => {
+  const lobby = defineGame({
+    name: "lobby",
+    version: 1,
+    players: { min: 1, max: 8 },
+    state: v.object({ matches: v.array(v.string()) }),
+    setup: () => ({ matches: [] }),
+    actions: {
+      match: {
+        input: v.object({ fail: v.optional(v.boolean()) }),
+        apply({ state, spawn, input, reject }) {
+          const id = spawn("duel", { best: 3 })
+          state.matches.push(id)
+          if (input.fail) reject("nope")
+          return id
+        },
+      },
+    },
+  })
+
+  test("ids derive from the session's, spawns leave only with a committed step", () => {
+    const s = Session.create(lobby, { id: "lob", now: 0 })
+    s.join("ada", 0)
+    expect(s.act({ player: "ada", client: "c", id: 1, name: "match", input: {}, now: 1 })).toEqual({ ok: true, value: "lob-1" })
+    expect(s.takeSpawns()).toEqual([{ id: "lob-1", game: "duel", options: { best: 3 } }])
+    expect(s.act({ player: "ada", client: "c", id: 2, name: "match", input: { fail: true }, now: 2 }).ok).toBe(false)
+    expect(s.takeSpawns()).toEqual([])
+    expect(s.act({ player: "ada", client: "c", id: 3, name: "match", input: {}, now: 3 })).toEqual({ ok: true, value: "lob-2" })
+    // A session resumed from its record spawns the next id, not one already used.
+    const copy = Session.resume(lobby, JSON.parse(JSON.stringify(s.record)))
+    copy.act({ player: "ada", client: "c", id: 4, name: "match", input: {}, now: 4 })
+    expect(copy.takeSpawns().map((x) => x.id)).toEqual(["lob-3"])
+  })
+})
