@@ -102,7 +102,17 @@ export class ClusterRole {
       announce: (peer, doc) => doc === registryId || this.#replicaSetOfDoc(doc).includes(peer),
       access: (peer) => this.cluster.member(peer)?.up === true,
     })
-    this.replicator = new Replicator(this.cluster, node.id, (session) => this.replicaSet(session), node.log)
+    this.replicator = new Replicator(
+      this.cluster,
+      node.id,
+      (session) => this.replicaSet(session),
+      node.log,
+      (session) => node.hostedEpochs().get(session),
+      (session, epoch) => {
+        const mine = node.hostedEpochs().get(session)
+        if (mine !== undefined && mine < epoch) node.release(session, `fenced: a replica knows epoch ${epoch}`)
+      },
+    )
     this.handoff = new Handoff(node, this.cluster, (session) => this.replicator.shadow(session))
     this.cluster.onRequest((from, body) => this.#onRequest(from, body as Body))
     this.cluster.onMessage((from, body) => this.#onMessage(from, body as Body))
@@ -300,6 +310,7 @@ export class ClusterRole {
       case "rep":
       case "rep-ack":
       case "rep-nack":
+      case "rep-fenced":
         return this.replicator.onMessage(from, body)
       case "relay-open": {
         const key = `${from}/${body.conn}`

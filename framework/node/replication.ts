@@ -9,6 +9,8 @@ export type ReplicationMessage =
   | { t: "rep"; session: string; epoch: number; base: number | null; rev: number; ops?: PatchOp[]; full?: SessionRecord }
   | { t: "rep-ack"; session: string; rev: number }
   | { t: "rep-nack"; session: string }
+  /** The sender is not the owner any more: a newer epoch runs the session. */
+  | { t: "rep-fenced"; session: string; epoch: number }
 
 
 /**
@@ -34,6 +36,10 @@ export class Replicator {
     readonly selfId: string,
     readonly replicasOf: (session: string) => string[],
     readonly log: Logger,
+    /** The epoch of the session if it runs here (a node that took it over must refuse its old owner). */
+    readonly hostedEpoch: (session: string) => number | undefined,
+    /** Told by a replica that a newer epoch owns the session: stop running it now. */
+    readonly onFenced: (session: string, epoch: number) => void,
   ) {
     // A replication message can be lost (a link replaced, a peer restarting): acks must not wait
     // forever behind it. Whatever is unconfirmed after a while is sent again, whole.
@@ -105,6 +111,12 @@ export class Replicator {
     switch (msg.t) {
       case "rep": {
         const cur = this.#shadows.get(msg.session)
+        const newer = Math.max(this.hostedEpoch(msg.session) ?? 0, cur?.epoch ?? 0)
+        if (newer > msg.epoch) {
+          // A stale owner (it was cut off and the session moved on): never confirm its writes.
+          this.cluster.send(from, { t: "rep-fenced", session: msg.session, epoch: newer } satisfies ReplicationMessage)
+          return
+        }
         let record: SessionRecord | undefined
         if (msg.full) record = msg.full
         else if (cur && cur.record.rev === msg.base && msg.ops) record = applyPatch(cur.record, msg.ops)
@@ -112,7 +124,6 @@ export class Replicator {
           this.cluster.send(from, { t: "rep-nack", session: msg.session } satisfies ReplicationMessage)
           return
         }
-        if (cur && cur.epoch > msg.epoch) return
         this.#shadows.set(msg.session, { epoch: msg.epoch, record })
         this.cluster.send(from, { t: "rep-ack", session: msg.session, rev: msg.rev } satisfies ReplicationMessage)
         return
@@ -124,6 +135,9 @@ export class Replicator {
         if (h && msg.rev >= h.session.record.rev) this.#since.delete(msg.session)
         return
       }
+      case "rep-fenced":
+        this.onFenced(msg.session, msg.epoch)
+        return
       case "rep-nack": {
         // That replica lost the thread (it restarted, or just joined the set): send it the whole record.
         this.#sent.get(msg.session)?.delete(from)
