@@ -24,6 +24,8 @@ export interface HandoffRequest {
   epoch: number
   /** base64 of the document's bytes. */
   doc: string
+  /** The live record, exactly-once answers included (the document keeps only their counters). */
+  record?: SessionRecord
   from: string
 }
 
@@ -79,7 +81,8 @@ export class Handoff {
 
   /** Target side: apply the changes, load (migrate, validate), resume, take the epoch. */
   accept(req: HandoffRequest): { ok: true } {
-    const { record } = Store.fromBytes(Buffer.from(req.doc, "base64"))
+    const fromDoc = Store.fromBytes(Buffer.from(req.doc, "base64")).record
+    const record = req.record && req.record.id === fromDoc.id && req.record.rev >= fromDoc.rev ? req.record : fromDoc
     this.#host.adopt(record, req.epoch, `handoff from ${req.from}`)
     return { ok: true }
   }
@@ -98,7 +101,7 @@ export class Handoff {
       const left = deadline - Date.now()
       if (left <= 0) break
       try {
-        await this.#cluster.request(target.id, { t: "handoff", session: id, epoch: epoch + 1, doc, from: this.#host.id } satisfies HandoffRequest, Math.min(left, 10_000))
+        await this.#cluster.request(target.id, { t: "handoff", session: id, epoch: epoch + 1, doc, record, from: this.#host.id } satisfies HandoffRequest, Math.min(left, 10_000))
         this.#host.release(id, `handed off to ${target.id}`, [target.url])
         return { session: id, to: target.id, pauseMs: performance.now() - started }
       } catch (error) {

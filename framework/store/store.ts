@@ -58,11 +58,23 @@ interface Written {
 }
 
 /**
- * The stored form of a record: each client's ledger is one JSON string. A
- * ledger is a sliding window that shifts with every action; as automerge
- * lists that would be hundreds of ops per checkpoint, as a string it is one.
+ * The stored form of a record: a client's ledger keeps its action counter
+ * (`seq`: what makes a resend after a restart or a failover exactly-once) and
+ * the refusals in its window, as one JSON string that changes only when an
+ * action is refused. The answers of successful actions stay out of the
+ * document: they churn with every action and were most of a checkpoint's
+ * cost. A resend of an applied action is then answered `ok` without its
+ * value; a handoff carries the whole record, answers included.
  */
-const storedLedgers = new WeakMap<object, string>()
+interface StoredLedger {
+  player: string
+  seq: number
+  at: number
+  /** JSON of the refused answers in the window. */
+  x: string
+}
+
+const storedLedgers = new WeakMap<object, StoredLedger>()
 
 /** A registry entry is flat: converting field by field beats a JSON round trip (placement reads it often). */
 function plainEntry(e: RegistryEntry): RegistryEntry {
@@ -77,20 +89,26 @@ function plainEntry(e: RegistryEntry): RegistryEntry {
 }
 
 function toStored(record: SessionRecord): SessionRecord {
-  const clients: Record<string, unknown> = {}
+  const clients: Record<string, StoredLedger> = {}
   for (const [id, ledger] of Object.entries(record.clients)) {
-    // Unchanged ledgers are the same objects (structural sharing): encode each once.
-    let json = storedLedgers.get(ledger)
-    if (json === undefined) storedLedgers.set(ledger, (json = JSON.stringify(ledger)))
-    clients[id] = json
+    // Unchanged ledgers are the same objects (structural sharing): convert each once.
+    let stored = storedLedgers.get(ledger)
+    if (!stored) {
+      stored = { player: ledger.player, seq: ledger.seq, at: ledger.at, x: JSON.stringify(ledger.results.filter((r) => !r[1])) }
+      storedLedgers.set(ledger, stored)
+    }
+    clients[id] = stored
   }
-  return { ...record, clients: clients as SessionRecord["clients"] }
+  return { ...record, clients: clients as unknown as SessionRecord["clients"] }
 }
 
 function fromStored(record: SessionRecord): SessionRecord {
   const clients: SessionRecord["clients"] = {}
-  for (const [id, ledger] of Object.entries(record.clients ?? {}))
-    clients[id] = typeof ledger === "string" ? JSON.parse(ledger) : (ledger as SessionRecord["clients"][string])
+  for (const [id, raw] of Object.entries(record.clients ?? {})) {
+    const l = raw as unknown as StoredLedger | string
+    if (typeof l === "string") clients[id] = JSON.parse(l)
+    else clients[id] = { player: l.player, seq: l.seq, at: l.at, results: l.x ? JSON.parse(l.x) : [] }
+  }
   return { ...record, clients }
 }
 
