@@ -29,6 +29,10 @@ export interface NodeConfig {
   clustered?: boolean
 }
 
+/** Players attached from which a session's deltas are batched per window rather than per turn. */
+const CROWD = 16
+const CROWD_FLUSH_MS = 5
+
 export type NodeStatus = "starting" | "ready" | "draining" | "stopping" | "stopped"
 
 export interface SessionSummary {
@@ -440,10 +444,25 @@ export class BatonNode implements LocalNode {
   }
 
   #markDirty(h: HostedSession): void {
+    // A crowded session (one change fans out to many players) is flushed on a short interval
+    // instead of every turn: a frame per player per window rather than per action.
+    if (h.links.size >= CROWD) {
+      if (this.#crowdDirty.size === 0) setTimeout(() => this.#flushCrowd(), CROWD_FLUSH_MS)
+      this.#crowdDirty.add(h)
+      return
+    }
     this.#dirty.add(h)
     if (this.#flushQueued) return
     this.#flushQueued = true
     setImmediate(() => this.#flush())
+  }
+
+  #crowdDirty = new Set<HostedSession>()
+
+  #flushCrowd(): void {
+    for (const h of this.#crowdDirty) this.#dirty.add(h)
+    this.#crowdDirty.clear()
+    this.#flush()
   }
 
   /** Once per event-loop turn: deltas out, checkpoints noted, timers re-armed. */
