@@ -6,11 +6,13 @@ import { parseArgs } from "node:util"
 import { startNode } from "../server/index.ts"
 import { loadApp } from "./load-app.ts"
 import { runDev } from "./dev.ts"
+import { runNew } from "./new.ts"
 import { nodeOptionsFromEnv } from "./node-env.ts"
 
 const USAGE = `usage: baton <command> [app-dir] [options]
 
 commands:
+  new <dir>     a new game project from a template (--template turn-based|realtime|lobby; asks when omitted)
   dev [app]     a local cluster of --nodes N (3) nodes behind a front door on --port (3000),
                 with a live status table
   roll          replace every node of the local dev cluster (on --port) one at a time
@@ -23,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { port: { type: "string" }, host: { type: "string" }, nodes: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: { port: { type: "string" }, host: { type: "string" }, nodes: { type: "string" }, template: { type: "string", short: "t" }, help: { type: "boolean", short: "h" } },
   })
   const [command, appArg] = positionals
   if (values.help || !command) {
@@ -32,6 +34,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const appDir = resolve(appArg ?? "app")
   switch (command) {
+    case "new":
+      return runNew({ dir: appArg, template: values.template })
     case "start": {
       const app = await loadApp(appDir)
       const port = portFrom(values.port ?? process.env.PORT ?? "3000")

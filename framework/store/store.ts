@@ -261,7 +261,7 @@ export class Store {
     w.handle = this.repo.create<SessionDoc>(toAutomerge({ epoch, at: w.at, record }) as SessionDoc)
     w.changes = 0
     this.#patchEntry(record.id, { doc: w.handle.url })
-    this.repo.delete(old.url)
+    this.#deleteLater(old.url)
   }
 
   /** Loads a session's record from its document (from disk, or later from peers). */
@@ -323,7 +323,7 @@ export class Store {
     const w = this.#written.get(id)
     this.#dirty.delete(id)
     this.#written.delete(id)
-    if (w) this.repo.delete(w.handle.url)
+    if (w) this.#deleteLater(w.handle.url)
   }
 
   /** Claims a loaded session for `owner` (a restarted node is a new node). */
@@ -337,7 +337,7 @@ export class Store {
     this.#dirty.delete(id)
     this.#written.delete(id)
     this.#queueEntry(id, "remove")
-    if (w) this.repo.delete(w.handle.url)
+    if (w) this.#deleteLater(w.handle.url)
   }
 
   /** Size in bytes of a session's document as saved (for the footprint figures). */
@@ -358,6 +358,20 @@ export class Store {
     clearInterval(this.#timer)
     await this.flush()
     await this.repo.shutdown()
+  }
+
+  /**
+   * Deleting a document the synchronizer is still announcing makes
+   * automerge-repo log errors for it: let the current round finish first.
+   */
+  #deleteLater(url: AutomergeUrl): void {
+    setTimeout(() => {
+      try {
+        this.repo.delete(url)
+      } catch {
+        // already gone with the repo
+      }
+    }, 3_000).unref()
   }
 
   #setEntry(id: string, entry: RegistryEntry): void {
