@@ -42,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
       const running = await startNode({
         games: app.games,
         pages: app.pages,
+        authenticate: app.authenticate,
         port,
         hostname: values.host ?? process.env.HOST ?? "0.0.0.0",
         ...nodeOptionsFromEnv(process.env, port),

@@ -181,7 +181,7 @@ export async function runNew(opts: NewOptions): Promise<number> {
   const out = opts.out ?? console.log
   try {
     const { dir, template, name } = await createProject(opts)
-    const shown = relative(process.cwd(), dir) || "."
+    const shown = opts.dir ?? dir
     out(`Created ${name} from the ${template.name} template in ${dir}`)
     out("")
     out(`  cd ${shown.includes(" ") ? JSON.stringify(shown) : shown}`)

@@ -29,6 +29,11 @@ export function nodeOptionsFromEnv(env: Env, port: number, dev = env.BATON_DEV =
     sweepMs: ms(env, "BATON_SWEEP_MS"),
     graceMs: ms(env, "BATON_GRACE_MS"),
     adminToken: env.BATON_ADMIN_TOKEN || undefined,
+    playerSecret: env.BATON_PLAYER_SECRET || undefined,
+    limits: {
+      framesPerSecond: num(env, "BATON_FRAMES_PER_SECOND"),
+      maxBufferedBytes: num(env, "BATON_MAX_BUFFERED_BYTES"),
+    },
     cluster: secret
       ? {
           secret,
@@ -41,6 +46,14 @@ export function nodeOptionsFromEnv(env: Env, port: number, dev = env.BATON_DEV =
         }
       : undefined,
   }
+}
+
+function num(env: Env, name: string): number | undefined {
+  const text = env[name]
+  if (text === undefined || text === "") return undefined
+  const n = Number(text)
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${text}"`)
+  return n
 }
 
 function ms(env: Env, name: string): number | undefined {

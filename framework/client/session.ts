@@ -32,6 +32,12 @@ export interface JoinOptions {
   maxBackoffMs?: number
   /** A WebSocket implementation where the global one is missing. */
   WebSocket?: typeof WebSocket
+  /**
+   * A signed player token (the node's BATON_PLAYER_SECRET tokens, or your own
+   * authenticate hook's), sent on every (re)connect; a function is asked anew
+   * each time, so an expiring token can be refreshed.
+   */
+  token?: string | (() => string | Promise<string>)
 }
 
 interface Pending {
@@ -42,7 +48,7 @@ interface Pending {
 }
 
 /** Close codes after which reconnecting would only repeat the failure. */
-const FINAL_CLOSES = new Set<number>([CloseCode.protocolAbuse, CloseCode.sessionGone, CloseCode.unsupportedData, CloseCode.tooLarge])
+const FINAL_CLOSES = new Set<number>([CloseCode.protocolAbuse, CloseCode.sessionGone, CloseCode.unsupportedData, CloseCode.tooLarge, CloseCode.unauthorized])
 
 /**
  * A seat in a game session, typed from the game module. Keeps the player's
@@ -72,7 +78,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
   /** Where the server said to go next (the session's new owner, the node's peers); tried before the base URL. */
   #hints: string[] = []
   #lostTries = 0
-  #opts: Required<Omit<JoinOptions, "url" | "WebSocket">> & { wsUrl: string; WebSocket: typeof WebSocket }
+  #opts: Required<Omit<JoinOptions, "url" | "WebSocket" | "token">> & { wsUrl: string; WebSocket: typeof WebSocket; token?: JoinOptions["token"] }
 
   constructor(opts: JoinOptions) {
     this.id = opts.session
@@ -81,7 +87,15 @@ export class GameSession<G extends AnyGame = AnyGame> {
     if (!base) throw new ActionError("bad_request", "join({ url }) is required outside a browser")
     const Impl = opts.WebSocket ?? globalThis.WebSocket
     if (!Impl) throw new ActionError("bad_request", "no WebSocket implementation: pass join({ WebSocket })")
-    this.#opts = { session: opts.session, player: opts.player, backoffMs: opts.backoffMs ?? 100, maxBackoffMs: opts.maxBackoffMs ?? 5000, wsUrl: toWsUrl(base), WebSocket: Impl }
+    this.#opts = {
+      session: opts.session,
+      player: opts.player,
+      backoffMs: opts.backoffMs ?? 100,
+      maxBackoffMs: opts.maxBackoffMs ?? 5000,
+      wsUrl: toWsUrl(base),
+      WebSocket: Impl,
+      token: opts.token,
+    }
   }
 
   /** The player's view of the state; a new object wherever something changed. */
@@ -110,7 +124,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
   start(): Promise<this> {
     return new Promise<this>((resolve, reject) => {
       this.#joined = { resolve: () => resolve(this), reject }
-      this.#connect()
+      void this.#connect()
     })
   }
 
@@ -165,9 +179,13 @@ export class GameSession<G extends AnyGame = AnyGame> {
     this.#pending.clear()
   }
 
-  #connect(): void {
+  async #connect(): Promise<void> {
     const hint = this.#hints.shift()
-    const ws = new this.#opts.WebSocket(hint ? toWsUrl(hint) : this.#opts.wsUrl)
+    let url = hint ? toWsUrl(hint) : this.#opts.wsUrl
+    const token = typeof this.#opts.token === "function" ? await this.#opts.token() : this.#opts.token
+    if (token) url += `?token=${encodeURIComponent(token)}`
+    if (this.#status === "closed") return
+    const ws = new this.#opts.WebSocket(url)
     this.#ws = ws
     ws.onopen = () => ws.send(JSON.stringify({ t: "join", session: this.id, player: this.player, client: this.client } satisfies ClientMessage))
     ws.onmessage = (ev) => this.#onFrame(typeof ev.data === "string" ? ev.data : String(ev.data))
@@ -249,7 +267,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
     this.#setStatus("reconnecting")
     // A hint from the server is worth trying at once; otherwise back off.
     const delay = this.#hints.length > 0 && this.#attempt === 0 ? 0 : Math.min(this.#opts.maxBackoffMs, this.#opts.backoffMs * 2 ** this.#attempt++)
-    this.#retry = setTimeout(() => this.#connect(), delay * (0.8 + Math.random() * 0.4))
+    this.#retry = setTimeout(() => void this.#connect(), delay * (0.8 + Math.random() * 0.4))
   }
 
   #fail(error: ActionError): void {

@@ -60,6 +60,7 @@ export type ErrorCode =
   | "not_found"
   | "unauthorized"
   | "internal"
+  | "rate_limited"
 
 /** WebSocket close codes of the player protocol (4000-4999 are the application's). */
 export const CloseCode = {
@@ -71,8 +72,12 @@ export const CloseCode = {
   unsupportedData: 1003,
   /** A frame over the size limit. */
   tooLarge: 1009,
-  /** Too many malformed frames: the client is broken or hostile. */
+  /** Too many malformed frames, or the rate limit exceeded again and again. */
   protocolAbuse: 4400,
+  /** The client did not read its frames: too much was queued for it. */
+  tooSlow: 4408,
+  /** The upgrade's credentials were refused. */
+  unauthorized: 4401,
   /** The session ended or was collected; do not reconnect. */
   sessionGone: 4404,
   /** The node hands the session over: reconnect and resume (the SDK does it by itself). */

@@ -7,17 +7,49 @@ export interface PlayerSocketData {
   kind: "player"
   link?: PlayerLink
   errors: number
+  /** Set when the upgrade authenticated the connection: it may only ever be this player. */
+  player?: string
+  /** Set when authentication refused it: the connection is told so and closed. */
+  refused?: string
+  /** Token bucket of actions (refilled per second). */
+  tokens?: number
+  refilledAt?: number
+  limited?: number
 }
 
 /** Malformed frames tolerated per connection before it is closed as abusive. */
 const MAX_PROTOCOL_ERRORS = 20
 
+export interface PlayerLimits {
+  /** Frames per second a connection may send, sustained (a burst of twice this is allowed). Default 200. */
+  framesPerSecond: number
+  /** Bytes queued for a connection that does not read before it is dropped. Default 1 MiB. */
+  maxBufferedBytes: number
+}
+
+export const DEFAULT_LIMITS: PlayerLimits = { framesPerSecond: 200, maxBufferedBytes: 1024 * 1024 }
+
 /** Bun WebSocket handlers for players: frames in, validated messages to the node, frames out. */
-export function playerSockets(node: BatonNode, maxFrameBytes = MAX_FRAME_BYTES): Required<Pick<WebSocketHandler<PlayerSocketData>, "open" | "message" | "close">> {
+export function playerSockets(
+  node: BatonNode,
+  maxFrameBytes = MAX_FRAME_BYTES,
+  limits: PlayerLimits = DEFAULT_LIMITS,
+): Required<Pick<WebSocketHandler<PlayerSocketData>, "open" | "message" | "close">> {
   return {
     open(ws) {
+      if (ws.data.refused) {
+        ws.send(JSON.stringify({ t: "error", code: "unauthorized", message: ws.data.refused, ref: "join" }))
+        return ws.close(CloseCode.unauthorized, "unauthorized")
+      }
       const link: PlayerLink = {
-        send: (frame) => ws.send(frame) >= 0,
+        send: (frame) => {
+          // A client that does not read must not hold memory (or its session) hostage: drop it.
+          if (ws.getBufferedAmount() > limits.maxBufferedBytes) {
+            ws.close(CloseCode.tooSlow, "not reading: too much queued")
+            return false
+          }
+          return ws.send(frame) >= 0
+        },
         close: (code, reason) => ws.close(code, reason),
       }
       ws.data.link = link
@@ -31,7 +63,21 @@ export function playerSockets(node: BatonNode, maxFrameBytes = MAX_FRAME_BYTES):
         ws.send(JSON.stringify({ t: "error", code: "frame_too_large", message: `frame of ${frame.length} bytes is over the ${maxFrameBytes}-byte limit` }))
         return ws.close(CloseCode.tooLarge, "frame too large")
       }
+      if (!withinRate(ws.data, limits.framesPerSecond)) {
+        // The refused frame is named (an act's id) so its sender can tell which one was dropped.
+        const ref = /"id":(\d+)/.exec(frame)?.[1]
+        ws.send(JSON.stringify({ t: "error", code: "rate_limited", message: `over ${limits.framesPerSecond} frames per second; slow down`, ref: ref ? Number(ref) : undefined }))
+        if ((ws.data.limited = (ws.data.limited ?? 0) + 1) > limits.framesPerSecond * 2) ws.close(CloseCode.protocolAbuse, "rate limit exceeded again and again")
+        return
+      }
       const parsed = parseClientFrame(frame)
+      if (parsed.ok && parsed.msg.t === "join" && ws.data.player !== undefined) {
+        // The upgrade said who this is; a join may not claim anybody else.
+        if (parsed.msg.player !== ws.data.player) {
+          ws.send(JSON.stringify({ t: "error", code: "unauthorized", message: `this connection is authenticated as ${ws.data.player}, not ${parsed.msg.player}`, ref: "join" }))
+          return
+        }
+      }
       if (parsed.ok) return node.handle(link, parsed.msg)
       ws.send(JSON.stringify({ t: "error", code: parsed.code, message: parsed.message, ref: parsed.ref }))
       if (++ws.data.errors >= MAX_PROTOCOL_ERRORS) ws.close(CloseCode.protocolAbuse, "too many malformed frames")
@@ -43,3 +89,13 @@ export function playerSockets(node: BatonNode, maxFrameBytes = MAX_FRAME_BYTES):
 }
 
 export type PlayerSocket = ServerWebSocket<PlayerSocketData>
+
+function withinRate(d: PlayerSocketData, perSecond: number): boolean {
+  const now = performance.now()
+  const burst = perSecond * 2
+  d.tokens = Math.min(burst, (d.tokens ?? burst) + ((now - (d.refilledAt ?? now)) / 1000) * perSecond)
+  d.refilledAt = now
+  if (d.tokens < 1) return false
+  d.tokens -= 1
+  return true
+}

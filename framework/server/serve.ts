@@ -1,7 +1,8 @@
 import type { HTMLBundle, Server } from "bun"
 import type { BatonNode } from "../node/index.ts"
 import { httpApi } from "./http.ts"
-import { type PlayerSocketData, playerSockets } from "./players.ts"
+import type { Authenticate } from "./player-auth.ts"
+import { DEFAULT_LIMITS, type PlayerLimits, type PlayerSocketData, playerSockets } from "./players.ts"
 
 /** What a socket on our port is: a player, or a peer's control or sync link. */
 export type SocketData = PlayerSocketData | { kind: "control" | "sync"; peer: string }
@@ -14,6 +15,9 @@ export interface ServeOptions {
   /** Largest player frame accepted, bytes. */
   maxFrameBytes?: number
   development?: boolean
+  /** Who a player connection is (see player-auth.ts); without it, player ids are self-declared. */
+  authenticate?: Authenticate
+  limits?: Partial<PlayerLimits>
   /** /admin endpoints: a bearer token and what drain does (stop the node). */
   admin?: { token: string; drain(): void }
 }
@@ -21,16 +25,30 @@ export interface ServeOptions {
 /** The node's one port: pages, the HTTP API and the player WebSocket at /ws. */
 export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketData> {
   const api = httpApi(node, opts.admin)
-  const players = playerSockets(node, opts.maxFrameBytes)
+  const players = playerSockets(node, opts.maxFrameBytes, {
+    framesPerSecond: opts.limits?.framesPerSecond ?? DEFAULT_LIMITS.framesPerSecond,
+    maxBufferedBytes: opts.limits?.maxBufferedBytes ?? DEFAULT_LIMITS.maxBufferedBytes,
+  })
   return Bun.serve<SocketData>({
     port: opts.port ?? 3000,
     hostname: opts.hostname ?? "0.0.0.0",
     development: opts.development ?? false,
     routes: { ...opts.pages },
-    fetch(req, server) {
+    async fetch(req, server) {
       const url = new URL(req.url)
       if (url.pathname === "/ws") {
-        if (server.upgrade(req, { data: { kind: "player", errors: 0 } })) return undefined
+        let player: string | undefined
+        let refused: string | undefined
+        if (opts.authenticate) {
+          try {
+            player = (await opts.authenticate(req)) ?? undefined
+          } catch (error) {
+            node.log.error("authenticate threw", { error })
+          }
+          if (!player) refused = "the connection's credentials were refused"
+        }
+        // A refused connection is still upgraded so it can be told why with a close code its client acts on.
+        if (server.upgrade(req, { data: { kind: "player", errors: 0, player, refused } })) return undefined
         return Response.json({ error: { code: "bad_request", message: "/ws needs a WebSocket upgrade" } }, { status: 426 })
       }
       if (url.pathname === "/cluster/control" || url.pathname === "/cluster/sync") {

@@ -1,6 +1,8 @@
 import type { HTMLBundle, Server } from "bun"
 import type { AnyGame } from "../game/index.ts"
 import { BatonNode, type ClusterConfig, createLogger, type LogFormat, type NodeConfig } from "../node/index.ts"
+import { type Authenticate, tokenAuthenticate } from "./player-auth.ts"
+import type { PlayerLimits } from "./players.ts"
 import { serve } from "./serve.ts"
 import type { SocketData } from "./serve.ts"
 
@@ -15,6 +17,10 @@ export interface StartNodeOptions extends Omit<NodeConfig, "games" | "log" | "cl
   handleSignals?: boolean
   /** How long a stopping node may take to hand its sessions over, ms (default 25,000). */
   graceMs?: number
+  /** Who a player connection is; see player-auth.ts. `playerSecret` turns on the built-in signed tokens. */
+  authenticate?: Authenticate
+  playerSecret?: string
+  limits?: Partial<PlayerLimits>
   /** Bearer token for /admin endpoints (POST /admin/drain); without it they are off. */
   adminToken?: string
   /** Join a cluster once listening; `url` defaults to http://HOST:PORT as bound. */
@@ -30,15 +36,19 @@ export interface RunningNode {
 
 /** Starts a node and serves it; on SIGTERM it writes every session out, tells players to reconnect, and exits. */
 export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
-  const { games, pages, port, hostname, log, development, handleSignals = true, cluster, graceMs: _grace, adminToken, ...config } = opts
+  const { games, pages, port, hostname, log, development, handleSignals = true, cluster, graceMs: _grace, adminToken, authenticate, playerSecret, limits, ...config } = opts
   let node: BatonNode | undefined
   const logger = createLogger({ get node() { return node?.id } }, log ?? "json")
   node = await BatonNode.start({ ...config, games, log: logger, clustered: !!cluster })
+  const auth = authenticate ?? (playerSecret ? tokenAuthenticate(playerSecret) : undefined)
+  if (!auth && !development && process.env.BATON_DEV !== "1") logger.warn("players are not authenticated: ids are self-declared (set BATON_PLAYER_SECRET or an authenticate hook)")
   const server = serve(node, {
     port,
     hostname,
     pages,
     development,
+    authenticate: auth,
+    limits,
     admin: adminToken ? { token: adminToken, drain: () => void running.stop().then(() => handleSignals && process.exit(0)) } : undefined,
   })
   const shown = server.hostname === "0.0.0.0" ? "localhost" : server.hostname
@@ -86,6 +96,8 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
 export interface App {
   games: readonly AnyGame[]
   pages?: Record<string, HTMLBundle>
+  /** Who a player connection is (your own auth); the node refuses connections it returns null for. */
+  authenticate?: Authenticate
 }
 
 export function defineApp(app: App): App {

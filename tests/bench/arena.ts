@@ -29,12 +29,12 @@ export async function runArena(opts: { sessions: number; players: number; second
   let stop: () => Promise<unknown>
   const pin = opts.pin && Bun.which("taskset") !== null
   if (opts.nodes === 1) {
-    const n = await startNodeProcess({ env: { BATON_LOG: "json" } })
+    const n = await startNodeProcess({ env: { BATON_LOG: "json", BATON_FRAMES_PER_SECOND: "1000000" } })
     if (pin) Bun.spawnSync(["taskset", "-a", "-pc", "0", String(n.proc.pid)])
     nodes = [n]
     stop = () => n.kill()
   } else {
-    const c = await TestCluster.start(opts.nodes)
+    const c = await TestCluster.start(opts.nodes, { BATON_FRAMES_PER_SECOND: "1000000" })
     nodes = c.nodes
     stop = () => c.stopAll()
   }

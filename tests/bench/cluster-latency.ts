@@ -13,7 +13,7 @@ import { percentiles } from "./stats.ts"
 const seconds = Number(process.argv[2] ?? 10)
 const sessionCount = Number(process.argv[3] ?? 50)
 
-const c = await TestCluster.start(3)
+const c = await TestCluster.start(3, { BATON_FRAMES_PER_SECOND: "1000000" })
 try {
   const ids = await Promise.all(c.nodes.map((n) => c.idOf(n)))
   const direct: number[] = []

@@ -14,8 +14,10 @@ export class RawSocket {
     }
   }
 
+  /** `baseUrl` may carry a query (`?token=...`): it is kept on the /ws URL. */
   static async open(baseUrl: string): Promise<RawSocket> {
-    const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/ws`)
+    const u = new URL(baseUrl)
+    const ws = new WebSocket(`${u.protocol === "https:" ? "wss:" : "ws:"}//${u.host}/ws${u.search}`)
     await new Promise<void>((resolve, reject) => {
       ws.onopen = () => resolve()
       ws.onerror = () => reject(new Error(`cannot open ${baseUrl}/ws`))

@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { ActionError, createSession, join } from "baton/client"
+import { signPlayerToken } from "baton/server"
+import type notes from "../fixtures/app/notes.ts"
+import { type NodeProcess, startNodeProcess, stopAllNodes } from "../support/node-process.ts"
+import { RawSocket } from "../support/raw-socket.ts"
+import { waitUntil } from "../support/wait.ts"
+
+const SECRET = "player-token-secret"
+let node: NodeProcess
+let session: string
+beforeAll(async () => {
+  node = await startNodeProcess({ env: { BATON_PLAYER_SECRET: SECRET, BATON_FRAMES_PER_SECOND: "20" } })
+  session = (await createSession({ url: node.url, game: "notes" })).id
+})
+afterAll(stopAllNodes)
+
+
+describe("player authentication (signed tokens)", () => {
+  test("no token, a forged one or an expired one: refused with a clear error and close code 4401", async () => {
+    const cases = [undefined, `${signPlayerToken("wrong-secret", "ada")}`, signPlayerToken(SECRET, "ada", 60, Date.now() - 3_600_000), "garbage"]
+    for (const token of cases) {
+      const s = await RawSocket.open(token === undefined ? node.url : `${node.url}?token=${encodeURIComponent(token)}`)
+      const err = await s.next((f) => f.t === "error")
+      expect(err.code).toBe("unauthorized")
+      expect((await s.waitClosed()).code).toBe(4401)
+    }
+  })
+
+  test("a token binds the connection to its player: joining as someone else is refused", async () => {
+    const s = await RawSocket.open(`${node.url}?token=${encodeURIComponent(signPlayerToken(SECRET, "ada"))}`)
+    s.send({ t: "join", session, player: "bob", client: "c1" })
+    const err = await s.next((f) => f.t === "error")
+    expect(err).toMatchObject({ code: "unauthorized", ref: "join" })
+    expect(err.message).toContain("authenticated as ada")
+    s.send({ t: "join", session, player: "ada", client: "c1" })
+    expect(await s.next((f) => f.t === "joined")).toMatchObject({ player: "ada" })
+    s.close()
+  })
+
+  test("the SDK sends the token on every connect; a refused one fails the join instead of retrying forever", async () => {
+    let asked = 0
+    const ada = await join<typeof notes>({ url: node.url, session, player: "ada", token: () => (asked++, signPlayerToken(SECRET, "ada")) })
+    expect(await ada.act("add", { text: "signed" })).toBeGreaterThan(0)
+    expect(asked).toBe(1)
+    const refused = await join({ url: node.url, session, player: "mallory", token: signPlayerToken("guess", "mallory") }).catch((e) => e as ActionError)
+    expect(refused).toBeInstanceOf(ActionError)
+    expect((refused as ActionError).code).toBe("unauthorized")
+    ada.close()
+  })
+})
+
+describe("limits", () => {
+  test("frames over the per-connection rate get rate_limited errors naming the action; sustained abuse closes 4400", async () => {
+    const s = await RawSocket.open(`${node.url}?token=${encodeURIComponent(signPlayerToken(SECRET, "eve"))}`)
+    s.send({ t: "join", session, player: "eve", client: "c-eve" })
+    await s.next((f) => f.t === "joined")
+    for (let i = 1; i <= 60; i++) s.send({ t: "act", id: i, name: "add", input: { text: `n${i}` } })
+    const limited = await s.next((f) => f.t === "error" && f.code === "rate_limited")
+    expect(typeof limited.ref).toBe("number")
+    expect(limited.message).toContain("20 frames per second")
+    // Keep hammering: the connection is closed as abusive; the node stays up.
+    for (let i = 0; i < 200; i++) s.send({ t: "ping" })
+    expect((await s.waitClosed()).code).toBe(4400)
+    await waitUntil(async () => (await fetch(`${node.url}/healthz`)).ok, "the node is still up")
+  })
+})
