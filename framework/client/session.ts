@@ -242,6 +242,11 @@ export class GameSession<G extends AnyGame = AnyGame> {
           return
         }
         const p = typeof msg.ref === "number" ? this.#pending.get(msg.ref) : undefined
+        if (p && msg.code === "rate_limited") {
+          // The node dropped the frame unread: send it again a little later (the id keeps it exactly-once).
+          setTimeout(() => this.#pending.has(p.id) && this.#status === "open" && this.#ws?.send(p.frame), 100 + Math.random() * 100)
+          return
+        }
         if (p) {
           this.#pending.delete(p.id)
           p.reject(new ActionError(msg.code, msg.message))
