@@ -15,6 +15,7 @@ export interface HandoffHost {
   adopt(record: SessionRecord, epoch: number, via: string): unknown
   finalDocument(id: string): Uint8Array
   setDraining(): void
+  recordMove(kind: "handoff" | "failover", ms: number): void
 }
 
 /** A handoff request: the session's document (its automerge changes) and the epoch the target takes. */
@@ -103,7 +104,9 @@ export class Handoff {
       try {
         await this.#cluster.request(target.id, { t: "handoff", session: id, epoch: epoch + 1, doc, record, from: this.#host.id } satisfies HandoffRequest, Math.min(left, 10_000))
         this.#host.release(id, `handed off to ${target.id}`, [target.url])
-        return { session: id, to: target.id, pauseMs: performance.now() - started }
+        const pauseMs = performance.now() - started
+        this.#host.recordMove("handoff", pauseMs)
+        return { session: id, to: target.id, pauseMs }
       } catch (error) {
         refusals.push(`${target.id} (v${target.version}): ${(error as Error).message}`)
         this.#host.log.warn("handoff refused; trying the next node", { session: id, target: target.id, version: target.version, why: (error as Error).message })
@@ -213,7 +216,10 @@ export class Handoff {
     await Promise.all(
       mine.map(async ([id, e]) => {
         if (hosted.has(id)) return
-        if (await this.#takeOver(id, e.epoch, `failover from ${m.id}`)) taken++
+        if (await this.#takeOver(id, e.epoch, `failover from ${m.id}`)) {
+          taken++
+          this.#host.recordMove("failover", performance.now() - started)
+        }
       }),
     )
     if (taken) this.#host.log.info("failover", { from: m.id, sessions: taken, ms: Math.round(performance.now() - started) })

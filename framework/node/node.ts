@@ -6,6 +6,7 @@ import { BatonError } from "./errors.ts"
 import { type ClusterConfig, ClusterRole, type LocalNode } from "./clustering.ts"
 import { HostedSession, type PlayerLink } from "./hosted.ts"
 import { createLogger, type Logger } from "../log/index.ts"
+import { Registry } from "../metrics/index.ts"
 
 export interface NodeConfig {
   games: readonly AnyGame[]
@@ -75,6 +76,13 @@ export class BatonNode implements LocalNode {
   #flushQueued = false
   #sweep: ReturnType<typeof setInterval> | undefined
   #role: ClusterRole | undefined
+  /** GET /metrics. */
+  readonly metrics = new Registry()
+  readonly #actions = this.metrics.counter("baton_actions_total", "Actions applied or refused")
+  readonly #rejected = this.metrics.counter("baton_actions_rejected_total", "Actions refused, by code")
+  readonly #actionSeconds = this.metrics.histogram("baton_action_seconds", "Time to validate and apply one action", [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05])
+  readonly #moves = this.metrics.counter("baton_session_moves_total", "Sessions moved to or taken over by this node, by kind")
+  readonly #moveSeconds = this.metrics.histogram("baton_session_move_seconds", "Pause of a session during a handoff (source side) or a failover", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5])
   #cfg: Required<Omit<NodeConfig, "dataDir" | "log" | "cluster" | "clustered">> & { dataDir?: string }
 
   private constructor(config: NodeConfig) {
@@ -111,9 +119,27 @@ export class BatonNode implements LocalNode {
     // A clustered node's stored sessions belong to the cluster: handoff and failover decide who resumes them.
     if (!config.cluster && !config.clustered) await node.#resumeStored()
     node.#sweep = setInterval(() => node.collect(), node.#cfg.sweepMs)
+    node.#gauges()
     node.#status = "ready"
     if (config.cluster) node.joinCluster(config.cluster)
     return node
+  }
+
+  #gauges(): void {
+    const m = this.metrics
+    m.gauge("baton_sessions", "Sessions running on this node", () => this.#sessions.size)
+    m.gauge("baton_players", "Player connections attached to this node", () => this.#links.size)
+    m.gauge("baton_documents", "automerge documents held in this node's repo", () => Object.keys(this.#store.repo.handles).length)
+    m.gauge("baton_replica_lag_ms", "Replica lag this node measured (p50, p99 of the last 10,000)", () => {
+      const s = this.#role?.replicaLag.summary()
+      return [
+        [{ quantile: "0.5" }, s?.p50 ?? 0],
+        [{ quantile: "0.99" }, s?.p99 ?? 0],
+      ]
+    })
+    m.gauge("baton_cluster_member_up", "Members as this node sees them (1 up, 0 down)", () =>
+      (this.#role?.cluster.members() ?? []).map((x) => [{ member: x.id, status: x.status, version: x.version }, x.up ? 1 : 0]),
+    )
   }
 
   /** Starts the cluster role (once the node's URL is known: after it listens). */
@@ -261,6 +287,11 @@ export class BatonNode implements LocalNode {
     this.#role?.cluster.setLoad(this.#sessions.size)
     this.log.info("session adopted", { session: record.id, game: record.game, epoch, via, fromVersion: record.version, toVersion: game.version })
     return this.#summary(hosted)
+  }
+
+  recordMove(kind: "handoff" | "failover", ms: number): void {
+    this.#moves.inc(1, { kind })
+    this.#moveSeconds.observe(ms / 1000)
   }
 
   /** Readiness fails and placement skips this node from now on. */
@@ -426,7 +457,11 @@ export class BatonNode implements LocalNode {
     const h = st.hosted
     if (!h || !st.player || !st.client) return sendError(link, "not_joined", "join a session before acting", msg.id)
     if (h.frozen) return void h.queued.push({ link, msg })
+    const started = performance.now()
     const out = h.session.act({ player: st.player, client: st.client, id: msg.id, name: msg.name, input: msg.input, now: this.#now() })
+    this.#actionSeconds.observe((performance.now() - started) / 1000)
+    this.#actions.inc()
+    if (!out.ok) this.#rejected.inc(1, { code: out.code })
     h.ack(link, out.ok ? (out.value === undefined ? { i: msg.id, ok: true } : { i: msg.id, ok: true, v: out.value }) : { i: msg.id, ok: false, c: out.code, m: out.message })
     this.#markDirty(h)
   }

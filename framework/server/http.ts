@@ -22,6 +22,8 @@ export function httpApi(node: BatonNode, admin?: { token: string; drain(): void 
     node.status === "ready" ? c.json({ ready: true, node: node.id }) : c.json({ ready: false, node: node.id, status: node.status }, 503),
   )
 
+  app.get("/metrics", (c) => c.text(node.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }))
+
   app.get("/games", (c) =>
     c.json({
       games: [...node.games.values()].map((g) => ({ name: g.name, version: g.version, players: g.players, realtime: !!g.tick })),

@@ -1,0 +1,2 @@
+/** Prometheus text-format metrics (GET /metrics). */
+export { Registry, Counter, Gauge, Histogram } from "./registry.ts"

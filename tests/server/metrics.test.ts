@@ -1,0 +1,49 @@
+import { afterAll, describe, expect, test } from "bun:test"
+import { createSession, join } from "baton/client"
+import type notes from "../fixtures/app/notes.ts"
+import { TestCluster } from "../support/cluster.ts"
+import { waitUntil } from "../support/wait.ts"
+
+let c: TestCluster | undefined
+afterAll(() => c?.stopAll())
+
+/** Parses the Prometheus text format: every sample line is `name{labels} value`. */
+function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue
+    const m = /^([a-z_]+(?:\{[^}]*\})?) (-?[0-9.e+]+)$/.exec(line)
+    if (!m) throw new Error(`not a sample line: ${line}`)
+    out.set(m[1] as string, Number(m[2]))
+  }
+  return out
+}
+
+describe("GET /metrics", () => {
+  test("Prometheus text with sessions, players, actions, refusals, latency, members, moves", async () => {
+    c = await TestCluster.start(2)
+    const cluster = c
+    const { id } = await createSession({ url: cluster.nodes[0]!.url, game: "notes" })
+    const owner = await waitUntil(async () => ((await (await fetch(`${cluster.nodes[0]!.url}/cluster/sessions/${id}`)).json()) as { entry: { owner: string } | null }).entry?.owner, "owner")
+    const ids = await Promise.all(cluster.nodes.map((n) => cluster.idOf(n)))
+    const ownerNode = cluster.nodes[ids.indexOf(owner)]!
+    const p = await join<typeof notes>({ url: ownerNode.url, session: id, player: "ada" })
+    for (let i = 0; i < 5; i++) await p.act("add", { text: `n${i}` })
+    await p.act("add", { text: "" }).catch(() => {})
+    const res = await fetch(`${ownerNode.url}/metrics`)
+    expect(res.headers.get("content-type")).toContain("text/plain")
+    const m = samples(await res.text())
+    expect(m.get("baton_sessions")).toBe(1)
+    expect(m.get("baton_players")).toBe(1)
+    expect(m.get("baton_actions_total")).toBe(6)
+    expect(m.get('baton_actions_rejected_total{code="invalid_input"}')).toBe(1)
+    expect(m.get("baton_action_seconds_count")).toBe(6)
+    expect([...m.keys()].filter((k) => k.startsWith("baton_cluster_member_up{")).length).toBe(2)
+    // A drain shows up as moves on the node that stopped… and the session on the other.
+    const other = cluster.nodes.find((n) => n !== ownerNode)!
+    await ownerNode.stop()
+    const after = samples(await (await fetch(`${other.url}/metrics`)).text())
+    expect(after.get("baton_sessions")).toBe(1)
+    p.close()
+  })
+})
