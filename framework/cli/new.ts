@@ -161,10 +161,15 @@ async function askOnTerminal(templates: TemplateInfo[]): Promise<string | undefi
   console.log("Which template?")
   templates.forEach((t, i) => console.log(`  ${i + 1}. ${t.name.padEnd(width)}  ${t.description}`))
   const rl = createInterface({ input: process.stdin, output: process.stdout })
+  // Lines are read through the iterator, which buffers them: answers typed ahead are not lost.
+  const lines = rl[Symbol.asyncIterator]()
   try {
     for (let tries = 0; tries < 3; tries++) {
-      const answer = (await rl.question(`Template [1-${templates.length}]: `).catch(() => undefined))?.trim()
-      if (answer === undefined) return undefined
+      rl.setPrompt(`Template [1-${templates.length}]: `)
+      rl.prompt()
+      const next = await lines.next()
+      if (next.done) return undefined
+      const answer = String(next.value).trim()
       const byNumber = /^\d+$/.test(answer) ? templates[Number(answer) - 1] : undefined
       const picked = byNumber ?? templates.find((t) => t.name === answer)
       if (picked) return picked.name

@@ -30,6 +30,7 @@ export interface LocalNode extends HandoffHost {
   readonly sessionCount: number
   hasSession(id: string): boolean
   sessions(): unknown[]
+  timeline(since?: number): unknown[]
   session(id: string): unknown
   createLocal(game: string, options: unknown, id: string): unknown
   open(link: PlayerLink): void
@@ -47,6 +48,7 @@ type Body =
   | { t: "create"; game: string; options?: unknown; id: string }
   | { t: "where"; session: string }
   | { t: "list" }
+  | { t: "timeline"; since: number }
   | { t: "info"; session: string }
   | { t: "relay-open"; conn: string; msg: ClientMessage }
   | { t: "relay-in"; conn: string; msg: ClientMessage }
@@ -182,6 +184,18 @@ export class ClusterRole {
     return [...this.#node.sessions(), ...lists.flat()]
   }
 
+  /** Every member's timeline, merged by time (the dashboard's feed). */
+  async timelineAll(since: number): Promise<unknown[]> {
+    const peers = this.cluster.members().filter((m) => m.up && m.id !== this.#node.id)
+    const lists = await Promise.all(peers.map((p) => this.cluster.request(p.id, { t: "timeline", since } satisfies Body, 1_000).catch(() => [])))
+    return [...this.#node.timeline(since), ...(lists.flat() as { time: number }[])].sort((a, b) => (a as { time: number }).time - (b as { time: number }).time)
+  }
+
+  /** The registry as this node has it, with each session's replica set (the dashboard's session table). */
+  registry(): { id: string; game: string; owner: string; epoch: number; status: string; replicas: string[] }[] {
+    return this.#node.store.entries().map(([id, e]) => ({ id, game: e.game, owner: e.owner, epoch: e.epoch, status: e.status, replicas: this.replicaSet(id) }))
+  }
+
   /** One session's summary from whichever node runs it. */
   async info(session: string): Promise<unknown> {
     if (this.#node.hasSession(session)) return this.#node.session(session)
@@ -298,6 +312,8 @@ export class ClusterRole {
         return this.#node.hasSession(body.session)
       case "list":
         return this.#node.sessions()
+      case "timeline":
+        return this.#node.timeline(body.since)
       case "info":
         return this.#node.session(body.session) ?? null
       default:

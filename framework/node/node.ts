@@ -30,6 +30,34 @@ export interface NodeConfig {
   clustered?: boolean
 }
 
+/** Log messages that are events worth a place on the dashboard's timeline. */
+const TIMELINE = new Set([
+  "node listening",
+  "node-up",
+  "node-down",
+  "member status",
+  "draining",
+  "drained",
+  "session created",
+  "session spawned",
+  "session adopted",
+  "session released",
+  "session collected",
+  "session idle, ended",
+  "player joined",
+  "failover",
+  "handoff refused; trying the next node",
+  "cluster link refused",
+])
+
+export interface TimelineEvent {
+  time: number
+  node: string
+  level: string
+  msg: string
+  [field: string]: unknown
+}
+
 /** Players attached from which a session's deltas are batched per window rather than per turn. */
 const CROWD = 16
 const CROWD_FLUSH_MS = 5
@@ -76,6 +104,7 @@ export class BatonNode implements LocalNode {
   #flushQueued = false
   #sweep: ReturnType<typeof setInterval> | undefined
   #role: ClusterRole | undefined
+  #timeline: TimelineEvent[] = []
   /** GET /metrics. */
   readonly metrics = new Registry()
   readonly #actions = this.metrics.counter("baton_actions_total", "Actions applied or refused")
@@ -93,7 +122,16 @@ export class BatonNode implements LocalNode {
       games.set(g.name, g)
     }
     this.games = games
-    this.log = config.log ?? createLogger({ node: this.id })
+    // What operators want to see on the dashboard is what the node already logs: tap it.
+    const base = config.log ?? createLogger({ node: this.id })
+    const tap = (level: "info" | "warn" | "error") => (msg: string, fields?: Record<string, unknown>) => {
+      base[level](msg, fields)
+      if (TIMELINE.has(msg) || msg.startsWith("moved ") || level === "error") {
+        this.#timeline.push({ time: Date.now(), node: this.id, level, msg, ...fields })
+        if (this.#timeline.length > 500) this.#timeline.splice(0, this.#timeline.length - 500)
+      }
+    }
+    this.log = { info: tap("info"), warn: tap("warn"), error: tap("error") }
     this.#cfg = {
       games: config.games,
       dataDir: config.dataDir,
@@ -287,6 +325,11 @@ export class BatonNode implements LocalNode {
     this.#role?.cluster.setLoad(this.#sessions.size)
     this.log.info("session adopted", { session: record.id, game: record.game, epoch, via, fromVersion: record.version, toVersion: game.version })
     return this.#summary(hosted)
+  }
+
+  /** The notable events this node saw, oldest first (the last 500). */
+  timeline(since = 0): TimelineEvent[] {
+    return this.#timeline.filter((e) => e.time > since)
   }
 
   recordMove(kind: "handoff" | "failover", ms: number): void {

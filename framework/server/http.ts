@@ -64,6 +64,15 @@ export function httpApi(node: BatonNode, admin?: { token: string; drain(): void 
       ...role.stats(),
     })
   })
+  app.get("/cluster/timeline", async (c) => {
+    const since = Number(c.req.query("since") ?? 0) || 0
+    return c.json({ events: node.role ? await node.role.timelineAll(since) : node.timeline(since) })
+  })
+
+  app.get("/cluster/registry", (c) =>
+    c.json({ sessions: node.role ? node.role.registry() : node.sessions().map((s) => ({ id: s.id, game: s.game, owner: node.id, epoch: 1, status: s.status, replicas: [node.id] })) }),
+  )
+
   app.get("/cluster/sessions/:id", (c) => {
     const role = node.role
     if (!role) throw new BatonError("not_found", "this node is not in a cluster", 404)

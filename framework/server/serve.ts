@@ -1,6 +1,7 @@
 import type { HTMLBundle, Server } from "bun"
 import type { BatonNode } from "../node/index.ts"
 import { httpApi } from "./http.ts"
+import dashboard from "./dashboard/index.html"
 import type { Authenticate } from "./player-auth.ts"
 import { DEFAULT_LIMITS, type PlayerLimits, type PlayerSocketData, playerSockets } from "./players.ts"
 
@@ -33,7 +34,7 @@ export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketDa
     port: opts.port ?? 3000,
     hostname: opts.hostname ?? "0.0.0.0",
     development: opts.development ?? false,
-    routes: { ...opts.pages },
+    routes: { "/dashboard": dashboard, ...opts.pages },
     async fetch(req, server) {
       const url = new URL(req.url)
       if (url.pathname === "/ws") {

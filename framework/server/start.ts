@@ -57,7 +57,7 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
   // Bun bundles an HTML page on its first request and only then serves its chunks; behind a load
   // balancer the chunk request may reach a node that never served the page. Warm every page here.
   const local = `http://${server.hostname === "0.0.0.0" ? "127.0.0.1" : server.hostname}:${server.port}`
-  await Promise.all(Object.keys(pages ?? {}).map((path) => fetch(local + path).then((r) => r.arrayBuffer()).catch(() => undefined)))
+  await Promise.all(["/dashboard", ...Object.keys(pages ?? {})].map((path) => fetch(local + path).then((r) => r.arrayBuffer()).catch(() => undefined)))
   let stopping: Promise<void> | undefined
   const running: RunningNode = {
     node,
