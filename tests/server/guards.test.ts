@@ -51,6 +51,15 @@ describe("player authentication (signed tokens)", () => {
 })
 
 describe("limits", () => {
+  test("a node runs at most BATON_MAX_SESSIONS sessions and says so", async () => {
+    const small = await startNodeProcess({ env: { BATON_MAX_SESSIONS: "2" } })
+    for (let i = 0; i < 2; i++) expect((await fetch(`${small.url}/sessions`, { method: "POST", body: JSON.stringify({ game: "notes" }) })).status).toBe(201)
+    const over = await fetch(`${small.url}/sessions`, { method: "POST", body: JSON.stringify({ game: "notes" }) })
+    expect(over.status).toBe(503)
+    expect(((await over.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "unavailable", message: expect.stringContaining("maximum of 2 sessions") })
+    await small.kill()
+  })
+
   test("frames over the per-connection rate get rate_limited errors naming the action; sustained abuse closes 4400", async () => {
     const s = await RawSocket.open(`${node.url}?token=${encodeURIComponent(signPlayerToken(SECRET, "eve"))}`)
     s.send({ t: "join", session, player: "eve", client: "c-eve" })
