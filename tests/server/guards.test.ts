@@ -74,3 +74,28 @@ describe("limits", () => {
     await waitUntil(async () => (await fetch(`${node.url}/healthz`)).ok, "the node is still up")
   })
 })
+
+describe("a client that does not read", () => {
+  test("is dropped once too much is queued for it, and its session's other players go on unslowed", async () => {
+    const n = await startNodeProcess({ env: { BATON_MAX_BUFFERED_BYTES: "65536", BATON_FRAMES_PER_SECOND: "100000" } })
+    const { id } = await createSession({ url: n.url, game: "notes" })
+    const slow = Bun.spawn(["python3", `${import.meta.dir}/../support/slow-client.py`, "127.0.0.1", String(n.port), id, "slowpoke", "60"], { stdout: "pipe" })
+    const reader = (slow.stdout as ReadableStream<Uint8Array>).getReader()
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain("joined")
+    const fast = await join<typeof notes>({ url: n.url, session: id, player: "speedy" })
+    const connected = async () =>
+      ((await (await fetch(`${n.url}/sessions/${id}`)).json()) as { players: { player: string; connected: boolean }[] }).players.find((p) => p.player === "slowpoke")?.connected
+    expect(await connected()).toBe(true)
+    const text = "x".repeat(180)
+    let acts = 0
+    // Every action's delta goes to the slow reader too, until the node gives up on it.
+    while ((await connected()) && acts < 40_000) {
+      await Promise.all(Array.from({ length: 200 }, () => fast.act("add", { text }).then(() => acts++)))
+    }
+    expect(await connected()).toBe(false)
+    expect(await fast.act("add", { text: "still fine" })).toBe(acts + 1)
+    slow.kill()
+    fast.close()
+    await n.kill()
+  }, 90_000)
+})
