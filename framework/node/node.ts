@@ -168,6 +168,14 @@ export class BatonNode implements LocalNode {
     m.gauge("baton_sessions", "Sessions running on this node", () => this.#sessions.size)
     m.gauge("baton_players", "Player connections attached to this node", () => this.#links.size)
     m.gauge("baton_documents", "automerge documents held in this node's repo", () => Object.keys(this.#store.repo.handles).length)
+    m.gauge("baton_document_bytes", "Saved size of session documents (max and median of up to 50 of this node's)", () => {
+      const ids = [...this.#sessions.keys()].slice(0, 50)
+      const sizes = ids.map((id) => this.#store.docSize(id)).sort((a, b) => a - b)
+      return [
+        [{ stat: "median" }, sizes[Math.floor(sizes.length / 2)] ?? 0],
+        [{ stat: "max" }, sizes[sizes.length - 1] ?? 0],
+      ]
+    })
     m.gauge("baton_replica_lag_ms", "Replica lag this node measured (p50, p99 of the last 10,000)", () => {
       const s = this.#role?.replicaLag.summary()
       return [

@@ -38,6 +38,7 @@ describe("GET /metrics", () => {
     expect(m.get("baton_actions_total")).toBe(6)
     expect(m.get('baton_actions_rejected_total{code="invalid_input"}')).toBe(1)
     expect(m.get("baton_action_seconds_count")).toBe(6)
+    expect(m.get('baton_document_bytes{stat="max"}')).toBeGreaterThan(100)
     expect([...m.keys()].filter((k) => k.startsWith("baton_cluster_member_up{")).length).toBe(2)
     // A drain shows up as moves on the node that stopped… and the session on the other.
     const other = cluster.nodes.find((n) => n !== ownerNode)!
