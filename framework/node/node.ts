@@ -111,7 +111,8 @@ export class BatonNode implements LocalNode {
   readonly #rejected = this.metrics.counter("baton_actions_rejected_total", "Actions refused, by code")
   readonly #actionSeconds = this.metrics.histogram("baton_action_seconds", "Time to validate and apply one action", [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05])
   readonly #moves = this.metrics.counter("baton_session_moves_total", "Sessions moved to or taken over by this node, by kind")
-  readonly #moveSeconds = this.metrics.histogram("baton_session_move_seconds", "Pause of a session during a handoff (source side) or a failover", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5])
+  readonly #handoffSeconds = this.metrics.histogram("baton_handoff_seconds", "Pause of a session handed off from this node (frozen until the target acknowledged)", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5])
+  readonly #failoverSeconds = this.metrics.histogram("baton_failover_seconds", "From a peer's node-down to this node running one of its sessions", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5])
   #cfg: Required<Omit<NodeConfig, "dataDir" | "log" | "cluster" | "clustered">> & { dataDir?: string }
 
   private constructor(config: NodeConfig) {
@@ -342,7 +343,7 @@ export class BatonNode implements LocalNode {
 
   recordMove(kind: "handoff" | "failover", ms: number): void {
     this.#moves.inc(1, { kind })
-    this.#moveSeconds.observe(ms / 1000)
+    ;(kind === "handoff" ? this.#handoffSeconds : this.#failoverSeconds).observe(ms / 1000)
   }
 
   /** Readiness fails and placement skips this node from now on. */

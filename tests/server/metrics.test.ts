@@ -42,9 +42,12 @@ describe("GET /metrics", () => {
     expect([...m.keys()].filter((k) => k.startsWith("baton_cluster_member_up{")).length).toBe(2)
     // A drain shows up as moves on the node that stopped… and the session on the other.
     const other = cluster.nodes.find((n) => n !== ownerNode)!
+    const beforeStop = samples(await (await fetch(`${ownerNode.url}/metrics`)).text())
+    expect(beforeStop.get("baton_handoff_seconds_count")).toBe(0)
     await ownerNode.stop()
     const after = samples(await (await fetch(`${other.url}/metrics`)).text())
     expect(after.get("baton_sessions")).toBe(1)
+    expect(after.get("baton_failover_seconds_count")).toBe(0) // a handoff, not a failover
     p.close()
   })
 })
