@@ -71,6 +71,11 @@ describe("failover (SIGKILL) under replicated durability", () => {
       expect(o.epoch).toBeGreaterThanOrEqual(2)
     }
 
+    // The takeovers are counted where they happened.
+    const counts = await Promise.all(
+      c.live.map(async (n) => Number(/^baton_failover_seconds_count (\d+)$/m.exec(await (await fetch(`${n.url}/metrics`)).text())?.[1] ?? 0)),
+    )
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(moved.length)
     const mark = new Map(players.map((p) => [p, acked.get(p) ?? 0]))
     await waitUntil(() => players.every((p) => (acked.get(p) ?? 0) >= (mark.get(p) ?? 0) + 3), "every bot keeps playing", { timeoutMs: 15_000 })
     stop = true
