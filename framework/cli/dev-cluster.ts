@@ -24,6 +24,13 @@ export interface DevEvent {
 const CLI = resolve(import.meta.dir, "main.ts")
 
 /**
+ * automerge-repo writes to the console about documents that moved away while
+ * it was still syncing them ("error waiting for … to be in one of states",
+ * with stack traces): expected during moves, not worth a developer's eye.
+ */
+const NOISE = /TimeoutNegativeWarning|Timeout duration|--trace-warnings|error waiting for|sync with peers threw|caught whenready|Actor terminated|^\s+at |^\s*\d+ \||^\s*\^|^error: |xstate|^\s*$/
+
+/**
  * Runs N real node processes on consecutive ports that know each other
  * (BATON_PEERS), in dev mode (no secret needed). Watches their JSON logs for
  * the events worth showing a developer.
@@ -175,8 +182,7 @@ export class DevCluster {
     try {
       l = JSON.parse(line)
     } catch {
-      if (line.trim() && !line.includes("TimeoutNegativeWarning") && !line.includes("Timeout duration") && !line.includes("--trace-warnings"))
-        this.event(`[${node.port}] ${line}`)
+      if (line.trim() && !NOISE.test(line)) this.event(`[${node.port}] ${line}`)
       return
     }
     const who = `node ${String(l.node ?? node.port)}`
