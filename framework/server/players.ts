@@ -43,12 +43,14 @@ export function playerSockets(
       }
       const link: PlayerLink = {
         send: (frame) => {
-          // A client that does not read must not hold memory (or its session) hostage: drop it.
-          if (ws.getBufferedAmount() > limits.maxBufferedBytes) {
+          const sent = ws.send(frame)
+          // -1: queued behind what the client has not read yet. A client that does not read must
+          // not hold memory (or its session) hostage: past the limit it is dropped.
+          if (sent === -1 && ws.getBufferedAmount() > limits.maxBufferedBytes) {
             ws.close(CloseCode.tooSlow, "not reading: too much queued")
             return false
           }
-          return ws.send(frame) >= 0
+          return sent !== 0
         },
         close: (code, reason) => ws.close(code, reason),
       }
