@@ -61,9 +61,10 @@ export function listTemplates(templatesDir = TEMPLATES_DIR): TemplateInfo[] {
       }
       return { name: e.name, description, dir }
     })
-    .sort((a, b) => ORDER.indexOf(a.name) - ORDER.indexOf(b.name) || a.name.localeCompare(b.name))
+    .sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name))
 }
 const ORDER = ["turn-based", "realtime", "lobby"]
+const rank = (name: string) => (ORDER.includes(name) ? ORDER.indexOf(name) : ORDER.length)
 
 function templateList(templates: TemplateInfo[]): string {
   const width = Math.max(...templates.map((t) => t.name.length))
@@ -99,7 +100,11 @@ export async function createProject(opts: NewOptions): Promise<{ dir: string; te
       throw new NewError(`${dir} is not empty (${entries.length} ${entries.length === 1 ? "entry" : "entries"}: ${shown}); baton new writes only into a new or empty directory`)
     }
   }
-  if (isInside(dir, frameworkDir)) throw new NewError(`${dir} is inside the framework folder ${frameworkDir}: pick a directory outside it`)
+  for (const [what, folder] of [
+    ["the framework folder", frameworkDir],
+    ["the templates folder", templatesDir],
+  ] as const)
+    if (isInside(dir, folder)) throw new NewError(`${dir} is inside ${what} ${folder}: pick a directory outside it`)
 
   let wanted = opts.template
   if (wanted === undefined) {
@@ -114,7 +119,7 @@ export async function createProject(opts: NewOptions): Promise<{ dir: string; te
 
   const name = projectName(dir)
   mkdirSync(dir, { recursive: true })
-  copyTemplate(template.dir, dir, name)
+  copyTemplate(template.dir, dir, name, true)
   writeFileSync(join(dir, "package.json"), `${JSON.stringify(projectPackage(template.dir, name, frameworkDir), null, 2)}\n`)
   return { dir, template, name }
 }
@@ -124,9 +129,10 @@ function isInside(child: string, parent: string): boolean {
   return rel === "" || (!rel.startsWith("..") && !rel.startsWith("/"))
 }
 
-function copyTemplate(from: string, to: string, name: string): void {
+/** Copies a template folder; the top-level package.json is written separately (projectPackage). */
+function copyTemplate(from: string, to: string, name: string, top = false): void {
   for (const entry of readdirSync(from, { withFileTypes: true })) {
-    if (SKIP.has(entry.name) || entry.name.endsWith(".log") || entry.name === "package.json") continue
+    if (SKIP.has(entry.name) || entry.name.endsWith(".log") || (top && entry.name === "package.json")) continue
     const src = join(from, entry.name)
     const dest = join(to, RENAMES[entry.name] ?? entry.name)
     if (entry.isDirectory()) {

@@ -1,0 +1,55 @@
+/** The front page: pick a name, start a game, or join one that waits for a second player. */
+import { ActionError, createSession, listSessions } from "baton/client"
+import { byId, el, saveName, savedName, toast } from "./common.ts"
+
+const nameInput = byId<HTMLInputElement>("name")
+const openBox = byId("open")
+
+nameInput.value = savedName()
+nameInput.addEventListener("input", () => saveName(nameInput.value.trim()))
+
+function name(): string | null {
+  const n = nameInput.value.trim()
+  if (n) return n
+  toast("Type your name first", "error")
+  nameInput.focus()
+  return null
+}
+
+const play = (session: string, player: string) => {
+  location.href = `/pong?${new URLSearchParams({ session, player })}`
+}
+
+byId("new").addEventListener("click", async () => {
+  const player = name()
+  if (!player) return
+  try {
+    play((await createSession({ game: "pong" })).id, player)
+  } catch (e) {
+    toast(e instanceof ActionError ? e.message : String(e), "error")
+  }
+})
+
+async function refresh(): Promise<void> {
+  const waiting = (await listSessions()).filter((s) => s.game === "pong" && s.status === "open" && s.players.length < s.maxPlayers)
+  if (waiting.length === 0) {
+    openBox.replaceChildren(el("p", "muted", "None: start one and send the link to a friend."))
+    return
+  }
+  const list = el("ul", "games-list")
+  for (const s of waiting) {
+    const li = el("li")
+    const who = s.players.map((p) => p.player).join(", ") || "nobody yet"
+    const join = el("button", "secondary", "Join")
+    join.addEventListener("click", () => {
+      const player = name()
+      if (player) play(s.id, player)
+    })
+    li.append(el("span", "", `${who} `), el("code", "muted", s.id), " ", join)
+    list.append(li)
+  }
+  openBox.replaceChildren(list)
+}
+
+refresh().catch((e) => openBox.replaceChildren(el("p", "fatal", String(e))))
+setInterval(() => refresh().catch(() => {}), 2000)
