@@ -32,7 +32,7 @@ export interface LocalNode extends HandoffHost {
   sessions(): unknown[]
   timeline(since?: number): unknown[]
   session(id: string): unknown
-  createLocal(game: string, options: unknown, id: string): unknown
+  createLocal(game: string, options: unknown, id: string, seed?: string): unknown
   open(link: PlayerLink): void
   handle(link: PlayerLink, msg: ClientMessage): void
   close(link: PlayerLink): void
@@ -45,7 +45,7 @@ type Body =
   | ClaimedRequest
   | HostingRequest
   | ReplicationMessage
-  | { t: "create"; game: string; options?: unknown; id: string }
+  | { t: "create"; game: string; options?: unknown; id: string; seed?: string }
   | { t: "where"; session: string }
   | { t: "list" }
   | { t: "timeline"; since: number }
@@ -146,9 +146,9 @@ export class ClusterRole {
     return replicaSet(sessionId, this.cluster.ready(), this.#replicas).map((m) => m.id)
   }
 
-  async createRemote(owner: string, game: string, options: unknown, id: string): Promise<unknown> {
+  async createRemote(owner: string, game: string, options: unknown, id: string, seed?: string): Promise<unknown> {
     try {
-      return await this.cluster.request(owner, { t: "create", game, options, id } satisfies Body)
+      return await this.cluster.request(owner, { t: "create", game, options, id, seed } satisfies Body)
     } catch (error) {
       const message = (error as Error).message
       const code = /^([a-z_]+): /.exec(message)?.[1] ?? "unavailable"
@@ -294,7 +294,7 @@ export class ClusterRole {
     switch (body.t) {
       case "create":
         try {
-          return this.#node.createLocal(body.game, body.options, body.id)
+          return this.#node.createLocal(body.game, body.options, body.id, body.seed)
         } catch (error) {
           throw error instanceof BatonError ? new Error(`${error.code}: ${error.message}`) : error
         }

@@ -218,16 +218,20 @@ export class BatonNode implements LocalNode {
     return this.#links.size
   }
 
-  /** Creates a session on the node placement names for it (this one when alone). */
-  async createSession(gameName: string, options?: unknown): Promise<SessionSummary> {
+  /**
+   * Creates a session on the node placement names for it (this one when alone).
+   * Its random source gets a secret random seed unless one is given (tests,
+   * replays): a seed players could guess would reveal hidden information.
+   */
+  async createSession(gameName: string, options?: unknown, seed?: string): Promise<SessionSummary> {
     const id = newSessionId()
     const owner = this.#role?.ownerFor(id)
-    if (owner && owner.id !== this.id) return (await this.#role?.createRemote(owner.id, gameName, options, id)) as SessionSummary
-    return this.createLocal(gameName, options, id)
+    if (owner && owner.id !== this.id) return (await this.#role?.createRemote(owner.id, gameName, options, id, seed)) as SessionSummary
+    return this.createLocal(gameName, options, id, seed)
   }
 
   /** Creates a session here, whatever placement says. */
-  createLocal(gameName: string, options: unknown, id: string): SessionSummary {
+  createLocal(gameName: string, options: unknown, id: string, seed?: string): SessionSummary {
     if (this.#status !== "ready") throw new BatonError("unavailable", `node ${this.id} is ${this.#status}`, 503)
     const game = this.games.get(gameName)
     if (!game) throw new BatonError("unknown_game", `no game named "${gameName}" (games: ${[...this.games.keys()].join(", ")})`, 404)
@@ -235,7 +239,7 @@ export class BatonNode implements LocalNode {
       throw new BatonError("unavailable", `node ${this.id} runs its maximum of ${this.#cfg.maxSessions} sessions`, 503)
     let session: Session
     try {
-      session = Session.create(game, { id, now: this.#now(), options })
+      session = Session.create(game, { id, now: this.#now(), options, seed: seed ?? randomSeed() })
     } catch (error) {
       if (error instanceof GameLoadError) throw new BatonError(error.code, error.message, error.code === "invalid_options" ? 400 : 500)
       throw error
@@ -660,6 +664,10 @@ function send(link: PlayerLink, msg: ServerMessage): void {
 
 function sendError(link: PlayerLink, code: string, message: string, ref?: unknown): void {
   link.send(JSON.stringify({ t: "error", code, message, ref }))
+}
+
+function randomSeed(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64url")
 }
 
 /** 12 characters of a URL-safe alphabet: ~71 bits, no coordination needed. */

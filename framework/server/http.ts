@@ -42,8 +42,15 @@ export function httpApi(node: BatonNode, admin?: { token: string; drain(): void 
       }
       if (typeof body !== "object" || body === null || typeof (body as { game?: unknown }).game !== "string")
         throw new BatonError("bad_request", "POST /sessions: field game (string) is required")
-      const { game, options } = body as { game: string; options?: unknown }
-      return c.json(await node.createSession(game, options), 201)
+      const { game, options, seed } = body as { game: string; options?: unknown; seed?: unknown }
+      // A chosen seed makes a session reproducible (tests, replays) and its hidden information
+      // predictable: only an operator may ask for one.
+      if (seed !== undefined) {
+        if (!admin || c.req.header("authorization") !== `Bearer ${admin.token}`)
+          throw new BatonError("unauthorized", "a session's seed may only be chosen with the admin token (Authorization: Bearer <BATON_ADMIN_TOKEN>)", 401)
+        if (typeof seed !== "string" || seed.length === 0 || seed.length > 128) throw new BatonError("bad_request", "seed must be a string of 1-128 characters")
+      }
+      return c.json(await node.createSession(game, options, seed as string | undefined), 201)
     },
   )
 

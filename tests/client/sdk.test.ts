@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { rngOver, seedRng } from "baton"
 import { ActionError, createSession, type GameSession, join, listSessions } from "baton/client"
 import type counter from "../../app/games/counter.ts"
 import type notes from "../fixtures/app/notes.ts"
@@ -73,6 +74,15 @@ describe("client SDK against a real node", () => {
     await waitUntil(() => a.ended, "ada sees the end")
     expect(a.result).toEqual({ winner: "bob" })
     expect(((await a.act("add", { text: "late" }).catch((e) => e)) as ActionError).code).toBe("session_ended")
+  })
+
+  test("a session's random source cannot be predicted from its id", async () => {
+    const { id } = await createSession({ url: node.url, game: "notes" })
+    const a = await seat<typeof notes>(id, "ada")
+    const rolls: number[] = []
+    for (let i = 0; i < 6; i++) rolls.push((await a.act("roll")) as number)
+    const fromId = rngOver(seedRng(id))
+    expect(rolls).not.toEqual(rolls.map(() => fromId.int(1, 6))) // 1 in 46,656 to fail by chance
   })
 
   test("a step can spawn a session; players can join it as soon as they learn its id", async () => {

@@ -54,3 +54,11 @@ describe("HTTP API of a real node", () => {
     expect((await fetch(`${node.url}/healthz`)).status).toBe(200)
   })
 })
+
+describe("session seeds", () => {
+  test("sessions get a secret random seed; choosing one takes the admin token", async () => {
+    const denied = await fetch(`${node.url}/sessions`, { method: "POST", body: JSON.stringify({ game: "notes", seed: "guessable" }) })
+    expect(denied.status).toBe(401)
+    expect(((await denied.json()) as { error: { code: string } }).error.code).toBe("unauthorized")
+  })
+})
