@@ -85,6 +85,7 @@ export class DevCluster {
     const started = performance.now()
     progress(`roll to ${version}: ${old.length} nodes, one at a time`)
     for (const [i, prev] of old.entries()) {
+      if (this.#stopping) return
       const range = Math.floor((prev.port - this.basePort - 1) / this.count)
       const port = this.basePort + 1 + ((1 - range) * this.count + (prev.port - this.basePort - 1) % this.count)
       progress(`[${i + 1}/${old.length}] starting ${version} on :${port}`)
@@ -157,9 +158,16 @@ export class DevCluster {
   }
 
   async stop(): Promise<void> {
-    for (const n of this.nodes) if (!n.exited) n.proc.kill("SIGTERM")
-    await Promise.all(this.nodes.map((n) => n.proc.exited))
+    this.#stopping = true
+    // A roll in progress may still start a node: stop until none is left running.
+    while (this.nodes.some((n) => !n.exited)) {
+      for (const n of this.nodes) if (!n.exited) n.proc.kill("SIGTERM")
+      await Promise.all(this.nodes.map((n) => n.proc.exited))
+      await this.#rolling?.catch(() => {})
+    }
   }
+
+  #stopping = false
 
   async #readLogs(node: DevNode, stream: ReadableStream<Uint8Array>): Promise<void> {
     const reader = stream.getReader()

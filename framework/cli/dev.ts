@@ -71,7 +71,9 @@ export async function runDev(opts: DevOptions): Promise<void> {
   let debounce: ReturnType<typeof setTimeout> | undefined
   let again = false
   const watcher = watch(opts.appDir, { recursive: true }, (_event, file) => {
-    if (!file || /(^|\/)(node_modules|\.data)(\/|$)|\.log$/.test(String(file))) return
+    // Source files only: not dependencies, data, dot-folders (.git) or editors' temporary files.
+    const f = String(file ?? "")
+    if (!f || /(^|\/)(node_modules|\.data|\.[^/]+)(\/|$)|~$|\.sw[px]$/.test(f) || !/\.(ts|tsx|js|mjs|html|css|json)$/.test(f)) return
     clearTimeout(debounce)
     debounce = setTimeout(async () => {
       if (again) return

@@ -24,6 +24,9 @@ export interface SessionInfo {
   players: { player: string; seat: number; connected: boolean }[]
   minPlayers: number
   maxPlayers: number
+  createdAt: number
+  activeAt: number
+  rev: number
   result: unknown
 }
 
