@@ -2,26 +2,11 @@ import { afterAll, describe, expect, test } from "bun:test"
 import { resolve } from "node:path"
 import { createSession, join } from "baton/client"
 import type counter from "../../app/games/counter.ts"
+import { freeRun } from "../support/node-process.ts"
 import { waitUntil } from "../support/wait.ts"
 
 const ROOT = resolve(import.meta.dir, "../..")
 
-/** A base port whose next N ports are free too (the dev cluster takes consecutive ports). */
-function freeRun(n: number): number {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000)
-    const held: ReturnType<typeof Bun.serve>[] = []
-    try {
-      for (let i = 0; i <= n; i++) held.push(Bun.serve({ port: base + i, hostname: "127.0.0.1", fetch: () => new Response() }))
-      return base
-    } catch {
-      // taken: try another run
-    } finally {
-      for (const s of held) s.stop(true)
-    }
-  }
-  throw new Error("no free run of ports")
-}
 
 let proc: ReturnType<typeof Bun.spawn> | undefined
 afterAll(() => proc?.kill("SIGKILL"))

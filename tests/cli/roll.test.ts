@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test"
 import { mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { createSession, join } from "baton/client"
-import { freePort } from "../support/node-process.ts"
+import { freeRun } from "../support/node-process.ts"
 import { waitUntil } from "../support/wait.ts"
 
 const ROOT = resolve(import.meta.dir, "../..")
@@ -32,20 +32,8 @@ describe("rolling the dev cluster", () => {
     mkdirSync(APP, { recursive: true })
     writeFileSync(resolve(APP, "tally.ts"), gameSource(1))
     writeFileSync(resolve(APP, "index.ts"), `import { defineApp } from "baton/server"\nimport tally from "./tally.ts"\nexport default defineApp({ games: [tally] })\n`)
-    // Four consecutive free ports: the front door and two ranges of two nodes each.
-    let port = 0
-    for (let i = 0; i < 50 && !port; i++) {
-      const p = freePort()
-      const ok = [1, 2, 3, 4].every((k) => {
-        try {
-          Bun.serve({ port: p + k, hostname: "127.0.0.1", fetch: () => new Response() }).stop(true)
-          return true
-        } catch {
-          return false
-        }
-      })
-      if (ok) port = p
-    }
+    // Consecutive free ports: the front door and two ranges of two nodes each.
+    const port = freeRun(4)
     proc = Bun.spawn(["bun", "framework/cli/main.ts", "dev", APP, "--port", String(port), "--nodes", "2"], {
       cwd: ROOT,
       stdout: "pipe",

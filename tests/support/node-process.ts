@@ -121,3 +121,20 @@ export function freePort(): number {
   s.stop(true)
   return port
 }
+
+/** A base port whose next `n` ports are free too (the dev cluster takes consecutive ports). */
+export function freeRun(n: number): number {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000)
+    const held: ReturnType<typeof Bun.serve>[] = []
+    try {
+      for (let i = 0; i <= n; i++) held.push(Bun.serve({ port: base + i, hostname: "127.0.0.1", fetch: () => new Response() }))
+      return base
+    } catch {
+      // taken: try another run
+    } finally {
+      for (const s of held) s.stop(true)
+    }
+  }
+  throw new Error("no free run of ports")
+}

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, test } from "bun:test"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { listTemplates } from "../../framework/cli/new.ts"
+import { freeRun } from "../support/node-process.ts"
 import { waitUntil } from "../support/wait.ts"
 
 const ROOT = resolve(import.meta.dir, "../..")
@@ -46,22 +47,6 @@ async function run(cmd: string[], opts: { cwd?: string; timeoutMs?: number; stdi
 
 const batonNew = (args: string[], opts?: { stdin?: string }) => run(["bun", CLI, "new", ...args], opts)
 
-/** A base port whose next n ports are free too (the dev cluster takes consecutive ports). */
-function freeRun(n: number): number {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000)
-    const held: ReturnType<typeof Bun.serve>[] = []
-    try {
-      for (let i = 0; i <= n; i++) held.push(Bun.serve({ port: base + i, hostname: "127.0.0.1", fetch: () => new Response() }))
-      return base
-    } catch {
-      // taken: try another run
-    } finally {
-      for (const s of held) s.stop(true)
-    }
-  }
-  throw new Error("no free run of ports")
-}
 
 describe("baton new: refusals and questions", () => {
   test("lists the three templates", () => {
