@@ -82,8 +82,9 @@ export class Handoff {
 
   /** Target side: apply the changes, load (migrate, validate), resume, take the epoch. */
   accept(req: HandoffRequest): { ok: true } {
-    const fromDoc = Store.fromBytes(Buffer.from(req.doc, "base64")).record
-    const record = req.record && req.record.id === fromDoc.id && req.record.rev >= fromDoc.rev ? req.record : fromDoc
+    // The live record is the newest state there is (the document is its last checkpoint, written
+    // just before); the document's changes are read only when the record did not come along.
+    const record = req.record?.id === req.session ? req.record : Store.fromBytes(Buffer.from(req.doc, "base64")).record
     this.#host.adopt(record, req.epoch, `handoff from ${req.from}`)
     return { ok: true }
   }
