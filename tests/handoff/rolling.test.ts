@@ -55,12 +55,12 @@ describe("zero-loss rolling deploys", () => {
         b.longestGap = Math.max(b.longestGap, now - b.lastAck)
         b.lastAck = now
         b.acked.push(mark)
-        await Bun.sleep(40)
+        await Bun.sleep(50)
       }
     })
     const progressed = async (k: number) => {
       const mark = bots.map((b) => b.acked.length)
-      await waitUntil(() => bots.every((b, i) => b.acked.length >= (mark[i] as number) + k), `every bot acts ${k} more times`, { timeoutMs: 30_000 }).catch(async (e) => {
+      await waitUntil(() => bots.every((b, i) => b.acked.length >= (mark[i] as number) + k), `every bot acts ${k} more times`, { timeoutMs: 45_000 }).catch(async (e) => {
         for (const [i, b] of bots.entries())
           if (b.acked.length < (mark[i] as number) + k) {
             const where = await (await fetch(`${cluster.live[0]!.url}/cluster/sessions/${b.session.id}`)).json()
