@@ -136,8 +136,12 @@ export class Handoff {
         this.#host.log.info("draining alone: sessions stay on disk for the next start", { sessions: ids.length })
         return { sessions: ids.length, moved: 0, failed: [], ms: Math.round(performance.now() - started), pauseP50: null, pauseP99: null, moves: [] }
       }
-      this.#host.log.info("draining: waiting for a peer to hand sessions to", { sessions: ids.length, graceMs })
-      await this.#waitFor(() => this.#peersReady(), deadline)
+      // Every peer stopping too is a whole cluster going down (Ctrl-C on `bun run dev`): nobody is coming.
+      const othersStopping = this.#cluster.members().some((m) => m.id !== this.#host.id && m.up && m.status === "draining")
+      if (!othersStopping) {
+        this.#host.log.info("draining: waiting for a peer to hand sessions to", { sessions: ids.length, graceMs })
+        await this.#waitFor(() => this.#peersReady(), deadline)
+      }
     }
     const moves: MoveResult[] = []
     let next = 0
