@@ -5,8 +5,9 @@ import { Store } from "../store/index.ts"
 import { BatonError } from "./errors.ts"
 import { type ClusterConfig, ClusterRole, type LocalNode } from "./clustering.ts"
 import { HostedSession, type PlayerLink } from "./hosted.ts"
+import { Observability, type TimelineEvent } from "./observability.ts"
 import { createLogger, type Logger } from "../log/index.ts"
-import { Registry } from "../metrics/index.ts"
+import type { Registry } from "../metrics/index.ts"
 
 export interface NodeConfig {
   games: readonly AnyGame[]
@@ -28,34 +29,6 @@ export interface NodeConfig {
   cluster?: ClusterConfig
   /** The cluster config will come later (joinCluster, once listening). */
   clustered?: boolean
-}
-
-/** Log messages that are events worth a place on the dashboard's timeline. */
-const TIMELINE = new Set([
-  "node listening",
-  "node-up",
-  "node-down",
-  "member status",
-  "draining",
-  "drained",
-  "session created",
-  "session spawned",
-  "session adopted",
-  "session released",
-  "session collected",
-  "session idle, ended",
-  "player joined",
-  "failover",
-  "handoff refused; trying the next node",
-  "cluster link refused",
-])
-
-export interface TimelineEvent {
-  time: number
-  node: string
-  level: string
-  msg: string
-  [field: string]: unknown
 }
 
 /** Players attached from which a session's deltas are batched per window rather than per turn. */
@@ -104,15 +77,7 @@ export class BatonNode implements LocalNode {
   #flushQueued = false
   #sweep: ReturnType<typeof setInterval> | undefined
   #role: ClusterRole | undefined
-  #timeline: TimelineEvent[] = []
-  /** GET /metrics. */
-  readonly metrics = new Registry()
-  readonly #actions = this.metrics.counter("baton_actions_total", "Actions applied or refused")
-  readonly #rejected = this.metrics.counter("baton_actions_rejected_total", "Actions refused, by code")
-  readonly #actionSeconds = this.metrics.histogram("baton_action_seconds", "Time to validate and apply one action", [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05])
-  readonly #moves = this.metrics.counter("baton_session_moves_total", "Sessions moved to or taken over by this node, by kind")
-  readonly #handoffSeconds = this.metrics.histogram("baton_handoff_seconds", "Pause of a session handed off from this node (frozen until the target acknowledged)", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5])
-  readonly #failoverSeconds = this.metrics.histogram("baton_failover_seconds", "From a peer's node-down to this node running one of its sessions", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5])
+  readonly #seen = new Observability(this.id)
   #cfg: Required<Omit<NodeConfig, "dataDir" | "log" | "cluster" | "clustered">> & { dataDir?: string }
 
   private constructor(config: NodeConfig) {
@@ -124,15 +89,7 @@ export class BatonNode implements LocalNode {
     }
     this.games = games
     // What operators want to see on the dashboard is what the node already logs: tap it.
-    const base = config.log ?? createLogger({ node: this.id })
-    const tap = (level: "info" | "warn" | "error") => (msg: string, fields?: Record<string, unknown>) => {
-      base[level](msg, fields)
-      if (TIMELINE.has(msg) || msg.startsWith("moved ") || level === "error") {
-        this.#timeline.push({ time: Date.now(), node: this.id, level, msg, ...fields })
-        if (this.#timeline.length > 500) this.#timeline.splice(0, this.#timeline.length - 500)
-      }
-    }
-    this.log = { info: tap("info"), warn: tap("warn"), error: tap("error") }
+    this.log = this.#seen.tap(config.log ?? createLogger({ node: this.id }))
     this.#cfg = {
       games: config.games,
       dataDir: config.dataDir,
@@ -158,35 +115,17 @@ export class BatonNode implements LocalNode {
     // A clustered node's stored sessions belong to the cluster: handoff and failover decide who resumes them.
     if (!config.cluster && !config.clustered) await node.#resumeStored()
     node.#sweep = setInterval(() => node.collect(), node.#cfg.sweepMs)
-    node.#gauges()
+    node.#seen.gauges({
+      sessions: () => node.#sessions.size,
+      players: () => node.#links.size,
+      documents: () => Object.keys(node.#store.repo.handles).length,
+      documentSizes: () => [...node.#sessions.keys()].slice(0, 50).map((id) => node.#store.docSize(id)),
+      replicaLag: () => node.#role?.replicaLag.summary(),
+      members: () => node.#role?.cluster.members() ?? [],
+    })
     node.#status = "ready"
     if (config.cluster) node.joinCluster(config.cluster)
     return node
-  }
-
-  #gauges(): void {
-    const m = this.metrics
-    m.gauge("baton_sessions", "Sessions running on this node", () => this.#sessions.size)
-    m.gauge("baton_players", "Player connections attached to this node", () => this.#links.size)
-    m.gauge("baton_documents", "automerge documents held in this node's repo", () => Object.keys(this.#store.repo.handles).length)
-    m.gauge("baton_document_bytes", "Saved size of session documents (max and median of up to 50 of this node's)", () => {
-      const ids = [...this.#sessions.keys()].slice(0, 50)
-      const sizes = ids.map((id) => this.#store.docSize(id)).sort((a, b) => a - b)
-      return [
-        [{ stat: "median" }, sizes[Math.floor(sizes.length / 2)] ?? 0],
-        [{ stat: "max" }, sizes[sizes.length - 1] ?? 0],
-      ]
-    })
-    m.gauge("baton_replica_lag_ms", "Replica lag this node measured (p50, p99 of the last 10,000)", () => {
-      const s = this.#role?.replicaLag.summary()
-      return [
-        [{ quantile: "0.5" }, s?.p50 ?? 0],
-        [{ quantile: "0.99" }, s?.p99 ?? 0],
-      ]
-    })
-    m.gauge("baton_cluster_member_up", "Members as this node sees them (1 up, 0 down)", () =>
-      (this.#role?.cluster.members() ?? []).map((x) => [{ member: x.id, status: x.status, version: x.version }, x.up ? 1 : 0]),
-    )
   }
 
   /** Starts the cluster role (once the node's URL is known: after it listens). */
@@ -342,12 +281,16 @@ export class BatonNode implements LocalNode {
 
   /** The notable events this node saw, oldest first (the last 500). */
   timeline(since = 0): TimelineEvent[] {
-    return this.#timeline.filter((e) => e.time > since)
+    return this.#seen.timeline(since)
+  }
+
+  /** GET /metrics. */
+  get metrics(): Registry {
+    return this.#seen.metrics
   }
 
   recordMove(kind: "handoff" | "failover", ms: number): void {
-    this.#moves.inc(1, { kind })
-    ;(kind === "handoff" ? this.#handoffSeconds : this.#failoverSeconds).observe(ms / 1000)
+    this.#seen.move(kind, ms)
   }
 
   /** Readiness fails and placement skips this node from now on. */
@@ -515,9 +458,7 @@ export class BatonNode implements LocalNode {
     if (h.frozen) return void h.queued.push({ link, msg })
     const started = performance.now()
     const out = h.session.act({ player: st.player, client: st.client, id: msg.id, name: msg.name, input: msg.input, now: this.#now() })
-    this.#actionSeconds.observe((performance.now() - started) / 1000)
-    this.#actions.inc()
-    if (!out.ok) this.#rejected.inc(1, { code: out.code })
+    this.#seen.action((performance.now() - started) / 1000, out.ok ? undefined : out.code)
     h.ack(link, out.ok ? (out.value === undefined ? { i: msg.id, ok: true } : { i: msg.id, ok: true, v: out.value }) : { i: msg.id, ok: false, c: out.code, m: out.message })
     this.#markDirty(h)
   }

@@ -1,0 +1,109 @@
+import type { Logger } from "../log/index.ts"
+import { Registry } from "../metrics/index.ts"
+
+/** Log messages that are events worth a place on the dashboard's timeline. */
+const TIMELINE = new Set([
+  "node listening",
+  "node-up",
+  "node-down",
+  "member status",
+  "draining",
+  "drained",
+  "session created",
+  "session spawned",
+  "session adopted",
+  "session released",
+  "session collected",
+  "session idle, ended",
+  "player joined",
+  "failover",
+  "handoff refused; trying the next node",
+  "cluster link refused",
+])
+
+export interface TimelineEvent {
+  time: number
+  node: string
+  level: string
+  msg: string
+  [field: string]: unknown
+}
+
+/** What the gauges read when /metrics is scraped. */
+export interface GaugeSources {
+  sessions(): number
+  players(): number
+  documents(): number
+  documentSizes(): number[]
+  replicaLag(): { p50: number | null; p99: number | null } | undefined
+  members(): { id: string; status: string; version: string; up: boolean }[]
+}
+
+/**
+ * What a node shows its operators: the timeline (its notable log events,
+ * which is what the dashboard's feed is) and the Prometheus metrics.
+ */
+export class Observability {
+  readonly metrics = new Registry()
+  readonly #timeline: TimelineEvent[] = []
+  readonly #actions = this.metrics.counter("baton_actions_total", "Actions applied or refused")
+  readonly #rejected = this.metrics.counter("baton_actions_rejected_total", "Actions refused, by code")
+  readonly #actionSeconds = this.metrics.histogram("baton_action_seconds", "Time to validate and apply one action", [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05])
+  readonly #moves = this.metrics.counter("baton_session_moves_total", "Sessions moved to or taken over by this node, by kind")
+  readonly #handoffSeconds = this.metrics.histogram("baton_handoff_seconds", "Pause of a session handed off from this node (frozen until the target acknowledged)", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5])
+  readonly #failoverSeconds = this.metrics.histogram("baton_failover_seconds", "From a peer's node-down to this node running one of its sessions", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5])
+
+  constructor(readonly nodeId: string) {}
+
+  /** A logger that also records the notable events (what the node already logs is what operators want to see). */
+  tap(base: Logger): Logger {
+    const tap = (level: "info" | "warn" | "error") => (msg: string, fields?: Record<string, unknown>) => {
+      base[level](msg, fields)
+      if (TIMELINE.has(msg) || msg.startsWith("moved ") || level === "error") {
+        this.#timeline.push({ time: Date.now(), node: this.nodeId, level, msg, ...fields })
+        if (this.#timeline.length > 500) this.#timeline.splice(0, this.#timeline.length - 500)
+      }
+    }
+    return { info: tap("info"), warn: tap("warn"), error: tap("error") }
+  }
+
+  /** The notable events, oldest first (the last 500). */
+  timeline(since = 0): TimelineEvent[] {
+    return this.#timeline.filter((e) => e.time > since)
+  }
+
+  action(seconds: number, refusal?: string): void {
+    this.#actionSeconds.observe(seconds)
+    this.#actions.inc()
+    if (refusal) this.#rejected.inc(1, { code: refusal })
+  }
+
+  move(kind: "handoff" | "failover", ms: number): void {
+    this.#moves.inc(1, { kind })
+    ;(kind === "handoff" ? this.#handoffSeconds : this.#failoverSeconds).observe(ms / 1000)
+  }
+
+  gauges(src: GaugeSources): void {
+    const m = this.metrics
+    m.gauge("baton_sessions", "Sessions running on this node", src.sessions)
+    m.gauge("baton_players", "Player connections attached to this node", src.players)
+    m.gauge("baton_documents", "automerge documents held in this node's repo", src.documents)
+    m.gauge("baton_document_bytes", "Saved size of session documents (max and median of up to 50 of this node's)", () => {
+      const sizes = src.documentSizes().sort((a, b) => a - b)
+      return [
+        [{ stat: "median" }, sizes[Math.floor(sizes.length / 2)] ?? 0],
+        [{ stat: "max" }, sizes[sizes.length - 1] ?? 0],
+      ]
+    })
+    m.gauge("baton_replica_lag_ms", "Replica lag this node measured (p50, p99 of the last 10,000)", () => {
+      const s = src.replicaLag()
+      return [
+        [{ quantile: "0.5" }, s?.p50 ?? 0],
+        [{ quantile: "0.99" }, s?.p99 ?? 0],
+      ]
+    })
+    m.gauge("baton_cluster_member_up", "Members as this node sees them (1 up, 0 down)", () =>
+      src.members().map((x) => [{ member: x.id, status: x.status, version: x.version }, x.up ? 1 : 0]),
+    )
+  }
+}
