@@ -21,7 +21,7 @@ type Obj = Record<string, any>
 
 /** Every BATON_* variable a node reads, from the code that reads them. */
 function variablesTheNodeReads(): Set<string> {
-  const files = ["framework/cli/node-env.ts", "framework/cluster/discovery.ts", "framework/cli/main.ts"]
+  const files = ["framework/cli/node-env.ts", "framework/cluster/discovery.ts", "framework/cli/commands.ts"]
   const names = new Set<string>()
   for (const f of files) for (const m of readFileSync(join(ROOT, f), "utf8").matchAll(/\bBATON_[A-Z0-9_]+\b/g)) names.add(m[0])
   return names
