@@ -2,7 +2,7 @@ import type { DocHandle } from "@automerge/automerge-repo"
 import { Cluster, type Discovery, type Member, rank, replicaSet } from "../cluster/index.ts"
 import type { Logger } from "../log/index.ts"
 import type { ClientMessage } from "../protocol/index.ts"
-import type { SessionDoc, Store } from "../store/index.ts"
+import { newestCheckpoint, type SessionDoc, type Store } from "../store/index.ts"
 import { type ClaimedRequest, Handoff, type HandoffHost, type HandoffRequest, type HostingRequest } from "../handoff/index.ts"
 import { BatonError } from "./errors.ts"
 import type { PlayerLink } from "./hosted.ts"
@@ -250,13 +250,14 @@ export class ClusterRole {
     const docId = entry?.doc.replace(/^automerge:/, "")
     const handle = docId ? this.#node.store.repo.handles[docId as never] : undefined
     const doc = handle?.isReady() ? (handle.doc() as SessionDoc | undefined) : undefined
+    const newest = newestCheckpoint(doc)
     return {
       session,
       entry: entry ?? null,
       replicaSet: this.replicaSet(session),
-      holds: !!doc,
-      rev: doc?.record?.rev ?? null,
-      epoch: doc?.epoch ?? null,
+      holds: !!newest,
+      rev: newest?.rev ?? null,
+      epoch: doc ? Number(doc.epoch) : null,
     }
   }
 
@@ -411,7 +412,8 @@ export class ClusterRole {
           (handle) => {
             this.#following.set(session, handle)
             handle.on("change", ({ doc }) => {
-              if (typeof doc?.at === "number") this.replicaLag.add(Date.now() - doc.at)
+              const newest = newestCheckpoint(doc)
+              if (newest) this.replicaLag.add(Date.now() - newest.at)
             })
           },
           () => {},

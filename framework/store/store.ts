@@ -6,15 +6,8 @@ import { type AutomergeUrl, type DocHandle, type PeerId, Repo, parseAutomergeUrl
 import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import type { SessionRecord } from "../game/index.ts"
 import { diff } from "../protocol/index.ts"
-import { applyOpsToDoc, fromAutomerge, toAutomerge } from "./automerge-json.ts"
-
-/** One session's document: the whole record, the epoch of the owner that wrote it, and when. */
-export interface SessionDoc {
-  epoch: number
-  /** When the owner wrote this checkpoint (ms since the epoch): replicas measure their lag by it. */
-  at: number
-  record: SessionRecord
-}
+import { toAutomerge } from "./automerge-json.ts"
+import { fromStored, logEntry, newSessionDoc, readSessionDoc, readStored, type SessionCopy, type SessionDoc, toStored } from "./session-doc.ts"
 
 export interface RegistryEntry {
   game: string
@@ -44,6 +37,8 @@ export interface StoreOptions {
   budgetMs?: number
   /** Checkpoints after which a document is rolled over to a fresh one (history stays bounded). */
   compactAfter?: number
+  /** Bytes of checkpoint log after which a document is rolled over (when also more than twice its base). */
+  compactAfterBytes?: number
   clock?: () => number
   /** A checkpoint that could not be written (the session keeps running; the next round retries). */
   onError?: (session: string, error: unknown) => void
@@ -54,27 +49,11 @@ interface Written {
   /** The record as last written, in stored form (see toStored). */
   last: SessionRecord
   at: number
-  changes: number
+  /** Log entries and their bytes since the document was started (compaction bounds both). */
+  entries: number
+  logBytes: number
+  baseBytes: number
 }
-
-/**
- * The stored form of a record: a client's ledger keeps its action counter
- * (`seq`: what makes a resend after a restart or a failover exactly-once) and
- * the refusals in its window, as one JSON string that changes only when an
- * action is refused. The answers of successful actions stay out of the
- * document: they churn with every action and were most of a checkpoint's
- * cost. A resend of an applied action is then answered `ok` without its
- * value; a handoff carries the whole record, answers included.
- */
-interface StoredLedger {
-  player: string
-  seq: number
-  at: number
-  /** JSON of the refused answers in the window. */
-  x: string
-}
-
-const storedLedgers = new WeakMap<object, StoredLedger>()
 
 /** A registry entry is flat: converting field by field beats a JSON round trip (placement reads it often). */
 function plainEntry(e: RegistryEntry): RegistryEntry {
@@ -86,30 +65,6 @@ function plainEntry(e: RegistryEntry): RegistryEntry {
     status: String(e.status) as RegistryEntry["status"],
     updatedAt: Number(e.updatedAt),
   }
-}
-
-function toStored(record: SessionRecord): SessionRecord {
-  const clients: Record<string, StoredLedger> = {}
-  for (const [id, ledger] of Object.entries(record.clients)) {
-    // Unchanged ledgers are the same objects (structural sharing): convert each once.
-    let stored = storedLedgers.get(ledger)
-    if (!stored) {
-      stored = { player: ledger.player, seq: ledger.seq, at: ledger.at, x: JSON.stringify(ledger.results.filter((r) => !r[1])) }
-      storedLedgers.set(ledger, stored)
-    }
-    clients[id] = stored
-  }
-  return { ...record, clients: clients as unknown as SessionRecord["clients"] }
-}
-
-function fromStored(record: SessionRecord): SessionRecord {
-  const clients: SessionRecord["clients"] = {}
-  for (const [id, raw] of Object.entries(record.clients ?? {})) {
-    const l = raw as unknown as StoredLedger | string
-    if (typeof l === "string") clients[id] = JSON.parse(l)
-    else clients[id] = { player: l.player, seq: l.seq, at: l.at, results: l.x ? JSON.parse(l.x) : [] }
-  }
-  return { ...record, clients }
 }
 
 /**
@@ -132,6 +87,7 @@ export class Store {
       checkpointMs: opts.checkpointMs ?? 100,
       budgetMs: opts.budgetMs ?? 8,
       compactAfter: opts.compactAfter ?? 200,
+      compactAfterBytes: opts.compactAfterBytes ?? 32 * 1024,
       clock: opts.clock ?? Date.now,
       onError: opts.onError ?? (() => {}),
       clusterName: opts.clusterName ?? "baton",
@@ -197,8 +153,10 @@ export class Store {
   /** Creates the session's document and its registry entry. */
   create(record: SessionRecord, owner: string, epoch = 1): AutomergeUrl {
     const stored = toStored(record)
-    const handle = this.repo.create<SessionDoc>(toAutomerge({ epoch, at: this.#opts.clock(), record: stored }) as SessionDoc)
-    this.#written.set(record.id, { handle, last: stored, at: this.#opts.clock(), changes: 0 })
+    const at = this.#opts.clock()
+    const { doc, baseBytes } = newSessionDoc(stored, epoch, at)
+    const handle = this.repo.create<SessionDoc>(doc)
+    this.#written.set(record.id, { handle, last: stored, at, entries: 0, logBytes: 0, baseBytes })
     this.#setEntry(record.id, { game: record.game, doc: handle.url, owner, epoch, status: record.status, updatedAt: this.#opts.clock() })
     return handle.url
   }
@@ -242,14 +200,16 @@ export class Store {
     w.last = record
     w.at = this.#opts.clock()
     if (ops.length === 0) return
-    if (w.changes >= this.#opts.compactAfter) {
+    const entry = logEntry({ rev: record.rev, at: w.at, ops })
+    const bytes = entry.val.length
+    if (w.entries >= this.#opts.compactAfter || w.logBytes + bytes > Math.max(this.#opts.compactAfterBytes, 2 * w.baseBytes)) {
       this.#compact(w, record)
     } else {
       w.handle.change((d) => {
-        applyOpsToDoc(d.record, ops)
-        d.at = w.at
+        d.log.push(entry as unknown as string)
       })
-      w.changes++
+      w.entries++
+      w.logBytes += bytes
     }
     if (statusChanged) this.#patchEntry(record.id, { status: record.status })
   }
@@ -257,9 +217,12 @@ export class Store {
   /** automerge keeps all history: roll over to a fresh document from the current value instead. */
   #compact(w: Written, record: SessionRecord): void {
     const old = w.handle
-    const epoch = old.doc()?.epoch ?? 1
-    w.handle = this.repo.create<SessionDoc>(toAutomerge({ epoch, at: w.at, record }) as SessionDoc)
-    w.changes = 0
+    const epoch = Number(old.doc()?.epoch ?? 1)
+    const { doc, baseBytes } = newSessionDoc(record, epoch, w.at)
+    w.handle = this.repo.create<SessionDoc>(doc)
+    w.entries = 0
+    w.logBytes = 0
+    w.baseBytes = baseBytes
     this.#patchEntry(record.id, { doc: w.handle.url })
     this.#deleteLater(old.url)
   }
@@ -269,9 +232,13 @@ export class Store {
     const e = this.entry(id)
     if (!e) throw new Error(`no registry entry for session ${id}`)
     const handle = await this.repo.find<SessionDoc>(e.doc)
-    const doc = fromAutomerge<SessionDoc>(handle.doc())
-    this.#written.set(id, { handle, last: doc.record, at: this.#opts.clock(), changes: 0 })
-    return { ...doc, record: fromStored(doc.record) }
+    const read = readStored(handle.doc())
+    if (!read) throw new Error(`document of session ${id} holds no session`)
+    const w: Written = { handle, last: read.stored, at: this.#opts.clock(), entries: read.entries, logBytes: read.logBytes, baseBytes: 0 }
+    this.#written.set(id, w)
+    // A document of the older layout (one field per value) cannot take log entries: start a fresh one.
+    if (!Number.isFinite(read.entries)) this.#compact(w, read.stored)
+    return { record: fromStored(read.stored), epoch: read.epoch }
   }
 
   /** The session's document as bytes, after writing its newest record (a handoff carries these). */
@@ -286,33 +253,28 @@ export class Store {
   }
 
   /** Reads a session document from bytes (a handoff's). */
-  static fromBytes(bytes: Uint8Array): { record: SessionRecord; epoch: number; at: number } {
-    const doc = fromAutomerge<SessionDoc>(load(bytes))
-    return { ...doc, record: fromStored(doc.record) }
+  static fromBytes(bytes: Uint8Array): SessionCopy {
+    const copy = readSessionDoc(load(bytes))
+    if (!copy) throw new Error("the document holds no session")
+    return copy
   }
 
   /** This node's copy of a session's document, if it holds one (a replica taking over). */
-  replicaCopy(id: string): { record: SessionRecord; epoch: number; at: number } | undefined {
+  replicaCopy(id: string): SessionCopy | undefined {
     const e = this.entry(id)
     if (!e) return undefined
     const handle = this.repo.handles[e.doc.replace(/^automerge:/, "") as never] as DocHandle<SessionDoc> | undefined
     if (!handle?.isReady()) return undefined
-    const raw = handle.doc()
-    if (!raw?.record) return undefined
-    const doc = fromAutomerge<SessionDoc>(raw)
-    return { ...doc, record: fromStored(doc.record) }
+    return readSessionDoc(handle.doc())
   }
 
   /** Fetches a session's document (from disk, or from the peers that hold it), then reads it. */
-  async loadCopy(id: string, timeoutMs: number): Promise<{ record: SessionRecord; epoch: number; at: number } | undefined> {
+  async loadCopy(id: string, timeoutMs: number): Promise<SessionCopy | undefined> {
     const e = this.entry(id)
     if (!e) return undefined
     try {
       const handle = await this.repo.find<SessionDoc>(e.doc, { signal: AbortSignal.timeout(timeoutMs) })
-      const raw = handle.doc()
-      if (!raw?.record) return undefined
-      const doc = fromAutomerge<SessionDoc>(raw)
-      return { ...doc, record: fromStored(doc.record) }
+      return readSessionDoc(handle.doc())
     } catch {
       return undefined
     }

@@ -1,0 +1,141 @@
+import "./no-native-cbor.ts"
+import { ImmutableString } from "@automerge/automerge"
+import type { SessionRecord } from "../game/index.ts"
+import { applyPatch, type PatchOp } from "../protocol/index.ts"
+import { fromAutomerge } from "./automerge-json.ts"
+
+/**
+ * One session's automerge document. The record is JSON text: `base` is the
+ * record when the document was started, and each checkpoint appends one
+ * `log` entry with the diff from the checkpoint before. A checkpoint is then
+ * one automerge operation whatever it changed: written field by field, each
+ * changed field cost about 35 µs of automerge (wasm) on Bun, and checkpoints
+ * were the largest cost per action. The history still grows only by what
+ * changed, and compaction starts a fresh document from the current record.
+ */
+export interface SessionDoc {
+  v: 2
+  /** The owner's epoch when it started this document. */
+  epoch: number
+  /** JSON of `{ at, record }` (stored form, see toStored). */
+  base: string
+  /** JSON of one `LogEntry` per checkpoint since `base`. */
+  log: string[]
+}
+
+/** A checkpoint: the diff of the stored record from the one before, its revision, and when it was written. */
+export interface LogEntry {
+  rev: number
+  /** When the owner wrote it (ms since the epoch): replicas measure their lag by it. */
+  at: number
+  ops: PatchOp[]
+}
+
+/** A session as read from its document. */
+export interface SessionCopy {
+  record: SessionRecord
+  epoch: number
+  /** When the newest checkpoint in it was written. */
+  at: number
+}
+
+/**
+ * The stored form of a record: a client's ledger keeps its action counter
+ * (`seq`: what makes a resend after a restart or a failover exactly-once) and
+ * the refusals in its window, as one JSON string that changes only when an
+ * action is refused. The answers of successful actions stay out of the
+ * document: they churn with every action. A resend of an applied action is
+ * then answered `ok` without its value; a handoff carries the whole record,
+ * answers included.
+ */
+interface StoredLedger {
+  player: string
+  seq: number
+  at: number
+  /** JSON of the refused answers in the window. */
+  x: string
+}
+
+const storedLedgers = new WeakMap<object, StoredLedger>()
+
+export function toStored(record: SessionRecord): SessionRecord {
+  const clients: Record<string, StoredLedger> = {}
+  for (const [id, ledger] of Object.entries(record.clients)) {
+    // Unchanged ledgers are the same objects (structural sharing): convert each once.
+    let stored = storedLedgers.get(ledger)
+    if (!stored) {
+      stored = { player: ledger.player, seq: ledger.seq, at: ledger.at, x: JSON.stringify(ledger.results.filter((r) => !r[1])) }
+      storedLedgers.set(ledger, stored)
+    }
+    clients[id] = stored
+  }
+  return { ...record, clients: clients as unknown as SessionRecord["clients"] }
+}
+
+export function fromStored(record: SessionRecord): SessionRecord {
+  const clients: SessionRecord["clients"] = {}
+  for (const [id, raw] of Object.entries(record.clients ?? {})) {
+    const l = raw as unknown as StoredLedger | string
+    if (typeof l === "string") clients[id] = JSON.parse(l)
+    else clients[id] = { player: l.player, seq: l.seq, at: l.at, results: l.x ? JSON.parse(l.x) : [] }
+  }
+  return { ...record, clients }
+}
+
+/** The initial value of a new document holding `stored` (a record in stored form). */
+export function newSessionDoc(stored: SessionRecord, epoch: number, at: number): { doc: SessionDoc; baseBytes: number } {
+  const base = JSON.stringify({ at, record: stored })
+  const doc = { v: 2, epoch, base: new ImmutableString(base), log: [] } as unknown as SessionDoc
+  return { doc, baseBytes: base.length }
+}
+
+/** One checkpoint's log entry, as the text appended to the document. */
+export function logEntry(entry: LogEntry): ImmutableString {
+  return new ImmutableString(JSON.stringify(entry))
+}
+
+/**
+ * Reads a session document (an automerge doc's value) into the stored form
+ * of its record, or undefined when it holds none (not synced yet). Documents
+ * written field by field (version 1) are read too.
+ */
+export function readStored(raw: unknown): { stored: SessionRecord; epoch: number; at: number; entries: number; logBytes: number } | undefined {
+  if (!raw || typeof raw !== "object") return undefined
+  const d = raw as Record<string, unknown>
+  if (d.record) {
+    const v1 = fromAutomerge<{ epoch: number; at: number; record: SessionRecord }>(d)
+    return { stored: v1.record, epoch: v1.epoch, at: v1.at, entries: Number.POSITIVE_INFINITY, logBytes: 0 }
+  }
+  if (d.base === undefined) return undefined
+  let { at, record } = JSON.parse(String(d.base)) as { at: number; record: SessionRecord }
+  const log = (d.log ?? []) as unknown[]
+  let logBytes = 0
+  for (const text of log) {
+    const s = String(text)
+    logBytes += s.length
+    const entry = JSON.parse(s) as LogEntry
+    record = applyPatch(record, entry.ops)
+    at = entry.at
+  }
+  return { stored: record, epoch: Number(d.epoch), at, entries: log.length, logBytes }
+}
+
+export function readSessionDoc(raw: unknown): SessionCopy | undefined {
+  const s = readStored(raw)
+  return s && { record: fromStored(s.stored), epoch: s.epoch, at: s.at }
+}
+
+/** When the newest checkpoint of a document was written, and its revision (cheap: reads the last entry only). */
+export function newestCheckpoint(raw: unknown): { at: number; rev: number } | undefined {
+  if (!raw || typeof raw !== "object") return undefined
+  const d = raw as Record<string, unknown>
+  if (d.record) return { at: Number(d.at), rev: Number((d.record as SessionRecord).rev) }
+  const log = d.log as unknown[] | undefined
+  if (log?.length) {
+    const e = JSON.parse(String(log[log.length - 1])) as LogEntry
+    return { at: e.at, rev: e.rev }
+  }
+  if (d.base === undefined) return undefined
+  const b = JSON.parse(String(d.base)) as { at: number; record: SessionRecord }
+  return { at: b.at, rev: b.record.rev }
+}

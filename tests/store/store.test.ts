@@ -1,0 +1,121 @@
+import { afterEach, describe, expect, test } from "bun:test"
+import * as A from "@automerge/automerge"
+import { Session } from "baton"
+import counter from "../../app/games/counter.ts"
+import { readSessionDoc, type SessionDoc, Store } from "../../framework/store/index.ts"
+import { toAutomerge } from "../../framework/store/automerge-json.ts"
+
+const T0 = 1_700_000_000_000
+let store: Store | undefined
+afterEach(async () => {
+  await store?.close()
+  store = undefined
+})
+
+/** A counter session with `players` players who have acted `actions` times in all (round robin). */
+function played(players: number, actions: number): Session<typeof counter> {
+  const s = Session.create(counter, { id: "s1", now: T0, seed: "seed" })
+  for (let p = 0; p < players; p++) s.join(`p${p}`, T0)
+  for (let i = 0; i < actions; i++) act(s, i, players)
+  return s
+}
+
+function act(s: Session<typeof counter>, i: number, players = 4): void {
+  const p = i % players
+  const out = s.act({ player: `p${p}`, client: `c${p}`, id: Math.floor(i / players) + 1, name: "inc", input: { by: 1 }, now: T0 + i })
+  if (!out.ok) throw new Error(`act ${i}: ${out.code}`)
+}
+
+async function open(opts: Partial<Parameters<typeof Store.open>[0]> = {}): Promise<Store> {
+  store = await Store.open({ peerId: "store-test", checkpointMs: 0, ...opts })
+  return store
+}
+
+/** The record as the store keeps it: success answers leave the ledger (only seq and refusals are stored). */
+function withoutAnswers(record: Session["record"]): Session["record"] {
+  const clients = Object.fromEntries(Object.entries(record.clients).map(([id, l]) => [id, { ...l, results: l.results.filter((r) => !r[1]) }]))
+  return { ...record, clients }
+}
+
+describe("session documents", () => {
+  test("a record written checkpoint after checkpoint reads back from the document's bytes", async () => {
+    const st = await open()
+    const s = played(4, 0)
+    st.create(s.record, "n1")
+    for (let i = 0; i < 40; i++) {
+      act(s, i)
+      st.checkpoint(s.record)
+      st.writeCheckpoints()
+    }
+    const copy = Store.fromBytes(st.saveNow(s.record))
+    expect(copy.record).toEqual(withoutAnswers(s.record))
+    expect(copy.record.state).toEqual({ total: 40, players: { p0: { count: 10 }, p1: { count: 10 }, p2: { count: 10 }, p3: { count: 10 } } })
+    expect(copy.epoch).toBe(1)
+    // The ledger's counter survives: a resend of an applied action is recognised after a move.
+    expect(copy.record.clients.c0?.seq).toBe(10)
+  })
+
+  test("a checkpoint is one automerge operation, however much of the record changed", async () => {
+    const st = await open()
+    const s = played(4, 0)
+    const url = st.create(s.record, "n1")
+    const handle = await st.repo.find<SessionDoc>(url)
+    const before = A.getAllChanges(handle.doc()).length
+    for (let i = 0; i < 8; i++) act(s, i) // every player's count, the total, four ledgers, rev and activeAt change
+    st.checkpoint(s.record)
+    expect(st.writeCheckpoints()).toBe(1)
+    const changes = A.getAllChanges(handle.doc())
+    expect(changes.length).toBe(before + 1)
+    expect(A.decodeChange(changes[changes.length - 1] as Uint8Array).ops.length).toBe(1)
+  })
+
+  test("checkpoints are coalesced: at most one per session per checkpointMs", async () => {
+    let now = T0
+    const st = await open({ checkpointMs: 100, clock: () => now })
+    const s = played(4, 0)
+    st.create(s.record, "n1")
+    act(s, 0)
+    st.checkpoint(s.record)
+    expect(st.writeCheckpoints()).toBe(0) // written at create, less than 100 ms ago
+    act(s, 1)
+    st.checkpoint(s.record)
+    now += 100
+    expect(st.writeCheckpoints()).toBe(1) // the newest record, once
+    expect(st.writeCheckpoints()).toBe(0)
+  })
+
+  test("compaction keeps a document's size bounded however many actions it saw", async () => {
+    const st = await open({ compactAfterBytes: 8 * 1024 })
+    const s = played(4, 0)
+    const first = st.create(s.record, "n1")
+    const sizes: number[] = []
+    for (let i = 0; i < 4000; i++) {
+      act(s, i)
+      if (i % 10 === 9) {
+        st.checkpoint(s.record)
+        st.writeCheckpoints()
+        if (i % 200 === 199) sizes.push(st.docSize("s1"))
+      }
+    }
+    expect(st.entry("s1")?.doc).not.toBe(first) // rolled over to a fresh document
+    // The last size is no bigger than the largest seen early on: growth is bounded, not linear.
+    expect(Math.max(...sizes.slice(-5))).toBeLessThanOrEqual(Math.max(...sizes.slice(0, 10)) * 1.5)
+    expect(Store.fromBytes(st.saveNow(s.record)).record).toEqual(withoutAnswers(s.record))
+  })
+
+  test("documents of the older layout (one automerge field per value) are still read", () => {
+    const s = played(2, 6)
+    const stored = withoutAnswers(s.record)
+    const v1 = { epoch: 3, at: T0 + 5, record: { ...stored, clients: Object.fromEntries(Object.entries(stored.clients).map(([id, l]) => [id, { player: l.player, seq: l.seq, at: l.at, x: "[]" }])) } }
+    const copy = Store.fromBytes(A.save(A.from(toAutomerge(v1) as Record<string, unknown>)))
+    expect(copy.epoch).toBe(3)
+    expect(copy.at).toBe(T0 + 5)
+    expect(copy.record).toEqual(stored)
+  })
+
+  test("a value that is not a session document reads as nothing, not a crash", () => {
+    expect(readSessionDoc(undefined)).toBeUndefined()
+    expect(readSessionDoc({})).toBeUndefined()
+    expect(() => Store.fromBytes(A.save(A.from({ hello: "world" })))).toThrow("holds no session")
+  })
+})
