@@ -187,8 +187,7 @@ export class Session<G extends AnyGame = AnyGame> {
     let seat = 0
     while (taken.has(seat)) seat++
     const out = this.#transact(now, player, (d, ctx) => {
-      d.players.push({ player, seat, joinedAt: now })
-      d.players.sort((a, b) => a.seat - b.seat) // seat order is what ctx.players promises
+      d.players = [...d.players, { player, seat, joinedAt: now }].sort((a, b) => a.seat - b.seat) // seat order is what ctx.players promises
       d.activeAt = now
       this.game.onJoin?.(Object.assign(ctx, { player }))
     })
@@ -303,44 +302,56 @@ export class Session<G extends AnyGame = AnyGame> {
 
   #refuse(req: ActRequest, code: string, message: string): Outcome {
     // Remembered like a success: a resend must get the same answer, not a second try.
-    this.#record = create(this.#record, (d) => {
-      record(d, req, [req.id, false, code, message])
-      d.rev++
-    })
+    const next = { ...this.#record, rev: this.#record.rev + 1 }
+    record(next, req, [req.id, false, code, message])
+    this.#record = next
     return { ok: false, code, message }
   }
 
+  /**
+   * One step. Only the game's state is a draft (mutative): the runtime's own
+   * fields are changed on a shallow copy of the record, each change making a
+   * new array or object (copy on write), so a step that throws leaves the
+   * record as it was and unchanged parts stay shared. Drafting the whole
+   * record made a proxy of every ledger and list a step touched, which was
+   * most of an action's cost.
+   */
   #transact(
     now: number,
     actor: PlayerId | null,
-    body: (draft: SessionRecord, ctx: GameContext<unknown> & { reject(code: string, message?: string): never }) => unknown,
+    body: (shell: SessionRecord, ctx: GameContext<unknown> & { reject(code: string, message?: string): never }) => unknown,
   ): { ok: true; value: unknown } | { ok: false; code: string; message: string } {
-    const rngState = this.#record.rng.slice() as RngState
+    const base = this.#record
+    const shell: SessionRecord = { ...base }
+    const rngState = base.rng.slice() as RngState
     const rng = rngOver(rngState)
     const events: Emitted[] = []
     const spawns: Spawn[] = []
     let value: unknown
     try {
-      this.#record = create(this.#record, (d) => {
-        const ctx = contextOver(this.game, d, now, rng, events, spawns)
-        value = body(d, ctx)
-        if (rngState.some((x, i) => x !== d.rng[i])) d.rng = rngState
-        d.rev++
+      const held = create({ state: base.state }, (h) => {
+        value = body(shell, contextOver(this.game, shell, h, now, rng, events, spawns))
       })
+      shell.state = held.state
     } catch (error) {
       if (error instanceof Rejection) return { ok: false, code: error.code, message: error.message }
       const where = actor ? `by ${actor}` : "in game code"
       return { ok: false, code: "game_error", message: `${this.game.name}: ${messageOf(error)} (${where})` }
     }
+    if (rngState.some((x, i) => x !== base.rng[i])) shell.rng = rngState
+    shell.rev = base.rev + 1
+    this.#record = shell
     this.#events.push(...events)
     this.#spawns.push(...spawns)
     return { ok: true, value }
   }
 }
 
+/** The game's view of a step: `held.state` is the draft of the state, `d` the record's shell (see #transact). */
 function contextOver(
   game: AnyGame,
   d: SessionRecord,
+  held: { state: unknown },
   now: number,
   rng: ReturnType<typeof rngOver>,
   events: Emitted[],
@@ -350,15 +361,15 @@ function contextOver(
     if (!game.timers || !Object.hasOwn(game.timers, name)) throw new Error(`timers.${name} is not defined`)
     if (!Number.isFinite(at)) throw new Error(`timer "${name}" needs a finite time`)
     const id = d.nextTimerId++
-    d.timers.push({ id, name, at, payload: toJson(payload) ?? null })
+    d.timers = [...d.timers, { id, name, at, payload: toJson(payload) ?? null }]
     return id
   }
   return {
     get state() {
-      return d.state
+      return held.state
     },
     set state(next) {
-      d.state = next
+      held.state = next
     },
     now,
     rng,
@@ -403,20 +414,21 @@ function contextOver(
   }
 }
 
+/** Writes an answer into the client's ledger on `d` (a shell: the ledgers map and the ledger are copied, never changed). */
 function record(d: SessionRecord, req: ActRequest, answer: LedgerResult): void {
-  let ledger = d.clients[req.client]
+  const clients = { ...d.clients }
+  const ledger = clients[req.client]
   if (!ledger) {
-    const mine = Object.entries(d.clients).filter(([, l]) => l.player === req.player)
+    const mine = Object.entries(clients).filter(([, l]) => l.player === req.player)
     if (mine.length >= LEDGERS_PER_PLAYER) {
       mine.sort((a, b) => a[1].at - b[1].at)
-      for (const [id] of mine.slice(0, mine.length - LEDGERS_PER_PLAYER + 1)) delete d.clients[id]
+      for (const [id] of mine.slice(0, mine.length - LEDGERS_PER_PLAYER + 1)) delete clients[id]
     }
-    ledger = d.clients[req.client] = { player: req.player, seq: 0, at: req.now, results: [] }
   }
-  ledger.seq = req.id
-  ledger.at = req.now
-  ledger.results.push(answer)
-  if (ledger.results.length > LEDGER_RESULTS) ledger.results.splice(0, ledger.results.length - LEDGER_RESULTS)
+  const results = ledger ? ledger.results.slice(ledger.results.length >= LEDGER_RESULTS ? ledger.results.length - LEDGER_RESULTS + 1 : 0) : []
+  results.push(answer)
+  clients[req.client] = { player: req.player, seq: req.id, at: req.now, results }
+  d.clients = clients
 }
 
 function answerOf(results: LedgerResult[], id: number): Outcome {
