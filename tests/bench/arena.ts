@@ -21,6 +21,8 @@ export interface ArenaResult {
   latencyMs: { n: number; p50: number; p95: number; p99: number }
   serverCpuUsPerAction: number
   peakRssMb: number
+  /** Share of one core the load generator used while measuring: near 100 % it, not the server, limits the rate. */
+  loadGeneratorCpuPct: number
   replicaLagMs?: unknown
 }
 
@@ -32,7 +34,8 @@ export async function runArena(opts: { sessions: number; players: number; second
     const n = await startNodeProcess({ env: { BATON_LOG: "json", BATON_FRAMES_PER_SECOND: "1000000" } })
     if (pin) Bun.spawnSync(["taskset", "-a", "-pc", "0", String(n.proc.pid)])
     nodes = [n]
-    stop = () => n.kill()
+    // SIGTERM when profiling: Bun writes the CPU profile at a clean exit.
+    stop = () => (process.env.BATON_PROFILE_DIR ? n.stop() : n.kill())
   } else {
     const c = await TestCluster.start(opts.nodes, { BATON_FRAMES_PER_SECOND: "1000000" })
     nodes = c.nodes
@@ -71,10 +74,11 @@ export async function runArena(opts: { sessions: number; players: number; second
         }
       }
     }
-    const cpu0 = { t: 0, cpu: 0 }
+    const cpu0 = { t: 0, cpu: 0, own: process.cpuUsage() }
     setTimeout(async () => {
       measuring = true
       cpu0.t = performance.now()
+      cpu0.own = process.cpuUsage()
       cpu0.cpu = await cpuMs(nodes)
     }, opts.warmup * 1000)
     let peakRss = 0
@@ -83,6 +87,7 @@ export async function runArena(opts: { sessions: number; players: number; second
     clearInterval(rssTimer)
     const elapsed = (performance.now() - cpu0.t) / 1000
     const cpu = (await cpuMs(nodes)) - cpu0.cpu
+    const own = process.cpuUsage(cpu0.own)
     for (const p of players) p.close()
     let replicaLagMs: unknown
     if (opts.nodes > 1) replicaLagMs = await Promise.all(nodes.map(async (n) => ((await (await fetch(`${n.url}/cluster`)).json()) as { replicaLagMs: unknown }).replicaLagMs))
@@ -94,6 +99,7 @@ export async function runArena(opts: { sessions: number; players: number; second
       latencyMs: percentiles(latencies),
       serverCpuUsPerAction: Math.round(((cpu * 1000) / Math.max(1, count)) * 10) / 10,
       peakRssMb: Math.round(peakRss),
+      loadGeneratorCpuPct: Math.round((own.user + own.system) / 10 / elapsed / 1000),
       replicaLagMs,
     }
   } finally {
