@@ -29,6 +29,7 @@ export function nodeOptionsFromEnv(env: Env, port: number, dev = env.BATON_DEV =
     sweepMs: ms(env, "BATON_SWEEP_MS"),
     graceMs: ms(env, "BATON_GRACE_MS"),
     maxSessions: num(env, "BATON_MAX_SESSIONS"),
+    checkpointMs: ms(env, "BATON_CHECKPOINT_MS"),
     adminToken: env.BATON_ADMIN_TOKEN || undefined,
     playerSecret: env.BATON_PLAYER_SECRET || undefined,
     limits: {

@@ -3,7 +3,7 @@ import type { Repo } from "@automerge/automerge-repo"
 import type { ServerWebSocket } from "bun"
 import type { Logger } from "../log/index.ts"
 import { signLink, verifyLink } from "./auth.ts"
-import { type ControlLink, type ControlMessage, type MemberStatus, acceptedLink, dialLink } from "./control.ts"
+import { CAPS, type ControlLink, type ControlMessage, type MemberStatus, acceptedLink, dialLink } from "./control.ts"
 import { type Discovery, startDiscovery } from "./discovery.ts"
 import { SyncLinks } from "./sync.ts"
 
@@ -90,7 +90,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   member(id: string): Member | undefined {
-    return this.members().find((m) => m.id === id)
+    if (id === this.#self.id) return this.self
+    const p = this.#peers.get(id)
+    return p && this.#public(p)
   }
 
   start(): void {
@@ -192,6 +194,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       version: this.#self.version,
       sessions: this.#self.sessions,
       peers: [...this.#peers.values()].filter((p) => p.up).map((p) => ({ id: p.id, url: p.url })),
+      caps: CAPS,
     }
   }
 
@@ -238,6 +241,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   #receive(link: ControlLink, from: string, msg: ControlMessage): void {
     if (msg.t === "hello") return this.#onHello(link, msg)
+    if (msg.t === "batch") {
+      for (const m of msg.msgs) this.#receive(link, from, m)
+      return
+    }
     const peer = this.#peers.get(from)
     if (!peer || (peer.link !== link && !this.#retired.has(link))) return
     peer.lastHeard = Date.now()
@@ -280,6 +287,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
     for (const p of hello.peers) this.#learnUrl(p.url)
     this.#urls.add(hello.url)
+    link.batching = hello.caps?.includes("batch") ?? false
     let peer = this.#peers.get(hello.id)
     if (peer?.link?.open && peer.link !== link) {
       // Two links for one pair (both dialled at once): both sides keep sending on the one the

@@ -2,7 +2,10 @@ import type { ServerWebSocket } from "bun"
 
 /** Control messages between nodes (JSON over the control link). */
 export type ControlMessage =
-  | { t: "hello"; id: string; url: string; status: MemberStatus; version: string; sessions: number; peers: { id: string; url: string }[] }
+  /** `caps`: what the sender understands beyond the first version ("batch"); older nodes send none. */
+  | { t: "hello"; id: string; url: string; status: MemberStatus; version: string; sessions: number; peers: { id: string; url: string }[]; caps?: string[] }
+  /** Several messages in one frame, in order (only to peers whose hello said "batch"). */
+  | { t: "batch"; msgs: ControlMessage[] }
   | { t: "hb"; status: MemberStatus; sessions: number }
   | { t: "bye" }
   | { t: "req"; rid: number; body: unknown }
@@ -11,6 +14,9 @@ export type ControlMessage =
 
 export type MemberStatus = "joining" | "ready" | "draining" | "gone"
 
+/** What this version understands (sent in hello). */
+export const CAPS = ["batch"]
+
 /** One control link to a peer, whichever side dialled; frames are JSON text. */
 export interface ControlLink {
   /** Who dialled: the pair keeps the link dialled by the lower node id. */
@@ -18,18 +24,48 @@ export interface ControlLink {
   send(msg: ControlMessage): void
   close(code?: number, reason?: string): void
   readonly open: boolean
+  /**
+   * Set once the peer's hello says it reads batches: then the messages sent
+   * during one task go out as one frame (a relaying node forwards many
+   * players' frames per turn; one WebSocket write each was most of its cost).
+   */
+  batching: boolean
+}
+
+/** The send half of a link: writes at once, or queues until the end of the current task when batching. */
+function sender(write: (text: string) => void): { send(msg: ControlMessage, batching: boolean): void; flush(): void } {
+  let queue: ControlMessage[] | undefined
+  const flush = () => {
+    const q = queue
+    queue = undefined
+    if (q) write(JSON.stringify(q.length === 1 ? q[0] : { t: "batch", msgs: q }))
+  }
+  return {
+    send(msg, batching) {
+      if (!batching && !queue) return write(JSON.stringify(msg))
+      if (queue) return void queue.push(msg)
+      queue = [msg]
+      queueMicrotask(flush)
+    },
+    flush,
+  }
 }
 
 /** A control link we accepted on our port. */
 export function acceptedLink(ws: ServerWebSocket<unknown>, dialer: string): ControlLink {
   let open = true
+  const out = sender((text) => {
+    if (open && ws.send(text) === 0) ws.close(1011, "control frame dropped")
+  })
   return {
     dialer,
+    batching: false,
     send(msg) {
-      if (open && ws.send(JSON.stringify(msg)) === 0) ws.close(1011, "control frame dropped")
+      if (open) out.send(msg, this.batching)
     },
     close(code = 1000, reason = "") {
       if (!open) return
+      out.flush() // what was sent before the close (a goodbye) still goes
       open = false
       ws.close(code, reason)
     },
@@ -48,12 +84,17 @@ export function dialLink(
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url)
     let opened = false
+    const out = sender((text) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(text)
+    })
     const link: ControlLink = {
       dialer,
+      batching: false,
       send(msg) {
-        if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg))
+        if (ws.readyState === WebSocket.OPEN) out.send(msg, this.batching)
       },
       close(code = 1000, reason = "") {
+        out.flush() // what was sent before the close (a goodbye) still goes
         if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(code, reason)
       },
       get open() {

@@ -1,6 +1,6 @@
 /** Game modules and the pure session runtime: no I/O, no clock, no sockets. */
 export * from "./define.ts"
 export { Session, type ActRequest, type Emitted, type GameFault, type Outcome, type Spawn } from "./session.ts"
-export type { SessionRecord, Seat, TimerEntry, ClientLedger } from "./record.ts"
+export { type SessionRecord, type Seat, type TimerEntry, type ClientLedger, type LedgerResult, LEDGER_RESULTS } from "./record.ts"
 export { GameLoadError, explainIssues } from "./errors.ts"
 export { type Rng, type RngState, seedRng, rngOver } from "./rng.ts"

@@ -5,7 +5,7 @@ import type { ClientMessage } from "../protocol/index.ts"
 import { newestCheckpoint, type SessionDoc, type Store } from "../store/index.ts"
 import { type ClaimedRequest, Handoff, type HandoffHost, type HandoffRequest, type HostingRequest } from "../handoff/index.ts"
 import { BatonError } from "./errors.ts"
-import type { PlayerLink } from "./hosted.ts"
+import type { HostedSession, PlayerLink } from "./hosted.ts"
 import { Histogram } from "./histogram.ts"
 import { type ReplicationMessage, Replicator } from "./replication.ts"
 
@@ -29,6 +29,8 @@ export interface LocalNode extends HandoffHost {
   readonly store: Store
   readonly sessionCount: number
   hasSession(id: string): boolean
+  /** The session if it runs here. */
+  hosted(id: string): HostedSession | undefined
   sessions(): unknown[]
   timeline(since?: number): unknown[]
   session(id: string): unknown
@@ -75,7 +77,10 @@ export class ClusterRole {
   readonly cluster: Cluster
   readonly handoff: Handoff
   readonly replicator: Replicator
+  /** How old the changes were when a replica got them (the control-link stream). */
   readonly replicaLag = new Histogram(10_000)
+  /** How old a checkpoint was when it reached a replica's automerge document. */
+  readonly documentLag = new Histogram(10_000)
   #node: LocalNode
   #replicas: number | "all"
   /** Replica copies this node follows: session id → handle. */
@@ -109,11 +114,13 @@ export class ClusterRole {
       node.id,
       (session) => this.replicaSet(session),
       node.log,
-      (session) => node.hostedEpochs().get(session),
+      (session) => node.hosted(session)?.epoch,
       (session, epoch) => {
-        const mine = node.hostedEpochs().get(session)
+        const mine = node.hosted(session)?.epoch
         if (mine !== undefined && mine < epoch) node.release(session, `fenced: a replica knows epoch ${epoch}`)
       },
+      (session) => node.hosted(session),
+      (ms) => this.replicaLag.add(ms),
     )
     this.handoff = new Handoff(node, this.cluster, (session) => this.replicator.shadow(session))
     this.cluster.onRequest((from, body) => this.#onRequest(from, body as Body))
@@ -268,6 +275,7 @@ export class ClusterRole {
       relayedOut: this.#outbound.size,
       relayedIn: this.#inbound.size,
       replicaLagMs: this.replicaLag.summary(),
+      documentLagMs: this.documentLag.summary(),
     }
   }
 
@@ -325,6 +333,7 @@ export class ClusterRole {
   #onMessage(from: string, body: Body): void {
     switch (body.t) {
       case "rep":
+      case "rep-batch":
       case "rep-ack":
       case "rep-nack":
       case "rep-fenced":
@@ -413,7 +422,7 @@ export class ClusterRole {
             this.#following.set(session, handle)
             handle.on("change", ({ doc }) => {
               const newest = newestCheckpoint(doc)
-              if (newest) this.replicaLag.add(Date.now() - newest.at)
+              if (newest) this.documentLag.add(Date.now() - newest.at)
             })
           },
           () => {},

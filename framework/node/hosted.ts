@@ -140,6 +140,15 @@ export class HostedSession {
     return this.#held.reduce((n, h) => n + h.acks.length, 0)
   }
 
+  #streamedRev = 0
+  /** Whether the record changed since the last call (replicas are streamed only what changed). */
+  changedSinceStream(): boolean {
+    const rev = this.session.record.rev
+    if (rev === this.#streamedRev) return false
+    this.#streamedRev = rev
+    return true
+  }
+
   /** The record when it changed since the last checkpoint. */
   takeCheckpoint(): Session["record"] | undefined {
     const rec = this.session.record

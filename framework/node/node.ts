@@ -21,7 +21,7 @@ export interface NodeConfig {
   sweepMs?: number
   /** Sessions this node will run at most. Default 10,000. */
   maxSessions?: number
-  /** Least time between two checkpoints of one session, ms. Default 100. */
+  /** Least time between two automerge checkpoints of one session, ms (replicas get changes sooner, over the control link). Default 500. */
   checkpointMs?: number
   log?: Logger
   clock?: () => number
@@ -97,7 +97,7 @@ export class BatonNode implements LocalNode {
       lingerMs: config.lingerMs ?? 60_000,
       sweepMs: config.sweepMs ?? 5_000,
       maxSessions: config.maxSessions ?? 10_000,
-      checkpointMs: config.checkpointMs ?? 100,
+      checkpointMs: config.checkpointMs ?? 500,
       clock: config.clock ?? Date.now,
     }
   }
@@ -121,6 +121,7 @@ export class BatonNode implements LocalNode {
       documents: () => Object.keys(node.#store.repo.handles).length,
       documentSizes: () => [...node.#sessions.keys()].slice(0, 50).map((id) => node.#store.docSize(id)),
       replicaLag: () => node.#role?.replicaLag.summary(),
+      documentLag: () => node.#role?.documentLag.summary(),
       members: () => node.#role?.cluster.members() ?? [],
     })
     node.#status = "ready"
@@ -201,6 +202,10 @@ export class BatonNode implements LocalNode {
   session(id: string): SessionSummary | undefined {
     const h = this.#sessions.get(id)
     return h ? this.#summary(h) : undefined
+  }
+
+  hosted(id: string): HostedSession | undefined {
+    return this.#sessions.get(id)
   }
 
   /** The sessions running here and their epochs (fencing compares them with the registry). */
@@ -507,7 +512,9 @@ export class BatonNode implements LocalNode {
       // Sessions a step spawned exist before any frame names them to a player.
       for (const s of h.session.takeSpawns()) this.#spawn(s, h.id)
       h.flush()
-      if (h.holdAcks && !this.#role?.replicator.replicate(h)) h.releaseAcks(Number.POSITIVE_INFINITY)
+      if (h.holdAcks) {
+        if (!this.#role?.replicator.replicate(h)) h.releaseAcks(Number.POSITIVE_INFINITY)
+      } else if (this.#role && h.changedSinceStream()) this.#role.replicator.stream(h)
       for (const f of h.session.takeFaults()) this.log.error("game code failed", { session: h.id, where: f.where, error: f.error })
       const rec = h.takeCheckpoint()
       if (rec) this.#store.checkpoint(rec)

@@ -36,6 +36,7 @@ export interface GaugeSources {
   documents(): number
   documentSizes(): number[]
   replicaLag(): { p50: number | null; p99: number | null } | undefined
+  documentLag(): { p50: number | null; p99: number | null } | undefined
   members(): { id: string; status: string; version: string; up: boolean }[]
 }
 
@@ -95,13 +96,14 @@ export class Observability {
         [{ stat: "max" }, sizes[sizes.length - 1] ?? 0],
       ]
     })
-    m.gauge("baton_replica_lag_ms", "Replica lag this node measured (p50, p99 of the last 10,000)", () => {
-      const s = src.replicaLag()
-      return [
-        [{ quantile: "0.5" }, s?.p50 ?? 0],
-        [{ quantile: "0.99" }, s?.p99 ?? 0],
-      ]
-    })
+    const quantiles = (s: { p50: number | null; p99: number | null } | undefined): [Record<string, string>, number][] => [
+      [{ quantile: "0.5" }, s?.p50 ?? 0],
+      [{ quantile: "0.99" }, s?.p99 ?? 0],
+    ]
+    m.gauge("baton_replica_lag_ms", "How old changes were when they reached this node as a replica (p50, p99 of the last 10,000)", () => quantiles(src.replicaLag()))
+    m.gauge("baton_document_lag_ms", "How old checkpoints were when they reached this node's replica documents (p50, p99 of the last 10,000)", () =>
+      quantiles(src.documentLag()),
+    )
     m.gauge("baton_cluster_member_up", "Members as this node sees them (1 up, 0 down)", () =>
       src.members().map((x) => [{ member: x.id, status: x.status, version: x.version }, x.up ? 1 : 0]),
     )

@@ -1,24 +1,37 @@
 import type { Cluster } from "../cluster/index.ts"
-import type { SessionRecord } from "../game/index.ts"
+import { type ClientLedger, LEDGER_RESULTS, type LedgerResult, type SessionRecord } from "../game/index.ts"
 import type { Logger } from "../log/index.ts"
 import { applyPatch, diff, type PatchOp } from "../protocol/index.ts"
 import type { HostedSession } from "./hosted.ts"
 
-/** Owner → replica: the record's changes since `base` (or the whole record), at `rev`. */
+/** Owner → replica: the record's changes since `base` (or the whole record), at `rev`; `since`: when the oldest of them was made. */
+export type ReplicationItem = { session: string; epoch: number; base: number | null; rev: number; since: number; ops?: PatchOp[]; full?: SessionRecord }
+
 export type ReplicationMessage =
-  | { t: "rep"; session: string; epoch: number; base: number | null; rev: number; ops?: PatchOp[]; full?: SessionRecord }
+  | ({ t: "rep" } & ReplicationItem)
+  /** "local" durability: every session's changes of the last window, one message per peer, nothing acknowledged. */
+  | { t: "rep-batch"; items: ReplicationItem[] }
   | { t: "rep-ack"; session: string; rev: number }
   | { t: "rep-nack"; session: string }
   /** The sender is not the owner any more: a newer epoch runs the session. */
   | { t: "rep-fenced"; session: string; epoch: number }
 
 
+/** How often "local" durability streams changes to replicas, ms. */
+const STREAM_MS = 20
+
 /**
- * "replicated" durability: after each flush the owner sends the record's
- * changes to the session's replicas over the control link (not the
- * throttled automerge sync), and a player's ack goes out once one replica
- * has confirmed the revision. Replicas keep the newest record as a shadow
- * that a failover takes over from.
+ * Keeps replicas' copies fresh over the control link, without waiting for
+ * the automerge checkpoints (rate-limited: an automerge change and its sync
+ * cost about a millisecond of CPU across the nodes, a diff on the control
+ * link a few microseconds). Replicas keep the newest record as a shadow that
+ * a failover takes over from when it is newer than the document.
+ *
+ * "replicated" durability: after each flush the owner sends the changes at
+ * once, and a player's ack goes out when one replica confirmed the revision.
+ * "local": the changes of every session go out every STREAM_MS, one message
+ * per peer, unacknowledged (a replica that missed one asks for the whole
+ * record with a nack).
  */
 export class Replicator {
   /** Per session, per replica: the record that replica has (ops are computed against it). */
@@ -30,6 +43,9 @@ export class Replicator {
   /** When each session last sent something not yet confirmed. */
   #since = new Map<string, number>()
   #watchdog: ReturnType<typeof setInterval>
+  /** "local" sessions with changes not streamed yet, and when the oldest was made. */
+  #streaming = new Map<string, { h: HostedSession; since: number }>()
+  #streamTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(
     readonly cluster: Cluster,
@@ -40,6 +56,10 @@ export class Replicator {
     readonly hostedEpoch: (session: string) => number | undefined,
     /** Told by a replica that a newer epoch owns the session: stop running it now. */
     readonly onFenced: (session: string, epoch: number) => void,
+    /** The session if it runs here (a nack asks for its whole record again). */
+    readonly hosted: (session: string) => HostedSession | undefined,
+    /** A replica got changes that were `ms` old (the owner's clock at the change vs ours now). */
+    readonly onLag: (ms: number) => void = () => {},
   ) {
     // A replication message can be lost (a link replaced, a peer restarting): acks must not wait
     // forever behind it. Whatever is unconfirmed after a while is sent again, whole.
@@ -56,29 +76,69 @@ export class Replicator {
 
   stop(): void {
     clearInterval(this.#watchdog)
+    clearTimeout(this.#streamTimer)
   }
 
-  /** Owner side, after a flush. Returns false when there is no replica to wait for (acks go at once). */
+  /** Owner side, "local" durability, after a flush that changed the session: streamed within STREAM_MS. */
+  stream(h: HostedSession): void {
+    if (!this.#streaming.has(h.id)) this.#streaming.set(h.id, { h, since: Date.now() })
+    this.#streamTimer ??= setTimeout(() => this.#sendStream(), STREAM_MS)
+  }
+
+  #sendStream(): void {
+    this.#streamTimer = undefined
+    const batches = new Map<string, ReplicationItem[]>()
+    for (const { h, since } of this.#streaming.values()) {
+      for (const peer of this.replicasOf(h.id)) {
+        if (peer === this.selfId || !this.cluster.member(peer)?.up) continue
+        const item = this.#itemFor(h, peer, since)
+        if (!item) continue
+        let batch = batches.get(peer)
+        if (!batch) batches.set(peer, (batch = []))
+        batch.push(item)
+      }
+    }
+    this.#streaming.clear()
+    for (const [peer, items] of batches)
+      if (!this.cluster.send(peer, { t: "rep-batch", items } satisfies ReplicationMessage)) for (const i of items) this.#sent.get(i.session)?.delete(peer)
+  }
+
+  /** The changes `peer` lacks of a session (against what it was last sent), noted as sent. */
+  #itemFor(h: HostedSession, peer: string, since: number): ReplicationItem | undefined {
+    const rec = this.#stored(h)
+    let sent = this.#sent.get(h.id)
+    if (!sent) this.#sent.set(h.id, (sent = new Map()))
+    const base = sent.get(peer)
+    if (base?.rev === rec.rev) return undefined
+    sent.set(peer, rec)
+    return base
+      ? { session: h.id, epoch: h.epoch, base: base.rev, rev: rec.rev, since, ops: diff(base, rec) }
+      : { session: h.id, epoch: h.epoch, base: null, rev: rec.rev, since, full: rec }
+  }
+
+  /** The record in the form replicas are sent (see toReplicated), converted once per revision. */
+  #stored(h: HostedSession): SessionRecord {
+    const live = h.session.record
+    if (this.#storedOf.get(h)?.live !== live) this.#storedOf.set(h, { live, stored: toReplicated(live) })
+    return (this.#storedOf.get(h) as { stored: SessionRecord }).stored
+  }
+  #storedOf = new WeakMap<HostedSession, { live: SessionRecord; stored: SessionRecord }>()
+
+  /** Owner side, "replicated" durability, after a flush. Returns false when there is no replica to wait for (acks go at once). */
   replicate(h: HostedSession): boolean {
     const peers = this.replicasOf(h.id).filter((id) => id !== this.selfId && this.cluster.member(id)?.up)
     if (peers.length === 0) return false
     const rec = h.session.record
-    let sent = this.#sent.get(h.id)
-    if (!sent) this.#sent.set(h.id, (sent = new Map()))
+    const now = Date.now()
     let sentNow = false
     for (const peer of peers) {
-      const base = sent.get(peer)
-      if (base?.rev === rec.rev) continue
-      const msg: ReplicationMessage = base
-        ? { t: "rep", session: h.id, epoch: h.epoch, base: base.rev, rev: rec.rev, ops: diff(base, rec) }
-        : { t: "rep", session: h.id, epoch: h.epoch, base: null, rev: rec.rev, full: rec }
-      if (this.cluster.send(peer, msg)) {
-        sent.set(peer, rec)
-        sentNow = true
-      } else sent.delete(peer)
+      const item = this.#itemFor(h, peer, now)
+      if (!item) continue
+      if (this.cluster.send(peer, { t: "rep", ...item } satisfies ReplicationMessage)) sentNow = true
+      else this.#sent.get(h.id)?.delete(peer)
     }
     this.#awaiting.set(h.id, h)
-    if (sentNow && !this.#since.has(h.id)) this.#since.set(h.id, Date.now())
+    if (sentNow && !this.#since.has(h.id)) this.#since.set(h.id, now)
     // Acks of actions that changed nothing (a resend answered from the ledger) need no new confirmation.
     const confirmed = this.#confirmed.get(h.id)
     if (confirmed !== undefined) h.releaseAcks(confirmed)
@@ -93,6 +153,7 @@ export class Replicator {
 
   forget(session: string): void {
     this.#sent.delete(session)
+    this.#streaming.delete(session)
     this.#awaiting.delete(session)
     this.#confirmed.delete(session)
     this.#since.delete(session)
@@ -100,34 +161,43 @@ export class Replicator {
 
   /** The newest record a replica holds for a session (failover prefers it when it is newer). */
   shadow(session: string): { epoch: number; record: SessionRecord } | undefined {
-    return this.#shadows.get(session)
+    const s = this.#shadows.get(session)
+    return s && { epoch: s.epoch, record: fromReplicated(s.record) }
   }
 
   dropShadow(session: string): void {
     this.#shadows.delete(session)
   }
 
+  /** Replica side: keeps the item's record as the shadow; false (and the owner told why) when it cannot. */
+  #take(from: string, item: ReplicationItem): boolean {
+    const cur = this.#shadows.get(item.session)
+    const newer = Math.max(this.hostedEpoch(item.session) ?? 0, cur?.epoch ?? 0)
+    if (newer > item.epoch) {
+      // A stale owner (it was cut off and the session moved on): never confirm its writes.
+      this.cluster.send(from, { t: "rep-fenced", session: item.session, epoch: newer } satisfies ReplicationMessage)
+      return false
+    }
+    let record: SessionRecord | undefined
+    if (item.full) record = item.full
+    else if (cur && cur.record.rev === item.base && item.ops) record = applyPatch(cur.record, item.ops)
+    if (!record) {
+      this.cluster.send(from, { t: "rep-nack", session: item.session } satisfies ReplicationMessage)
+      return false
+    }
+    this.#shadows.set(item.session, { epoch: item.epoch, record })
+    this.onLag(Date.now() - item.since)
+    return true
+  }
+
   onMessage(from: string, msg: ReplicationMessage): void {
     switch (msg.t) {
-      case "rep": {
-        const cur = this.#shadows.get(msg.session)
-        const newer = Math.max(this.hostedEpoch(msg.session) ?? 0, cur?.epoch ?? 0)
-        if (newer > msg.epoch) {
-          // A stale owner (it was cut off and the session moved on): never confirm its writes.
-          this.cluster.send(from, { t: "rep-fenced", session: msg.session, epoch: newer } satisfies ReplicationMessage)
-          return
-        }
-        let record: SessionRecord | undefined
-        if (msg.full) record = msg.full
-        else if (cur && cur.record.rev === msg.base && msg.ops) record = applyPatch(cur.record, msg.ops)
-        if (!record) {
-          this.cluster.send(from, { t: "rep-nack", session: msg.session } satisfies ReplicationMessage)
-          return
-        }
-        this.#shadows.set(msg.session, { epoch: msg.epoch, record })
-        this.cluster.send(from, { t: "rep-ack", session: msg.session, rev: msg.rev } satisfies ReplicationMessage)
+      case "rep":
+        if (this.#take(from, msg)) this.cluster.send(from, { t: "rep-ack", session: msg.session, rev: msg.rev } satisfies ReplicationMessage)
         return
-      }
+      case "rep-batch":
+        for (const item of msg.items) this.#take(from, item)
+        return
       case "rep-ack": {
         const h = this.#awaiting.get(msg.session)
         this.#confirmed.set(msg.session, Math.max(this.#confirmed.get(msg.session) ?? 0, msg.rev))
@@ -141,10 +211,51 @@ export class Replicator {
       case "rep-nack": {
         // That replica lost the thread (it restarted, or just joined the set): send it the whole record.
         this.#sent.get(msg.session)?.delete(from)
-        const h = this.#awaiting.get(msg.session)
-        if (h) this.replicate(h)
+        const h = this.#awaiting.get(msg.session) ?? this.hosted(msg.session)
+        if (h?.holdAcks) this.replicate(h)
+        else if (h) this.stream(h)
         return
       }
     }
   }
+}
+
+/** A client's ledger as replicas hold it: its answers keyed by slot (id modulo the window), not in a list. */
+interface ReplicatedLedger {
+  player: string
+  seq: number
+  at: number
+  r: Record<string, LedgerResult>
+}
+
+const replicatedLedgers = new WeakMap<ClientLedger, ReplicatedLedger>()
+
+/**
+ * Every action shifts a client's window of answers by one, so a list diff
+ * rewrites the whole window (that was most of a replication's cost); keyed by
+ * slot, one new answer is one op. Answers stay in (a resend after a failover
+ * gets its value back), unlike the documents' stored form.
+ */
+function toReplicated(record: SessionRecord): SessionRecord {
+  const clients: Record<string, ReplicatedLedger> = {}
+  for (const [id, ledger] of Object.entries(record.clients)) {
+    let r = replicatedLedgers.get(ledger)
+    if (!r) {
+      const slots: Record<string, LedgerResult> = {}
+      for (const answer of ledger.results) slots[String(answer[0] % LEDGER_RESULTS)] = answer
+      r = { player: ledger.player, seq: ledger.seq, at: ledger.at, r: slots }
+      replicatedLedgers.set(ledger, r)
+    }
+    clients[id] = r
+  }
+  return { ...record, clients: clients as unknown as SessionRecord["clients"] }
+}
+
+function fromReplicated(record: SessionRecord): SessionRecord {
+  const clients: SessionRecord["clients"] = {}
+  for (const [id, raw] of Object.entries(record.clients)) {
+    const l = raw as unknown as ReplicatedLedger
+    clients[id] = { player: l.player, seq: l.seq, at: l.at, results: Object.values(l.r ?? {}).sort((a, b) => a[0] - b[0]) }
+  }
+  return { ...record, clients }
 }

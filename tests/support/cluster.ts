@@ -138,6 +138,7 @@ export class TestCluster {
   }
 
   stopAll(): Promise<unknown> {
-    return Promise.all(this.live.map((n) => n.kill()))
+    // SIGTERM when profiling: Bun writes a CPU profile only at a clean exit.
+    return Promise.all(this.live.map((n) => (process.env.BATON_PROFILE_DIR ? n.stop() : n.kill())))
   }
 }
