@@ -8,26 +8,49 @@ import { createSession, type GameSession, join } from "baton/client"
 import type counter from "../../app/games/counter.ts"
 import { TestCluster } from "../support/cluster.ts"
 import { waitUntil } from "../support/wait.ts"
+import { registryOwners } from "./bots.ts"
+
+/** Concurrent HTTP requests while setting up (one by one, 1,000 sessions take minutes). */
+const BATCH = 100
 
 export async function measureDrain(sessions: number, withPlayers = true) {
   const c = await TestCluster.start(2)
   try {
     const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>]
     const aId = await c.idOf(a)
-    // Create until node A owns `sessions` (placement spreads them; keep A's).
-    const mine: string[] = []
-    while (mine.length < sessions) {
-      const s = await createSession({ url: a.url, game: "counter" })
-      const owner = await waitUntil(async () => ((await (await fetch(`${a.url}/cluster/sessions/${s.id}`)).json()) as { entry: { owner: string } | null }).entry?.owner, "registry entry")
-      if (owner === aId) mine.push(s.id)
+    // Placement spreads new sessions over both nodes: create in parallel rounds until A owns
+    // `sessions`. A round never creates more than A still lacks, so A ends with exactly that many.
+    // (Starting A alone and adding B later is faster, but B then takes up all its replicas at
+    // once and goes silent for seconds: not the steady state a drain should start from.)
+    let mine: string[] = []
+    for (let round = 0; mine.length < sessions && round < 200; round++) {
+      const k = Math.min(BATCH, sessions - mine.length)
+      await Promise.all(Array.from({ length: k }, (_, i) => createSession({ url: (i % 2 ? b : a).url, game: "counter" })))
+      mine = [...(await registryOwners(a.url))].filter(([, e]) => e.owner === aId).map(([id]) => id)
     }
+    if (mine.length !== sessions) throw new Error(`node A owns ${mine.length} sessions, wanted ${sessions}`)
+    // Drain a settled cluster: B holds its replica of every session of A.
+    await waitUntil(
+      async () => ((await (await fetch(`${b.url}/cluster`)).json()) as { following: number }).following >= sessions,
+      "B follows every session of A",
+      { timeoutMs: 60_000 },
+    )
     const players: GameSession<typeof counter>[] = []
-    if (withPlayers) for (const id of mine) players.push(await join<typeof counter>({ url: b.url, session: id, player: "p" }))
-    for (const p of players) await p.act("inc", { by: 1 })
+    if (withPlayers)
+      for (let i = 0; i < mine.length; i += BATCH)
+        players.push(...(await Promise.all(mine.slice(i, i + BATCH).map((id) => join<typeof counter>({ url: b.url, session: id, player: "p" })))))
+    await Promise.all(players.map((p) => p.act("inc", { by: 1 })))
     await a.stop()
     const line = a.logs.find((l) => String(l.msg).startsWith("moved "))
     for (const p of players) p.close()
-    return { sessions, drainMs: Number(/in (\d+) ms/.exec(String(line?.msg))?.[1]), pauseP50: line?.pauseP50, pauseP99: line?.pauseP99, failed: line?.failed }
+    return {
+      sessions,
+      moved: Number(line?.moved),
+      drainMs: Number(/in (\d+) ms/.exec(String(line?.msg))?.[1]),
+      pauseP50: Number(line?.pauseP50),
+      pauseP99: Number(line?.pauseP99),
+      failed: Number(line?.failed),
+    }
   } finally {
     await c.stopAll()
   }
