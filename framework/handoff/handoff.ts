@@ -9,10 +9,13 @@ export interface HandoffHost {
   readonly log: Logger
   readonly store: Store
   hostedEpochs(): Map<string, number>
+  /** The epoch of one session running here (hostedEpochs copies them all: too much per session of a drain). */
+  epochOf(id: string): number | undefined
   freeze(id: string): SessionRecord | undefined
   thaw(id: string): void
   release(id: string, reason: string, urls?: string[]): void
-  adopt(record: SessionRecord, epoch: number, via: string): unknown
+  /** `document`: the session document's bytes a handoff carried (the target continues that document). */
+  adopt(record: SessionRecord, epoch: number, via: string, document?: { bytes: Uint8Array; url?: string }): unknown
   finalDocument(id: string): Uint8Array
   setDraining(): void
   recordMove(kind: "handoff" | "failover", ms: number): void
@@ -25,6 +28,8 @@ export interface HandoffRequest {
   epoch: number
   /** base64 of the document's bytes. */
   doc: string
+  /** The document's URL: the target writes on in the same document (older nodes start a fresh one). */
+  url?: string
   /** The live record, exactly-once answers included (the document keeps only their counters). */
   record?: SessionRecord
   from: string
@@ -84,18 +89,20 @@ export class Handoff {
   accept(req: HandoffRequest): { ok: true } {
     // The live record is the newest state there is (the document is its last checkpoint, written
     // just before); the document's changes are read only when the record did not come along.
-    const record = req.record?.id === req.session ? req.record : Store.fromBytes(Buffer.from(req.doc, "base64")).record
-    this.#host.adopt(record, req.epoch, `handoff from ${req.from}`)
+    const bytes = Buffer.from(req.doc, "base64")
+    const record = req.record?.id === req.session ? req.record : Store.fromBytes(bytes).record
+    this.#host.adopt(record, req.epoch, `handoff from ${req.from}`, { bytes, url: req.url })
     return { ok: true }
   }
 
   /** Source side: freeze, write the final checkpoint, hand it to the node placement names, release. */
   async handOff(id: string, deadline: number): Promise<MoveResult> {
     const started = performance.now()
-    const epoch = this.#host.hostedEpochs().get(id)
+    const epoch = this.#host.epochOf(id)
     const record = this.#host.freeze(id)
     if (!record || epoch === undefined) return { session: id, pauseMs: 0, error: "not running here" }
     const doc = Buffer.from(this.#host.finalDocument(id)).toString("base64")
+    const url = this.#host.store.urlOf(id)
     const refusals: string[] = []
     // Placement's order: newest version first, so a roll moves each session once. A node that
     // cannot load the state (an older game version's state it cannot migrate) refuses; the next is asked.
@@ -103,7 +110,7 @@ export class Handoff {
       const left = deadline - Date.now()
       if (left <= 0) break
       try {
-        await this.#cluster.request(target.id, { t: "handoff", session: id, epoch: epoch + 1, doc, record, from: this.#host.id } satisfies HandoffRequest, Math.min(left, 10_000))
+        await this.#cluster.request(target.id, { t: "handoff", session: id, epoch: epoch + 1, doc, url, record, from: this.#host.id } satisfies HandoffRequest, Math.min(left, 10_000))
         this.#host.release(id, `handed off to ${target.id}`, [target.url])
         const pauseMs = performance.now() - started
         this.#host.recordMove("handoff", pauseMs)
@@ -205,7 +212,7 @@ export class Handoff {
 
   /** Answers a peer's #claimedElsewhere. */
   claimed(req: ClaimedRequest): boolean {
-    return this.#host.hostedEpochs().has(req.session) || this.#cluster.member(req.owner)?.up === true
+    return this.#host.epochOf(req.session) !== undefined || this.#cluster.member(req.owner)?.up === true
   }
 
   async #failover(m: Member): Promise<void> {
@@ -247,7 +254,7 @@ export class Handoff {
 
   async #takeOver(id: string, epoch: number, via: string): Promise<boolean> {
     if (rank(id, this.#cluster.ready())[0]?.id !== this.#host.id) return false
-    if (this.#takingOver.has(id) || this.#host.hostedEpochs().has(id)) return false
+    if (this.#takingOver.has(id) || this.#host.epochOf(id) !== undefined) return false
     this.#takingOver.add(id)
     try {
       let copy: { record: SessionRecord; epoch: number } | undefined = this.#host.store.replicaCopy(id) ?? (await this.#host.store.loadCopy(id, 2_000))

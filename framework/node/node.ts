@@ -208,6 +208,10 @@ export class BatonNode implements LocalNode {
     return this.#sessions.get(id)
   }
 
+  epochOf(id: string): number | undefined {
+    return this.#sessions.get(id)?.epoch
+  }
+
   /** The sessions running here and their epochs (fencing compares them with the registry). */
   hostedEpochs(): Map<string, number> {
     return new Map([...this.#sessions].map(([id, h]) => [id, h.epoch]))
@@ -264,7 +268,7 @@ export class BatonNode implements LocalNode {
    * why it cannot), takes the new epoch, and writes a fresh document that the
    * registry now names.
    */
-  adopt(record: Session["record"], epoch: number, via: string): SessionSummary {
+  adopt(record: Session["record"], epoch: number, via: string, document?: { bytes: Uint8Array; url?: string }): SessionSummary {
     const game = this.games.get(record.game)
     if (!game) throw new GameLoadError("game_error", `node ${this.id} has no game "${record.game}"`)
     const existing = this.#sessions.get(record.id)
@@ -276,7 +280,8 @@ export class BatonNode implements LocalNode {
     hosted.holdAcks = game.durability === "replicated" && !!this.#role
     this.#role?.replicator.dropShadow(record.id)
     this.#sessions.set(record.id, hosted)
-    this.#store.create(session.record, this.id, epoch)
+    // A handoff continues the session's document (its replicas keep following it); otherwise a fresh one.
+    if (!document || !this.#store.continueFrom(session.record, this.id, epoch, document.bytes, document.url)) this.#store.create(session.record, this.id, epoch)
     hosted.takeCheckpoint()
     this.#wake(hosted)
     this.#role?.cluster.setLoad(this.#sessions.size)

@@ -26,6 +26,10 @@ export interface SessionDoc {
 /** A checkpoint: the diff of the stored record from the one before, its revision, and when it was written. */
 export interface LogEntry {
   rev: number
+  /** The revision the diff applies to (the entry before it in its writer's chain). */
+  base?: number
+  /** The writer's epoch: a handoff continues the document under the next one. */
+  epoch?: number
   /** When the owner wrote it (ms since the epoch): replicas measure their lag by it. */
   at: number
   ops: PatchOp[]
@@ -107,17 +111,41 @@ export function readStored(raw: unknown): { stored: SessionRecord; epoch: number
     return { stored: v1.record, epoch: v1.epoch, at: v1.at, entries: Number.POSITIVE_INFINITY, logBytes: 0 }
   }
   if (d.base === undefined) return undefined
-  let { at, record } = JSON.parse(String(d.base)) as { at: number; record: SessionRecord }
-  const log = (d.log ?? []) as unknown[]
-  let logBytes = 0
-  for (const text of log) {
-    const s = String(text)
-    logBytes += s.length
-    const entry = JSON.parse(s) as LogEntry
+  const start = JSON.parse(String(d.base)) as { at: number; record: SessionRecord }
+  const texts = ((d.log ?? []) as unknown[]).map(String)
+  const chain = newestChain(start.record.rev, texts.map((t) => JSON.parse(t) as LogEntry))
+  let { at, record } = start
+  for (const entry of chain) {
     record = applyPatch(record, entry.ops)
     at = entry.at
   }
-  return { stored: record, epoch: Number(d.epoch), at, entries: log.length, logBytes }
+  const logBytes = texts.reduce((n, t) => n + t.length, 0)
+  return { stored: record, epoch: Math.max(Number(d.epoch), ...chain.map((e) => e.epoch ?? 0)), at, entries: texts.length, logBytes }
+}
+
+/**
+ * The entries that make the current record, in order. One writer makes one
+ * chain (each entry's base is the rev before it). A handoff continues the
+ * document under the next epoch from the last entry of the old owner; should
+ * the old owner write on after that (a handoff that timed out on its side
+ * but not on the target's, until fencing stops it), its late entries lose to
+ * the newer epoch's chain wherever the merge put them in the list.
+ */
+function newestChain(baseRev: number, entries: LogEntry[]): LogEntry[] {
+  const out: LogEntry[] = []
+  let rev = baseRev
+  let epoch = 0
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i] as LogEntry
+    if ((e.epoch ?? 0) < epoch) continue
+    if (e.base !== undefined && e.base !== rev) continue
+    // An older epoch's entry counts only if no newer epoch's chain starts at or before it.
+    if (entries.some((n, j) => j > i && (n.epoch ?? 0) > (e.epoch ?? 0) && n.base !== undefined && n.base < e.rev && n.base >= rev)) continue
+    out.push(e)
+    rev = e.rev
+    epoch = e.epoch ?? epoch
+  }
+  return out
 }
 
 export function readSessionDoc(raw: unknown): SessionCopy | undefined {

@@ -2,7 +2,7 @@ import "./no-native-cbor.ts"
 import { createHash } from "node:crypto"
 import { join } from "node:path"
 import { init, load, save } from "@automerge/automerge"
-import { type AutomergeUrl, type DocHandle, type PeerId, Repo, parseAutomergeUrl, stringifyAutomergeUrl } from "@automerge/automerge-repo"
+import { type AutomergeUrl, type DocHandle, type DocumentId, type PeerId, Repo, parseAutomergeUrl, stringifyAutomergeUrl } from "@automerge/automerge-repo"
 import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import type { SessionRecord } from "../game/index.ts"
 import { diff } from "../protocol/index.ts"
@@ -46,6 +46,8 @@ export interface StoreOptions {
 
 interface Written {
   handle: DocHandle<SessionDoc>
+  /** The epoch this node writes under (a handoff continues the document under a new one). */
+  epoch: number
   /** The record as last written, in stored form (see toStored). */
   last: SessionRecord
   at: number
@@ -156,9 +158,38 @@ export class Store {
     const at = this.#opts.clock()
     const { doc, baseBytes } = newSessionDoc(stored, epoch, at)
     const handle = this.repo.create<SessionDoc>(doc)
-    this.#written.set(record.id, { handle, last: stored, at, entries: 0, logBytes: 0, baseBytes })
+    this.#written.set(record.id, { handle, epoch, last: stored, at, entries: 0, logBytes: 0, baseBytes })
     this.#setEntry(record.id, { game: record.game, doc: handle.url, owner, epoch, status: record.status, updatedAt: this.#opts.clock() })
     return handle.url
+  }
+
+  /**
+   * Takes a handed-over session's document on (a handoff): merges the
+   * changes the old owner sent into this node's copy (a replica has most of
+   * them already) or imports them, then writes on in the same document under
+   * `epoch`, starting with `record` (which may be migrated). Replicas keep
+   * following the same document. False when the bytes do not end at the
+   * record handed over; the caller starts a fresh document then.
+   */
+  continueFrom(record: SessionRecord, owner: string, epoch: number, bytes: Uint8Array, url: string | undefined = this.entry(record.id)?.doc): boolean {
+    if (!url?.startsWith("automerge:")) return false
+    const docId = url.replace(/^automerge:/, "") as DocumentId
+    let handle: DocHandle<SessionDoc>
+    try {
+      handle = this.repo.import<SessionDoc>(bytes, { docId })
+      if (!handle.isReady()) (handle as unknown as { doneLoading(): void }).doneLoading()
+    } catch {
+      return false
+    }
+    const read = readStored(handle.doc())
+    if (!read || !Number.isFinite(read.entries) || read.stored.rev !== record.rev) return false
+    const base = String((handle.doc() as unknown as { base: unknown }).base).length
+    const w: Written = { handle, epoch, last: read.stored, at: 0, entries: read.entries, logBytes: read.logBytes, baseBytes: base }
+    this.#written.set(record.id, w)
+    this.#dirty.delete(record.id)
+    this.#write(w, record, true)
+    this.#setEntry(record.id, { game: record.game, doc: w.handle.url, owner, epoch, status: record.status, updatedAt: this.#opts.clock() })
+    return true
   }
 
   /** Remembers the newest record; it is written by the next round (coalesced). */
@@ -193,14 +224,16 @@ export class Store {
     return count
   }
 
-  #write(w: Written, live: SessionRecord): void {
+  /** `always`: write an entry even when nothing changed (it carries a new epoch). */
+  #write(w: Written, live: SessionRecord, always = false): void {
     const record = toStored(live)
     const ops = diff(w.last, record)
     const statusChanged = w.last.status !== record.status
+    const base = w.last.rev
     w.last = record
     w.at = this.#opts.clock()
-    if (ops.length === 0) return
-    const entry = logEntry({ rev: record.rev, at: w.at, ops })
+    if (ops.length === 0 && !always) return
+    const entry = logEntry({ rev: record.rev, base, epoch: w.epoch, at: w.at, ops })
     const bytes = entry.val.length
     if (w.entries >= this.#opts.compactAfter || w.logBytes + bytes > Math.max(this.#opts.compactAfterBytes, 2 * w.baseBytes)) {
       this.#compact(w, record)
@@ -217,8 +250,7 @@ export class Store {
   /** automerge keeps all history: roll over to a fresh document from the current value instead. */
   #compact(w: Written, record: SessionRecord): void {
     const old = w.handle
-    const epoch = Number(old.doc()?.epoch ?? 1)
-    const { doc, baseBytes } = newSessionDoc(record, epoch, w.at)
+    const { doc, baseBytes } = newSessionDoc(record, w.epoch, w.at)
     w.handle = this.repo.create<SessionDoc>(doc)
     w.entries = 0
     w.logBytes = 0
@@ -234,11 +266,16 @@ export class Store {
     const handle = await this.repo.find<SessionDoc>(e.doc)
     const read = readStored(handle.doc())
     if (!read) throw new Error(`document of session ${id} holds no session`)
-    const w: Written = { handle, last: read.stored, at: this.#opts.clock(), entries: read.entries, logBytes: read.logBytes, baseBytes: 0 }
+    const w: Written = { handle, epoch: read.epoch, last: read.stored, at: this.#opts.clock(), entries: read.entries, logBytes: read.logBytes, baseBytes: 0 }
     this.#written.set(id, w)
     // A document of the older layout (one field per value) cannot take log entries: start a fresh one.
     if (!Number.isFinite(read.entries)) this.#compact(w, read.stored)
     return { record: fromStored(read.stored), epoch: read.epoch }
+  }
+
+  /** The URL of the document a session is written to here. */
+  urlOf(id: string): AutomergeUrl | undefined {
+    return this.#written.get(id)?.handle.url
   }
 
   /** The session's document as bytes, after writing its newest record (a handoff carries these). */

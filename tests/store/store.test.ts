@@ -119,3 +119,34 @@ describe("session documents", () => {
     expect(() => Store.fromBytes(A.save(A.from({ hello: "world" })))).toThrow("holds no session")
   })
 })
+
+describe("a handoff continues the document", () => {
+  test("the target writes on in the same document under the next epoch; the old owner's late writes lose", async () => {
+    const a = await open()
+    const b = await Store.open({ peerId: "store-test-b", checkpointMs: 0 })
+    try {
+      const s = played(4, 0)
+      const url = a.create(s.record, "na")
+      for (let i = 0; i < 12; i++) act(s, i)
+      const bytes = a.saveNow(s.record) // the old owner's final checkpoint
+      expect(b.continueFrom(s.record, "nb", 2, bytes, url)).toBe(true)
+      expect(b.urlOf("s1")).toBe(url)
+      const moved = Session.resume(counter, s.record)
+      for (let i = 12; i < 20; i++) act(moved, i)
+      b.checkpoint(moved.record)
+      b.writeCheckpoints()
+      // The old owner, not yet fenced, writes on in its copy; then the copies meet.
+      for (let i = 12; i < 16; i++) act(s, i)
+      a.checkpoint(s.record)
+      a.writeCheckpoints(Number.POSITIVE_INFINITY, true)
+      const merged = A.merge(A.load<SessionDoc>(b.saveNow(moved.record)), A.load<SessionDoc>(a.saveNow(s.record)))
+      const copy = readSessionDoc(merged)
+      expect(copy?.epoch).toBe(2)
+      expect(copy?.record).toEqual(withoutAnswers(moved.record))
+      // Bytes that do not end at the record handed over are refused (the target starts a fresh document).
+      expect(b.continueFrom({ ...s.record, id: "s2", rev: 999 }, "nb", 2, bytes, url)).toBe(false)
+    } finally {
+      await b.close()
+    }
+  })
+})
