@@ -42,6 +42,9 @@ export interface LocalNode extends HandoffHost {
   rejoinLocally(link: PlayerLink, join: Extract<ClientMessage, { t: "join" }>, then: ClientMessage[]): void
 }
 
+/** Replica documents a node starts fetching per round (every 50 ms while there are more). */
+const FOLLOW_PER_ROUND = 25
+
 type Body =
   | HandoffRequest
   | ClaimedRequest
@@ -126,6 +129,7 @@ export class ClusterRole {
     this.cluster.onRequest((from, body) => this.#onRequest(from, body as Body))
     this.cluster.onMessage((from, body) => this.#onMessage(from, body as Body))
     const reshare = () => {
+      this.#replicaSets.clear()
       node.store.repo.shareConfigChanged()
       this.#followSoon()
     }
@@ -150,8 +154,16 @@ export class ClusterRole {
   }
 
   replicaSet(sessionId: string): string[] {
-    return replicaSet(sessionId, this.cluster.ready(), this.#replicas).map((m) => m.id)
+    let set = this.#replicaSets.get(sessionId)
+    if (!set) this.#replicaSets.set(sessionId, (set = replicaSet(sessionId, this.cluster.ready(), this.#replicas).map((m) => m.id)))
+    return set
   }
+  /**
+   * Replica sets change only when membership does: they are asked for per
+   * session per replication round and per document per peer whenever
+   * automerge-repo re-evaluates what to share (thousands of hashes a time).
+   */
+  #replicaSets = new Map<string, string[]>()
 
   async createRemote(owner: string, game: string, options: unknown, id: string, seed?: string): Promise<unknown> {
     try {
@@ -406,26 +418,50 @@ export class ClusterRole {
     }, 50)
   }
 
-  /** Keeps a synced copy of every session document this node is a replica (not the owner) of. */
+  /**
+   * Keeps a synced copy of every session document this node is a replica
+   * (not the owner) of. A node joining a big cluster is a replica of
+   * thousands at once: it fetches a bounded number per round, so its event
+   * loop keeps answering heartbeats (a node silent for seconds is taken for
+   * dead, and its sessions taken over while it runs them).
+   */
   #followReplicas(): void {
     const entries = this.#node.store.entries()
-    this.#docToSession.clear()
-    for (const [session, e] of entries) this.#docToSession.set(e.doc.replace(/^automerge:/, ""), session)
-    this.#node.store.repo.shareConfigChanged()
+    if (this.#replicaSets.size > 2 * entries.length + 100) this.#replicaSets.clear() // sessions that are gone
+    let newDocs = false
+    const docs = new Map<string, string>()
+    for (const [session, e] of entries) {
+      const doc = e.doc.replace(/^automerge:/, "")
+      docs.set(doc, session)
+      if (!this.#docToSession.has(doc)) newDocs = true
+    }
+    if (newDocs || docs.size !== this.#docToSession.size) {
+      this.#docToSession = docs
+      // What to announce to whom depends on which session a document is (announce asks by document).
+      this.#node.store.repo.shareConfigChanged()
+    }
+    let started = 0
     for (const [session, e] of entries) {
       const mine = e.owner !== this.#node.id && this.replicaSet(session).includes(this.#node.id)
       const url = e.doc
       const held = this.#following.get(session)
       if (mine && (!held || held.url !== url)) {
+        if (this.#fetching.has(url)) continue
+        if (started++ >= FOLLOW_PER_ROUND) {
+          this.#followSoon()
+          break
+        }
+        this.#fetching.add(url)
         void this.#node.store.repo.find<SessionDoc>(url).then(
           (handle) => {
+            this.#fetching.delete(url)
             this.#following.set(session, handle)
             handle.on("change", ({ doc }) => {
               const newest = newestCheckpoint(doc)
               if (newest) this.documentLag.add(Date.now() - newest.at)
             })
           },
-          () => {},
+          () => this.#fetching.delete(url),
         )
       } else if (!mine && held) {
         this.#following.delete(session)
@@ -434,4 +470,5 @@ export class ClusterRole {
     const known = new Set(entries.map(([id]) => id))
     for (const session of this.#following.keys()) if (!known.has(session)) this.#following.delete(session)
   }
+  #fetching = new Set<string>()
 }
