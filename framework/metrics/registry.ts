@@ -11,8 +11,8 @@ export class Counter {
     readonly name: string,
     readonly help: string,
   ) {}
-  inc(by = 1, labels: Labels = {}): void {
-    const k = key(labels)
+  inc(by = 1, labels?: Labels): void {
+    const k = labels ? key(labels) : "" // the unlabelled case runs once per action
     this.#values.set(k, (this.#values.get(k) ?? 0) + by)
   }
   render(): string {
