@@ -39,6 +39,8 @@ export interface RollingResult {
    */
   takeovers: number
   silentDowns: number
+  /** What the nodes logged about takeovers, down verdicts and fencing (why a session moved without a handoff). */
+  incidents: string[]
   acked: number
   lost: number
   duplicated: number
@@ -90,6 +92,10 @@ export async function measureRolling(sessions = 60, paceMs = 50, game: GameName 
       drainMsPerNode: steps.map((r) => r.drainMs),
       takeovers: logs.filter((l) => l.msg === "session adopted" && !String(l.via).startsWith("handoff")).length,
       silentDowns: logs.filter((l) => l.msg === "node-down" && String(l.why).startsWith("silent")).length,
+      incidents: logs
+        .filter((l) => l.msg === "node-down" || l.msg === "failover" || (l.msg === "session adopted" && !String(l.via).startsWith("handoff")) || /^fenced|superseded/.test(String(l.reason ?? "")) || l.msg === "handoff failed; the session stays here")
+        .map((l) => `${String(l.time ?? "").slice(11, 23)} ${l.node} ${l.msg} ${JSON.stringify({ ...l, time: undefined, node: undefined, msg: undefined, level: undefined })}`)
+        .sort(),
       ...check,
     }
   } finally {
