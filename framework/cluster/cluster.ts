@@ -23,6 +23,8 @@ export interface ClusterOptions {
 
 export interface Member {
   id: string
+  /** Set on a member that said goodbye: the sessions it handed off before it left, and to whom. */
+  movedOut?: Record<string, string>
   url: string
   status: MemberStatus
   version: string
@@ -81,7 +83,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /** Every member this node knows, itself first. */
   members(): Member[] {
-    return [this.self, ...[...this.#peers.values()].map(({ link: _l, ...m }) => m)]
+    return [this.self, ...[...this.#peers.values()].map(({ link: _l, movedOut: _m, ...m }) => m)]
   }
 
   /** Members that are up and ready (placement candidates), itself included when ready. */
@@ -170,12 +172,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   /** Says goodbye to every peer (they mark us down at once) and closes all links. */
-  stop(): void {
+  /** `moved`: the sessions this node handed off (its peers must not take them over from a stale registry). */
+  stop(moved?: Record<string, string>): void {
     this.#self.status = "gone"
     this.#stopDiscovery?.()
     for (const t of this.#timers) clearInterval(t)
     for (const p of this.#peers.values()) {
-      p.link?.send({ t: "bye" })
+      p.link?.send({ t: "bye", moved })
       p.link?.close(1001, "node leaving")
     }
     this.sync.close()
@@ -258,6 +261,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         }
         return
       case "bye":
+        peer.movedOut = msg.moved
         return this.#down(peer, "left the cluster")
       case "req":
         return void Promise.resolve()
@@ -374,6 +378,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.sync.disconnect(peer.id)
     this.#opts.log.info("node-down", { member: peer.id, why })
     this.emit("node-down", this.#public(peer))
+    peer.movedOut = undefined
   }
 
   #broadcast(msg: ControlMessage): void {

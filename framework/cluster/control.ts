@@ -7,7 +7,8 @@ export type ControlMessage =
   /** Several messages in one frame, in order (only to peers whose hello said "batch"). */
   | { t: "batch"; msgs: ControlMessage[] }
   | { t: "hb"; status: MemberStatus; sessions: number }
-  | { t: "bye" }
+  /** Leaving. `moved`: the sessions it handed off, and to whom (a peer's registry copy may not show it yet). */
+  | { t: "bye"; moved?: Record<string, string> }
   | { t: "req"; rid: number; body: unknown }
   | { t: "res"; rid: number; ok: boolean; body?: unknown; error?: string }
   | { t: "msg"; body: unknown }

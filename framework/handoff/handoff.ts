@@ -217,9 +217,11 @@ export class Handoff {
 
   async #failover(m: Member): Promise<void> {
     const started = performance.now()
+    // A node that left gracefully said which sessions it handed off: our registry copy may still
+    // name it for those (the new owner's write not synced yet, or the new owner out of our reach).
     const mine = this.#host.store
       .entries()
-      .filter(([id, e]) => e.owner === m.id && e.status === "open" && rank(id, this.#cluster.ready())[0]?.id === this.#host.id)
+      .filter(([id, e]) => e.owner === m.id && e.status === "open" && !m.movedOut?.[id] && rank(id, this.#cluster.ready())[0]?.id === this.#host.id)
     if (mine.length === 0) return
     // Our registry copy may be behind: a session the departed node handed over before it left still
     // names it. Whatever a live peer runs is not ours to take (that would be two owners).

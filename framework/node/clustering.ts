@@ -291,11 +291,11 @@ export class ClusterRole {
     }
   }
 
-  stop(): void {
+  stop(moved?: Record<string, string>): void {
     this.replicator.stop()
     clearTimeout(this.#followTimer)
     clearTimeout(this.#orphanTimer)
-    this.cluster.stop()
+    this.cluster.stop(moved)
   }
 
   async #locate(session: string): Promise<string | undefined> {

@@ -396,7 +396,7 @@ export class BatonNode implements LocalNode {
     }
     await this.#store.flush()
     if (this.#role && this.#sessions.size > 0) await Bun.sleep(250) // one sync round (automerge-repo sends at most every 100 ms)
-    this.#role?.stop()
+    this.#role?.stop(drain ? Object.fromEntries(drain.moves.filter((m) => m.to).map((m) => [m.session, m.to as string])) : undefined)
     await this.#store.close()
     const urls = this.#role?.cluster.ready().filter((m) => m.id !== this.id).map((m) => m.url)
     for (const link of this.#links.keys()) {
