@@ -39,6 +39,8 @@ export interface RollingResult {
    */
   takeovers: number
   silentDowns: number
+  /** Sessions whose registry entry (on the first live node) names no live node once the roll is over. */
+  unsettled: string[]
   /** What the nodes logged about takeovers, down verdicts and fencing (why a session moved without a handoff). */
   incidents: string[]
   acked: number
@@ -75,6 +77,7 @@ export async function measureRolling(sessions = 60, paceMs = 50, game: GameName 
       "every session owned by a new node",
     ).catch(() => registryOwners(c.live[0]!.url))
     const moves = ids.map((id) => (after.get(id)?.epoch ?? 0) - (before.get(id)?.epoch ?? 0))
+    const unsettled = ids.filter((id) => !liveIds.includes(after.get(id)?.owner ?? "")).map((id) => `${id}: ${JSON.stringify(after.get(id))}`)
     const latencies = (from: number, to: number) => bots!.bots.flatMap((b) => b.acks.filter((a) => a.sent >= from && a.sent <= to).map((a) => a.at - a.sent))
     const during = latencies(start, end)
     const check = await bots.stopAndVerify()
@@ -92,6 +95,7 @@ export async function measureRolling(sessions = 60, paceMs = 50, game: GameName 
       drainMsPerNode: steps.map((r) => r.drainMs),
       takeovers: logs.filter((l) => l.msg === "session adopted" && !String(l.via).startsWith("handoff")).length,
       silentDowns: logs.filter((l) => l.msg === "node-down" && String(l.why).startsWith("silent")).length,
+      unsettled,
       incidents: logs
         .filter((l) => l.msg === "node-down" || l.msg === "failover" || (l.msg === "session adopted" && !String(l.via).startsWith("handoff")) || /^fenced|superseded/.test(String(l.reason ?? "")) || l.msg === "handoff failed; the session stays here")
         .map((l) => `${String(l.time ?? "").slice(11, 23)} ${l.node} ${l.msg} ${JSON.stringify({ ...l, time: undefined, node: undefined, msg: undefined, level: undefined })}`)
