@@ -82,7 +82,7 @@ export class Handoff {
     this.#cluster = cluster
     this.#shadow = shadow
     cluster.on("node-down", (m) => void this.#failover(m))
-    host.store.registryHandle.on("change", () => this.fence())
+    host.store.onEntriesChanged((ids) => this.fence(ids))
   }
 
   /** Target side: apply the changes, load (migrate, validate), resume, take the epoch. */
@@ -173,9 +173,11 @@ export class Handoff {
     }
   }
 
-  /** Stops every session here for which the registry names a newer owner (a higher epoch). */
-  fence(): void {
-    for (const [id, epoch] of this.#host.hostedEpochs()) {
+  /** Stops every session here (or those of `ids`) for which the registry names a newer owner (a higher epoch). */
+  fence(ids?: Iterable<string>): void {
+    for (const id of ids ?? this.#host.hostedEpochs().keys()) {
+      const epoch = this.#host.epochOf(id)
+      if (epoch === undefined) continue
       const e = this.#host.store.entry(id)
       if (!e) continue
       if (e.epoch > epoch || (e.epoch === epoch && e.owner !== this.#host.id && this.#cluster.member(e.owner)?.up)) {

@@ -140,7 +140,7 @@ export class ClusterRole {
       this.replicator.resync()
     })
     this.cluster.on("status", reshare)
-    node.store.registryHandle.on("change", () => this.#followSoon())
+    node.store.onEntriesChanged(() => this.#followSoon())
     this.cluster.start()
     // Sessions in the registry whose owner is nowhere (a whole-cluster restart from disk, or an
     // owner that died before we met): once membership has had time to settle, their heads take them.

@@ -106,6 +106,11 @@ export class Store {
   static async open(opts: StoreOptions): Promise<Store> {
     const store = new Store(opts)
     await store.#openRegistry()
+    store.#mirrorAll()
+    store.#registry.on("change", ({ patches }) => {
+      const ids = store.#mirrorChanged(patches)
+      for (const fn of store.#changeListeners) fn(ids)
+    })
     store.#timer = setInterval(() => store.writeCheckpoints(store.#opts.budgetMs), Math.max(10, store.#opts.checkpointMs / 2))
     return store
   }
@@ -122,9 +127,47 @@ export class Store {
     return this.#registry
   }
 
+  /**
+   * The registry as plain values, kept in step with the document from its
+   * change events (only the entries a change touched are read again): the
+   * node reads entries all the time (placement, fencing, replicas to follow),
+   * and converting a thousand automerge entries per read was a large part of
+   * a drain's cost.
+   */
+  #mirror = new Map<string, RegistryEntry>()
+
+  #mirrorAll(): void {
+    this.#mirror = new Map(Object.entries(this.registry).map(([id, e]) => [id, plainEntry(e)]))
+  }
+
+  /** Re-reads the entries a registry change touched; returns their ids. */
+  #mirrorChanged(patches: readonly { path: readonly unknown[] }[]): Set<string> {
+    const ids = new Set<string>()
+    for (const p of patches) {
+      if (p.path.length === 0) {
+        this.#mirrorAll()
+        return new Set(this.#mirror.keys())
+      }
+      ids.add(String(p.path[0]))
+    }
+    const doc = this.registry
+    for (const id of ids) {
+      const raw = doc[id]
+      if (raw?.doc !== undefined) this.#mirror.set(id, plainEntry(raw))
+      else this.#mirror.delete(id)
+    }
+    return ids
+  }
+
+  /** Calls `fn` with the ids of the sessions whose registry entries changed (here or on a peer). */
+  onEntriesChanged(fn: (ids: Set<string>) => void): void {
+    this.#changeListeners.push(fn)
+  }
+  #changeListeners: ((ids: Set<string>) => void)[] = []
+
   /** Every registry entry as plain values (strings, not automerge's ImmutableStrings). */
   entries(): [string, RegistryEntry][] {
-    const out = new Map(Object.entries(this.registry).map(([id, e]) => [id, plainEntry(e)]))
+    const out = new Map(this.#mirror)
     for (const id of this.#pendingEntries.keys()) {
       const e = this.entry(id)
       if (e) out.set(id, e)
@@ -134,8 +177,7 @@ export class Store {
   }
 
   entry(id: string): RegistryEntry | undefined {
-    const raw = this.registry[id]
-    const base = raw ? plainEntry(raw) : undefined
+    const base = this.#mirror.get(id)
     const p = this.#pendingEntries.get(id)
     if (!p) return base
     if (p === "remove") return undefined
@@ -188,7 +230,9 @@ export class Store {
     this.#written.set(record.id, w)
     this.#dirty.delete(record.id)
     this.#write(w, record, true)
-    this.#setEntry(record.id, { game: record.game, doc: w.handle.url, owner, epoch, status: record.status, updatedAt: this.#opts.clock() })
+    // The entry names this document already (unless a compaction just replaced it): patch what changed.
+    if (this.entry(record.id)?.doc === w.handle.url) this.#patchEntry(record.id, { owner, epoch, status: record.status })
+    else this.#setEntry(record.id, { game: record.game, doc: w.handle.url, owner, epoch, status: record.status, updatedAt: this.#opts.clock() })
     return true
   }
 
