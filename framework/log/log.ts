@@ -7,17 +7,36 @@ export interface Logger {
 
 export type LogFormat = "json" | "pretty" | "silent"
 
+/**
+ * Lines to stdout are written once per task, not once per line: a drain logs
+ * a line per session moved, and a write per line was a visible part of its
+ * cost. Errors go to stderr at once (a crash must not eat its own cause).
+ */
+let pending = ""
+function out(line: string): void {
+  if (pending === "") queueMicrotask(flushOut)
+  pending += line
+}
+function flushOut(): void {
+  if (pending === "") return
+  const text = pending
+  pending = ""
+  process.stdout.write(text)
+}
+process.on("exit", flushOut)
+
 export function createLogger(base: Record<string, unknown>, format: LogFormat = "json"): Logger {
   const write = (level: string, msg: string, fields?: Record<string, unknown>) => {
     if (format === "silent") return
-    if (format === "json") {
-      const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }, errorReplacer)
-      ;(level === "error" ? process.stderr : process.stdout).write(`${line}\n`)
-      return
+    let line: string
+    if (format === "json") line = `${JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }, errorReplacer)}\n`
+    else {
+      const extra = fields ? ` ${Object.entries(fields).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v, errorReplacer)}`).join(" ")}` : ""
+      line = `${level === "info" ? "" : `${level.toUpperCase()} `}${msg}${extra}\n`
     }
-    const extra = fields ? ` ${Object.entries(fields).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v, errorReplacer)}`).join(" ")}` : ""
-    const tag = level === "info" ? "" : `${level.toUpperCase()} `
-    ;(level === "error" ? process.stderr : process.stdout).write(`${tag}${msg}${extra}\n`)
+    if (level !== "error") return out(line)
+    flushOut() // keep the order of what came before
+    process.stderr.write(line)
   }
   return {
     info: (m, f) => write("info", m, f),
