@@ -48,6 +48,8 @@ interface Written {
   handle: DocHandle<SessionDoc>
   /** The epoch this node writes under (a handoff continues the document under a new one). */
   epoch: number
+  /** Whether an entry under `epoch` is in the document yet (the next write carries it even if nothing changed). */
+  epochWritten?: boolean
   /** The record as last written, in stored form (see toStored). */
   last: SessionRecord
   at: number
@@ -226,10 +228,10 @@ export class Store {
     const read = readStored(handle.doc())
     if (!read || !Number.isFinite(read.entries) || read.stored.rev !== record.rev) return false
     const base = String((handle.doc() as unknown as { base: unknown }).base).length
-    const w: Written = { handle, epoch, last: read.stored, at: 0, entries: read.entries, logBytes: read.logBytes, baseBytes: base }
+    const w: Written = { handle, epoch, epochWritten: false, last: read.stored, at: 0, entries: read.entries, logBytes: read.logBytes, baseBytes: base }
     this.#written.set(record.id, w)
-    this.#dirty.delete(record.id)
-    this.#write(w, record, true)
+    // The entry that carries the new epoch is written by the next round, not inside the handoff's pause.
+    this.#dirty.set(record.id, record)
     // The entry names this document already (unless a compaction just replaced it): patch what changed.
     if (this.entry(record.id)?.doc === w.handle.url) this.#patchEntry(record.id, { owner, epoch, status: record.status })
     else this.#setEntry(record.id, { game: record.game, doc: w.handle.url, owner, epoch, status: record.status, updatedAt: this.#opts.clock() })
@@ -269,7 +271,7 @@ export class Store {
   }
 
   /** `always`: write an entry even when nothing changed (it carries a new epoch). */
-  #write(w: Written, live: SessionRecord, always = false): void {
+  #write(w: Written, live: SessionRecord, always = w.epochWritten === false): void {
     const record = toStored(live)
     const ops = diff(w.last, record)
     const statusChanged = w.last.status !== record.status
@@ -277,6 +279,7 @@ export class Store {
     w.last = record
     w.at = this.#opts.clock()
     if (ops.length === 0 && !always) return
+    w.epochWritten = true
     const entry = logEntry({ rev: record.rev, base, epoch: w.epoch, at: w.at, ops })
     const bytes = entry.val.length
     if (w.entries >= this.#opts.compactAfter || w.logBytes + bytes > Math.max(this.#opts.compactAfterBytes, 2 * w.baseBytes)) {
