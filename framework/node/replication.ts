@@ -5,7 +5,21 @@ import { applyPatch, diff, type PatchOp } from "../protocol/index.ts"
 import type { HostedSession } from "./hosted.ts"
 
 /** Owner → replica: the record's changes since `base` (or the whole record), at `rev`; `since`: when the oldest of them was made. */
-export type ReplicationItem = { session: string; epoch: number; base: number | null; rev: number; since: number; ops?: PatchOp[]; full?: SessionRecord }
+export type ReplicationItem = {
+  session: string
+  epoch: number
+  base: number | null
+  rev: number
+  since: number
+  /** The record's changes outside the ledgers. */
+  ops?: PatchOp[]
+  /** Ledgers that changed: counters and the answers added since `base` (null: the ledger is gone). */
+  ledgers?: Record<string, LedgerChange | null>
+  full?: SessionRecord
+}
+
+/** A client's ledger as of `rev`: what a replica needs to answer a resend after a failover. */
+type LedgerChange = { player: string; seq: number; at: number; add: LedgerResult[] }
 
 export type ReplicationMessage =
   | ({ t: "rep" } & ReplicationItem)
@@ -105,24 +119,15 @@ export class Replicator {
 
   /** The changes `peer` lacks of a session (against what it was last sent), noted as sent. */
   #itemFor(h: HostedSession, peer: string, since: number): ReplicationItem | undefined {
-    const rec = this.#stored(h)
+    const rec = h.session.record
     let sent = this.#sent.get(h.id)
     if (!sent) this.#sent.set(h.id, (sent = new Map()))
     const base = sent.get(peer)
     if (base?.rev === rec.rev) return undefined
     sent.set(peer, rec)
-    return base
-      ? { session: h.id, epoch: h.epoch, base: base.rev, rev: rec.rev, since, ops: diff(base, rec) }
-      : { session: h.id, epoch: h.epoch, base: null, rev: rec.rev, since, full: rec }
+    if (!base) return { session: h.id, epoch: h.epoch, base: null, rev: rec.rev, since, full: rec }
+    return { session: h.id, epoch: h.epoch, base: base.rev, rev: rec.rev, since, ops: diffOutsideLedgers(base, rec), ledgers: ledgerChanges(base, rec) }
   }
-
-  /** The record in the form replicas are sent (see toReplicated), converted once per revision. */
-  #stored(h: HostedSession): SessionRecord {
-    const live = h.session.record
-    if (this.#storedOf.get(h)?.live !== live) this.#storedOf.set(h, { live, stored: toReplicated(live) })
-    return (this.#storedOf.get(h) as { stored: SessionRecord }).stored
-  }
-  #storedOf = new WeakMap<HostedSession, { live: SessionRecord; stored: SessionRecord }>()
 
   /** Owner side, "replicated" durability, after a flush. Returns false when there is no replica to wait for (acks go at once). */
   replicate(h: HostedSession): boolean {
@@ -162,7 +167,7 @@ export class Replicator {
   /** The newest record a replica holds for a session (failover prefers it when it is newer). */
   shadow(session: string): { epoch: number; record: SessionRecord } | undefined {
     const s = this.#shadows.get(session)
-    return s && { epoch: s.epoch, record: fromReplicated(s.record) }
+    return s && { epoch: s.epoch, record: s.record }
   }
 
   dropShadow(session: string): void {
@@ -180,7 +185,7 @@ export class Replicator {
     }
     let record: SessionRecord | undefined
     if (item.full) record = item.full
-    else if (cur && cur.record.rev === item.base && item.ops) record = applyPatch(cur.record, item.ops)
+    else if (cur && cur.record.rev === item.base && item.ops) record = applyLedgers(applyPatch(cur.record, item.ops), item.ledgers)
     if (!record) {
       this.cluster.send(from, { t: "rep-nack", session: item.session } satisfies ReplicationMessage)
       return false
@@ -220,42 +225,43 @@ export class Replicator {
   }
 }
 
-/** A client's ledger as replicas hold it: its answers keyed by slot (id modulo the window), not in a list. */
-interface ReplicatedLedger {
-  player: string
-  seq: number
-  at: number
-  r: Record<string, LedgerResult>
-}
-
-const replicatedLedgers = new WeakMap<ClientLedger, ReplicatedLedger>()
-
 /**
- * Every action shifts a client's window of answers by one, so a list diff
- * rewrites the whole window (that was most of a replication's cost); keyed by
- * slot, one new answer is one op. Answers stay in (a resend after a failover
- * gets its value back), unlike the documents' stored form.
+ * Every action makes a new ledger whose window of answers is shifted by one,
+ * so a plain diff rewrote every client's whole window (and a replica copied
+ * it once per op): that was most of a replication's cost. The record is
+ * diffed without its ledgers, and each changed ledger goes as its counters
+ * plus the answers added since the base.
  */
-function toReplicated(record: SessionRecord): SessionRecord {
-  const clients: Record<string, ReplicatedLedger> = {}
-  for (const [id, ledger] of Object.entries(record.clients)) {
-    let r = replicatedLedgers.get(ledger)
-    if (!r) {
-      const slots: Record<string, LedgerResult> = {}
-      for (const answer of ledger.results) slots[String(answer[0] % LEDGER_RESULTS)] = answer
-      r = { player: ledger.player, seq: ledger.seq, at: ledger.at, r: slots }
-      replicatedLedgers.set(ledger, r)
-    }
-    clients[id] = r
-  }
-  return { ...record, clients: clients as unknown as SessionRecord["clients"] }
+function diffOutsideLedgers(base: SessionRecord, rec: SessionRecord): PatchOp[] {
+  const same = rec.clients
+  return diff({ ...base, clients: same }, { ...rec, clients: same })
 }
 
-function fromReplicated(record: SessionRecord): SessionRecord {
-  const clients: SessionRecord["clients"] = {}
-  for (const [id, raw] of Object.entries(record.clients)) {
-    const l = raw as unknown as ReplicatedLedger
-    clients[id] = { player: l.player, seq: l.seq, at: l.at, results: Object.values(l.r ?? {}).sort((a, b) => a[0] - b[0]) }
+function ledgerChanges(base: SessionRecord, rec: SessionRecord): Record<string, LedgerChange | null> | undefined {
+  if (base.clients === rec.clients) return undefined
+  const out: Record<string, LedgerChange | null> = {}
+  for (const [id, l] of Object.entries(rec.clients)) {
+    const old = base.clients[id]
+    if (old === l) continue
+    const from = old && old.player === l.player ? old.seq : 0
+    out[id] = { player: l.player, seq: l.seq, at: l.at, add: l.results.filter((r) => r[0] > from) }
+  }
+  for (const id of Object.keys(base.clients)) if (!Object.hasOwn(rec.clients, id)) out[id] = null
+  return out
+}
+
+function applyLedgers(record: SessionRecord, changes: Record<string, LedgerChange | null> | undefined): SessionRecord {
+  if (!changes) return record
+  const clients: Record<string, ClientLedger> = { ...record.clients }
+  for (const [id, c] of Object.entries(changes)) {
+    if (c === null) {
+      delete clients[id]
+      continue
+    }
+    const old = clients[id]
+    const kept = old && old.player === c.player ? old.results.filter((r) => !c.add.some((a) => a[0] === r[0])) : []
+    const results = [...kept, ...c.add]
+    clients[id] = { player: c.player, seq: c.seq, at: c.at, results: results.slice(Math.max(0, results.length - LEDGER_RESULTS)) }
   }
   return { ...record, clients }
 }
