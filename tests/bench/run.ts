@@ -14,7 +14,12 @@ import { measureFailover } from "./failover.ts"
 import { measureRolling } from "./rolling.ts"
 import { median } from "./stats.ts"
 
-const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, runs: { type: "string", default: "3" } } })
+const { values } = parseArgs({
+  options: { quick: { type: "boolean", default: false }, runs: { type: "string", default: "3" }, only: { type: "string" } },
+})
+/** `--only arena,drain,failover,rolling`: some sections of the suite. */
+const only = values.only ? new Set(values.only.split(",")) : undefined
+const section = (name: string) => !only || only.has(name)
 const runs = values.quick ? 1 : Number(values.runs)
 const seconds = values.quick ? 2 : 20
 const warmup = values.quick ? 1 : 3
@@ -27,21 +32,23 @@ const arenaConfigs = [
 ]
 
 console.log(`baton bench: ${runs} run(s) per figure, ${seconds} s measured after ${warmup} s warm-up\n`)
-console.log("| config | nodes | actions/s | p50 ms | p95 ms | p99 ms | server CPU µs/action | peak RSS MB |")
-console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 const results: Record<string, ArenaResult[]> = {}
-for (const cfg of arenaConfigs) {
-  const all: ArenaResult[] = []
-  for (let i = 0; i < runs; i++) all.push(await runArena({ ...cfg, seconds, warmup, pin: cfg.nodes === 1 }))
-  const key = `${cfg.sessions}x${cfg.players}@${cfg.nodes}`
-  results[key] = all
-  const m = (f: (r: ArenaResult) => number) => median(all.map(f))
-  console.log(
-    `| ${cfg.sessions}x${cfg.players} | ${cfg.nodes} | ${m((r) => r.actionsPerSecond)} | ${m((r) => r.latencyMs.p50)} | ${m((r) => r.latencyMs.p95)} | ${m((r) => r.latencyMs.p99)} | ${m((r) => r.serverCpuUsPerAction)} | ${m((r) => r.peakRssMb)} |`,
-  )
+if (section("arena")) {
+  console.log("| config | nodes | actions/s | p50 ms | p95 ms | p99 ms | server CPU µs/action | peak RSS MB |")
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+  for (const cfg of arenaConfigs) {
+    const all: ArenaResult[] = []
+    for (let i = 0; i < runs; i++) all.push(await runArena({ ...cfg, seconds, warmup, pin: cfg.nodes === 1 }))
+    const key = `${cfg.sessions}x${cfg.players}@${cfg.nodes}`
+    results[key] = all
+    const m = (f: (r: ArenaResult) => number) => median(all.map(f))
+    console.log(
+      `| ${cfg.sessions}x${cfg.players} | ${cfg.nodes} | ${m((r) => r.actionsPerSecond)} | ${m((r) => r.latencyMs.p50)} | ${m((r) => r.latencyMs.p95)} | ${m((r) => r.latencyMs.p99)} | ${m((r) => r.serverCpuUsPerAction)} | ${m((r) => r.peakRssMb)} |`,
+    )
+  }
+  const lag = results["50x4@3"]?.[0]?.replicaLagMs
+  if (lag) console.log(`\nreplica lag on the 3-node run (per node): ${JSON.stringify(lag)}`)
 }
-const lag = results["50x4@3"]?.[0]?.replicaLagMs
-if (lag) console.log(`\nreplica lag on the 3-node run (per node): ${JSON.stringify(lag)}`)
 
 /** A figure next to its target (an upper bound). */
 const vs = (value: number, target: number) => `${value} (≤ ${target}: ${value <= target ? "met" : "missed"})`
@@ -54,33 +61,42 @@ const med = <T>(all: T[], f: (r: T) => number) => median(all.map(f))
 /** Correctness counts add up over the runs: one loss in any run matters. */
 const sum = <T>(all: T[], f: (r: T) => number) => all.reduce((a, r) => a + f(r), 0)
 
-console.log("\n| drain (SIGTERM, 2 nodes) | moved | total ms | pause p50 ms | pause p99 ms |")
-console.log("| --- | ---: | ---: | ---: | ---: |")
-for (const [n, players] of values.quick ? ([[20, true]] as const) : ([[1, true], [100, true], [1000, false]] as const)) {
-  const all = await repeat(() => measureDrain(n, players))
-  const total = med(all, (d) => d.drainMs)
-  console.log(
-    `| drain ${n} sessions, ${players ? "a player each" : "no players"} | ${med(all, (d) => d.moved)} of ${n} | ${n === 1000 ? vs(total, 2000) : total} | ${med(all, (d) => d.pauseP50)} | ${vs(med(all, (d) => d.pauseP99), 50)} |`,
-  )
-}
+if (section("drain")) {
+  console.log("\n| drain (SIGTERM, 2 nodes) | moved | total ms | pause p50 ms | pause p99 ms |")
+  console.log("| --- | ---: | ---: | ---: | ---: |")
+  for (const [n, players] of values.quick ? ([[20, true]] as const) : ([[1, true], [100, true], [1000, false]] as const)) {
+    const all = await repeat(() => measureDrain(n, players))
+    const total = med(all, (d) => d.drainMs)
+    console.log(
+      `| drain ${n} sessions, ${players ? "a player each" : "no players"} | ${med(all, (d) => d.moved)} of ${n} | ${n === 1000 ? vs(total, 2000) : total} | ${med(all, (d) => d.pauseP50)} | ${vs(med(all, (d) => d.pauseP99), 50)} |`,
+    )
+  }
 
-console.log("\n| failover (SIGKILL, 3 nodes) | sessions moved | acting again p50 ms | acting again max ms | acks | lost | twice | in doubt |")
-console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-{
-  const [sessions, pace] = values.quick ? [6, 20] : [30, 20]
-  const all = await repeat(() => measureFailover(sessions, pace))
-  const stalled = sum(all, (r) => r.stalled)
-  console.log(
-    `| failover ${sessions} tally sessions ("replicated"), a bot each every ${pace} ms | ${med(all, (r) => r.moved)}${stalled ? ` (${stalled} never back)` : ""} | ${med(all, (r) => r.backMs.p50)} | ${vs(med(all, (r) => r.backMs.max), 1500)} | ${med(all, (r) => r.acked)} | ${sum(all, (r) => r.lost)} | ${sum(all, (r) => r.duplicated)} | ${sum(all, (r) => r.inDoubt)} |`,
-  )
 }
+if (section("failover")) {
+  console.log("\n| failover (SIGKILL, 3 nodes) | sessions moved | acting again p50 ms | acting again max ms | acks | lost | twice | in doubt |")
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+  {
+    const [sessions, pace] = values.quick ? [6, 20] : [30, 20]
+    const all = await repeat(() => measureFailover(sessions, pace))
+    const stalled = sum(all, (r) => r.stalled)
+    console.log(
+      `| failover ${sessions} tally sessions ("replicated"), a bot each every ${pace} ms | ${med(all, (r) => r.moved)}${stalled ? ` (${stalled} never back)` : ""} | ${med(all, (r) => r.backMs.p50)} | ${vs(med(all, (r) => r.backMs.max), 1500)} | ${med(all, (r) => r.acked)} | ${sum(all, (r) => r.lost)} | ${sum(all, (r) => r.duplicated)} | ${sum(all, (r) => r.inDoubt)} |`,
+    )
+  }
 
-console.log("\n| rolling restart (3 nodes, each replaced once) | roll ms | p99 ms before the roll | latency p50 ms | p95 ms | p99 ms | longest pause ms | moves per session | taken over, not handed off | acks | lost | twice | in doubt |")
-console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-{
-  const [sessions, pace] = values.quick ? [10, 50] : [60, 50]
-  const all = await repeat(() => measureRolling(sessions, pace))
-  console.log(
-    `| rolling ${sessions} sessions, a bot each every ${pace} ms | ${med(all, (r) => r.rollMs)} | ${med(all, (r) => r.beforeMs.p99)} | ${med(all, (r) => r.latencyMs.p50)} | ${med(all, (r) => r.latencyMs.p95)} | ${med(all, (r) => r.latencyMs.p99)} | ${med(all, (r) => r.longestPauseMs)} | ${med(all, (r) => r.movesPerSession)} | ${sum(all, (r) => r.takeovers)} | ${med(all, (r) => r.acked)} | ${sum(all, (r) => r.lost)} | ${sum(all, (r) => r.duplicated)} | ${sum(all, (r) => r.inDoubt)} |`,
-  )
+}
+if (section("rolling")) {
+  console.log("\n| rolling restart (3 nodes, each replaced once) | roll ms | p99 ms before the roll | latency p50 ms | p95 ms | p99 ms | longest pause ms | moves per session | taken over, not handed off | acks | lost | twice | in doubt |")
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+  {
+    const [sessions, pace] = values.quick ? [10, 50] : [60, 50]
+    const all = await repeat(() => measureRolling(sessions, pace))
+    // A run that lost acks or moved sessions without a handoff says what the nodes saw.
+    for (const r of all.filter((r) => r.lost > 0 || r.takeovers > 0))
+      console.error(`rolling run with ${r.lost} lost, ${r.takeovers} takeovers:\n  ${r.incidents.filter((l) => !l.includes("left the cluster")).join("\n  ")}`)
+    console.log(
+      `| rolling ${sessions} sessions, a bot each every ${pace} ms | ${med(all, (r) => r.rollMs)} | ${med(all, (r) => r.beforeMs.p99)} | ${med(all, (r) => r.latencyMs.p50)} | ${med(all, (r) => r.latencyMs.p95)} | ${med(all, (r) => r.latencyMs.p99)} | ${med(all, (r) => r.longestPauseMs)} | ${med(all, (r) => r.movesPerSession)} | ${sum(all, (r) => r.takeovers)} | ${med(all, (r) => r.acked)} | ${sum(all, (r) => r.lost)} | ${sum(all, (r) => r.duplicated)} | ${sum(all, (r) => r.inDoubt)} |`,
+    )
+  }
 }
