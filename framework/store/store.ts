@@ -1,29 +1,12 @@
 import "./no-native-cbor.ts"
-import { createHash } from "node:crypto"
 import { join } from "node:path"
-import { init, load, save } from "@automerge/automerge"
-import { type AutomergeUrl, type DocHandle, type DocumentId, type PeerId, Repo, parseAutomergeUrl, stringifyAutomergeUrl } from "@automerge/automerge-repo"
+import { load, save } from "@automerge/automerge"
+import { type AutomergeUrl, type DocHandle, type DocumentId, type PeerId, Repo } from "@automerge/automerge-repo"
 import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import type { SessionRecord } from "../game/index.ts"
 import { diff } from "../protocol/index.ts"
-import { toAutomerge } from "./automerge-json.ts"
+import { Registry, type RegistryDoc, type RegistryEntry } from "./registry.ts"
 import { fromStored, logEntry, newSessionDoc, readSessionDoc, readStored, type SessionCopy, type SessionDoc, toStored } from "./session-doc.ts"
-
-export interface RegistryEntry {
-  game: string
-  doc: AutomergeUrl
-  owner: string
-  epoch: number
-  status: "open" | "ended"
-  updatedAt: number
-}
-
-/**
- * Which session lives in which document, and who owns it: one key per
- * session at the root (the root map exists on every node from the start, so
- * entries written by different nodes never conflict over a parent).
- */
-export type RegistryDoc = Record<string, RegistryEntry>
 
 export interface StoreOptions {
   /** A directory for automerge-repo-storage-nodefs; in memory when absent. */
@@ -59,18 +42,6 @@ interface Written {
   baseBytes: number
 }
 
-/** A registry entry is flat: converting field by field beats a JSON round trip (placement reads it often). */
-function plainEntry(e: RegistryEntry): RegistryEntry {
-  return {
-    game: String(e.game),
-    doc: String(e.doc) as AutomergeUrl,
-    owner: String(e.owner),
-    epoch: Number(e.epoch),
-    status: String(e.status) as RegistryEntry["status"],
-    updatedAt: Number(e.updatedAt),
-  }
-}
-
 /**
  * The node's automerge-repo Repo and what Baton keeps in it. Checkpoints are
  * coalesced: `checkpoint()` only remembers the newest record; a round every
@@ -78,7 +49,7 @@ function plainEntry(e: RegistryEntry): RegistryEntry {
  */
 export class Store {
   readonly repo: Repo
-  #registry!: DocHandle<RegistryDoc>
+  #registry!: Registry
   #written = new Map<string, Written>()
   #dirty = new Map<string, SessionRecord>()
   #timer: ReturnType<typeof setInterval> | undefined
@@ -107,18 +78,13 @@ export class Store {
 
   static async open(opts: StoreOptions): Promise<Store> {
     const store = new Store(opts)
-    await store.#openRegistry()
-    store.#mirrorAll()
-    store.#registry.on("change", ({ patches }) => {
-      const ids = store.#mirrorChanged(patches)
-      for (const fn of store.#changeListeners) fn(ids)
-    })
+    store.#registry = await Registry.open(store.repo, store.#opts.clusterName, store.#storage, store.#opts.clock)
     store.#timer = setInterval(() => store.writeCheckpoints(store.#opts.budgetMs), Math.max(10, store.#opts.checkpointMs / 2))
     return store
   }
 
   get registry(): Readonly<RegistryDoc> {
-    return this.#registry.doc() ?? {}
+    return this.#registry.handle.doc() ?? {}
   }
   /** Whether sessions survive this process (a data dir is set). */
   get persistent(): boolean {
@@ -126,65 +92,21 @@ export class Store {
   }
 
   get registryHandle(): DocHandle<RegistryDoc> {
-    return this.#registry
+    return this.#registry.handle
   }
 
-  /**
-   * The registry as plain values, kept in step with the document from its
-   * change events (only the entries a change touched are read again): the
-   * node reads entries all the time (placement, fencing, replicas to follow),
-   * and converting a thousand automerge entries per read was a large part of
-   * a drain's cost.
-   */
-  #mirror = new Map<string, RegistryEntry>()
-
-  #mirrorAll(): void {
-    this.#mirror = new Map(Object.entries(this.registry).map(([id, e]) => [id, plainEntry(e)]))
+  /** Every registry entry as plain values (pending writes included). */
+  entries(): [string, RegistryEntry][] {
+    return this.#registry.entries()
   }
 
-  /** Re-reads the entries a registry change touched; returns their ids. */
-  #mirrorChanged(patches: readonly { path: readonly unknown[] }[]): Set<string> {
-    const ids = new Set<string>()
-    for (const p of patches) {
-      if (p.path.length === 0) {
-        this.#mirrorAll()
-        return new Set(this.#mirror.keys())
-      }
-      ids.add(String(p.path[0]))
-    }
-    const doc = this.registry
-    for (const id of ids) {
-      const raw = doc[id]
-      if (raw?.doc !== undefined) this.#mirror.set(id, plainEntry(raw))
-      else this.#mirror.delete(id)
-    }
-    return ids
+  entry(id: string): RegistryEntry | undefined {
+    return this.#registry.entry(id)
   }
 
   /** Calls `fn` with the ids of the sessions whose registry entries changed (here or on a peer). */
   onEntriesChanged(fn: (ids: Set<string>) => void): void {
-    this.#changeListeners.push(fn)
-  }
-  #changeListeners: ((ids: Set<string>) => void)[] = []
-
-  /** Every registry entry as plain values (strings, not automerge's ImmutableStrings). */
-  entries(): [string, RegistryEntry][] {
-    const out = new Map(this.#mirror)
-    for (const id of this.#pendingEntries.keys()) {
-      const e = this.entry(id)
-      if (e) out.set(id, e)
-      else out.delete(id)
-    }
-    return [...out]
-  }
-
-  entry(id: string): RegistryEntry | undefined {
-    const base = this.#mirror.get(id)
-    const p = this.#pendingEntries.get(id)
-    if (!p) return base
-    if (p === "remove") return undefined
-    const merged = { ...(p.set ?? base), ...p.patch }
-    return merged.doc ? (merged as RegistryEntry) : undefined
+    this.#registry.onChanged(fn)
   }
 
   /** Decides, per peer and document, what is announced and what a peer may fetch. */
@@ -203,7 +125,7 @@ export class Store {
     const { doc, baseBytes } = newSessionDoc(stored, epoch, at)
     const handle = this.repo.create<SessionDoc>(doc)
     this.#written.set(record.id, { handle, epoch, last: stored, at, entries: 0, logBytes: 0, baseBytes })
-    this.#setEntry(record.id, { game: record.game, doc: handle.url, owner, epoch, status: record.status, updatedAt: this.#opts.clock() })
+    this.#registry.set(record.id, { game: record.game, doc: handle.url, owner, epoch, status: record.status, updatedAt: this.#opts.clock() })
     return handle.url
   }
 
@@ -233,8 +155,8 @@ export class Store {
     // The entry that carries the new epoch is written by the next round, not inside the handoff's pause.
     this.#dirty.set(record.id, record)
     // The entry names this document already (unless a compaction just replaced it): patch what changed.
-    if (this.entry(record.id)?.doc === w.handle.url) this.#patchEntry(record.id, { owner, epoch, status: record.status })
-    else this.#setEntry(record.id, { game: record.game, doc: w.handle.url, owner, epoch, status: record.status, updatedAt: this.#opts.clock() })
+    if (this.entry(record.id)?.doc === w.handle.url) this.#registry.patch(record.id, { owner, epoch, status: record.status })
+    else this.#registry.set(record.id, { game: record.game, doc: w.handle.url, owner, epoch, status: record.status, updatedAt: this.#opts.clock() })
     return true
   }
 
@@ -291,7 +213,7 @@ export class Store {
       w.entries++
       w.logBytes += bytes
     }
-    if (statusChanged) this.#patchEntry(record.id, { status: record.status })
+    if (statusChanged) this.#registry.patch(record.id, { status: record.status })
   }
 
   /** automerge keeps all history: roll over to a fresh document from the current value instead. */
@@ -302,7 +224,7 @@ export class Store {
     w.entries = 0
     w.logBytes = 0
     w.baseBytes = baseBytes
-    this.#patchEntry(record.id, { doc: w.handle.url })
+    this.#registry.patch(record.id, { doc: w.handle.url })
     this.#deleteLater(old.url)
   }
 
@@ -374,7 +296,7 @@ export class Store {
 
   /** Claims a loaded session for `owner` (a restarted node is a new node). */
   adopt(id: string, owner: string): void {
-    this.#patchEntry(id, { owner })
+    this.#registry.patch(id, { owner })
   }
 
   /** Forgets a session: its registry entry and its document. */
@@ -382,7 +304,7 @@ export class Store {
     const w = this.#written.get(id)
     this.#dirty.delete(id)
     this.#written.delete(id)
-    this.#queueEntry(id, "remove")
+    this.#registry.remove(id)
     if (w) this.#deleteLater(w.handle.url)
   }
 
@@ -395,7 +317,7 @@ export class Store {
 
   /** Writes every pending checkpoint now and waits until storage has it. */
   async flush(): Promise<void> {
-    this.#flushRegistry()
+    this.#registry.flush()
     this.writeCheckpoints(Number.POSITIVE_INFINITY, true)
     await this.repo.flush()
   }
@@ -418,64 +340,5 @@ export class Store {
         // already gone with the repo
       }
     }, 3_000).unref()
-  }
-
-  #setEntry(id: string, entry: RegistryEntry): void {
-    this.#queueEntry(id, { set: entry })
-  }
-
-  #patchEntry(id: string, patch: Partial<RegistryEntry>): void {
-    this.#queueEntry(id, { patch: { ...patch, updatedAt: this.#opts.clock() } })
-  }
-
-  /**
-   * Registry writes are batched into one automerge change every few ms: the
-   * registry is one document whose history every node shares, and a burst
-   * (a drain adopting hundreds of sessions) would otherwise be hundreds of
-   * changes. Reads see pending writes.
-   */
-  #pendingEntries = new Map<string, "remove" | { set?: RegistryEntry; patch?: Partial<RegistryEntry> }>()
-  #registryTimer: ReturnType<typeof setTimeout> | undefined
-
-  #queueEntry(id: string, op: "remove" | { set?: RegistryEntry; patch?: Partial<RegistryEntry> }): void {
-    const cur = this.#pendingEntries.get(id)
-    if (op === "remove" || op.set || !cur || cur === "remove") this.#pendingEntries.set(id, op === "remove" || op.set || !cur ? op : cur)
-    else this.#pendingEntries.set(id, { set: cur.set, patch: { ...cur.patch, ...op.patch } })
-    this.#registryTimer ??= setTimeout(() => this.#flushRegistry(), 10)
-  }
-
-  #flushRegistry(): void {
-    clearTimeout(this.#registryTimer)
-    this.#registryTimer = undefined
-    if (this.#pendingEntries.size === 0) return
-    const pending = [...this.#pendingEntries]
-    this.#pendingEntries.clear()
-    this.#registry.change((d) => {
-      for (const [id, op] of pending) {
-        if (op === "remove") {
-          delete d[id]
-          continue
-        }
-        if (op.set) d[id] = toAutomerge({ ...op.set, ...op.patch }) as RegistryEntry
-        else if (op.patch && d[id]) for (const [k, v] of Object.entries(op.patch)) (d[id] as unknown as Record<string, unknown>)[k] = toAutomerge(v)
-      }
-    })
-  }
-
-  /**
-   * The registry has the same document id on every node of a cluster (from
-   * the cluster name) and starts empty, so the copies merge. From disk when
-   * the data dir has it.
-   */
-  async #openRegistry(): Promise<void> {
-    const raw = createHash("sha256").update(`baton-registry/v1/${this.#opts.clusterName}`).digest().subarray(0, 16)
-    const docId = parseAutomergeUrl(stringifyAutomergeUrl({ documentId: new Uint8Array(raw) as never })).documentId
-    if (this.#storage && (await this.#storage.loadRange([docId])).length > 0) {
-      this.#registry = await this.repo.find<RegistryDoc>(docId)
-      return
-    }
-    this.#registry = this.repo.import<RegistryDoc>(save(init()), { docId })
-    // import() leaves a handle "loading" until told otherwise (create() does this itself).
-    ;(this.#registry as unknown as { doneLoading(): void }).doneLoading()
   }
 }
