@@ -4,7 +4,7 @@
  * send the next). This process is the load generator; the node(s) run in
  * their own processes.
  *
- *   bun tests/bench/arena.ts --sessions 50 --players 4 --seconds 20 [--nodes 1|3] [--warmup 3]
+ *   bun tests/bench/arena.ts --sessions 50 --players 4 --seconds 20 [--nodes 1|3] [--warmup 3] [--pin] [--interval MS]
  */
 import { parseArgs } from "node:util"
 import { type GameSession, createSession, join } from "baton/client"
@@ -26,7 +26,20 @@ export interface ArenaResult {
   replicaLagMs?: unknown
 }
 
-export async function runArena(opts: { sessions: number; players: number; seconds: number; warmup: number; nodes: number; pin?: boolean }): Promise<ArenaResult> {
+export async function runArena(opts: {
+  sessions: number
+  players: number
+  seconds: number
+  warmup: number
+  nodes: number
+  pin?: boolean
+  /**
+   * Paced instead of closed loop: each player starts an action every `intervalMs` (or as soon as
+   * its previous one is seen, if that took longer). Latency at a fixed rate below saturation,
+   * rather than at the highest rate the loop reaches.
+   */
+  intervalMs?: number
+}): Promise<ArenaResult> {
   let nodes: NodeProcess[]
   let stop: () => Promise<unknown>
   const pin = opts.pin && Bun.which("taskset") !== null
@@ -58,7 +71,14 @@ export async function runArena(opts: { sessions: number; players: number; second
     const deadline = performance.now() + (opts.warmup + opts.seconds) * 1000
     const loop = async (player: GameSession<typeof counter>) => {
       let mine = player.state.players[player.player]?.count ?? 0
+      // Spread the players' first sends over one interval, so the paced load is even.
+      let nextAt = performance.now() + Math.random() * (opts.intervalMs ?? 0)
       while (performance.now() < deadline) {
+        if (opts.intervalMs) {
+          // A schedule, not a wait for a condition: the next send is due at a fixed time.
+          if (nextAt > performance.now()) await Bun.sleep(nextAt - performance.now())
+          nextAt += opts.intervalMs
+        }
         const t0 = performance.now()
         const seen = new Promise<void>((resolve) => {
           const off = player.subscribe((state) => {
@@ -140,6 +160,7 @@ if (import.meta.main) {
       warmup: { type: "string", default: "3" },
       nodes: { type: "string", default: "1" },
       pin: { type: "boolean", default: false },
+      interval: { type: "string" },
     },
   })
   const result = await runArena({
@@ -149,6 +170,7 @@ if (import.meta.main) {
     warmup: Number(values.warmup),
     nodes: Number(values.nodes),
     pin: values.pin,
+    intervalMs: values.interval ? Number(values.interval) : undefined,
   })
   console.log(JSON.stringify(result, null, 2))
 }
