@@ -252,8 +252,7 @@ export class Handoff {
 
   /** Answers a peer's #hostedByPeers. */
   hosting(req: HostingRequest): string[] {
-    const here = this.#host.hostedEpochs()
-    return req.sessions.filter((id) => here.has(id))
+    return req.sessions.filter((id) => this.#host.epochOf(id) !== undefined)
   }
 
   async #takeOver(id: string, epoch: number, via: string): Promise<boolean> {

@@ -469,6 +469,15 @@ export class ClusterRole {
     }
     const known = new Set(entries.map(([id]) => id))
     for (const session of this.#following.keys()) if (!known.has(session)) this.#following.delete(session)
+    // Every replicated session leaves a shadow here: drop those of sessions that are gone or not ours to hold.
+    const registry = new Map(entries)
+    // A session not in our registry copy yet (a new one: the stream can beat the registry's sync) keeps
+    // its shadow for a minute.
+    this.replicator.pruneShadows((session, idleMs) => {
+      const e = registry.get(session)
+      if (!e) return idleMs < 60_000
+      return e.status === "open" && this.replicaSet(session).includes(this.#node.id)
+    })
   }
   #fetching = new Set<string>()
 }

@@ -265,8 +265,9 @@ export class BatonNode implements LocalNode {
   /**
    * Runs a session that moved here (handoff or failover): migrates and
    * validates its state under this node's game module (a GameLoadError says
-   * why it cannot), takes the new epoch, and writes a fresh document that the
-   * registry now names.
+   * why it cannot), takes the new epoch, and writes on in the session's
+   * document (a handoff's bytes merged into this node's copy) or, after a
+   * failover, in a fresh document; the registry names it.
    */
   adopt(record: Session["record"], epoch: number, via: string, document?: { bytes: Uint8Array; url?: string }): SessionSummary {
     const game = this.games.get(record.game)

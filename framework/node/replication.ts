@@ -50,7 +50,7 @@ const STREAM_MS = 20
 export class Replicator {
   /** Per session, per replica: the record that replica has (ops are computed against it). */
   #sent = new Map<string, Map<string, SessionRecord>>()
-  #shadows = new Map<string, { epoch: number; record: SessionRecord }>()
+  #shadows = new Map<string, { epoch: number; record: SessionRecord; at: number }>()
   #awaiting = new Map<string, HostedSession>()
   /** Highest revision a replica confirmed, per session. */
   #confirmed = new Map<string, number>()
@@ -174,6 +174,12 @@ export class Replicator {
     this.#shadows.delete(session)
   }
 
+  /** Forgets the shadows `keep` says no to (it is told how long ago each was last updated). */
+  pruneShadows(keep: (session: string, idleMs: number) => boolean): void {
+    const now = Date.now()
+    for (const [session, s] of this.#shadows) if (!keep(session, now - s.at)) this.#shadows.delete(session)
+  }
+
   /** Replica side: keeps the item's record as the shadow; false (and the owner told why) when it cannot. */
   #take(from: string, item: ReplicationItem): boolean {
     const cur = this.#shadows.get(item.session)
@@ -190,7 +196,7 @@ export class Replicator {
       this.cluster.send(from, { t: "rep-nack", session: item.session } satisfies ReplicationMessage)
       return false
     }
-    this.#shadows.set(item.session, { epoch: item.epoch, record })
+    this.#shadows.set(item.session, { epoch: item.epoch, record, at: Date.now() })
     this.onLag(Date.now() - item.since)
     return true
   }
