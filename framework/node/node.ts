@@ -562,11 +562,9 @@ export class BatonNode implements LocalNode {
   }
 
   async #resumeStored(): Promise<void> {
-    const entries = Object.keys(this.#store.registry)
+    const entries = this.#store.entries()
     let resumed = 0
-    for (const id of entries) {
-      const entry = this.#store.entry(id)
-      if (!entry) continue
+    for (const [id, entry] of entries) {
       if (entry.status === "ended") {
         this.#store.remove(id)
         continue

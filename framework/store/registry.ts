@@ -134,7 +134,11 @@ export class Registry {
   }
 
   #mirrorAll(): void {
-    this.#mirror = new Map(Object.entries(this.#handle.doc() ?? {}).map(([id, e]) => [id, plainEntry(e)]))
+    this.#mirror = new Map()
+    for (const [id, raw] of Object.entries(this.#handle.doc() ?? {})) {
+      const e = readEntry(raw)
+      if (e) this.#mirror.set(id, e)
+    }
   }
 
   /** Re-reads the entries a change touched; returns their ids. */
@@ -149,22 +153,27 @@ export class Registry {
     }
     const doc = this.#handle.doc() ?? {}
     for (const id of ids) {
-      const raw = doc[id]
-      if (raw?.doc !== undefined) this.#mirror.set(id, plainEntry(raw))
+      const e = readEntry(doc[id])
+      if (e) this.#mirror.set(id, e)
       else this.#mirror.delete(id)
     }
     return ids
   }
 }
 
-/** A registry entry is flat: converting field by field beats a JSON round trip. */
-function plainEntry(e: RegistryEntry): RegistryEntry {
-  return {
-    game: String(e.game),
-    doc: String(e.doc) as AutomergeUrl,
-    owner: String(e.owner),
-    epoch: Number(e.epoch),
-    status: String(e.status) as RegistryEntry["status"],
-    updatedAt: Number(e.updatedAt),
-  }
+/**
+ * A registry entry as plain values, or undefined when the value at that key is
+ * not one (a removed entry, or a key a newer or broken writer put there): a
+ * node must not take such a value for a session and try to follow or adopt it.
+ * Field by field, since that beats a JSON round trip.
+ */
+function readEntry(raw: unknown): RegistryEntry | undefined {
+  if (raw === null || typeof raw !== "object") return undefined
+  const e = raw as Record<string, unknown>
+  const doc = String(e.doc ?? "")
+  const epoch = Number(e.epoch)
+  const status = String(e.status ?? "")
+  if (!doc.startsWith("automerge:") || e.game === undefined || e.owner === undefined || !Number.isFinite(epoch)) return undefined
+  if (status !== "open" && status !== "ended") return undefined
+  return { game: String(e.game), doc: doc as AutomergeUrl, owner: String(e.owner), epoch, status, updatedAt: Number(e.updatedAt ?? 0) }
 }

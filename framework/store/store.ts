@@ -83,9 +83,6 @@ export class Store {
     return store
   }
 
-  get registry(): Readonly<RegistryDoc> {
-    return this.#registry.handle.doc() ?? {}
-  }
   /** Whether sessions survive this process (a data dir is set). */
   get persistent(): boolean {
     return this.#storage !== undefined
