@@ -28,6 +28,8 @@ export interface Member {
   url: string
   status: MemberStatus
   version: string
+  /** What it understands beyond the first version (control.ts CAPS); an older node has fewer. */
+  caps: string[]
   sessions: number
   /** When we last heard from it (ms since the epoch); for self, now. */
   lastHeard: number
@@ -73,7 +75,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   constructor(opts: ClusterOptions) {
     super()
     this.#opts = { ...opts, heartbeatMs: opts.heartbeatMs ?? 500, failureMs: opts.failureMs ?? 3000 }
-    this.#self = { ...opts.self, status: "joining", sessions: 0, lastHeard: Date.now(), up: true }
+    this.#self = { ...opts.self, caps: CAPS, status: "joining", sessions: 0, lastHeard: Date.now(), up: true }
     this.sync = new SyncLinks(opts.repo, opts.self.id, opts.secret)
   }
 
@@ -307,8 +309,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       if (!keepNew) return
     }
     const wasUp = peer?.up ?? false
-    peer ??= { id: hello.id, url: hello.url, status: hello.status, version: hello.version, sessions: 0, lastHeard: 0, up: false }
-    Object.assign(peer, { url: hello.url, status: hello.status, version: hello.version, sessions: hello.sessions, lastHeard: Date.now(), up: true, link })
+    peer ??= { id: hello.id, url: hello.url, status: hello.status, version: hello.version, caps: [], sessions: 0, lastHeard: 0, up: false }
+    Object.assign(peer, { url: hello.url, status: hello.status, version: hello.version, caps: hello.caps ?? [], sessions: hello.sessions, lastHeard: Date.now(), up: true, link })
     this.#peers.set(peer.id, peer)
     if (link.dialer !== this.#self.id) link.send(this.#hello())
     this.sync.connect(peer.id, peer.url)

@@ -2,7 +2,7 @@ import type { ServerWebSocket } from "bun"
 
 /** Control messages between nodes (JSON over the control link). */
 export type ControlMessage =
-  /** `caps`: what the sender understands beyond the first version ("batch"); older nodes send none. */
+  /** `caps`: what the sender understands beyond the first version (CAPS); older nodes send fewer or none. */
   | { t: "hello"; id: string; url: string; status: MemberStatus; version: string; sessions: number; peers: { id: string; url: string }[]; caps?: string[] }
   /** Several messages in one frame, in order (only to peers whose hello said "batch"). */
   | { t: "batch"; msgs: ControlMessage[] }
@@ -16,7 +16,7 @@ export type ControlMessage =
 export type MemberStatus = "joining" | "ready" | "draining" | "gone"
 
 /** What this version understands (sent in hello). */
-export const CAPS = ["batch"]
+export const CAPS = ["batch", "registry-buckets"]
 
 /** One control link to a peer, whichever side dialled; frames are JSON text. */
 export interface ControlLink {

@@ -132,6 +132,8 @@ export class ClusterRole {
       this.#replicaSets.clear()
       node.store.repo.shareConfigChanged()
       this.#followSoon()
+      // A node from before the registry's buckets reads flat entries only: keep them while one is here.
+      node.store.setFlatRegistryReaders(this.cluster.members().some((m) => m.up && !m.caps.includes("registry-buckets")))
     }
     this.cluster.on("node-up", reshare)
     this.cluster.on("node-down", (m) => {

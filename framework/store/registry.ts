@@ -1,24 +1,11 @@
 import "./no-native-cbor.ts"
 import { createHash } from "node:crypto"
-import { init, save } from "@automerge/automerge"
-import { type AutomergeUrl, type DocHandle, type Repo, type StorageAdapterInterface, parseAutomergeUrl, stringifyAutomergeUrl } from "@automerge/automerge-repo"
+import { ImmutableString, loadIncremental } from "@automerge/automerge"
+import { type DocHandle, type DocumentId, type Repo, type StorageAdapterInterface, parseAutomergeUrl, stringifyAutomergeUrl } from "@automerge/automerge-repo"
 import { toAutomerge } from "./automerge-json.ts"
+import { BUCKETS, bucketOf, hasBuckets, idsIn, isBucket, type RegistryDoc, type RegistryEntry, readEntryOf } from "./registry-layout.ts"
 
-export interface RegistryEntry {
-  game: string
-  doc: AutomergeUrl
-  owner: string
-  epoch: number
-  status: "open" | "ended"
-  updatedAt: number
-}
-
-/**
- * Which session lives in which document, and who owns it: one key per
- * session at the root (the root map exists on every node from the start, so
- * entries written by different nodes never conflict over a parent).
- */
-export type RegistryDoc = Record<string, RegistryEntry>
+export type { RegistryDoc, RegistryEntry } from "./registry-layout.ts"
 
 type PendingEntry = "remove" | { set?: RegistryEntry; patch?: Partial<RegistryEntry> }
 
@@ -38,9 +25,13 @@ export class Registry {
   #pending = new Map<string, PendingEntry>()
   #timer: ReturnType<typeof setTimeout> | undefined
   #listeners: ((ids: Set<string>) => void)[] = []
+  #flatReaders = false
+  #backfill = false
 
   private constructor(
     handle: DocHandle<RegistryDoc>,
+    /** This node: its own entries are the ones it copies for older nodes. */
+    readonly self: string,
     readonly clock: () => number,
   ) {
     this.#handle = handle
@@ -53,17 +44,35 @@ export class Registry {
 
   /**
    * The registry has the same document id on every node of a cluster (from
-   * the cluster name) and starts empty, so the copies merge. From disk when
-   * the storage has it.
+   * the cluster name) and starts as the same buckets, so the copies merge.
+   * From disk when the storage has it.
    */
-  static async open(repo: Repo, clusterName: string, storage: StorageAdapterInterface | undefined, clock: () => number): Promise<Registry> {
-    const raw = createHash("sha256").update(`baton-registry/v1/${clusterName}`).digest().subarray(0, 16)
-    const docId = parseAutomergeUrl(stringifyAutomergeUrl({ documentId: new Uint8Array(raw) as never })).documentId
-    if (storage && (await storage.loadRange([docId])).length > 0) return new Registry(await repo.find<RegistryDoc>(docId), clock)
-    const handle = repo.import<RegistryDoc>(save(init()), { docId })
+  static async open(repo: Repo, clusterName: string, self: string, storage: StorageAdapterInterface | undefined, clock: () => number): Promise<Registry> {
+    const docId = registryDocId(clusterName)
+    if (storage && (await storage.loadRange([docId])).length > 0) {
+      const handle = await repo.find<RegistryDoc>(docId)
+      // Saved before the buckets: add them (the very change every node adds).
+      if (!hasBuckets(handle.doc())) (handle as unknown as { update(fn: (d: unknown) => unknown): void }).update((d) => loadIncremental(d as RegistryDoc, BUCKETS))
+      return new Registry(handle, self, clock)
+    }
+    const handle = repo.import<RegistryDoc>(BUCKETS, { docId })
     // import() leaves a handle "loading" until told otherwise (create() does this itself).
     ;(handle as unknown as { doneLoading(): void }).doneLoading()
-    return new Registry(handle, clock)
+    return new Registry(handle, self, clock)
+  }
+
+  /**
+   * Whether a member that reads only flat entries (a node from before the
+   * buckets) is in the cluster. While one is, every write keeps a flat copy
+   * too, and when one appears this node gives its own entries one.
+   */
+  setFlatReaders(present: boolean): void {
+    if (present === this.#flatReaders) return
+    this.#flatReaders = present
+    if (present) {
+      this.#backfill = true
+      this.#timer ??= setTimeout(() => this.flush(), 10)
+    }
   }
 
   get handle(): DocHandle<RegistryDoc> {
@@ -111,18 +120,23 @@ export class Registry {
   flush(): void {
     clearTimeout(this.#timer)
     this.#timer = undefined
-    if (this.#pending.size === 0) return
+    if (this.#pending.size === 0 && !this.#backfill) return
     const pending = [...this.#pending]
     this.#pending.clear()
+    const backfill = this.#backfill
+    this.#backfill = false
+    const flatReaders = this.#flatReaders
     this.#handle.change((d) => {
       for (const [id, op] of pending) {
-        if (op === "remove") {
-          delete d[id]
-          continue
+        if (op === "remove") removeEntry(d, id)
+        else {
+          // A patch writes the whole entry as this node sees it: the bucketed and the flat copy may differ.
+          const base = op.set ?? this.#mirror.get(id)
+          if (base) writeEntry(d, id, { ...base, ...op.patch }, flatReaders)
         }
-        if (op.set) d[id] = toAutomerge({ ...op.set, ...op.patch }) as RegistryEntry
-        else if (op.patch && d[id]) for (const [k, v] of Object.entries(op.patch)) (d[id] as unknown as Record<string, unknown>)[k] = toAutomerge(v)
       }
+      if (backfill)
+        for (const [id, e] of this.#mirror) if (e.owner === this.self && d[id] === undefined && !this.#pending.has(id)) writeEntry(d, id, e, true)
     })
   }
 
@@ -135,8 +149,9 @@ export class Registry {
 
   #mirrorAll(): void {
     this.#mirror = new Map()
-    for (const [id, raw] of Object.entries(this.#handle.doc() ?? {})) {
-      const e = readEntry(raw)
+    const doc = this.#handle.doc() ?? {}
+    for (const id of idsIn(doc)) {
+      const e = readEntryOf(doc, id)
       if (e) this.#mirror.set(id, e)
     }
   }
@@ -145,15 +160,17 @@ export class Registry {
   #mirrorChanged(patches: readonly { path: readonly unknown[] }[]): Set<string> {
     const ids = new Set<string>()
     for (const p of patches) {
-      if (p.path.length === 0) {
+      const key = p.path.length > 0 ? String(p.path[0]) : undefined
+      // The root or a whole bucket changed (the buckets arriving from a peer): read everything again.
+      if (key === undefined || (isBucket(key) && p.path.length === 1)) {
         this.#mirrorAll()
         return new Set(this.#mirror.keys())
       }
-      ids.add(String(p.path[0]))
+      ids.add(isBucket(key) ? String(p.path[1]) : key)
     }
     const doc = this.#handle.doc() ?? {}
     for (const id of ids) {
-      const e = readEntry(doc[id])
+      const e = readEntryOf(doc, id)
       if (e) this.#mirror.set(id, e)
       else this.#mirror.delete(id)
     }
@@ -161,19 +178,39 @@ export class Registry {
   }
 }
 
-/**
- * A registry entry as plain values, or undefined when the value at that key is
- * not one (a removed entry, or a key a newer or broken writer put there): a
- * node must not take such a value for a session and try to follow or adopt it.
- * Field by field, since that beats a JSON round trip.
- */
-function readEntry(raw: unknown): RegistryEntry | undefined {
-  if (raw === null || typeof raw !== "object") return undefined
-  const e = raw as Record<string, unknown>
-  const doc = String(e.doc ?? "")
-  const epoch = Number(e.epoch)
-  const status = String(e.status ?? "")
-  if (!doc.startsWith("automerge:") || e.game === undefined || e.owner === undefined || !Number.isFinite(epoch)) return undefined
-  if (status !== "open" && status !== "ended") return undefined
-  return { game: String(e.game), doc: doc as AutomergeUrl, owner: String(e.owner), epoch, status, updatedAt: Number(e.updatedAt ?? 0) }
+/** The registry's document id: the same on every node of a cluster, from the cluster's name. */
+export function registryDocId(clusterName: string): DocumentId {
+  const raw = createHash("sha256").update(`baton-registry/v1/${clusterName}`).digest().subarray(0, 16)
+  return parseAutomergeUrl(stringifyAutomergeUrl({ documentId: new Uint8Array(raw) as never })).documentId
+}
+
+/** Writes an entry into its bucket, and as a flat copy too when it has one or older nodes need one. */
+function writeEntry(d: RegistryDoc, id: string, entry: RegistryEntry, flatReaders: boolean): void {
+  const bucket = bucketIn(d, id)
+  const flat = d[id] !== undefined || flatReaders || !bucket
+  if (bucket) put(bucket, id, { ...entry, mirrored: flat })
+  if (flat) put(d, id, { ...entry })
+}
+
+function removeEntry(d: RegistryDoc, id: string): void {
+  const bucket = bucketIn(d, id)
+  if (bucket?.[id] !== undefined) delete bucket[id]
+  if (d[id] !== undefined) delete d[id]
+}
+
+/** The entry's bucket; missing only if a broken writer removed it (then the entry is written flat, still read). */
+function bucketIn(d: RegistryDoc, id: string): Record<string, unknown> | undefined {
+  const bucket = d[bucketOf(id)]
+  return bucket !== null && typeof bucket === "object" && !Array.isArray(bucket) && !(bucket instanceof ImmutableString) ? (bucket as Record<string, unknown>) : undefined
+}
+
+/** Sets only the fields that differ (each is an automerge operation every node applies). */
+function put(parent: Record<string, unknown>, key: string, value: Record<string, unknown>): void {
+  const cur = parent[key]
+  if (cur === null || typeof cur !== "object" || Array.isArray(cur) || cur instanceof ImmutableString) {
+    parent[key] = toAutomerge(value)
+    return
+  }
+  const fields = cur as Record<string, unknown>
+  for (const [k, v] of Object.entries(value)) if (v !== undefined && (fields[k] === undefined || String(fields[k]) !== String(v))) fields[k] = toAutomerge(v)
 }

@@ -78,7 +78,7 @@ export class Store {
 
   static async open(opts: StoreOptions): Promise<Store> {
     const store = new Store(opts)
-    store.#registry = await Registry.open(store.repo, store.#opts.clusterName, store.#storage, store.#opts.clock)
+    store.#registry = await Registry.open(store.repo, store.#opts.clusterName, opts.peerId, store.#storage, store.#opts.clock)
     store.#timer = setInterval(() => store.writeCheckpoints(store.#opts.budgetMs), Math.max(10, store.#opts.checkpointMs / 2))
     return store
   }
@@ -99,6 +99,11 @@ export class Store {
 
   entry(id: string): RegistryEntry | undefined {
     return this.#registry.entry(id)
+  }
+
+  /** Whether a member that reads only flat registry entries (an older version) is in the cluster. */
+  setFlatRegistryReaders(present: boolean): void {
+    this.#registry.setFlatReaders(present)
   }
 
   /** Calls `fn` with the ids of the sessions whose registry entries changed (here or on a peer). */

@@ -1,13 +1,17 @@
 /**
- * What one registry change costs as the cluster's session count grows: the
- * registry keeps one entry per session at its root (framework/store/registry.ts),
- * and automerge's JS side copies a changed map whole. Compared with the same
- * entries spread over 256 buckets.
+ * What one registry change costs as the cluster's session count grows.
+ * automerge's JS side copies a changed map whole: with one entry per session
+ * at the root (the layout before buckets, "flat"), a change costs time in
+ * proportion to the sessions; spread over 256 buckets it does not. The last
+ * column is the registry itself (framework/store/registry.ts, through
+ * automerge-repo): one patch and flush, as a handoff writes.
  *
  *   bun tests/bench/registry-change.ts [sessions...]   (default 2000 10000 30000)
  */
 import * as A from "@automerge/automerge"
+import { Repo } from "@automerge/automerge-repo"
 import { toAutomerge } from "../../framework/store/automerge-json.ts"
+import { Registry } from "../../framework/store/registry.ts"
 
 const CHANGES = 100
 const BUCKETS = 256
@@ -33,8 +37,26 @@ function perChange(sessions: number, bucketed: boolean): number {
   return Math.round(((performance.now() - started) / CHANGES) * 1000) / 1000
 }
 
+/** ms per patch and flush of one entry's owner and epoch through the Registry. */
+async function perRegistryWrite(sessions: number): Promise<number> {
+  const repo = new Repo({ network: [] })
+  const registry = await Registry.open(repo, "bench", "n1", undefined, Date.now)
+  for (let i = 0; i < sessions; i++) registry.set(`s${i}`, { game: "counter", doc: "automerge:2Vx5qTnsfY8n6RmyPMN7zW3ek4jU" as never, owner: "n1", epoch: 1, status: "open", updatedAt: 0 })
+  registry.flush()
+  const started = performance.now()
+  for (let k = 0; k < CHANGES; k++) {
+    registry.patch(`s${(k * 7919) % sessions}`, { owner: `n${k}`, epoch: k + 2 })
+    registry.flush()
+  }
+  const ms = (performance.now() - started) / CHANGES
+  await repo.shutdown()
+  return Math.round(ms * 1000) / 1000
+}
+
 if (import.meta.main) {
   const sizes = process.argv.slice(2).map(Number)
   for (const sessions of sizes.length ? sizes : [2000, 10_000, 30_000])
-    console.log(JSON.stringify({ sessions, flatMsPerChange: perChange(sessions, false), bucketedMsPerChange: perChange(sessions, true) }))
+    console.log(
+      JSON.stringify({ sessions, flatMsPerChange: perChange(sessions, false), bucketedMsPerChange: perChange(sessions, true), registryMsPerWrite: await perRegistryWrite(sessions) }),
+    )
 }

@@ -1,7 +1,4 @@
 import { afterEach, describe, expect, test } from "bun:test"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import * as A from "@automerge/automerge"
 import { Session } from "baton"
 import counter from "../../app/games/counter.ts"
@@ -150,37 +147,6 @@ describe("a handoff continues the document", () => {
       expect(b.continueFrom({ ...s.record, id: "s2", rev: 999 }, "nb", 2, bytes, url)).toBe(false)
     } finally {
       await b.close()
-    }
-  })
-})
-
-describe("the registry", () => {
-  test("values that are not entries (a newer or broken writer's) are not taken for sessions", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "baton-registry-"))
-    const st = await open({ dataDir })
-    const s = played(2, 0)
-    const url = st.create(s.record, "n1")
-    await st.flush()
-    // Written straight into the registry document, as another node's sync would bring them.
-    st.registryHandle.change((d) => {
-      const raw = d as unknown as Record<string, unknown>
-      raw["@0a"] = toAutomerge({ [s.record.id]: { game: "counter", doc: url, owner: "n2", epoch: 9, status: "open", updatedAt: T0 } })
-      raw.junk = toAutomerge("not an entry")
-      raw.half = toAutomerge({ game: "counter", owner: "n2", epoch: 1, status: "open" })
-      raw.badStatus = toAutomerge({ game: "counter", doc: url, owner: "n2", epoch: 1, status: "lost" })
-      raw.badEpoch = toAutomerge({ game: "counter", doc: url, owner: "n2", epoch: "x", status: "open" })
-    })
-    expect(st.entries().map(([id]) => id)).toEqual([s.record.id])
-    expect(st.entry(s.record.id)).toMatchObject({ owner: "n1", epoch: 1, status: "open", doc: url })
-    expect(st.entry("badStatus")).toBeUndefined()
-    // A restart reads the whole document from disk at once: the same filter applies.
-    await st.close()
-    store = undefined
-    const again = await open({ dataDir })
-    try {
-      expect(again.entries().map(([id]) => id)).toEqual([s.record.id])
-    } finally {
-      rmSync(dataDir, { recursive: true, force: true })
     }
   })
 })
