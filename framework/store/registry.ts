@@ -9,6 +9,16 @@ export type { RegistryDoc, RegistryEntry } from "./registry-layout.ts"
 
 type PendingEntry = "remove" | { set?: RegistryEntry; patch?: Partial<RegistryEntry> }
 
+export interface RegistryTiming {
+  /** How long after the last older node was seen this node starts moving its flat copies into buckets. */
+  migrateAfterMs?: number
+  /** Pause between two batches of that move. */
+  migrateEveryMs?: number
+}
+
+/** Entries per migration change: each change still copies the root while flat copies remain there. */
+const MIGRATE_BATCH = 200
+
 /**
  * The cluster's registry document and a plain mirror of it. Reads come from
  * the mirror, which follows the document's change patches (only the entries
@@ -26,20 +36,27 @@ export class Registry {
   #timer: ReturnType<typeof setTimeout> | undefined
   #listeners: ((ids: Set<string>) => void)[] = []
   #flatReaders = false
+  #flatReadersGoneAt = performance.now()
   #backfill = false
+  #migrateTimer: ReturnType<typeof setTimeout> | undefined
+  #timing: Required<RegistryTiming>
 
   private constructor(
     handle: DocHandle<RegistryDoc>,
-    /** This node: its own entries are the ones it copies for older nodes. */
+    /** This node: its own entries are the ones it copies for older nodes, and moves into buckets after. */
     readonly self: string,
     readonly clock: () => number,
+    timing: RegistryTiming,
   ) {
     this.#handle = handle
+    this.#timing = { migrateAfterMs: timing.migrateAfterMs ?? 30_000, migrateEveryMs: timing.migrateEveryMs ?? 1_000 }
     this.#mirrorAll()
     handle.on("change", ({ patches }) => {
       const ids = this.#mirrorChanged(patches)
       for (const fn of this.#listeners) fn(ids)
     })
+    // Flat entries from before the buckets (on disk, or in the cluster's copy) move once no older node is around.
+    this.#migrateLater(this.#timing.migrateAfterMs)
   }
 
   /**
@@ -47,31 +64,42 @@ export class Registry {
    * the cluster name) and starts as the same buckets, so the copies merge.
    * From disk when the storage has it.
    */
-  static async open(repo: Repo, clusterName: string, self: string, storage: StorageAdapterInterface | undefined, clock: () => number): Promise<Registry> {
+  static async open(
+    repo: Repo,
+    clusterName: string,
+    self: string,
+    storage: StorageAdapterInterface | undefined,
+    clock: () => number,
+    timing: RegistryTiming = {},
+  ): Promise<Registry> {
     const docId = registryDocId(clusterName)
     if (storage && (await storage.loadRange([docId])).length > 0) {
       const handle = await repo.find<RegistryDoc>(docId)
       // Saved before the buckets: add them (the very change every node adds).
       if (!hasBuckets(handle.doc())) (handle as unknown as { update(fn: (d: unknown) => unknown): void }).update((d) => loadIncremental(d as RegistryDoc, BUCKETS))
-      return new Registry(handle, self, clock)
+      return new Registry(handle, self, clock, timing)
     }
     const handle = repo.import<RegistryDoc>(BUCKETS, { docId })
     // import() leaves a handle "loading" until told otherwise (create() does this itself).
     ;(handle as unknown as { doneLoading(): void }).doneLoading()
-    return new Registry(handle, self, clock)
+    return new Registry(handle, self, clock, timing)
   }
 
   /**
    * Whether a member that reads only flat entries (a node from before the
    * buckets) is in the cluster. While one is, every write keeps a flat copy
-   * too, and when one appears this node gives its own entries one.
+   * too, and when one appears this node gives its own entries one. When none
+   * has been seen for a while, this node moves its entries' flat copies into
+   * the buckets (a root full of flat copies costs what the buckets save).
    */
   setFlatReaders(present: boolean): void {
     if (present === this.#flatReaders) return
     this.#flatReaders = present
-    if (present) {
-      this.#backfill = true
-      this.#timer ??= setTimeout(() => this.flush(), 10)
+    this.#backfill = present
+    if (present) this.#timer ??= setTimeout(() => this.flush(), 10)
+    else {
+      this.#flatReadersGoneAt = performance.now()
+      this.#migrateLater(this.#timing.migrateAfterMs)
     }
   }
 
@@ -123,9 +151,11 @@ export class Registry {
     if (this.#pending.size === 0 && !this.#backfill) return
     const pending = [...this.#pending]
     this.#pending.clear()
-    const backfill = this.#backfill
-    this.#backfill = false
     const flatReaders = this.#flatReaders
+    const backfill = this.#backfill && flatReaders
+    this.#backfill = false
+    // The mirror does not show this flush's writes yet: the backfill must not undo them.
+    const written = new Set(pending.map(([id]) => id))
     this.#handle.change((d) => {
       for (const [id, op] of pending) {
         if (op === "remove") removeEntry(d, id)
@@ -135,9 +165,34 @@ export class Registry {
           if (base) writeEntry(d, id, { ...base, ...op.patch }, flatReaders)
         }
       }
-      if (backfill)
-        for (const [id, e] of this.#mirror) if (e.owner === this.self && d[id] === undefined && !this.#pending.has(id)) writeEntry(d, id, e, true)
+      if (backfill) for (const [id, e] of this.#mirror) if (e.owner === this.self && d[id] === undefined && !written.has(id)) writeEntry(d, id, e, true)
     })
+  }
+
+  #migrateLater(ms: number): void {
+    clearTimeout(this.#migrateTimer)
+    this.#migrateTimer = setTimeout(() => this.#migrate(), ms)
+    this.#migrateTimer.unref?.()
+  }
+
+  /** Moves a batch of this node's flat copies into the buckets, then the next batch a little later. */
+  #migrate(): void {
+    this.#migrateTimer = undefined
+    if (this.#flatReaders) return
+    const wait = this.#flatReadersGoneAt + this.#timing.migrateAfterMs - performance.now()
+    if (wait > 0) return this.#migrateLater(wait)
+    this.flush() // pending writes first: the mirror then holds the newest entries
+    const batch: [string, RegistryEntry][] = []
+    for (const key of Object.keys(this.#handle.doc() ?? {})) {
+      const e = isBucket(key) ? undefined : this.#mirror.get(key)
+      if (e?.owner === this.self) batch.push([key, e])
+      if (batch.length >= MIGRATE_BATCH) break
+    }
+    if (batch.length === 0) return
+    this.#handle.change((d) => {
+      for (const [id, e] of batch) moveIntoBucket(d, id, e)
+    })
+    this.#migrateLater(this.#timing.migrateEveryMs)
   }
 
   #queue(id: string, op: PendingEntry): void {
@@ -190,6 +245,14 @@ function writeEntry(d: RegistryDoc, id: string, entry: RegistryEntry, flatReader
   const flat = d[id] !== undefined || flatReaders || !bucket
   if (bucket) put(bucket, id, { ...entry, mirrored: flat })
   if (flat) put(d, id, { ...entry })
+}
+
+/** The entry as this node reads it, in its bucket only (no longer `mirrored`, so the flat copy's absence means nothing). */
+function moveIntoBucket(d: RegistryDoc, id: string, entry: RegistryEntry): void {
+  const bucket = bucketIn(d, id)
+  if (!bucket) return
+  put(bucket, id, { ...entry, mirrored: false })
+  delete d[id]
 }
 
 function removeEntry(d: RegistryDoc, id: string): void {
