@@ -92,9 +92,20 @@ async function main(old: string): Promise<boolean> {
   const n2 = await start("new-2", NEW)
   await stop(o2)
   await act()
-  const [a, b] = await Promise.all([owners(n1), owners(n2)])
-  const agree = ids.every((id) => a.get(id) !== undefined && a.get(id) === b.get(id))
-  console.log(`after the roll: owners agree on the new nodes: ${agree}`)
+  // The registry copies converge by sync: give them the time a handoff's writes take to travel.
+  let differ: string[] = []
+  const agree = await waitUntil(
+    async () => {
+      const [a, b] = await Promise.all([owners(n1), owners(n2)])
+      differ = ids.filter((id) => a.get(id) === undefined || a.get(id) !== b.get(id)).map((id) => `${id}: ${a.get(id)} / ${b.get(id)}`)
+      return differ.length === 0
+    },
+    "the new nodes agree on every session's owner",
+    { timeoutMs: 10_000 },
+  )
+    .then(() => true)
+    .catch(() => false)
+  console.log(`after the roll: owners agree on the new nodes: ${agree}${agree ? "" : ` (${differ.join(", ")})`}`)
   const seen = await waitUntil(() => players.every((p) => p.state?.players.p?.count === rounds), "every player sees every acknowledged action", { timeoutMs: 10_000 })
     .then(() => true)
     .catch(() => false)
