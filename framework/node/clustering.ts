@@ -1,4 +1,4 @@
-import type { DocHandle } from "@automerge/automerge-repo"
+import type { AutomergeUrl, DocHandle } from "@automerge/automerge-repo"
 import { Cluster, type Discovery, type Member, rank, replicaSet } from "../cluster/index.ts"
 import type { Logger } from "../log/index.ts"
 import type { ClientMessage } from "../protocol/index.ts"
@@ -131,6 +131,8 @@ export class ClusterRole {
     const reshare = () => {
       this.#replicaSets.clear()
       node.store.repo.shareConfigChanged()
+      // Replica sets moved: every session may be ours to follow now, or no longer.
+      this.#lookAtAll = true
       this.#followSoon()
       // A node from before the registry's buckets reads flat entries only: keep them while one is here.
       node.store.setFlatRegistryReaders(this.cluster.members().some((m) => m.up && !m.caps.includes("registry-buckets")))
@@ -142,7 +144,10 @@ export class ClusterRole {
       this.replicator.resync()
     })
     this.cluster.on("status", reshare)
-    node.store.onEntriesChanged(() => this.#followSoon())
+    node.store.onEntriesChanged((ids) => {
+      for (const id of ids) this.#toLook.add(id)
+      this.#followSoon()
+    })
     this.cluster.start()
     // Sessions in the registry whose owner is nowhere (a whole-cluster restart from disk, or an
     // owner that died before we met): once membership has had time to settle, their heads take them.
@@ -294,6 +299,7 @@ export class ClusterRole {
   }
 
   stop(moved?: Record<string, string>): void {
+    this.#stopped = true
     this.replicator.stop()
     clearTimeout(this.#followTimer)
     clearTimeout(this.#orphanTimer)
@@ -403,8 +409,14 @@ export class ClusterRole {
     for (const r of [...this.#outbound.values()]) if (r.peer === m.id) void this.#repoint(r, `node ${m.id} is gone`)
   }
 
-  /** Document id → session id, rebuilt from the registry (announce asks per peer and document). */
+  /** Document id → session id, kept from the registry (announce asks per peer and document). */
   #docToSession = new Map<string, string>()
+  #sessionToDoc = new Map<string, string>()
+  /** Sessions whose entries changed since the last look; every session after a membership change. */
+  #toLook = new Set<string>()
+  #lookAtAll = true
+  #shadowsPrunedAt = 0
+  #stopped = false
 
   #replicaSetOfDoc(docId: string): string[] {
     const session = this.#docToSession.get(docId)
@@ -414,6 +426,7 @@ export class ClusterRole {
   #followTimer: ReturnType<typeof setTimeout> | undefined
   /** Registry changes come in bursts (a thousand sessions created): look once per burst. */
   #followSoon(): void {
+    if (this.#stopped) return
     this.#followTimer ??= setTimeout(() => {
       this.#followTimer = undefined
       this.#followReplicas()
@@ -428,55 +441,84 @@ export class ClusterRole {
    * dead, and its sessions taken over while it runs them).
    */
   #followReplicas(): void {
-    const entries = this.#node.store.entries()
-    if (this.#replicaSets.size > 2 * entries.length + 100) this.#replicaSets.clear() // sessions that are gone
-    let newDocs = false
-    const docs = new Map<string, string>()
-    for (const [session, e] of entries) {
-      const doc = e.doc.replace(/^automerge:/, "")
-      docs.set(doc, session)
-      if (!this.#docToSession.has(doc)) newDocs = true
+    const self = this.#node.id
+    let sessions: Set<string> = this.#toLook
+    this.#toLook = new Set()
+    const all = this.#lookAtAll
+    if (all) {
+      // Only after membership changes: a look at every session costs ~5 µs each (160 ms at 30,000).
+      this.#lookAtAll = false
+      const entries = this.#node.store.entries()
+      if (this.#replicaSets.size > 2 * entries.length + 100) this.#replicaSets.clear() // sessions that are gone
+      sessions = new Set([...sessions, ...entries.map(([id]) => id), ...this.#sessionToDoc.keys(), ...this.#following.keys()])
     }
-    if (newDocs || docs.size !== this.#docToSession.size) {
-      this.#docToSession = docs
-      // What to announce to whom depends on which session a document is (announce asks by document).
-      this.#node.store.repo.shareConfigChanged()
-    }
+    let docsChanged = false
     let started = 0
-    for (const [session, e] of entries) {
-      const mine = e.owner !== this.#node.id && this.replicaSet(session).includes(this.#node.id)
-      const url = e.doc
+    for (const session of sessions) {
+      const e = this.#node.store.entry(session)
+      if (this.#mapDoc(session, e?.doc)) docsChanged = true
+      if (!e) this.#replicaSets.delete(session)
+      const mine = e !== undefined && e.owner !== self && this.replicaSet(session).includes(self)
       const held = this.#following.get(session)
-      if (mine && (!held || held.url !== url)) {
-        if (this.#fetching.has(url)) continue
-        if (started++ >= FOLLOW_PER_ROUND) {
-          this.#followSoon()
-          break
-        }
-        this.#fetching.add(url)
-        void this.#node.store.repo.find<SessionDoc>(url).then(
-          (handle) => {
-            this.#fetching.delete(url)
-            this.#following.set(session, handle)
-            handle.on("change", ({ doc }) => {
-              const newest = newestCheckpoint(doc)
-              if (newest) this.documentLag.add(Date.now() - newest.at)
-            })
-          },
-          () => this.#fetching.delete(url),
-        )
-      } else if (!mine && held) {
-        this.#following.delete(session)
+      if (!mine) {
+        if (held) this.#following.delete(session)
+        continue
       }
+      if (held?.url === e.doc || this.#fetching.has(e.doc)) continue
+      if (started++ >= FOLLOW_PER_ROUND) this.#toLook.add(session)
+      else this.#follow(session, e.doc)
     }
-    const known = new Set(entries.map(([id]) => id))
-    for (const session of this.#following.keys()) if (!known.has(session)) this.#following.delete(session)
-    // Every replicated session leaves a shadow here: drop those of sessions that are gone or not ours to hold.
-    const registry = new Map(entries)
+    // What to announce to whom depends on which session a document is (announce asks by document).
+    if (docsChanged) this.#node.store.repo.shareConfigChanged()
+    if (this.#toLook.size > 0) this.#followSoon()
+    if (all || Date.now() - this.#shadowsPrunedAt > 2_000) this.#pruneShadows()
+  }
+
+  /** Records which document a session is written to; true when that changed. */
+  #mapDoc(session: string, url: string | undefined): boolean {
+    const doc = url?.replace(/^automerge:/, "")
+    const had = this.#sessionToDoc.get(session)
+    if (had === doc) return false
+    if (had !== undefined) this.#docToSession.delete(had)
+    if (doc === undefined) this.#sessionToDoc.delete(session)
+    else {
+      this.#sessionToDoc.set(session, doc)
+      this.#docToSession.set(doc, session)
+    }
+    return true
+  }
+
+  #follow(session: string, url: AutomergeUrl): void {
+    this.#fetching.add(url)
+    void this.#node.store.repo.find<SessionDoc>(url).then(
+      (handle) => {
+        this.#fetching.delete(url)
+        // The entry may have moved to another document while this one was fetched.
+        if (this.#node.store.entry(session)?.doc !== url) return
+        this.#following.set(session, handle)
+        handle.on("change", ({ doc }) => {
+          const newest = newestCheckpoint(doc)
+          if (newest) this.documentLag.add(Date.now() - newest.at)
+        })
+      },
+      () => {
+        this.#fetching.delete(url)
+        // Not found yet (its owner's copy not reachable): look again in a while, not at once.
+        setTimeout(() => {
+          this.#toLook.add(session)
+          this.#followSoon()
+        }, 1_000).unref()
+      },
+    )
+  }
+
+  /** Every replicated session leaves a shadow here: drop those of sessions that are gone or not ours to hold. */
+  #pruneShadows(): void {
+    this.#shadowsPrunedAt = Date.now()
     // A session not in our registry copy yet (a new one: the stream can beat the registry's sync) keeps
     // its shadow for a minute.
     this.replicator.pruneShadows((session, idleMs) => {
-      const e = registry.get(session)
+      const e = this.#node.store.entry(session)
       if (!e) return idleMs < 60_000
       return e.status === "open" && this.replicaSet(session).includes(this.#node.id)
     })
