@@ -86,8 +86,8 @@ export class ClusterRole {
   readonly documentLag = new Histogram(10_000)
   #node: LocalNode
   #replicas: number | "all"
-  /** Replica copies this node follows: session id → handle. */
-  #following = new Map<string, DocHandle<SessionDoc>>()
+  /** Replica copies this node follows: session id → handle, and how to stop listening to it. */
+  #following = new Map<string, { handle: DocHandle<SessionDoc>; off: () => void }>()
   /** Players here whose session runs elsewhere: conn id → where. */
   #outbound = new Map<string, Relayed>()
   #byLink = new Map<PlayerLink, Relayed>()
@@ -302,6 +302,7 @@ export class ClusterRole {
     this.#stopped = true
     this.replicator.stop()
     clearTimeout(this.#followTimer)
+    clearTimeout(this.#pruneTimer)
     clearTimeout(this.#orphanTimer)
     this.cluster.stop(moved)
   }
@@ -412,10 +413,12 @@ export class ClusterRole {
   /** Document id → session id, kept from the registry (announce asks per peer and document). */
   #docToSession = new Map<string, string>()
   #sessionToDoc = new Map<string, string>()
-  /** Sessions whose entries changed since the last look; every session after a membership change. */
+  /** Sessions whose entries changed since the last look. */
   #toLook = new Set<string>()
+  /** Look at every session next time (at start, and when members or their status change). */
   #lookAtAll = true
   #shadowsPrunedAt = 0
+  #pruneTimer: ReturnType<typeof setTimeout> | undefined
   #stopped = false
 
   #replicaSetOfDoc(docId: string): string[] {
@@ -441,27 +444,28 @@ export class ClusterRole {
    * dead, and its sessions taken over while it runs them).
    */
   #followReplicas(): void {
-    const self = this.#node.id
     let sessions: Set<string> = this.#toLook
     this.#toLook = new Set()
     const all = this.#lookAtAll
     if (all) {
-      // Only after membership changes: a look at every session costs ~5 µs each (160 ms at 30,000).
+      // Only at start and when members or their status change: a look at every session costs ~5 µs
+      // each (160 ms at 30,000).
       this.#lookAtAll = false
       const entries = this.#node.store.entries()
-      if (this.#replicaSets.size > 2 * entries.length + 100) this.#replicaSets.clear() // sessions that are gone
       sessions = new Set([...sessions, ...entries.map(([id]) => id), ...this.#sessionToDoc.keys(), ...this.#following.keys()])
     }
+    // Replica sets asked for sessions that are gone (an operator's lookup, a late replication message).
+    if (this.#replicaSets.size > 2 * this.#sessionToDoc.size + 100) this.#replicaSets.clear()
     let docsChanged = false
     let started = 0
     for (const session of sessions) {
       const e = this.#node.store.entry(session)
       if (this.#mapDoc(session, e?.doc)) docsChanged = true
       if (!e) this.#replicaSets.delete(session)
-      const mine = e !== undefined && e.owner !== self && this.replicaSet(session).includes(self)
-      const held = this.#following.get(session)
+      const mine = e !== undefined && this.#isReplica(session)
+      const held = this.#following.get(session)?.handle
       if (!mine) {
-        if (held) this.#following.delete(session)
+        if (held) this.#unfollow(session)
         continue
       }
       if (held?.url === e.doc || this.#fetching.has(e.doc)) continue
@@ -472,6 +476,18 @@ export class ClusterRole {
     if (docsChanged) this.#node.store.repo.shareConfigChanged()
     if (this.#toLook.size > 0) this.#followSoon()
     if (all || Date.now() - this.#shadowsPrunedAt > 2_000) this.#pruneShadows()
+    else this.#pruneTimer ??= setTimeout(() => this.#pruneShadows(), 2_000).unref()
+  }
+
+  /** Whether this node is a replica of the session (and not its owner). */
+  #isReplica(session: string): boolean {
+    const e = this.#node.store.entry(session)
+    return e !== undefined && e.owner !== this.#node.id && this.replicaSet(session).includes(this.#node.id)
+  }
+
+  #unfollow(session: string): void {
+    this.#following.get(session)?.off()
+    this.#following.delete(session)
   }
 
   /** Records which document a session is written to; true when that changed. */
@@ -493,17 +509,24 @@ export class ClusterRole {
     void this.#node.store.repo.find<SessionDoc>(url).then(
       (handle) => {
         this.#fetching.delete(url)
-        // The entry may have moved to another document while this one was fetched.
-        if (this.#node.store.entry(session)?.doc !== url) return
-        this.#following.set(session, handle)
-        handle.on("change", ({ doc }) => {
+        // While it was fetched the entry may have moved to another document, or the session to this
+        // node or out of its replica set: look at it again instead.
+        if (this.#node.store.entry(session)?.doc !== url || !this.#isReplica(session)) {
+          this.#toLook.add(session)
+          return this.#followSoon()
+        }
+        const onChange = ({ doc }: { doc: SessionDoc }) => {
           const newest = newestCheckpoint(doc)
           if (newest) this.documentLag.add(Date.now() - newest.at)
-        })
+        }
+        this.#unfollow(session)
+        handle.on("change", onChange)
+        this.#following.set(session, { handle, off: () => handle.off("change", onChange) })
       },
       () => {
         this.#fetching.delete(url)
-        // Not found yet (its owner's copy not reachable): look again in a while, not at once.
+        // automerge-repo keeps an unavailable handle and answers from it until the owner's announce
+        // brings the document: try again in a while, not at once.
         setTimeout(() => {
           this.#toLook.add(session)
           this.#followSoon()
@@ -514,6 +537,8 @@ export class ClusterRole {
 
   /** Every replicated session leaves a shadow here: drop those of sessions that are gone or not ours to hold. */
   #pruneShadows(): void {
+    clearTimeout(this.#pruneTimer)
+    this.#pruneTimer = undefined
     this.#shadowsPrunedAt = Date.now()
     // A session not in our registry copy yet (a new one: the stream can beat the registry's sync) keeps
     // its shadow for a minute.

@@ -218,8 +218,10 @@ export class Registry {
       const key = p.path.length > 0 ? String(p.path[0]) : undefined
       // The root or a whole bucket changed (the buckets arriving from a peer): read everything again.
       if (key === undefined || (isBucket(key) && p.path.length === 1)) {
+        // Listeners hear of entries gone as well as those there now.
+        const before = [...this.#mirror.keys()]
         this.#mirrorAll()
-        return new Set(this.#mirror.keys())
+        return new Set([...before, ...this.#mirror.keys()])
       }
       ids.add(isBucket(key) ? String(p.path[1]) : key)
     }
