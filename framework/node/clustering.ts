@@ -448,8 +448,8 @@ export class ClusterRole {
     this.#toLook = new Set()
     const all = this.#lookAtAll
     if (all) {
-      // Only at start and when members or their status change: a look at every session costs ~5 µs
-      // each (160 ms at 30,000).
+      // Only at start and when members or their status change: a look at every session costs
+      // several µs each (~95 ms at 30,000: tests/bench/registry-change.ts).
       this.#lookAtAll = false
       const entries = this.#node.store.entries()
       sessions = new Set([...sessions, ...entries.map(([id]) => id), ...this.#sessionToDoc.keys(), ...this.#following.keys()])
