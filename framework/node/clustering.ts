@@ -419,6 +419,8 @@ export class ClusterRole {
   #lookAtAll = true
   #shadowsPrunedAt = 0
   #pruneTimer: ReturnType<typeof setTimeout> | undefined
+  /** Document URLs being fetched to follow. */
+  #fetching = new Set<string>()
   #stopped = false
 
   #replicaSetOfDoc(docId: string): string[] {
@@ -462,7 +464,7 @@ export class ClusterRole {
       const e = this.#node.store.entry(session)
       if (this.#mapDoc(session, e?.doc)) docsChanged = true
       if (!e) this.#replicaSets.delete(session)
-      const mine = e !== undefined && this.#isReplica(session)
+      const mine = e !== undefined && this.#isReplica(session, e)
       const held = this.#following.get(session)?.handle
       if (!mine) {
         if (held) this.#unfollow(session)
@@ -480,8 +482,7 @@ export class ClusterRole {
   }
 
   /** Whether this node is a replica of the session (and not its owner). */
-  #isReplica(session: string): boolean {
-    const e = this.#node.store.entry(session)
+  #isReplica(session: string, e = this.#node.store.entry(session)): boolean {
     return e !== undefined && e.owner !== this.#node.id && this.replicaSet(session).includes(this.#node.id)
   }
 
@@ -548,5 +549,4 @@ export class ClusterRole {
       return e.status === "open" && this.replicaSet(session).includes(this.#node.id)
     })
   }
-  #fetching = new Set<string>()
 }
