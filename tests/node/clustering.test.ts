@@ -10,8 +10,9 @@ const following = async (cluster: TestCluster) =>
 
 describe("a replica follows what changes in the registry, not a full scan", () => {
   test("each session's replica takes up its document, and lets go when the session is collected", async () => {
-    // Sessions end 4 s after their last action and are collected 0.3 s later.
-    c = await TestCluster.start(3, { BATON_IDLE_MS: "4000", BATON_LINGER_MS: "300", BATON_SWEEP_MS: "100" })
+    // Sessions end 8 s after their last action (time enough to be followed on a loaded machine) and are
+    // collected 0.3 s later.
+    c = await TestCluster.start(3, { BATON_IDLE_MS: "8000", BATON_LINGER_MS: "300", BATON_SWEEP_MS: "100" })
     const cluster = c
     const sessions = 12
     await Promise.all(
@@ -23,7 +24,7 @@ describe("a replica follows what changes in the registry, not a full scan", () =
       return f.reduce((a, b) => a + b, 0) === sessions ? f : undefined
     }, "every session followed by its one replica")
     expect(held.filter((n) => n > 0).length).toBeGreaterThan(1)
-    await waitUntil(async () => (await following(cluster)).every((n) => n === 0), "replicas let go of the collected sessions", { timeoutMs: 15_000 })
+    await waitUntil(async () => (await following(cluster)).every((n) => n === 0), "replicas let go of the collected sessions", { timeoutMs: 20_000 })
     const left = (await (await fetch(`${cluster.nodes[0]!.url}/cluster/registry`)).json()) as { sessions: unknown[] }
     expect(left.sessions).toEqual([])
   })
