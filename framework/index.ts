@@ -21,6 +21,8 @@ export {
   type SessionRecord,
   Session,
   GameLoadError,
+  safeId,
+  idProblem,
   seedRng,
   rngOver,
 } from "./game/index.ts"

@@ -234,6 +234,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         close: () => {
           if (peerId) this.#linkClosed(peerId, link)
         },
+        failed: (error) => this.#opts.log.error("control message failed", { peer: peerId, error }),
       })
       link.send(this.#hello())
     } catch (error) {

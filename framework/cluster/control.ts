@@ -80,7 +80,7 @@ export function acceptedLink(ws: ServerWebSocket<unknown>, dialer: string): Cont
 export function dialLink(
   url: string,
   dialer: string,
-  on: { message(msg: ControlMessage): void; close(code: number, reason: string): void },
+  on: { message(msg: ControlMessage): void; close(code: number, reason: string): void; failed?(error: unknown): void },
 ): Promise<ControlLink> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url)
@@ -113,7 +113,12 @@ export function dialLink(
       } catch {
         return link.close(4000, "control frames are JSON")
       }
-      on.message(msg)
+      try {
+        on.message(msg)
+      } catch (error) {
+        // Bun ends the process on a throw out of a socket callback; one bad frame must not.
+        on.failed?.(error)
+      }
     }
     ws.onclose = (ev) => {
       if (!opened) reject(new Error(`cannot reach ${url.split("?")[0]} (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`))

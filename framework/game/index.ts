@@ -4,3 +4,4 @@ export { Session, type ActRequest, type Emitted, type GameFault, type Outcome, t
 export { type SessionRecord, type Seat, type TimerEntry, type ClientLedger, type LedgerResult, LEDGER_RESULTS } from "./record.ts"
 export { GameLoadError, explainIssues } from "./errors.ts"
 export { type Rng, type RngState, seedRng, rngOver } from "./rng.ts"
+export { idProblem, safeId, RESERVED_IDS, MAX_ID_LENGTH } from "./ids.ts"

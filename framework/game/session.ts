@@ -2,7 +2,8 @@ import { create, current, isDraft } from "mutative"
 import * as v from "valibot"
 import type { AnyGame, GameContext, PlayerId, StateOf, ViewOf } from "./define.ts"
 import { explainIssues, GameLoadError, Rejection } from "./errors.ts"
-import { LEDGER_RESULTS, LEDGERS_PER_PLAYER, type LedgerResult, type SessionRecord } from "./record.ts"
+import { idProblem } from "./ids.ts"
+import { type ClientLedger, LEDGER_RESULTS, LEDGERS_PER_PLAYER, type LedgerResult, type SessionRecord } from "./record.ts"
 import { type RngState, rngOver, seedRng } from "./rng.ts"
 
 export type Outcome = { ok: true; value?: unknown; duplicate?: true } | { ok: false; code: string; message: string; duplicate?: true }
@@ -156,7 +157,7 @@ export class Session<G extends AnyGame = AnyGame> {
 
   /** Highest action id of `client` already applied (0 for a new client). */
   appliedSeq(client: string): number {
-    return this.#record.clients[client]?.seq ?? 0
+    return ledgerOf(this.#record, client)?.seq ?? 0
   }
 
   takeEvents(): Emitted[] {
@@ -177,6 +178,8 @@ export class Session<G extends AnyGame = AnyGame> {
 
   /** Seats a player, or confirms the seat it already holds (a reconnect). */
   join(player: PlayerId, now: number): { ok: true; seat: number; rejoined: boolean } | { ok: false; code: string; message: string } {
+    const bad = idProblem(player)
+    if (bad) return fail("invalid_id", `player id ${bad}`)
     const held = this.seatOf(player)
     if (held !== undefined) return { ok: true, seat: held, rejoined: true }
     const r = this.#record
@@ -213,7 +216,10 @@ export class Session<G extends AnyGame = AnyGame> {
   /** Validates and applies one action, at most once per (client, id). */
   act(req: ActRequest): Outcome {
     const r = this.#record
-    const ledger = r.clients[req.client]
+    const ledger = ledgerOf(r, req.client)
+    // A ledger exists only for ids that passed this check (its player's seat was too).
+    const bad = ledger ? undefined : idProblem(req.client)
+    if (bad) return fail("invalid_id", `client id ${bad}`)
     if (ledger && ledger.player !== req.player)
       return fail("bad_request", `client id ${req.client} belongs to another player`)
     if (!Number.isSafeInteger(req.id) || req.id < 1) return fail("bad_request", "action id must be a positive integer")
@@ -417,7 +423,7 @@ function contextOver(
 /** Writes an answer into the client's ledger on `d` (a shell: the ledgers map and the ledger are copied, never changed). */
 function record(d: SessionRecord, req: ActRequest, answer: LedgerResult): void {
   const clients = { ...d.clients }
-  const ledger = clients[req.client]
+  const ledger = ledgerOf(d, req.client)
   if (!ledger) {
     const mine = Object.entries(clients).filter(([, l]) => l.player === req.player)
     if (mine.length >= LEDGERS_PER_PLAYER) {
@@ -429,6 +435,11 @@ function record(d: SessionRecord, req: ActRequest, answer: LedgerResult): void {
   results.push(answer)
   clients[req.client] = { player: req.player, seq: req.id, at: req.now, results }
   d.clients = clients
+}
+
+/** A client's ledger: an own key only, whatever the record was loaded from. */
+function ledgerOf(r: SessionRecord, client: string): ClientLedger | undefined {
+  return Object.hasOwn(r.clients, client) ? r.clients[client] : undefined
 }
 
 function answerOf(results: LedgerResult[], id: number): Outcome {

@@ -39,6 +39,9 @@ export class HostedSession {
   holdAcks = false
   #held: { rev: number; link: PlayerLink; acks: string[] }[] = []
 
+  /** Players whose `view` threw in the last flush: the node reports them and closes their links. */
+  readonly viewFailures: { player: PlayerId; error: unknown }[] = []
+
   constructor(readonly session: Session) {
     this.#sentRev = session.record.rev
     this.#sentStatus = session.record.status
@@ -95,7 +98,15 @@ export class HostedSession {
       } else {
         for (const a of this.links.values()) {
           if (perPlayer.has(a.player)) continue
-          const view = s.view(a.player)
+          let view: unknown
+          try {
+            view = s.view(a.player)
+          } catch (error) {
+            // Game code failing for one player: the others still get their frames (the node closes this one's links).
+            this.viewFailures.push({ player: a.player, error })
+            perPlayer.set(a.player, undefined)
+            continue
+          }
           const ops = diff(this.#sentViews.get(a.player), view)
           this.#sentViews.set(a.player, view)
           perPlayer.set(a.player, ops.length ? JSON.stringify(ops) : undefined)

@@ -4,6 +4,7 @@ import { CloseCode } from "../protocol/index.ts"
 import { Store } from "../store/index.ts"
 import { BatonError } from "./errors.ts"
 import { type ClusterConfig, ClusterRole, type LocalNode } from "./clustering.ts"
+import { handlerFailures } from "./failures.ts"
 import { HostedSession, type PlayerLink } from "./hosted.ts"
 import { Observability, type TimelineEvent } from "./observability.ts"
 import { createLogger, type Logger } from "../log/index.ts"
@@ -341,8 +342,22 @@ export class BatonNode implements LocalNode {
     if (st?.forward || st?.queued) this.#role?.relayEnd(link)
   }
 
-  /** One validated protocol message from a player. */
+  /**
+   * One validated protocol message from a player, here or relayed from a
+   * peer. A throw (game code in a view, a bug of ours) ends this player's
+   * link only: not the socket it shares with others, not the process.
+   */
   handle(link: PlayerLink, msg: ClientMessage): void {
+    try {
+      this.#handle(link, msg)
+    } catch (error) {
+      const { errorId } = handlerFailures(this)("player-frame", error)
+      send(link, { t: "error", code: "internal", message: "internal error (logged on the node)", errorId })
+      link.close(CloseCode.internalError, `internal error ${errorId}`)
+    }
+  }
+
+  #handle(link: PlayerLink, msg: ClientMessage): void {
     const st = this.#links.get(link)
     if (!st) return
     if (st.forward) return st.forward(msg)
@@ -515,9 +530,28 @@ export class BatonNode implements LocalNode {
     this.#dirty.clear()
     for (const h of dirty) {
       if (!this.#sessions.has(h.id)) continue
+      try {
+        this.#flushOne(h)
+      } catch (error) {
+        // Runs from setImmediate: a throw here would end the process, and skip every session after this one.
+        handlerFailures(this)("flush", error)
+      }
+    }
+  }
+
+  #flushOne(h: HostedSession): void {
+    {
       // Sessions a step spawned exist before any frame names them to a player.
       for (const s of h.session.takeSpawns()) this.#spawn(s, h.id)
       h.flush()
+      for (const { player, error } of h.viewFailures.splice(0)) {
+        const { errorId } = handlerFailures(this)("view", error)
+        for (const [link, a] of h.links)
+          if (a.player === player) {
+            send(link, { t: "error", code: "internal", message: "internal error (logged on the node)", errorId })
+            link.close(CloseCode.internalError, `internal error ${errorId}`)
+          }
+      }
       if (h.holdAcks) {
         if (!this.#role?.replicator.replicate(h)) h.releaseAcks(Number.POSITIVE_INFINITY)
       } else if (this.#role && h.changedSinceStream()) this.#role.replicator.stream(h)

@@ -1,5 +1,5 @@
 import type { Cluster } from "../cluster/index.ts"
-import { type ClientLedger, LEDGER_RESULTS, type LedgerResult, type SessionRecord } from "../game/index.ts"
+import { type ClientLedger, idProblem, LEDGER_RESULTS, type LedgerResult, type SessionRecord } from "../game/index.ts"
 import type { Logger } from "../log/index.ts"
 import { applyPatch, diff, type PatchOp } from "../protocol/index.ts"
 import type { HostedSession } from "./hosted.ts"
@@ -260,6 +260,7 @@ function applyLedgers(record: SessionRecord, changes: Record<string, LedgerChang
   if (!changes) return record
   const clients: Record<string, ClientLedger> = { ...record.clients }
   for (const [id, c] of Object.entries(changes)) {
+    if (idProblem(id)) continue // a peer's frame: no key of it may reach a prototype
     if (c === null) {
       delete clients[id]
       continue

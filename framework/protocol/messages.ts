@@ -29,7 +29,8 @@ export type ServerMessage =
     }
   /** A delta of the player's view (`d`), acks of its actions (`a`) and events (`e`), all as of `rev`. */
   | { t: "u"; rev: number; d?: PatchOp[]; a?: Ack[]; e?: GameEvent[]; status?: SessionStatus; result?: unknown }
-  | { t: "error"; code: ErrorCode; message: string; ref?: unknown }
+  /** `errorId` (code "internal") names the node's log line that holds what went wrong. */
+  | { t: "error"; code: ErrorCode; message: string; ref?: unknown; errorId?: string }
   | { t: "pong"; n?: number }
   /** The seat was given up; the connection may join another session. */
   | { t: "left"; session: string }
@@ -43,6 +44,7 @@ export type ErrorCode =
   | "bad_json"
   | "bad_message"
   | "bad_request"
+  | "invalid_id"
   | "unknown_message"
   | "unknown_game"
   | "unknown_session"
@@ -72,6 +74,8 @@ export const CloseCode = {
   unsupportedData: 1003,
   /** A frame over the size limit. */
   tooLarge: 1009,
+  /** The node failed handling this connection's frame (logged with an error id): reconnect. */
+  internalError: 1011,
   /** Too many malformed frames, or the rate limit exceeded again and again. */
   protocolAbuse: 4400,
   /** The client did not read its frames: too much was queued for it. */

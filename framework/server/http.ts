@@ -1,7 +1,9 @@
 import { Hono } from "hono"
 import { bodyLimit } from "hono/body-limit"
 import type { ContentfulStatusCode } from "hono/utils/http-status"
-import { BatonError, type BatonNode } from "../node/index.ts"
+import { idProblem } from "../game/index.ts"
+import { BatonError, type BatonNode, handlerFailures } from "../node/index.ts"
+import { intrinsicsPolluted } from "./intrinsics.ts"
 
 /** The HTTP API. Every error is JSON: { error: { code, message } }. */
 export function httpApi(node: BatonNode, admin?: { token: string; drain(): void }): Hono {
@@ -17,7 +19,11 @@ export function httpApi(node: BatonNode, admin?: { token: string; drain(): void 
     return c.json({ draining: true, node: node.id, sessions: node.sessionCount }, 202)
   })
 
-  app.get("/healthz", (c) => c.json({ ok: true, node: node.id, status: node.status }))
+  app.get("/healthz", (c) =>
+    intrinsicsPolluted()
+      ? c.json({ ok: false, node: node.id, status: node.status, reason: "a shared prototype was modified at run time (prototype pollution): restart this node" }, 500)
+      : c.json({ ok: true, node: node.id, status: node.status }),
+  )
   app.get("/readyz", (c) =>
     node.status === "ready" ? c.json({ ready: true, node: node.id }) : c.json({ ready: false, node: node.id, status: node.status }, 503),
   )
@@ -83,22 +89,30 @@ export function httpApi(node: BatonNode, admin?: { token: string; drain(): void 
   app.get("/cluster/sessions/:id", (c) => {
     const role = node.role
     if (!role) throw new BatonError("not_found", "this node is not in a cluster", 404)
-    return c.json(role.inspect(c.req.param("id")))
+    return c.json(role.inspect(sessionParam(c.req.param("id"))))
   })
 
   app.get("/sessions/:id", async (c) => {
-    const s = node.role ? await node.role.info(c.req.param("id")) : node.session(c.req.param("id"))
-    if (!s) throw new BatonError("unknown_session", `no session ${c.req.param("id")}`, 404)
+    const id = sessionParam(c.req.param("id"))
+    const s = node.role ? await node.role.info(id) : node.session(id)
+    if (!s) throw new BatonError("unknown_session", `no session ${id}`, 404)
     return c.json(s)
   })
 
   app.notFound((c) => fail(c, new BatonError("not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}`, 404)))
   app.onError((error, c) => {
     if (error instanceof BatonError) return fail(c, error)
-    node.log.error("request failed", { path: new URL(c.req.url).pathname, error })
-    return fail(c, new BatonError("internal", "internal error (logged on the node)", 500))
+    const { errorId } = handlerFailures(node)("http", error)
+    return c.json({ error: { code: "internal", message: "internal error (logged on the node)", errorId } }, 500)
   })
   return app
+}
+
+/** A session id from a URL, checked by the rule every id from outside follows (game/ids.ts). */
+function sessionParam(id: string): string {
+  const bad = idProblem(id)
+  if (bad) throw new BatonError("invalid_id", `session id ${bad}`, 400)
+  return id
 }
 
 function fail(c: { json: (body: unknown, status: ContentfulStatusCode) => Response }, e: BatonError): Response {

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto"
+import { idProblem } from "../game/index.ts"
 
 /**
  * Who a player connection is. An app gives `authenticate(request)` (its own
@@ -10,6 +11,8 @@ export type Authenticate = (request: Request) => string | null | undefined | Pro
 
 /** A signed player token: `<base64url payload>.<base64url HMAC-SHA256>`, payload `{ sub, exp }`. */
 export function signPlayerToken(secret: string, player: string, ttlSeconds = 3600, now = Date.now()): string {
+  const bad = idProblem(player)
+  if (bad) throw new TypeError(`signPlayerToken: player id ${bad}`)
   const payload = Buffer.from(JSON.stringify({ sub: player, exp: Math.floor(now / 1000) + ttlSeconds })).toString("base64url")
   return `${payload}.${mac(secret, payload)}`
 }
@@ -28,9 +31,10 @@ export function verifyPlayerToken(secret: string, token: string, now = Date.now(
   } catch {
     return { ok: false, reason: "malformed token" }
   }
-  if (typeof claims.sub !== "string" || claims.sub.length === 0 || claims.sub.length > 64) return { ok: false, reason: "token has no valid sub" }
+  const bad = idProblem(claims.sub)
+  if (bad) return { ok: false, reason: `token's sub (player id) ${bad}` }
   if (typeof claims.exp !== "number" || claims.exp * 1000 < now) return { ok: false, reason: "token expired" }
-  return { ok: true, player: claims.sub }
+  return { ok: true, player: claims.sub as string }
 }
 
 /** The built-in authenticate: a token in `?token=` on the upgrade, signed with `secret`. */

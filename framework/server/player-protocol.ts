@@ -1,11 +1,12 @@
 import * as v from "valibot"
-import { explainIssues } from "../game/index.ts"
+import { explainIssues, safeId } from "../game/index.ts"
 import type { ClientMessage, ErrorCode } from "../protocol/index.ts"
 
 const id = v.pipe(v.string(), v.minLength(1), v.maxLength(64))
 
 const schemas = {
-  join: v.object({ t: v.literal("join"), session: id, player: id, client: id, token: v.optional(v.pipe(v.string(), v.maxLength(4096))) }),
+  // These three become keys (ledgers, game state indexed by player): see game/ids.ts.
+  join: v.object({ t: v.literal("join"), session: safeId, player: safeId, client: safeId, token: v.optional(v.pipe(v.string(), v.maxLength(4096))) }),
   act: v.object({
     t: v.literal("act"),
     id: v.pipe(v.number(), v.safeInteger(), v.minValue(1)),
@@ -37,6 +38,10 @@ export function parseClientFrame(text: string): Parsed {
       message: `unknown message type ${JSON.stringify(t ?? null)} (expected one of ${Object.keys(schemas).join(", ")})`,
     }
   const parsed = v.safeParse(schemas[t as keyof typeof schemas], raw)
-  if (!parsed.success) return { ok: false, code: "bad_message", message: `${t}: ${explainIssues(parsed.issues)}`, ref }
+  if (!parsed.success) {
+    const field = parsed.issues[0]?.path?.[0]?.key
+    const badId = t === "join" && (field === "session" || field === "player" || field === "client")
+    return { ok: false, code: badId ? "invalid_id" : "bad_message", message: `${t}: ${explainIssues(parsed.issues)}`, ref }
+  }
   return { ok: true, msg: parsed.output as ClientMessage }
 }

@@ -1,5 +1,7 @@
-import type { HTMLBundle, Server } from "bun"
-import type { BatonNode } from "../node/index.ts"
+import type { HTMLBundle, Server, ServerWebSocket } from "bun"
+import { idProblem } from "../game/index.ts"
+import { type BatonNode, type HandlerSite, handlerFailures } from "../node/index.ts"
+import { CloseCode } from "../protocol/index.ts"
 import { httpApi } from "./http.ts"
 import dashboard from "./dashboard/index.html"
 import type { Authenticate } from "./player-auth.ts"
@@ -25,6 +27,7 @@ export interface ServeOptions {
 
 /** The node's one port: pages, the HTTP API and the player WebSocket at /ws. */
 export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketData> {
+  const failed = handlerFailures(node)
   const api = httpApi(node, opts.admin)
   const players = playerSockets(node, opts.maxFrameBytes, {
     framesPerSecond: opts.limits?.framesPerSecond ?? DEFAULT_LIMITS.framesPerSecond,
@@ -47,6 +50,12 @@ export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketDa
             node.log.error("authenticate threw", { error })
           }
           if (!player) refused = "the connection's credentials were refused"
+          else if (idProblem(player)) {
+            // The app's authenticate named an id no game can hold safely (see game/ids.ts).
+            node.log.warn("authenticate returned an unusable player id", { problem: idProblem(player) })
+            refused = `the authenticated player id ${idProblem(player)}`
+            player = undefined
+          }
         }
         // A refused connection is still upgraded so it can be told why with a close code its client acts on.
         if (server.upgrade(req, { data: { kind: "player", errors: 0, player, refused } })) return undefined
@@ -66,6 +75,11 @@ export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketDa
       }
       return api.fetch(req, { server })
     },
+    // A throw out of fetch (ours, or a page's bundling) answers 500 with an error id; hono's own onError covers the API.
+    error(error) {
+      const { errorId } = failed("http", error)
+      return Response.json({ error: { code: "internal", message: "internal error (logged on the node)", errorId } }, { status: 500 })
+    },
     websocket: {
       // Sync messages can carry a whole document; a player frame over its own limit gets a readable error and 1009.
       maxPayloadLength: 16 * 1024 * 1024,
@@ -73,25 +87,51 @@ export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketDa
       sendPings: true,
       open(ws) {
         const d = ws.data
-        if (d.kind === "player") players.open(ws as never)
-        else if (d.kind === "control") node.role?.cluster.socket.open(ws as never)
-        else node.role?.cluster.sync.socket.open(ws as never)
+        guarded(ws, "open", () => {
+          if (d.kind === "player") players.open(ws as never)
+          else if (d.kind === "control") node.role?.cluster.socket.open(ws as never)
+          else node.role?.cluster.sync.socket.open(ws as never)
+        })
       },
       message(ws, message) {
         const d = ws.data
-        if (d.kind === "player") players.message(ws as never, message)
-        else if (d.kind === "control") node.role?.cluster.socket.message(ws as never, message)
-        else node.role?.cluster.sync.socket.message(ws as never, message)
+        guarded(ws, "message", () => {
+          if (d.kind === "player") players.message(ws as never, message)
+          else if (d.kind === "control") node.role?.cluster.socket.message(ws as never, message)
+          else node.role?.cluster.sync.socket.message(ws as never, message)
+        })
       },
       close(ws, code, reason) {
         const d = ws.data
-        if (d.kind === "player") players.close(ws as never, code, reason)
-        else if (d.kind === "control") node.role?.cluster.socket.close(ws as never)
-        else node.role?.cluster.sync.socket.close(ws as never)
+        guarded(ws, "close", () => {
+          if (d.kind === "player") players.close(ws as never, code, reason)
+          else if (d.kind === "control") node.role?.cluster.socket.close(ws as never)
+          else node.role?.cluster.sync.socket.close(ws as never)
+        })
       },
       pong(ws) {
-        if (ws.data.kind === "sync") node.role?.cluster.sync.socket.pong(ws as never)
+        guarded(ws, "pong", () => {
+          if (ws.data.kind === "sync") node.role?.cluster.sync.socket.pong(ws as never)
+        })
       },
     },
   })
+
+  /** Runs one handler: a throw closes this connection only (see guard.ts). */
+  function guarded(ws: ServerWebSocket<SocketData>, event: "open" | "message" | "close" | "pong", run: () => void): void {
+    try {
+      run()
+    } catch (error) {
+      const player = ws.data.kind === "player"
+      const site = `${player ? "player" : "link"}-${event}` as HandlerSite
+      const { errorId } = failed(site, error)
+      if (event === "close") return
+      try {
+        if (player) ws.send(JSON.stringify({ t: "error", code: "internal", message: "internal error (logged on the node)", errorId }))
+        ws.close(CloseCode.internalError, `internal error ${errorId}`)
+      } catch {
+        // Already closed: nothing more to tell it.
+      }
+    }
+  }
 }

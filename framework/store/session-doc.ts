@@ -1,6 +1,6 @@
 import "./no-native-cbor.ts"
 import { ImmutableString } from "@automerge/automerge"
-import type { SessionRecord } from "../game/index.ts"
+import { idProblem, type SessionRecord } from "../game/index.ts"
 import { applyPatch, type PatchOp } from "../protocol/index.ts"
 import { fromAutomerge } from "./automerge-json.ts"
 
@@ -79,6 +79,7 @@ export function toStored(record: SessionRecord): SessionRecord {
 export function fromStored(record: SessionRecord): SessionRecord {
   const clients: SessionRecord["clients"] = {}
   for (const [id, raw] of Object.entries(record.clients ?? {})) {
+    if (idProblem(id)) continue // a document from a peer or a disk: no key of it may reach a prototype
     const l = raw as unknown as StoredLedger | string
     if (typeof l === "string") clients[id] = JSON.parse(l)
     else clients[id] = { player: l.player, seq: l.seq, at: l.at, results: l.x ? JSON.parse(l.x) : [] }

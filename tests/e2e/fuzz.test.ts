@@ -11,7 +11,7 @@ const FRAMES = 10_000
 const KNOWN_CODES = new Set([
   "bad_json", "bad_message", "unknown_message", "unknown_session", "unknown_action", "invalid_input", "not_joined",
   "already_joined", "not_seated", "session_full", "session_ended", "bad_request", "unauthorized", "frame_too_large",
-  "rate_limited", "game_error", "unavailable",
+  "rate_limited", "game_error", "unavailable", "invalid_id",
 ])
 
 let c: TestCluster | undefined

@@ -68,7 +68,7 @@ describe("player protocol over a real WebSocket", () => {
       [{ t: "act", id: "x", name: "inc" }, "bad_message", /id/],
       [{ t: "act", id: 1, name: "inc", input: { by: 1 } }, "not_joined", /join a session/],
       [{ t: "join", session: "nope", player: "p", client: "c" }, "unknown_session", /no session nope/],
-      [{ t: "join", session, player: "", client: "c" }, "bad_message", /player/],
+      [{ t: "join", session, player: "", client: "c" }, "invalid_id", /player/],
     ]
     for (const [frame, code, message] of cases) {
       s.send(frame)

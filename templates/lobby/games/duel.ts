@@ -7,7 +7,7 @@
  * round is revealed. Timers keep it moving: a player who does not show up,
  * or does not choose in time, loses.
  */
-import { defineGame, type PlayerId, v } from "baton"
+import { defineGame, type PlayerId, safeId, v } from "baton"
 
 export const WINS = 2
 /** How long a player has to choose. */
@@ -79,7 +79,8 @@ export default defineGame({
   name: "duel",
   version: 1,
   players: { min: 2, max: 2 },
-  options: v.object({ players: v.pipe(v.array(v.pipe(v.string(), v.minLength(1))), v.length(2)) }),
+  // Player ids become keys of the state (hands, scores): safeId refuses the ones that name inherited properties.
+  options: v.object({ players: v.pipe(v.array(safeId), v.length(2)) }),
   state: State,
   setup({ options }): DuelState {
     const { players } = options as { players: string[] }
