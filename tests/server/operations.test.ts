@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from "bun:test"
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test"
 import { resolve } from "node:path"
 import { sameSecret } from "../../framework/server/access.ts"
 import { signPlayerToken } from "../../framework/server/player-auth.ts"
@@ -12,6 +12,8 @@ const OPS_APP = resolve(import.meta.dir, "../fixtures/ops-app")
 const ADMIN = "admin-token-for-tests"
 const invited = { "content-type": "application/json", "x-invite": "letmein" }
 afterAll(stopAllNodes)
+// Real processes on a shared, loaded machine: every wait below has its own bound.
+setDefaultTimeout(90_000)
 
 const create = (url: string, body: unknown, headers: Record<string, string> = invited) =>
   fetch(`${url}/sessions`, { method: "POST", headers, body: JSON.stringify(body) })
