@@ -14,9 +14,12 @@ export interface HttpOptions {
   create?: CreateGate
 }
 
+/** What Bun.serve hands the API with each request: the server, which knows the client's address. */
+type Env = { Bindings: { server?: { requestIP(r: Request): { address: string } | null } } }
+
 /** The HTTP API. Every error is JSON: { error: { code, message, errorId? } }. */
-export function httpApi(node: BatonNode, opts: HttpOptions = {}): Hono<{ Bindings: { server?: { requestIP(r: Request): { address: string } | null } } }> {
-  const app = new Hono<{ Bindings: { server?: { requestIP(r: Request): { address: string } | null } } }>()
+export function httpApi(node: BatonNode, opts: HttpOptions = {}): Hono<Env> {
+  const app = new Hono<Env>()
   const { admin } = opts
   const isOperator = (req: Request) => opts.operators === "open" || hasAdminToken(req, admin?.token)
   // Every session, player id, member and metric: for operators only (the admin listener, or the admin token).
