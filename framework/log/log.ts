@@ -1,3 +1,4 @@
+import { createRequire } from "node:module"
 import { format } from "node:util"
 
 /** Structured logs: one JSON object a line (for machines), or a short line (for a terminal). */
@@ -70,4 +71,12 @@ export function captureConsole(logger: Logger): void {
   console.trace = info
   console.warn = (...args: unknown[]) => logger.warn(line(args), { source: "console" })
   console.error = (...args: unknown[]) => logger.error(line(args), { source: "console" })
+  // automerge-repo's `debug` (DEBUG=automerge-repo:*) writes to stderr itself, not through the
+  // console: its documented hook, `debug.log`, takes the lines instead.
+  try {
+    const debug = createRequire(Bun.resolveSync("@automerge/automerge-repo", import.meta.dir))("debug") as { log?: unknown }
+    debug.log = (...args: unknown[]) => logger.info(line(args), { source: "debug" })
+  } catch {
+    // no debug library where automerge-repo is: nothing of it to capture
+  }
 }

@@ -199,3 +199,11 @@ test("BATON_LOG=json: what libraries print to the console becomes JSON lines", a
   await waitUntil(() => node.stderr().includes("a library's error"), "the console error in the log")
   for (const line of node.stderr().split("\n").filter(Boolean)) expect(() => JSON.parse(line)).not.toThrow()
 })
+
+test("BATON_LOG=json with DEBUG=automerge-repo:*: automerge-repo's own debug output becomes JSON lines too", async () => {
+  const node = await startNodeProcess({ env: { DEBUG: "automerge-repo:*" } })
+  expect((await create(node.url, { game: "counter" })).status).toBe(201)
+  await waitUntil(() => node.logs.filter((l) => l.source === "debug" && String(l.msg).includes("automerge-repo:")).length >= 3, "automerge-repo's debug lines in the log")
+  expect(notJson(node)).toEqual([])
+  for (const line of node.stderr().split("\n").filter(Boolean)) expect(() => JSON.parse(line)).not.toThrow()
+})
