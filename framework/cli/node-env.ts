@@ -17,6 +17,9 @@ export function nodeOptionsFromEnv(env: Env, port: number, dev = env.BATON_DEV =
   if (!secret && dev) secret = DEV_SECRET
   if (!secret && wantsPeers)
     throw new Error("refusing to form a multi-node cluster without BATON_CLUSTER_SECRET (set it on every node; BATON_DEV=1 allows none)")
+  const adminPort = portOf(env, "BATON_ADMIN_PORT")
+  if (adminPort !== undefined && adminPort !== 0 && adminPort === port)
+    throw new Error(`BATON_ADMIN_PORT must differ from PORT (${port}): the operators' listener is a port of its own`)
   const replicasText = env.BATON_REPLICAS ?? "2"
   const replicas = replicasText === "all" ? "all" : Number(replicasText)
   if (replicas !== "all" && !(Number.isInteger(replicas) && replicas >= 1))
@@ -32,7 +35,7 @@ export function nodeOptionsFromEnv(env: Env, port: number, dev = env.BATON_DEV =
     checkpointMs: ms(env, "BATON_CHECKPOINT_MS"),
     unjoinedMs: ms(env, "BATON_UNJOINED_MS"),
     adminToken: env.BATON_ADMIN_TOKEN || undefined,
-    adminPort: portOf(env, "BATON_ADMIN_PORT"),
+    adminPort,
     operatorViews: choice(env, "BATON_OPERATOR_VIEWS", ["open", "token"]),
     createsPerMinute: count(env, "BATON_CREATES_PER_MINUTE"),
     playerSecret: env.BATON_PLAYER_SECRET || undefined,

@@ -22,6 +22,7 @@ export interface SessionInfo {
   game: string
   status: "open" | "ended"
   players: { player: string; seat: number; connected: boolean }[]
+  seated: number
   minPlayers: number
   maxPlayers: number
   createdAt: number
