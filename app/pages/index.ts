@@ -1,5 +1,5 @@
 /** The lobby: pick a name, create a session, or join one of the open sessions. */
-import { ActionError, createSession, listSessions, type SessionInfo } from "baton/client"
+import { ActionError, createSession, listSessions, type OpenSession } from "baton/client"
 import { byId, el, saveName, savedName, toast } from "./common.ts"
 
 interface GameInfo {
@@ -20,6 +20,8 @@ const BLURBS: Record<string, string> = {
 const nameInput = byId<HTMLInputElement>("name")
 const gamesBox = byId("games")
 const sessionsBox = byId("sessions")
+/** The games the node serves (from GET /games): the listing is asked per game. */
+let gameNames: string[] = []
 
 nameInput.value = savedName()
 nameInput.addEventListener("input", () => saveName(nameInput.value.trim()))
@@ -41,6 +43,8 @@ async function loadGames(): Promise<void> {
   const res = await fetch("/games")
   if (!res.ok) throw new Error(`GET /games: HTTP ${res.status}`)
   const { games } = (await res.json()) as { games: GameInfo[] }
+  gameNames = games.map((g) => g.name)
+  void loadSessions()
   gamesBox.replaceChildren(
     ...games.map((g) => {
       const card = el("div", "game-card")
@@ -65,60 +69,42 @@ async function loadGames(): Promise<void> {
   )
 }
 
-function sessionRow(s: SessionInfo): HTMLTableRowElement {
+/** One open session with a seat free (the public listing shows seats, not who sits in them). */
+function sessionRow(s: OpenSession): HTMLTableRowElement {
   const tr = el("tr")
   const id = el("td")
   id.append(el("code", "", s.id))
-  const players = el("td")
-  if (s.players.length === 0) players.append(el("span", "muted", "nobody yet"))
-  s.players.forEach((p, i) => {
-    if (i) players.append(", ")
-    players.append(el("span", p.connected ? "dot on" : "dot"), p.player)
-  })
-  const seats = el("td", "muted", `${s.players.length}/${s.maxPlayers}`)
-  const status = el("td", "", s.status === "ended" ? "ended" : "open")
+  const seats = el("td", "muted", s.seated === 0 ? "nobody yet" : `${s.seated}/${s.maxPlayers}`)
   const action = el("td")
   if (PAGES.has(s.game)) {
-    const me = nameInput.value.trim()
-    const seated = s.players.some((p) => p.player === me)
-    const full = s.players.length >= s.maxPlayers
-    if (s.status === "open" && (seated || !full)) {
-      const join = el("a", seated ? "button secondary" : "button", seated ? "Rejoin" : "Join")
-      join.href = "#"
-      join.addEventListener("click", (ev) => {
-        ev.preventDefault()
-        const player = playerName()
-        if (player) location.href = playUrl(s.game, s.id, player)
-      })
-      action.append(join)
-    } else action.append(el("span", "muted", s.status === "ended" ? outcome(s.result) : "full"))
+    const join = el("a", "button", "Join")
+    join.href = "#"
+    join.addEventListener("click", (ev) => {
+      ev.preventDefault()
+      const player = playerName()
+      if (player) location.href = playUrl(s.game, s.id, player)
+    })
+    action.append(join)
   }
-  tr.append(el("td", "", s.game), id, players, seats, status, action)
+  tr.append(el("td", "", s.game), id, seats, action)
   return tr
 }
 
-/** "won by ada", from the `{ winners }` result the games here end with. */
-function outcome(result: unknown): string {
-  const winners = (result as { winners?: string[] } | null)?.winners
-  return winners?.length ? `won by ${winners.join(" & ")}` : "over"
-}
-
 async function loadSessions(): Promise<void> {
-  let sessions: SessionInfo[]
+  let sessions: OpenSession[]
   try {
-    sessions = await listSessions()
+    sessions = (await Promise.all(gameNames.map((game) => listSessions({ game })))).flat()
   } catch (e) {
     sessionsBox.replaceChildren(el("p", "fatal", `Cannot reach the node: ${e instanceof Error ? e.message : e}`))
     return
   }
   if (sessions.length === 0) {
-    sessionsBox.replaceChildren(el("p", "muted", "No sessions yet: create one above."))
+    sessionsBox.replaceChildren(el("p", "muted", "No open sessions: create one above."))
     return
   }
-  sessions.sort((a, b) => Number(a.status === "ended") - Number(b.status === "ended") || a.game.localeCompare(b.game))
   const table = el("table", "sessions")
   const head = el("tr")
-  for (const h of ["Game", "Session", "Players", "Seats", "Status", ""]) head.append(el("th", "", h))
+  for (const h of ["Game", "Session", "Seated", ""]) head.append(el("th", "", h))
   table.append(head, ...sessions.map(sessionRow))
   sessionsBox.replaceChildren(table)
 }
@@ -132,5 +118,4 @@ function loadGamesUntilDone(): void {
 }
 
 loadGamesUntilDone()
-loadSessions()
 setInterval(loadSessions, 2000)

@@ -41,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
         games: app.games,
         pages: app.pages,
         authenticate: app.authenticate,
+        authorizeCreate: app.authorizeCreate,
         port,
         hostname: values.host ?? process.env.HOST ?? "0.0.0.0",
         ...nodeOptionsFromEnv(process.env, port),

@@ -17,6 +17,9 @@ export function nodeOptionsFromEnv(env: Env, port: number, dev = env.BATON_DEV =
   if (!secret && dev) secret = DEV_SECRET
   if (!secret && wantsPeers)
     throw new Error("refusing to form a multi-node cluster without BATON_CLUSTER_SECRET (set it on every node; BATON_DEV=1 allows none)")
+  const adminPort = portOf(env, "BATON_ADMIN_PORT")
+  if (adminPort !== undefined && adminPort !== 0 && adminPort === port)
+    throw new Error(`BATON_ADMIN_PORT must differ from PORT (${port}): the operators' listener is a port of its own`)
   const replicasText = env.BATON_REPLICAS ?? "2"
   const replicas = replicasText === "all" ? "all" : Number(replicasText)
   if (replicas !== "all" && !(Number.isInteger(replicas) && replicas >= 1))
@@ -30,7 +33,11 @@ export function nodeOptionsFromEnv(env: Env, port: number, dev = env.BATON_DEV =
     graceMs: ms(env, "BATON_GRACE_MS"),
     maxSessions: num(env, "BATON_MAX_SESSIONS"),
     checkpointMs: ms(env, "BATON_CHECKPOINT_MS"),
+    unjoinedMs: ms(env, "BATON_UNJOINED_MS"),
     adminToken: env.BATON_ADMIN_TOKEN || undefined,
+    adminPort,
+    operatorViews: choice(env, "BATON_OPERATOR_VIEWS", ["open", "token"]),
+    createsPerMinute: count(env, "BATON_CREATES_PER_MINUTE"),
     playerSecret: env.BATON_PLAYER_SECRET || undefined,
     limits: {
       framesPerSecond: num(env, "BATON_FRAMES_PER_SECOND"),
@@ -64,4 +71,25 @@ function ms(env: Env, name: string): number | undefined {
   const n = Number(text)
   if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a number of milliseconds, got "${text}"`)
   return n
+}
+
+function count(env: Env, name: string): number | undefined {
+  const text = env[name]
+  if (text === undefined || text === "") return undefined
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number (0 turns it off), got "${text}"`)
+  return n
+}
+
+function portOf(env: Env, name: string): number | undefined {
+  const n = count(env, name)
+  if (n !== undefined && n > 65535) throw new Error(`${name} must be a port 0-65535, got "${env[name]}"`)
+  return n
+}
+
+function choice<T extends string>(env: Env, name: string, allowed: readonly T[]): T | undefined {
+  const text = env[name]
+  if (text === undefined || text === "") return undefined
+  if (!allowed.includes(text as T)) throw new Error(`${name} must be ${allowed.map((a) => `"${a}"`).join(" or ")}, got "${text}"`)
+  return text as T
 }

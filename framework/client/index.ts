@@ -22,6 +22,7 @@ export interface SessionInfo {
   game: string
   status: "open" | "ended"
   players: { player: string; seat: number; connected: boolean }[]
+  seated: number
   minPlayers: number
   maxPlayers: number
   createdAt: number
@@ -30,14 +31,31 @@ export interface SessionInfo {
   result: unknown
 }
 
-/** Creates a session of `game` (POST /sessions). */
-export async function createSession(opts: { url?: string; game: string; options?: unknown }): Promise<SessionInfo> {
-  return request<SessionInfo>(opts.url, "/sessions", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ game: opts.game, options: opts.options }) })
+/** A session as the public listing shows it: seats, and what the game publishes (`publish(state)`). */
+export interface OpenSession {
+  id: string
+  game: string
+  status: "open" | "ended"
+  minPlayers: number
+  maxPlayers: number
+  seated: number
+  createdAt: number
+  listing?: unknown
 }
 
-/** Lists the sessions (GET /sessions). */
-export async function listSessions(opts: { url?: string } = {}): Promise<SessionInfo[]> {
-  return (await request<{ sessions: SessionInfo[] }>(opts.url, "/sessions")).sessions
+/**
+ * Creates a session of `game` (POST /sessions). `token`: the player's token,
+ * when the node authenticates players (creating then needs one).
+ */
+export async function createSession(opts: { url?: string; game: string; options?: unknown; token?: string }): Promise<SessionInfo> {
+  const headers: Record<string, string> = { "content-type": "application/json" }
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`
+  return request<SessionInfo>(opts.url, "/sessions", { method: "POST", headers, body: JSON.stringify({ game: opts.game, options: opts.options }) })
+}
+
+/** The open sessions of `game` with a seat free, oldest first (GET /sessions?game=…: public). */
+export async function listSessions(opts: { url?: string; game: string }): Promise<OpenSession[]> {
+  return (await request<{ sessions: OpenSession[] }>(opts.url, `/sessions?game=${encodeURIComponent(opts.game)}`)).sessions
 }
 
 async function request<T>(base: string | undefined, path: string, init?: RequestInit): Promise<T> {

@@ -103,6 +103,13 @@ export interface GameConfig<
   actions: Actions<v.InferOutput<TState>, TInputs, TTimer>
   /** What one player may see; without it every player sees the whole state. */
   view?(state: v.InferOutput<TState>, player: PlayerId): TView
+  /**
+   * What anyone looking for a game may see of a session in the public listing
+   * (GET /sessions?game=…), e.g. `(s) => ({ host: s.host, mode: s.mode })`.
+   * Without it the listing shows only id, game and seats. Keep it small
+   * (at most 2 KiB of JSON) and free of anything players must not learn.
+   */
+  publish?(state: v.InferOutput<TState>): unknown
   tick?: { hz: number; apply(ctx: TickContext<v.InferOutput<TState>, TTimer>): void }
   timers?: Record<TTimer, (ctx: TimerContext<v.InferOutput<TState>, TTimer>) => void>
   /** Runs when a player takes a seat (not on a reconnect); may reject to refuse the seat. */
@@ -175,6 +182,7 @@ function checkConfig(c: GameConfig<AnySchema, Record<string, AnySchema>, unknown
   if (typeof c.setup !== "function") out.push("setup must be a function")
   if (c.tick && !(c.tick.hz > 0 && c.tick.hz <= 120)) out.push("tick.hz must be in (0, 120]")
   if (c.tick && typeof c.tick.apply !== "function") out.push("tick.apply must be a function")
+  if (c.publish !== undefined && typeof c.publish !== "function") out.push("publish must be a function")
   for (let from = 1; from < c.version; from++)
     if (c.migrate && from in c.migrate && typeof c.migrate[from] !== "function")
       out.push(`migrate[${from}] must be a function`)

@@ -1,2 +1,2 @@
 /** Structured logs shared by every subsystem. */
-export { createLogger, type Logger, type LogFormat } from "./log.ts"
+export { captureConsole, createLogger, type Logger, type LogFormat } from "./log.ts"

@@ -1,3 +1,6 @@
+import { createRequire } from "node:module"
+import { format } from "node:util"
+
 /** Structured logs: one JSON object a line (for machines), or a short line (for a terminal). */
 export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void
@@ -47,4 +50,33 @@ export function createLogger(base: Record<string, unknown>, format: LogFormat = 
 
 function errorReplacer(_key: string, value: unknown): unknown {
   return value instanceof Error ? { name: value.name, message: value.message, stack: value.stack } : value
+}
+
+let captured = false
+
+/**
+ * Routes console output into `logger`, one JSON line per call: libraries
+ * (automerge-repo prints `error waiting for … to be in one of states` and
+ * `sync with peers threw an exception` with console.log) would otherwise put
+ * plain text between the JSON lines a log pipeline parses. Once per process.
+ */
+export function captureConsole(logger: Logger): void {
+  if (captured) return
+  captured = true
+  const line = (args: unknown[]) => format(...args)
+  const info = (...args: unknown[]) => logger.info(line(args), { source: "console" })
+  console.log = info
+  console.info = info
+  console.debug = info
+  console.trace = info
+  console.warn = (...args: unknown[]) => logger.warn(line(args), { source: "console" })
+  console.error = (...args: unknown[]) => logger.error(line(args), { source: "console" })
+  // automerge-repo's `debug` (DEBUG=automerge-repo:*) writes to stderr itself, not through the
+  // console: its documented hook, `debug.log`, takes the lines instead.
+  try {
+    const debug = createRequire(Bun.resolveSync("@automerge/automerge-repo", import.meta.dir))("debug") as { log?: unknown }
+    debug.log = (...args: unknown[]) => logger.info(line(args), { source: "debug" })
+  } catch {
+    // no debug library where automerge-repo is: nothing of it to capture
+  }
 }

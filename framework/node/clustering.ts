@@ -4,7 +4,7 @@ import type { Logger } from "../log/index.ts"
 import type { ClientMessage } from "../protocol/index.ts"
 import { newestCheckpoint, type SessionDoc, type Store } from "../store/index.ts"
 import { type ClaimedRequest, Handoff, type HandoffHost, type HandoffRequest, type HostingRequest } from "../handoff/index.ts"
-import { BatonError } from "./errors.ts"
+import { clientError, errorFromWire, errorToWire } from "./errors.ts"
 import type { HostedSession, PlayerLink } from "./hosted.ts"
 import { Histogram } from "./histogram.ts"
 import { type ReplicationMessage, Replicator } from "./replication.ts"
@@ -34,6 +34,8 @@ export interface LocalNode extends HandoffHost {
   sessions(): unknown[]
   timeline(since?: number): unknown[]
   session(id: string): unknown
+  publicSession(id: string): unknown
+  openSessions(game: string): unknown[]
   createLocal(game: string, options: unknown, id: string, seed?: string): unknown
   open(link: PlayerLink): void
   handle(link: PlayerLink, msg: ClientMessage): void
@@ -54,7 +56,8 @@ type Body =
   | { t: "where"; session: string }
   | { t: "list" }
   | { t: "timeline"; since: number }
-  | { t: "info"; session: string }
+  | { t: "info"; session: string; public?: boolean }
+  | { t: "open"; game: string }
   | { t: "relay-open"; conn: string; msg: ClientMessage }
   | { t: "relay-in"; conn: string; msg: ClientMessage }
   | { t: "relay-end"; conn: string }
@@ -176,9 +179,8 @@ export class ClusterRole {
     try {
       return await this.cluster.request(owner, { t: "create", game, options, id, seed } satisfies Body)
     } catch (error) {
-      const message = (error as Error).message
-      const code = /^([a-z_]+): /.exec(message)?.[1] ?? "unavailable"
-      throw new BatonError(code, message.replace(/^[a-z_]+: /, ""), code === "unavailable" ? 503 : 400)
+      // Only a BatonError the owner marked as one is shown; a timeout or an exception's text is logged here.
+      throw errorFromWire(error) ?? clientError(error, this.#node.log, { session: id, game, owner, where: "relayed create" }, "unavailable", 503)
     }
   }
 
@@ -223,10 +225,19 @@ export class ClusterRole {
   }
 
   /** One session's summary from whichever node runs it. */
-  async info(session: string): Promise<unknown> {
-    if (this.#node.hasSession(session)) return this.#node.session(session)
+  async info(session: string, view: "operator" | "public" = "operator"): Promise<unknown> {
+    const pub = view === "public"
+    if (this.#node.hasSession(session)) return pub ? this.#node.publicSession(session) : this.#node.session(session)
     const owner = await this.#locate(session)
-    return owner ? this.cluster.request(owner, { t: "info", session } satisfies Body, 2_000) : undefined
+    return owner ? this.cluster.request(owner, { t: "info", session, public: pub } satisfies Body, 2_000) : undefined
+  }
+
+  /** The public listing across the cluster: open sessions of `game` with a seat free, oldest first. */
+  async openAll(game: string, max = 100): Promise<unknown[]> {
+    const peers = this.cluster.members().filter((m) => m.up && m.id !== this.#node.id)
+    const lists = await Promise.all(peers.map((p) => this.cluster.request(p.id, { t: "open", game } satisfies Body, 1_000).catch(() => [])))
+    const all = [...this.#node.openSessions(game), ...lists.flat()] as { createdAt: number }[]
+    return all.sort((a, b) => a.createdAt - b.createdAt).slice(0, max)
   }
 
   /** The player's connection here closed. */
@@ -326,7 +337,7 @@ export class ClusterRole {
         try {
           return this.#node.createLocal(body.game, body.options, body.id, body.seed)
         } catch (error) {
-          throw error instanceof BatonError ? new Error(`${error.code}: ${error.message}`) : error
+          throw errorToWire(clientError(error, this.#node.log, { session: body.id, game: body.game, where: "create for a peer" }))
         }
       case "handoff":
         try {
@@ -345,7 +356,9 @@ export class ClusterRole {
       case "timeline":
         return this.#node.timeline(body.since)
       case "info":
-        return this.#node.session(body.session) ?? null
+        return (body.public ? this.#node.publicSession(body.session) : this.#node.session(body.session)) ?? null
+      case "open":
+        return this.#node.openSessions(body.game)
       default:
         throw new Error(`unknown request ${(body as { t?: string }).t}`)
     }

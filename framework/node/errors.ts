@@ -1,13 +1,60 @@
 import type { ErrorCode } from "../protocol/index.ts"
+import type { Logger } from "../log/index.ts"
 
-/** A refusal with a stable code (for programs) and a message (for people). */
+/**
+ * A refusal with a stable code (for programs) and a message (for people).
+ * Its message is written for the client: Baton raises these on purpose.
+ * Anything else thrown (a bug, a library's TypeError, text thrown by game
+ * code) is an exception and goes through `clientError` before a client sees it.
+ */
 export class BatonError extends Error {
   constructor(
     readonly code: ErrorCode | string,
     message: string,
     readonly status = 400,
+    /** Names the log line that holds the full text, when the message hides it. */
+    readonly errorId?: string,
   ) {
     super(message)
     this.name = "BatonError"
+  }
+}
+
+/**
+ * What a client may be told of `error`: a BatonError as it is; anything else
+ * as `code` with a generic message and an error id, the full text logged
+ * under the same id (so an operator finds it from what the player reports).
+ */
+export function clientError(error: unknown, log: Logger, context: Record<string, unknown>, code = "internal", status = 500): BatonError {
+  if (error instanceof BatonError) return error
+  const errorId = newErrorId()
+  log.error("request failed", { ...context, errorId, error })
+  return new BatonError(code, `${code === "internal" ? "internal error" : code.replace(/_/g, " ")} (error id ${errorId}, logged on the node)`, status, errorId)
+}
+
+export function newErrorId(): string {
+  return `e-${crypto.randomUUID().slice(0, 13)}`
+}
+
+/**
+ * A BatonError across a peer request (the cluster sends an error's message
+ * only). The marker keeps any other text — a timeout, an older node's
+ * exception — from being read as client-facing.
+ */
+const WIRE = "baton-error "
+
+export function errorToWire(e: BatonError): Error {
+  return new Error(WIRE + JSON.stringify({ code: e.code, message: e.message, status: e.status, errorId: e.errorId }))
+}
+
+export function errorFromWire(error: unknown): BatonError | undefined {
+  const text = (error as Error)?.message
+  if (typeof text !== "string" || !text.startsWith(WIRE)) return undefined
+  try {
+    const e = JSON.parse(text.slice(WIRE.length)) as { code?: unknown; message?: unknown; status?: unknown; errorId?: unknown }
+    if (typeof e.code !== "string" || typeof e.message !== "string") return undefined
+    return new BatonError(e.code, e.message, typeof e.status === "number" ? e.status : 400, typeof e.errorId === "string" ? e.errorId : undefined)
+  } catch {
+    return undefined
   }
 }

@@ -1,5 +1,6 @@
 import type { Logger } from "../log/index.ts"
 import type { Registry } from "../metrics/index.ts"
+import { newErrorId } from "./errors.ts"
 
 /** Where a handler failed: a label of `baton_handler_errors_total`. */
 export type HandlerSite =
@@ -16,7 +17,7 @@ export type HandlerSite =
   | "link-pong"
 
 /** Reports one caught exception; the id is quoted to the client and written beside the error in the log. */
-export type ReportFailure = (site: HandlerSite, error: unknown) => { errorId: string }
+export type ReportFailure = (site: HandlerSite, error: unknown, context?: Record<string, unknown>) => { errorId: string }
 
 // One counter per metrics registry (per node), whichever handler asks first.
 const reporters = new WeakMap<Registry, ReportFailure>()
@@ -32,11 +33,11 @@ export function handlerFailures(host: { metrics: Registry; log: Logger }): Repor
   let report = reporters.get(host.metrics)
   if (report) return report
   const failures = host.metrics.counter("baton_handler_errors_total", "Exceptions caught in a WebSocket or HTTP handler, by site; the connection was closed, the process went on")
-  report = (site, error) => {
-    const errorId = crypto.randomUUID().slice(0, 8)
+  report = (site, error, context) => {
+    const errorId = newErrorId()
     failures.inc(1, { site })
     try {
-      host.log.error("handler failed", { site, errorId, error })
+      host.log.error("handler failed", { site, errorId, ...context, error })
     } catch {
       // The logger itself failing (a broken stdout) must not turn one bad frame into a crash either.
     }

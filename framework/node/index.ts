@@ -1,7 +1,7 @@
 /** The node: runs sessions, checkpoints them into the store; I/O-free apart from the store. */
-export { BatonNode, type NodeConfig, type NodeStatus, type SessionSummary } from "./node.ts"
+export { BatonNode, type NodeConfig, type NodeStatus, type OpenSession, type SessionSummary } from "./node.ts"
 export type { PlayerLink } from "./hosted.ts"
-export { BatonError } from "./errors.ts"
-export { createLogger, type Logger, type LogFormat } from "../log/index.ts"
+export { BatonError, clientError } from "./errors.ts"
+export { captureConsole, createLogger, type Logger, type LogFormat } from "../log/index.ts"
 export type { ClusterConfig } from "./clustering.ts"
 export { handlerFailures, type HandlerSite, type ReportFailure } from "./failures.ts"

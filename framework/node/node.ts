@@ -2,7 +2,7 @@ import { type AnyGame, GameLoadError, type PlayerId, Session, type Spawn } from 
 import type { ClientMessage, ServerMessage } from "../protocol/index.ts"
 import { CloseCode } from "../protocol/index.ts"
 import { Store } from "../store/index.ts"
-import { BatonError } from "./errors.ts"
+import { BatonError, clientError } from "./errors.ts"
 import { type ClusterConfig, ClusterRole, type LocalNode } from "./clustering.ts"
 import { handlerFailures } from "./failures.ts"
 import { HostedSession, type PlayerLink } from "./hosted.ts"
@@ -16,6 +16,12 @@ export interface NodeConfig {
   dataDir?: string
   /** An open session with no player attached and no activity for this long is ended. Default 15 min. */
   idleMs?: number
+  /**
+   * An open session in which no player holds a seat, with no player attached
+   * and no activity for this long, is collected at once (creating sessions
+   * nobody joins must not fill the node). Default 2 min.
+   */
+  unjoinedMs?: number
   /** An ended session stays readable this long before it is collected. Default 60 s. */
   lingerMs?: number
   /** How often ended and idle sessions are looked for. Default 5 s. */
@@ -43,6 +49,7 @@ export interface SessionSummary {
   game: string
   status: "open" | "ended"
   players: { player: PlayerId; seat: number; connected: boolean }[]
+  seated: number
   minPlayers: number
   maxPlayers: number
   createdAt: number
@@ -50,6 +57,27 @@ export interface SessionSummary {
   rev: number
   result: unknown
 }
+
+/**
+ * A session as anyone looking for a game sees it (GET /sessions?game=…): no
+ * player ids, no document; `listing` is what the game's `publish(state)`
+ * returns, when it has one.
+ */
+export interface OpenSession {
+  id: string
+  game: string
+  status: "open" | "ended"
+  minPlayers: number
+  maxPlayers: number
+  seated: number
+  createdAt: number
+  listing?: unknown
+}
+
+/** Sessions one public listing names at most (oldest first: they have waited longest). */
+const LISTING_MAX = 100
+/** The largest `publish(state)` answer shown, bytes of JSON. */
+const LISTING_MAX_BYTES = 2048
 
 interface LinkState {
   hosted?: HostedSession
@@ -95,6 +123,7 @@ export class BatonNode implements LocalNode {
       games: config.games,
       dataDir: config.dataDir,
       idleMs: config.idleMs ?? 15 * 60_000,
+      unjoinedMs: config.unjoinedMs ?? 2 * 60_000,
       lingerMs: config.lingerMs ?? 60_000,
       sweepMs: config.sweepMs ?? 5_000,
       maxSessions: config.maxSessions ?? 10_000,
@@ -182,8 +211,10 @@ export class BatonNode implements LocalNode {
     try {
       session = Session.create(game, { id, now: this.#now(), options, seed: seed ?? randomSeed() })
     } catch (error) {
-      if (error instanceof GameLoadError) throw new BatonError(error.code, error.message, error.code === "invalid_options" ? 400 : 500)
-      throw error
+      // Invalid options are about the client's own input (valibot's words): worth telling. Anything
+      // else came from game code or a broken schema: the client gets a code and an error id.
+      if (error instanceof GameLoadError && error.code === "invalid_options") throw new BatonError(error.code, error.message, 400)
+      throw clientError(error, this.log, { session: id, game: gameName, where: "create" }, error instanceof GameLoadError ? error.code : "game_error")
     }
     const hosted = new HostedSession(session)
     hosted.holdAcks = game.durability === "replicated" && !!this.#role
@@ -198,6 +229,25 @@ export class BatonNode implements LocalNode {
 
   sessions(): SessionSummary[] {
     return [...this.#sessions.values()].map((h) => this.#summary(h))
+  }
+
+  /** This node's open sessions of `game` with a seat free, oldest first, as the game publishes them. */
+  openSessions(game: string): OpenSession[] {
+    const out: HostedSession[] = []
+    for (const h of this.#sessions.values()) {
+      const r = h.session.record
+      if (r.game === game && r.status === "open" && r.players.length < h.session.game.players.max) out.push(h)
+    }
+    return out
+      .sort((a, b) => a.session.record.createdAt - b.session.record.createdAt)
+      .slice(0, LISTING_MAX)
+      .map((h) => this.#public(h))
+  }
+
+  /** One session as the public listing shows it. */
+  publicSession(id: string): OpenSession | undefined {
+    const h = this.#sessions.get(id)
+    return h ? this.#public(h) : undefined
   }
 
   session(id: string): SessionSummary | undefined {
@@ -374,13 +424,15 @@ export class BatonNode implements LocalNode {
     }
   }
 
-  /** Ends idle sessions and forgets ended ones after their linger time. */
+  /** Ends idle sessions, drops unjoined ones, and forgets ended ones after their linger time. */
   collect(): void {
     const now = this.#now()
     for (const h of this.#sessions.values()) {
       const r = h.session.record
       if (r.status === "ended") {
         if ((r.endedAt ?? now) + this.#cfg.lingerMs <= now) this.#drop(h, "session ended")
+      } else if (h.links.size === 0 && !h.frozen && r.players.length === 0 && r.activeAt + this.#cfg.unjoinedMs <= now) {
+        this.#drop(h, "nobody joined")
       } else if (h.links.size === 0 && r.activeAt + this.#cfg.idleMs <= now) {
         h.session.end({ reason: "idle" }, now)
         this.log.info("session idle, ended", { session: h.id })
@@ -436,7 +488,7 @@ export class BatonNode implements LocalNode {
     const now = this.#now()
     // Whoever is attached gets the pending delta first: a newcomer's full view starts after it.
     h.flush()
-    const out = h.session.join(player, now)
+    const out = this.#hideGameError(h.session.join(player, now), h.id)
     if (!out.ok) return sendError(link, out.code, out.message, "join")
     st.hosted = h
     st.player = player
@@ -451,7 +503,8 @@ export class BatonNode implements LocalNode {
       seat: out.seat,
       view,
       rev: r.rev,
-      seq: h.session.appliedSeq(msg.client),
+      // A client id is one player's: another player reusing it learns nothing of its owner (its acts are refused).
+      seq: Object.hasOwn(r.clients, msg.client) && r.clients[msg.client]?.player === player ? h.session.appliedSeq(msg.client) : 0,
       status: r.status,
       result: r.result ?? undefined,
     })
@@ -473,7 +526,8 @@ export class BatonNode implements LocalNode {
       },
       (error) => {
         st.queued = undefined
-        sendError(link, "unavailable", `cannot reach the owner of ${msg.session}: ${(error as Error).message}`, "join")
+        const e = clientError(error, this.log, { session: msg.session, where: "relayed join" }, "unavailable", 503)
+        sendError(link, e.code, `cannot reach the owner of ${msg.session}: ${e.message}`, "join")
       },
     )
   }
@@ -483,7 +537,7 @@ export class BatonNode implements LocalNode {
     if (!h || !st.player || !st.client) return sendError(link, "not_joined", "join a session before acting", msg.id)
     if (h.frozen) return void h.queued.push({ link, msg })
     const started = performance.now()
-    const out = h.session.act({ player: st.player, client: st.client, id: msg.id, name: msg.name, input: msg.input, now: this.#now() })
+    const out = this.#hideGameError(h.session.act({ player: st.player, client: st.client, id: msg.id, name: msg.name, input: msg.input, now: this.#now() }), h.id)
     this.#seen.action((performance.now() - started) / 1000, out.ok ? undefined : out.code)
     h.ack(link, out.ok ? (out.value === undefined ? { i: msg.id, ok: true } : { i: msg.id, ok: true, v: out.value }) : { i: msg.id, ok: false, c: out.code, m: out.message })
     this.#markDirty(h)
@@ -499,6 +553,13 @@ export class BatonNode implements LocalNode {
     st.hosted = undefined
     send(link, { t: "left", session: h.id })
     this.#markDirty(h)
+  }
+
+  /** What game code threw is for the log: the player gets the code and an error id. */
+  #hideGameError<T extends { ok: boolean; code?: string; message?: string }>(out: T, session: string): T {
+    if (out.ok || out.code !== "game_error") return out
+    const e = clientError(new Error(out.message), this.log, { session, where: "game code" }, "game_error", 500)
+    return { ...out, message: e.message }
   }
 
   #markDirty(h: HostedSession): void {
@@ -622,6 +683,21 @@ export class BatonNode implements LocalNode {
     if (entries.length) this.log.info("sessions resumed from the data dir", { resumed, stored: entries.length })
   }
 
+  #public(h: HostedSession): OpenSession {
+    const r = h.session.record
+    const g = h.session.game
+    const out: OpenSession = { id: r.id, game: r.game, status: r.status, minPlayers: g.players.min, maxPlayers: g.players.max, seated: r.players.length, createdAt: r.createdAt }
+    if (!g.publish) return out
+    try {
+      const text = JSON.stringify(g.publish(r.state))
+      if (text !== undefined && text.length <= LISTING_MAX_BYTES) out.listing = JSON.parse(text)
+      else if (text !== undefined) this.log.warn("publish() answer too large, not listed", { session: r.id, bytes: text.length, max: LISTING_MAX_BYTES })
+    } catch (error) {
+      this.log.error("game code failed", { session: r.id, where: "publish", error })
+    }
+    return out
+  }
+
   #summary(h: HostedSession): SessionSummary {
     const r = h.session.record
     const g = h.session.game
@@ -630,6 +706,7 @@ export class BatonNode implements LocalNode {
       game: r.game,
       status: r.status,
       players: r.players.map((s) => ({ player: s.player, seat: s.seat, connected: h.isConnected(s.player) })),
+      seated: r.players.length,
       minPlayers: g.players.min,
       maxPlayers: g.players.max,
       createdAt: r.createdAt,

@@ -1,18 +1,44 @@
-import { Hono } from "hono"
+import { Hono, type MiddlewareHandler } from "hono"
 import { bodyLimit } from "hono/body-limit"
 import type { ContentfulStatusCode } from "hono/utils/http-status"
 import { idProblem } from "../game/index.ts"
 import { BatonError, type BatonNode, handlerFailures } from "../node/index.ts"
+import { hasAdminToken, type OperatorAccess } from "./access.ts"
+import type { CreateGate } from "./create-gate.ts"
 import { intrinsicsPolluted } from "./intrinsics.ts"
 
-/** The HTTP API. Every error is JSON: { error: { code, message } }. */
-export function httpApi(node: BatonNode, admin?: { token: string; drain(): void }): Hono {
-  const app = new Hono()
+export interface HttpOptions {
+  /** /admin endpoints: the admin token and what drain does (stop the node). */
+  admin?: { token: string; drain(): void }
+  /** Who sees the operators' views (/sessions without ?game, /cluster*, /metrics, full session info). Default "token". */
+  operators?: OperatorAccess
+  /** Who may create sessions, and how many a minute. */
+  create?: CreateGate
+}
+
+/** What Bun.serve hands the API with each request: the server, which knows the client's address. */
+type Env = { Bindings: { server?: { requestIP(r: Request): { address: string } | null } } }
+
+/** The HTTP API. Every error is JSON: { error: { code, message, errorId? } }. */
+export function httpApi(node: BatonNode, opts: HttpOptions = {}): Hono<Env> {
+  const app = new Hono<Env>()
+  const { admin } = opts
+  const isOperator = (req: Request) => opts.operators === "open" || hasAdminToken(req, admin?.token)
+  // Every session, player id, member and metric: for operators only (the admin listener, or the admin token).
+  const operatorsOnly: MiddlewareHandler = async (c, next) => {
+    if (!isOperator(c.req.raw))
+      throw new BatonError(
+        "unauthorized",
+        `${c.req.method} ${new URL(c.req.url).pathname} is an operator's view: use the admin port (BATON_ADMIN_PORT) or send Authorization: Bearer <BATON_ADMIN_TOKEN>`,
+        401,
+      )
+    await next()
+  }
 
   // Operators: drain this node (hand every session over, then exit), as SIGTERM does.
   app.post("/admin/drain", (c) => {
     if (!admin) throw new BatonError("not_found", "admin endpoints are off (set BATON_ADMIN_TOKEN)", 404)
-    if (c.req.header("authorization") !== `Bearer ${admin.token}`)
+    if (!hasAdminToken(c.req.raw, admin.token))
       throw new BatonError("unauthorized", "POST /admin/drain needs Authorization: Bearer <BATON_ADMIN_TOKEN>", 401)
     node.log.info("drain requested over HTTP")
     admin.drain()
@@ -28,7 +54,7 @@ export function httpApi(node: BatonNode, admin?: { token: string; drain(): void 
     node.status === "ready" ? c.json({ ready: true, node: node.id }) : c.json({ ready: false, node: node.id, status: node.status }, 503),
   )
 
-  app.get("/metrics", (c) => c.text(node.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }))
+  app.get("/metrics", operatorsOnly, (c) => c.text(node.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }))
 
   app.get("/games", (c) =>
     c.json({
@@ -49,10 +75,13 @@ export function httpApi(node: BatonNode, admin?: { token: string; drain(): void 
       if (typeof body !== "object" || body === null || typeof (body as { game?: unknown }).game !== "string")
         throw new BatonError("bad_request", "POST /sessions: field game (string) is required")
       const { game, options, seed } = body as { game: string; options?: unknown; seed?: unknown }
+      const operator = hasAdminToken(c.req.raw, admin?.token)
+      // Operators create as they please; anyone else goes through the app's hook and the rate limit.
+      if (!operator && opts.create) await opts.create(c.req.raw, c.env?.server?.requestIP(c.req.raw)?.address, { game, options })
       // A chosen seed makes a session reproducible (tests, replays) and its hidden information
       // predictable: only an operator may ask for one.
       if (seed !== undefined) {
-        if (!admin || c.req.header("authorization") !== `Bearer ${admin.token}`)
+        if (!operator)
           throw new BatonError("unauthorized", "a session's seed may only be chosen with the admin token (Authorization: Bearer <BATON_ADMIN_TOKEN>)", 401)
         if (typeof seed !== "string" || seed.length === 0 || seed.length > 128) throw new BatonError("bad_request", "seed must be a string of 1-128 characters")
       }
@@ -60,10 +89,19 @@ export function httpApi(node: BatonNode, admin?: { token: string; drain(): void 
     },
   )
 
-  // Every session of the cluster; ?local=1 for this node's only.
-  app.get("/sessions", async (c) =>
+  // ?game=NAME: the public listing, open sessions of a game with a seat free, as the game publishes them.
+  // Without it: every session of the cluster, for operators; ?local=1 for this node's only.
+  app.get("/sessions", async (c, next) => {
+    const game = c.req.query("game")
+    if (game === undefined) return next()
+    if (!node.games.has(game)) throw new BatonError("unknown_game", `no game named "${game}" (games: ${[...node.games.keys()].join(", ")})`, 404)
+    return c.json({ sessions: node.role ? await node.role.openAll(game) : node.openSessions(game) })
+  })
+  app.get("/sessions", operatorsOnly, async (c) =>
     c.json({ sessions: node.role && c.req.query("local") === undefined ? await node.role.listAll() : node.sessions() }),
   )
+  app.use("/cluster", operatorsOnly)
+  app.use("/cluster/*", operatorsOnly)
 
   // The members as this node sees them.
   app.get("/cluster", (c) => {
@@ -92,9 +130,11 @@ export function httpApi(node: BatonNode, admin?: { token: string; drain(): void 
     return c.json(role.inspect(sessionParam(c.req.param("id"))))
   })
 
+  // Operators see the whole summary; anyone else what the public listing shows of it.
   app.get("/sessions/:id", async (c) => {
     const id = sessionParam(c.req.param("id"))
-    const s = node.role ? await node.role.info(id) : node.session(id)
+    const view = isOperator(c.req.raw) ? "operator" : "public"
+    const s = node.role ? await node.role.info(id, view) : view === "operator" ? node.session(id) : node.publicSession(id)
     if (!s) throw new BatonError("unknown_session", `no session ${id}`, 404)
     return c.json(s)
   })
@@ -102,8 +142,8 @@ export function httpApi(node: BatonNode, admin?: { token: string; drain(): void 
   app.notFound((c) => fail(c, new BatonError("not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}`, 404)))
   app.onError((error, c) => {
     if (error instanceof BatonError) return fail(c, error)
-    const { errorId } = handlerFailures(node)("http", error)
-    return c.json({ error: { code: "internal", message: "internal error (logged on the node)", errorId } }, 500)
+    const { errorId } = handlerFailures(node)("http", error, { path: new URL(c.req.url).pathname })
+    return fail(c, new BatonError("internal", `internal error (error id ${errorId}, logged on the node)`, 500, errorId))
   })
   return app
 }
@@ -116,5 +156,5 @@ function sessionParam(id: string): string {
 }
 
 function fail(c: { json: (body: unknown, status: ContentfulStatusCode) => Response }, e: BatonError): Response {
-  return c.json({ error: { code: e.code, message: e.message } }, e.status as ContentfulStatusCode)
+  return c.json({ error: { code: e.code, message: e.message, ...(e.errorId ? { errorId: e.errorId } : {}) } }, e.status as ContentfulStatusCode)
 }

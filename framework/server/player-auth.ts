@@ -37,10 +37,14 @@ export function verifyPlayerToken(secret: string, token: string, now = Date.now(
   return { ok: true, player: claims.sub as string }
 }
 
-/** The built-in authenticate: a token in `?token=` on the upgrade, signed with `secret`. */
+/**
+ * The built-in authenticate: a token signed with `secret`, in `?token=` (the
+ * WebSocket upgrade, where browsers cannot set headers) or in
+ * `Authorization: Bearer` (HTTP requests such as POST /sessions).
+ */
 export function tokenAuthenticate(secret: string): Authenticate {
   return (request) => {
-    const token = new URL(request.url).searchParams.get("token")
+    const token = new URL(request.url).searchParams.get("token") ?? /^Bearer\s+(.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1]?.trim()
     if (!token) return null
     const check = verifyPlayerToken(secret, token)
     return check.ok ? check.player : null

@@ -2,6 +2,8 @@ import type { HTMLBundle, Server, ServerWebSocket } from "bun"
 import { idProblem } from "../game/index.ts"
 import { type BatonNode, type HandlerSite, handlerFailures } from "../node/index.ts"
 import { CloseCode } from "../protocol/index.ts"
+import type { OperatorAccess } from "./access.ts"
+import type { CreateGate } from "./create-gate.ts"
 import { httpApi } from "./http.ts"
 import dashboard from "./dashboard/index.html"
 import type { Authenticate } from "./player-auth.ts"
@@ -23,12 +25,18 @@ export interface ServeOptions {
   limits?: Partial<PlayerLimits>
   /** /admin endpoints: a bearer token and what drain does (stop the node). */
   admin?: { token: string; drain(): void }
+  /** Who sees the operators' views on this port (default "token": only with the admin token). */
+  operators?: OperatorAccess
+  /** Serve /dashboard here (default true; false when an admin listener serves it). */
+  dashboard?: boolean
+  /** Who may create sessions, and how many a minute. */
+  create?: CreateGate
 }
 
 /** The node's one port: pages, the HTTP API and the player WebSocket at /ws. */
 export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketData> {
   const failed = handlerFailures(node)
-  const api = httpApi(node, opts.admin)
+  const api = httpApi(node, { admin: opts.admin, operators: opts.operators, create: opts.create })
   const players = playerSockets(node, opts.maxFrameBytes, {
     framesPerSecond: opts.limits?.framesPerSecond ?? DEFAULT_LIMITS.framesPerSecond,
     maxBufferedBytes: opts.limits?.maxBufferedBytes ?? DEFAULT_LIMITS.maxBufferedBytes,
@@ -37,7 +45,7 @@ export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketDa
     port: opts.port ?? 3000,
     hostname: opts.hostname ?? "0.0.0.0",
     development: opts.development ?? false,
-    routes: { "/dashboard": dashboard, ...opts.pages },
+    routes: { ...(opts.dashboard === false ? {} : { "/dashboard": dashboard }), ...opts.pages },
     async fetch(req, server) {
       const url = new URL(req.url)
       if (url.pathname === "/ws") {
@@ -117,7 +125,7 @@ export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketDa
     },
   })
 
-  /** Runs one handler: a throw closes this connection only (see guard.ts). */
+  /** Runs one handler: a throw closes this connection only (see node/failures.ts). */
   function guarded(ws: ServerWebSocket<SocketData>, event: "open" | "message" | "close" | "pong", run: () => void): void {
     try {
       run()
@@ -134,4 +142,20 @@ export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketDa
       }
     }
   }
+}
+
+/**
+ * The operators' listener (BATON_ADMIN_PORT): the same HTTP API with every
+ * operator's view open, and the dashboard; no player or cluster sockets.
+ * Keep its port off the players' Service.
+ */
+export function serveAdmin(node: BatonNode, opts: { port: number; hostname?: string; admin?: { token: string; drain(): void }; development?: boolean }): Server<undefined> {
+  const api = httpApi(node, { admin: opts.admin, operators: "open" })
+  return Bun.serve({
+    port: opts.port,
+    hostname: opts.hostname ?? "0.0.0.0",
+    development: opts.development ?? false,
+    routes: { "/dashboard": dashboard },
+    fetch: (req, server) => api.fetch(req, { server }),
+  })
 }

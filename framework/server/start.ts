@@ -1,9 +1,11 @@
 import type { HTMLBundle, Server } from "bun"
 import type { AnyGame } from "../game/index.ts"
-import { BatonNode, type ClusterConfig, createLogger, type LogFormat, type NodeConfig } from "../node/index.ts"
+import { BatonNode, captureConsole, type ClusterConfig, createLogger, type LogFormat, type NodeConfig } from "../node/index.ts"
 import { type Authenticate, tokenAuthenticate } from "./player-auth.ts"
 import type { PlayerLimits } from "./players.ts"
-import { serve } from "./serve.ts"
+import type { OperatorAccess } from "./access.ts"
+import { type AuthorizeCreate, createGate } from "./create-gate.ts"
+import { serve, serveAdmin } from "./serve.ts"
 import type { SocketData } from "./serve.ts"
 
 export interface StartNodeOptions extends Omit<NodeConfig, "games" | "log" | "cluster" | "clustered"> {
@@ -21,8 +23,19 @@ export interface StartNodeOptions extends Omit<NodeConfig, "games" | "log" | "cl
   authenticate?: Authenticate
   playerSecret?: string
   limits?: Partial<PlayerLimits>
-  /** Bearer token for /admin endpoints (POST /admin/drain); without it they are off. */
+  /** Bearer token for /admin endpoints (POST /admin/drain) and, on the players' port, the operators' views. */
   adminToken?: string
+  /** A second listener for operators (every view open, the dashboard); keep it off the players' Service. */
+  adminPort?: number
+  /**
+   * Who sees the operators' views on the players' port: "token" (holders of
+   * the admin token; the default) or "open" (anyone: dev mode is always open).
+   */
+  operatorViews?: OperatorAccess
+  /** Who may create sessions (see create-gate.ts); default: authenticated players when players are authenticated, else anyone. */
+  authorizeCreate?: AuthorizeCreate
+  /** Sessions one client may create a minute (default 60; 0: no limit; none in dev mode). */
+  createsPerMinute?: number
   /** Join a cluster once listening; `url` defaults to http://HOST:PORT as bound. */
   cluster?: Omit<ClusterConfig, "url"> & { url?: string }
 }
@@ -31,17 +44,23 @@ export interface RunningNode {
   node: BatonNode
   server: Server<SocketData>
   url: string
+  /** The operators' listener, when there is one. */
+  adminUrl?: string
   stop(): Promise<void>
 }
 
 /** Starts a node and serves it; on SIGTERM it writes every session out, tells players to reconnect, and exits. */
 export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
-  const { games, pages, port, hostname, log, development, handleSignals = true, cluster, graceMs: _grace, adminToken, authenticate, playerSecret, limits, ...config } = opts
+  const { games, pages, port, hostname, log, development, handleSignals = true, cluster, graceMs: _grace, adminToken, adminPort, operatorViews, authorizeCreate, createsPerMinute, authenticate, playerSecret, limits, ...config } = opts
   let node: BatonNode | undefined
   const logger = createLogger({ get node() { return node?.id } }, log ?? "json")
+  // A JSON log is one object a line: what libraries print to the console becomes lines of it too.
+  if ((log ?? "json") === "json") captureConsole(logger)
   node = await BatonNode.start({ ...config, games, log: logger, clustered: !!cluster })
   const auth = authenticate ?? (playerSecret ? tokenAuthenticate(playerSecret) : undefined)
   if (!auth && !development && process.env.BATON_DEV !== "1") logger.warn("players are not authenticated: ids are self-declared (set BATON_PLAYER_SECRET or an authenticate hook)")
+  const dev = !!development || process.env.BATON_DEV === "1"
+  const admin = adminToken ? { token: adminToken, drain: () => void running.stop().then(() => handleSignals && process.exit(0)) } : undefined
   const server = serve(node, {
     port,
     hostname,
@@ -49,24 +68,33 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
     development,
     authenticate: auth,
     limits,
-    admin: adminToken ? { token: adminToken, drain: () => void running.stop().then(() => handleSignals && process.exit(0)) } : undefined,
+    admin,
+    operators: dev ? "open" : (operatorViews ?? "token"),
+    dashboard: adminPort === undefined,
+    // An app that knows who its players are lets only them create sessions, unless it says otherwise.
+    create: createGate({ authorize: authorizeCreate ?? auth, perMinute: createsPerMinute ?? (dev ? 0 : 60) }),
   })
+  const adminServer = adminPort === undefined ? undefined : serveAdmin(node, { port: adminPort, hostname, admin, development })
   const shown = server.hostname === "0.0.0.0" ? "localhost" : server.hostname
   const url = `http://${shown}:${server.port}`
   if (cluster) node.joinCluster({ ...cluster, url: cluster.url ?? url })
   // Bun bundles an HTML page on its first request and only then serves its chunks; behind a load
   // balancer the chunk request may reach a node that never served the page. Warm every page here.
   const local = `http://${server.hostname === "0.0.0.0" ? "127.0.0.1" : server.hostname}:${server.port}`
-  await Promise.all(["/dashboard", ...Object.keys(pages ?? {})].map((path) => fetch(local + path).then((r) => r.arrayBuffer()).catch(() => undefined)))
+  const adminUrl = adminServer && `http://${adminServer.hostname === "0.0.0.0" ? "127.0.0.1" : adminServer.hostname}:${adminServer.port}`
+  const warm = [...(adminUrl ? [`${adminUrl}/dashboard`] : [`${local}/dashboard`]), ...Object.keys(pages ?? {}).map((path) => local + path)]
+  await Promise.all(warm.map((u) => fetch(u).then((r) => r.arrayBuffer()).catch(() => undefined)))
   let stopping: Promise<void> | undefined
   const running: RunningNode = {
     node,
     server,
     url,
+    adminUrl,
     stop: () => {
       stopping ??= (async () => {
         const { sessions, ms, drain } = await running.node.stop("node stopping", opts.graceMs)
         server.stop(true)
+        adminServer?.stop(true)
         if (drain) logger.info(`moved ${drain.moved} of ${drain.sessions} sessions in ${drain.ms} ms`, { moved: drain.moved, failed: drain.failed.length, pauseP50: drain.pauseP50, pauseP99: drain.pauseP99 })
         logger.info("node stopped", { sessions, ms: Math.round(ms) })
       })()
@@ -88,7 +116,9 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
           },
         )
       })
-  logger.info("node listening", { url, games: games.map((g) => g.name), dataDir: config.dataDir ?? null, cluster: !!cluster, version: cluster?.version ?? null })
+  if (!dev && !adminServer && !adminToken && operatorViews !== "open")
+    logger.warn("the operators' views (/sessions, /cluster, /metrics, /dashboard) are off: set BATON_ADMIN_PORT or BATON_ADMIN_TOKEN")
+  logger.info("node listening", { url, adminUrl: adminUrl ?? null, games: games.map((g) => g.name), dataDir: config.dataDir ?? null, cluster: !!cluster, version: cluster?.version ?? null })
   return running
 }
 
@@ -98,6 +128,8 @@ export interface App {
   pages?: Record<string, HTMLBundle>
   /** Who a player connection is (your own auth); the node refuses connections it returns null for. */
   authenticate?: Authenticate
+  /** Who may create a session (POST /sessions); see create-gate.ts. */
+  authorizeCreate?: AuthorizeCreate
 }
 
 export function defineApp(app: App): App {

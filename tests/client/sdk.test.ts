@@ -36,7 +36,7 @@ describe("client SDK against a real node", () => {
     await waitUntil(() => b.state.notes.length === 1, "bob sees ada's note")
     expect(b.state.notes[0]).toEqual({ by: "ada", text: "hello" })
     expect(seen).toContain(1)
-    expect((await listSessions({ url: node.url })).find((s) => s.id === id)?.players.map((p) => p.player)).toEqual(["ada", "bob"])
+    expect((await listSessions({ url: node.url, game: "notes" })).find((s) => s.id === id)).toMatchObject({ seated: 2 })
   })
 
   test("a refused action rejects with a typed ActionError and changes nothing", async () => {

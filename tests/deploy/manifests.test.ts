@@ -151,6 +151,16 @@ function checkManifests(dir: string, known = variablesTheNodeReads()): string[] 
       if (resolvePort(p.targetPort ?? p.port) !== port) problems.push(`Service ${s.metadata.name}: targetPort ${p.targetPort} is not the container port ${port}`)
     }
   }
+  // The operators' views (every session, player id, metric) on their own port, which no Service exposes.
+  const adminPort = Number(value("BATON_ADMIN_PORT"))
+  if (!adminPort) problems.push("no BATON_ADMIN_PORT: the operators' views would be on the players' port")
+  else {
+    if (adminPort === port) problems.push("BATON_ADMIN_PORT is the players' port")
+    if (!ports.some((p) => p.containerPort === adminPort)) problems.push(`no containerPort ${adminPort} (BATON_ADMIN_PORT)`)
+    for (const s of services)
+      for (const p of s.spec?.ports ?? [])
+        if (resolvePort(p.targetPort ?? p.port) === adminPort) problems.push(`Service ${s.metadata.name} exposes the admin port ${adminPort}`)
+  }
   for (const b of docs.filter((d) => d.kind === "PodDisruptionBudget"))
     if (!selects(b.spec?.selector?.matchLabels, podLabels)) problems.push(`PodDisruptionBudget ${b.metadata.name} does not select the pods`)
 

@@ -35,7 +35,7 @@ describe("fuzzing the player protocol against a running cluster", () => {
     const urls = cluster.nodes.map((n) => n.url)
     // Honest play: 3 sessions, 2 players each, acting with known texts.
     const sessions: string[] = []
-    for (let i = 0; i < 3; i++) sessions.push((await createSession({ url: urls[i % 2]!, game: "notes" })).id)
+    for (let i = 0; i < 3; i++) sessions.push((await createSession({ url: urls[i % 2]!, game: "notes", token: signPlayerToken(SECRET, "host") })).id)
     const acked = new Map<string, string[]>()
     for (const [i, id] of sessions.entries())
       for (const who of ["ada", "bob"]) {

@@ -11,7 +11,7 @@ let node: NodeProcess
 let session: string
 beforeAll(async () => {
   node = await startNodeProcess({ env: { BATON_PLAYER_SECRET: SECRET, BATON_FRAMES_PER_SECOND: "20" } })
-  session = (await createSession({ url: node.url, game: "notes" })).id
+  session = (await createSession({ url: node.url, game: "notes", token: signPlayerToken(SECRET, "host") })).id
 })
 afterAll(stopAllNodes)
 

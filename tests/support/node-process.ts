@@ -42,6 +42,10 @@ export async function startNodeProcess(opts: StartOptions = {}): Promise<NodePro
       HOST: "127.0.0.1",
       BATON_LOG: "json",
       BATON_MAX_LIFETIME_MS: String(opts.lifetimeMs ?? 120_000),
+      // Most tests look at every session and member and create sessions by the hundred: open the
+      // operators' views and lift the creation limit (tests of those protections set them back).
+      BATON_OPERATOR_VIEWS: "open",
+      BATON_CREATES_PER_MINUTE: "0",
       ...opts.env,
     },
     stdin: "ignore",

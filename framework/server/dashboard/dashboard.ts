@@ -34,8 +34,14 @@ const short = (id: string) => esc(id)
 const events: Event[] = []
 let since = 0
 
+// On the players' port the views take the admin token: open /dashboard#token=<BATON_ADMIN_TOKEN>
+// (a URL fragment is never sent to a server, so it lands in no access log). The admin port needs none.
+const token = new URLSearchParams(location.hash.slice(1)).get("token")
+const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {}
+
 async function get<T>(path: string): Promise<T> {
-  const res = await fetch(path, { cache: "no-store" })
+  const res = await fetch(path, { cache: "no-store", headers })
+  if (res.status === 401) throw new Error("this port shows the cluster to operators only: use the admin port, or open /dashboard#token=<BATON_ADMIN_TOKEN>")
   if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`)
   return (await res.json()) as T
 }

@@ -3,7 +3,7 @@
  * match; when the lobby's view names a match, it joins that duel session
  * (the lobby spawned it) and plays it; "Play again" queues in the lobby again.
  */
-import { ActionError, createSession, type GameSession, join, listSessions, type SessionInfo } from "baton/client"
+import { ActionError, createSession, type GameSession, join, listSessions } from "baton/client"
 import type duel from "../games/duel.ts"
 import type { DuelView, Hand } from "../games/duel.ts"
 import type lobby from "../games/lobby.ts"
@@ -32,10 +32,7 @@ if (savedName()) enter(savedName()).catch(fail)
 
 /** The lobby everyone shares: the oldest open one, created by the first visitor. */
 async function findLobby(): Promise<string> {
-  const open = async () =>
-    (await listSessions())
-      .filter((s) => s.game === "lobby" && s.status === "open")
-      .sort((a, b) => createdAt(a) - createdAt(b) || a.id.localeCompare(b.id))
+  const open = async () => (await listSessions({ game: "lobby" })).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id))
   let lobbies = await open()
   if (lobbies.length === 0) {
     await createSession({ game: "lobby" })
@@ -45,7 +42,6 @@ async function findLobby(): Promise<string> {
   if (!first) throw new Error("no lobby could be created")
   return first.id
 }
-const createdAt = (s: SessionInfo) => (s as SessionInfo & { createdAt?: number }).createdAt ?? 0
 
 async function enter(me: string): Promise<void> {
   byId("enter").hidden = true

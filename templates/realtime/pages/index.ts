@@ -31,7 +31,7 @@ byId("new").addEventListener("click", async () => {
 })
 
 async function refresh(): Promise<void> {
-  const waiting = (await listSessions()).filter((s) => s.game === "pong" && s.status === "open" && s.players.length < s.maxPlayers)
+  const waiting = await listSessions({ game: "pong" }) // open sessions with a seat free (the public listing)
   if (waiting.length === 0) {
     openBox.replaceChildren(el("p", "muted", "None: start one and send the link to a friend."))
     return
@@ -39,7 +39,7 @@ async function refresh(): Promise<void> {
   const list = el("ul", "games-list")
   for (const s of waiting) {
     const li = el("li")
-    const who = s.players.map((p) => p.player).join(", ") || "nobody yet"
+    const who = s.seated === 0 ? "nobody yet" : `${s.seated} of ${s.maxPlayers} seated`
     const join = el("button", "secondary", "Join")
     join.addEventListener("click", () => {
       const player = name()
