@@ -21,7 +21,9 @@ function tokenFor(player: string): string {
 }
 
 async function post(url: string, body: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${url}/sessions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+  // With player tokens on, creating a session takes one too.
+  const headers = { "content-type": "application/json", authorization: `Bearer ${signPlayerToken(SECRET, "host")}` }
+  const res = await fetch(`${url}/sessions`, { method: "POST", headers, body: JSON.stringify(body) })
   return { status: res.status, json: await res.json() }
 }
 
