@@ -1,0 +1,116 @@
+import "./no-native-cbor.ts"
+import { mkdir, rename } from "node:fs/promises"
+import { dirname, join, relative } from "node:path"
+import { free, init, loadIncremental } from "@automerge/automerge"
+import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo"
+import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
+
+/** A file of the data dir that could not be read, and where it was moved. */
+export interface DamagedFile {
+  /** The automerge document the file is a chunk of ("" for the storage id). */
+  document: string
+  file: string
+  movedTo: string
+  why: string
+}
+
+/**
+ * automerge-repo-storage-nodefs, with every document chunk checked as it is
+ * loaded. automerge-repo loads a document's chunks as one byte string: one
+ * truncated, garbage or empty chunk made the whole load throw (a parse error
+ * naming no file) and left a handle that could never be ready, which failed
+ * every later `repo.flush()`. A chunk that does not parse on its own is
+ * moved under `aside` (never deleted: it is the operator's data) and
+ * reported; the document loads from the chunks that remain. A truncated
+ * newest chunk is what a crash during a save leaves, and automerge-repo
+ * removes the chunks a snapshot replaces only after the snapshot is written,
+ * so the chunks that remain often hold everything.
+ */
+export class CheckedStorage implements StorageAdapterInterface {
+  readonly #inner: NodeFSStorageAdapter
+  readonly #dir: string
+  readonly #aside: string
+  readonly #onDamage: (file: DamagedFile) => void
+
+  constructor(dir: string, aside: string, onDamage: (file: DamagedFile) => void) {
+    this.#inner = new NodeFSStorageAdapter(dir)
+    this.#dir = dir
+    this.#aside = aside
+    this.#onDamage = onDamage
+  }
+
+  /** Where the chunks of documents live (one folder per document under two-character folders). */
+  get dir(): string {
+    return this.#dir
+  }
+
+  async load(key: StorageKey): Promise<Uint8Array | undefined> {
+    const data = await this.#inner.load(key)
+    // automerge-repo takes this file's text as the node's storage id, whatever it holds.
+    if (data && key.length === 1 && key[0] === "storage-adapter-id" && !UUID.test(new TextDecoder().decode(data))) {
+      await this.#setAside(key, "", data.length === 0 ? "empty file" : "not a storage id")
+      return undefined
+    }
+    return data
+  }
+
+  save(key: StorageKey, data: Uint8Array): Promise<void> {
+    return this.#inner.save(key, data)
+  }
+
+  remove(key: StorageKey): Promise<void> {
+    return this.#inner.remove(key)
+  }
+
+  removeRange(prefix: StorageKey): Promise<void> {
+    return this.#inner.removeRange(prefix)
+  }
+
+  async loadRange(prefix: StorageKey): Promise<Chunk[]> {
+    const out: Chunk[] = []
+    for (const chunk of await this.#inner.loadRange(prefix)) {
+      const why = chunk.data && isDocumentChunk(chunk.key) ? damageOf(chunk.data) : undefined
+      if (why) await this.#setAside(chunk.key, chunk.key[0] as string, why)
+      else out.push(chunk)
+    }
+    return out
+  }
+
+  /** Moves a document's chunks that are still in place aside (a registry that is rebuilt rather than merged with what is left of it). */
+  async setAsideAll(document: string, why: string): Promise<DamagedFile[]> {
+    const moved: DamagedFile[] = []
+    for (const chunk of await this.#inner.loadRange([document])) if (isDocumentChunk(chunk.key)) moved.push(await this.#setAside(chunk.key, document, why))
+    return moved
+  }
+
+  async #setAside(key: StorageKey, document: string, why: string): Promise<DamagedFile> {
+    // The adapter's layout: the document id's first two characters, the rest, then the chunk's key.
+    const [first = "", ...rest] = key
+    const file = join(this.#dir, first.slice(0, 2), first.slice(2), ...rest)
+    const movedTo = join(this.#aside, relative(this.#dir, file))
+    await mkdir(dirname(movedTo), { recursive: true })
+    await rename(file, movedTo)
+    // (A damaged chunk comes from disk: the adapter caches only what this process saved.)
+    const damaged = { document, file, movedTo, why }
+    this.#onDamage(damaged)
+    return damaged
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** Snapshot and incremental chunks; sync states are checked by automerge-repo itself (a bad one is dropped). */
+function isDocumentChunk(key: StorageKey): boolean {
+  return key.length === 3 && (key[1] === "snapshot" || key[1] === "incremental")
+}
+
+/** Why a chunk cannot be loaded, or undefined when it can. automerge-repo never writes an empty chunk. */
+export function damageOf(data: Uint8Array): string | undefined {
+  if (data.length === 0) return "empty file"
+  try {
+    free(loadIncremental(init(), data))
+    return undefined
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error)
+  }
+}
