@@ -82,7 +82,8 @@ export class Store {
       onDamage: opts.onDamage ?? (() => {}),
       clusterName: opts.clusterName ?? "baton",
     }
-    const aside = opts.dataDir && join(opts.dataDir, "damaged", new Date(this.#opts.clock()).toISOString().replaceAll(":", "-"))
+    // Set aside under the path a file had in the data dir: copying the folder back restores it as it was.
+    const aside = opts.dataDir && join(opts.dataDir, "damaged", new Date(this.#opts.clock()).toISOString().replaceAll(":", "-"), "automerge")
     this.#storage = opts.dataDir && aside ? new CheckedStorage(join(opts.dataDir, "automerge"), aside, (f) => this.#onDamagedFile(f)) : undefined
     this.repo = new Repo({
       storage: this.#storage,
