@@ -3,9 +3,10 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sta
 import { tmpdir } from "node:os"
 import { join as joinPath } from "node:path"
 import * as A from "@automerge/automerge"
-import { type GameSession, join } from "baton/client"
+import { type GameSession, createSession, join } from "baton/client"
 import type counter from "../../app/games/counter.ts"
 import { registryDocId } from "../../framework/store/registry.ts"
+import { TestCluster } from "../support/cluster.ts"
 import { freePort, type NodeProcess, startNodeProcess, stopAllNodes } from "../support/node-process.ts"
 import { waitUntil } from "../support/wait.ts"
 
@@ -23,9 +24,11 @@ const root = mkdtempSync(joinPath(tmpdir(), "baton-damaged-"))
 const golden = joinPath(root, "golden")
 let sessions: string[] = []
 const players: GameSession<typeof counter>[] = []
+let cluster: TestCluster | undefined
 
 afterAll(async () => {
   for (const p of players) p.close()
+  await cluster?.stopAll()
   await stopAllNodes()
   rmSync(root, { recursive: true, force: true })
 })
@@ -177,4 +180,60 @@ describe("a damaged session document", () => {
       expect(await again.stop()).toBe(0)
     }, 90_000)
   }
+})
+
+describe("a damaged session document on a clustered node", () => {
+  test("the node sets the damaged file aside, fetches the document from a peer, and its SIGTERM hands every session over and exits 0", async () => {
+    const dataDir = joinPath(root, "clustered")
+    cluster = await TestCluster.start(1, { BATON_ADMIN_TOKEN: "admin" })
+    const peer = cluster.nodes[0] as NodeProcess
+    const first = await cluster.add({ env: { BATON_DATA_DIR: dataDir } })
+    await cluster.waitConverged()
+    const ids: string[] = []
+    for (let i = 0; i < 4; i++) ids.push((await createSession({ url: (i % 2 ? peer : first).url, game: "counter" })).id)
+    for (const id of ids) {
+      const p = await join<typeof counter>({ url: peer.url, session: id, player: "p" })
+      for (let i = 0; i < ACTS; i++) await p.act("inc", { by: 1 })
+      p.close()
+    }
+    // Two nodes, two replicas: the node with the data dir holds every session's document.
+    const documents = await waitUntil(() => ids.map((id) => documentOf(dataDir, id)), "every session's document is on the data dir", { timeoutMs: 20_000 })
+    expect(await first.stop()).toBe(0)
+
+    const victim = ids[0] as string
+    const damaged = chunkFiles(dataDir, documents[0] as string)
+    for (const f of damaged) damages.garbage?.(f)
+    const second = await cluster.add({ env: { BATON_DATA_DIR: dataDir } })
+    await cluster.waitConverged()
+    const named = await waitUntil(() => logged(second, "damaged file in the data dir set aside").filter((l) => l.session === victim), "the damaged document is named", { timeoutMs: 20_000 })
+    expect(named.map((l) => l.file).sort()).toEqual([...damaged].sort())
+
+    // A session this node owns, played on through its SIGTERM.
+    const secondId = await cluster.idOf(second)
+    const ownerOf = async (id: string) => ((await (await fetch(`${peer.url}/cluster/sessions/${id}`)).json()) as { entry: { owner: string } | null }).entry?.owner
+    let mine: string | undefined
+    for (let i = 0; i < 16 && !mine; i++) {
+      const { id } = await createSession({ url: second.url, game: "counter" })
+      await waitUntil(async () => (await ownerOf(id)) !== undefined, "the peer's registry has the new session")
+      if ((await ownerOf(id)) === secondId) mine = id
+    }
+    expect(mine).toBeDefined()
+    const player = await join<typeof counter>({ url: peer.url, session: mine as string, player: "p", backoffMs: 50, maxBackoffMs: 200 })
+    players.push(player)
+    let acked = 0
+    let running = true
+    const loop = (async () => {
+      while (running) {
+        await player.act("inc", { by: 1 })
+        acked++
+      }
+    })()
+    await waitUntil(() => acked >= 50, "50 acknowledged actions", { timeoutMs: 30_000 })
+    expect(await second.stop()).toBe(0)
+    await waitUntil(() => acked >= 60, "the player plays on after the handoff", { timeoutMs: 30_000 })
+    running = false
+    await loop
+    await waitUntil(() => player.state.total === acked, `the session shows all ${acked} acknowledged actions`)
+    expect(await totalOf(peer, victim)).toBe(ACTS)
+  }, 120_000)
 })
