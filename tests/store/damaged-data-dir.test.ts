@@ -138,6 +138,22 @@ describe("a damaged registry", () => {
   }, 60_000)
 })
 
+describe("a damaged storage id", () => {
+  for (const [kind, damage] of Object.entries(damages)) {
+    test(`${kind} storage id file: named, set aside and replaced; every session is served`, async () => {
+      const file = (d: string) => joinPath(d, "automerge", "st", "orage-adapter-id")
+      const { dataDir } = damagedCopy(`storage-id-${kind}`, (d) => [file(d)], damage)
+      const node = await startNodeProcess({ port: freePort(), env: env(dataDir) })
+      const [line] = await waitUntil(() => logged(node, "damaged file in the data dir set aside"), "the storage id file is named")
+      expect(line).toMatchObject({ file: file(dataDir) })
+      expect(existsSync(String(line?.movedTo))).toBe(true)
+      expect(logged(node, "sessions resumed from the data dir")[0]).toMatchObject({ resumed: 3 })
+      await waitUntil(() => existsSync(file(dataDir)) && /^[0-9a-f-]{36}$/.test(readFileSync(file(dataDir), "utf8")), "a new storage id is written")
+      expect(await node.stop()).toBe(0)
+    }, 60_000)
+  }
+})
+
 describe("a damaged session document", () => {
   for (const [kind, damage] of Object.entries(damages)) {
     test(`${kind} files of one session: the node names it, serves the others, and its SIGTERM persists every acknowledged action and exits 0`, async () => {
