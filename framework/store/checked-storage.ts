@@ -77,13 +77,11 @@ export class CheckedStorage implements StorageAdapterInterface {
   }
 
   /** Moves a document's chunks that are still in place aside (a registry that is rebuilt rather than merged with what is left of it). */
-  async setAsideAll(document: string, why: string): Promise<DamagedFile[]> {
-    const moved: DamagedFile[] = []
-    for (const chunk of await this.#inner.loadRange([document])) if (isDocumentChunk(chunk.key)) moved.push(await this.#setAside(chunk.key, document, why))
-    return moved
+  async setAsideAll(document: string, why: string): Promise<void> {
+    for (const chunk of await this.#inner.loadRange([document])) if (isDocumentChunk(chunk.key)) await this.#setAside(chunk.key, document, why)
   }
 
-  async #setAside(key: StorageKey, document: string, why: string): Promise<DamagedFile> {
+  async #setAside(key: StorageKey, document: string, why: string): Promise<void> {
     // The adapter's layout: the document id's first two characters, the rest, then the chunk's key.
     const [first = "", ...rest] = key
     const file = join(this.#dir, first.slice(0, 2), first.slice(2), ...rest)
@@ -91,9 +89,7 @@ export class CheckedStorage implements StorageAdapterInterface {
     await mkdir(dirname(movedTo), { recursive: true })
     await rename(file, movedTo)
     // (A damaged chunk comes from disk: the adapter caches only what this process saved.)
-    const damaged = { document, file, movedTo, why }
-    this.#onDamage(damaged)
-    return damaged
+    this.#onDamage({ document, file, movedTo, why })
   }
 }
 

@@ -3,7 +3,7 @@ import { readdir } from "node:fs/promises"
 import { join } from "node:path"
 import { free, init, loadIncremental } from "@automerge/automerge"
 import type { AutomergeUrl } from "@automerge/automerge-repo"
-import type { CheckedStorage } from "./checked-storage.ts"
+import type { CheckedStorage, DamagedFile } from "./checked-storage.ts"
 import type { RegistryEntry } from "./registry-layout.ts"
 import { readStored } from "./session-doc.ts"
 
@@ -11,6 +11,31 @@ import { readStored } from "./session-doc.ts"
 export interface UnreadableDocument {
   document: string
   why: string
+}
+
+/**
+ * A registry with a damaged chunk, or none while session documents are
+ * stored, is rebuilt from the session documents: the registry is only an
+ * index of them. All of a damaged registry's chunks are set aside, so the
+ * rebuilt one is not merged with what is left of the old one (stale
+ * entries naming documents that a compaction replaced). `takeDamaged`: the
+ * registry's chunks the storage has set aside since it was last asked.
+ */
+export async function registryRebuild(
+  storage: CheckedStorage,
+  registry: string,
+  takeDamaged: () => DamagedFile[],
+): Promise<{ why: "damaged" | "missing"; setAside: DamagedFile[]; entries: Map<string, RegistryEntry>; unreadable: UnreadableDocument[] } | undefined> {
+  const intact = (await storage.loadRange([registry])).some((c) => c.key[1] !== "sync-state")
+  const setAside = takeDamaged()
+  const documents = (await storedDocuments(storage)).filter((d) => d !== registry)
+  if (setAside.length === 0 && (intact || documents.length === 0)) return undefined
+  if (setAside.length > 0) {
+    await storage.setAsideAll(registry, "set aside with the damaged registry")
+    setAside.push(...takeDamaged())
+  }
+  const { entries, unreadable } = await entriesFromDocuments(storage, documents)
+  return { why: setAside.length > 0 ? "damaged" : "missing", setAside, entries, unreadable }
 }
 
 /** The ids of every document with chunks in the data dir (one folder per document under two-character folders). */

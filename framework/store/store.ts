@@ -5,7 +5,7 @@ import { type AutomergeUrl, type DocHandle, type DocumentId, type PeerId, Repo }
 import type { SessionRecord } from "../game/index.ts"
 import { diff } from "../protocol/index.ts"
 import { CheckedStorage, type DamagedFile } from "./checked-storage.ts"
-import { entriesFromDocuments, storedDocuments, type UnreadableDocument } from "./rebuild.ts"
+import { registryRebuild, type UnreadableDocument } from "./rebuild.ts"
 import { Registry, type RegistryDoc, type RegistryEntry, registryDocId } from "./registry.ts"
 import { fromStored, logEntry, newSessionDoc, readSessionDoc, readStored, type SessionCopy, type SessionDoc, toStored } from "./session-doc.ts"
 
@@ -95,7 +95,8 @@ export class Store {
 
   static async open(opts: StoreOptions): Promise<Store> {
     const store = new Store(opts)
-    const rebuilt = await store.#checkRegistry()
+    const registryId = registryDocId(store.#opts.clusterName)
+    const rebuilt = store.#storage && (await registryRebuild(store.#storage, registryId, () => store.#registryDamage.splice(0)))
     store.#registry = await Registry.open(store.repo, store.#opts.clusterName, opts.peerId, store.#storage, store.#opts.clock)
     if (rebuilt) {
       store.#registry.restore(rebuilt.entries)
@@ -103,27 +104,6 @@ export class Store {
     }
     store.#timer = setInterval(() => store.writeCheckpoints(store.#opts.budgetMs), Math.max(10, store.#opts.checkpointMs / 2))
     return store
-  }
-
-  /**
-   * A registry with a damaged chunk, or none while session documents are
-   * stored, is rebuilt from the session documents: the registry is only an
-   * index of them. All of a damaged registry's chunks are set aside, so the
-   * rebuilt one is not merged with what is left of the old one (stale
-   * entries naming documents that a compaction replaced).
-   */
-  async #checkRegistry(): Promise<{ why: "damaged" | "missing"; setAside: DamagedFile[]; entries: Map<string, RegistryEntry>; unreadable: UnreadableDocument[] } | undefined> {
-    const storage = this.#storage
-    if (!storage) return undefined
-    const id = registryDocId(this.#opts.clusterName)
-    const intact = (await storage.loadRange([id])).some((c) => c.key[1] !== "sync-state")
-    const setAside = this.#registryDamage.splice(0)
-    const documents = (await storedDocuments(storage)).filter((d) => d !== id)
-    if (setAside.length === 0 && (intact || documents.length === 0)) return undefined
-    if (setAside.length > 0) setAside.push(...(await storage.setAsideAll(id, "set aside with the damaged registry")))
-    this.#registryDamage.splice(0)
-    const { entries, unreadable } = await entriesFromDocuments(storage, documents)
-    return { why: setAside.length > 0 ? "damaged" : "missing", setAside, entries, unreadable }
   }
 
   #onDamagedFile(f: DamagedFile): void {
