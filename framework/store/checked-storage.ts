@@ -103,10 +103,40 @@ function isDocumentChunk(key: StorageKey): boolean {
 /** Why a chunk cannot be loaded, or undefined when it can. automerge-repo never writes an empty chunk. */
 export function damageOf(data: Uint8Array): string | undefined {
   if (data.length === 0) return "empty file"
+  const cut = truncation(data)
+  if (cut) return cut
   try {
     free(loadIncremental(init(), data))
     return undefined
   } catch (error) {
     return error instanceof Error ? error.message : String(error)
   }
+}
+
+const MAGIC = [0x85, 0x6f, 0x4a, 0x83]
+
+/**
+ * A file is a run of automerge chunks (magic, checksum, type, LEB128 length,
+ * contents). automerge parses a truncated run without an error: it keeps
+ * the whole changes before the cut, or, in the one byte string automerge-repo
+ * loads, silently drops everything from the cut on, the other files' chunks
+ * after it included. So the run is walked here and must end exactly at the
+ * end of the file.
+ */
+function truncation(data: Uint8Array): string | undefined {
+  let at = 0
+  while (at < data.length) {
+    for (let i = 0; i < MAGIC.length; i++) if (data[at + i] !== MAGIC[i]) return at + i < data.length ? `no automerge chunk at byte ${at}` : `truncated at byte ${data.length}`
+    let p = at + 9
+    let length = 0
+    for (let shift = 0; ; shift += 7) {
+      if (p >= data.length || shift > 49) return `truncated at byte ${data.length}, in the header of the chunk at byte ${at}`
+      const b = data[p++] as number
+      length += (b & 0x7f) * 2 ** shift
+      if ((b & 0x80) === 0) break
+    }
+    if (p + length > data.length) return `truncated: the chunk at byte ${at} ends at byte ${p + length}, the file at byte ${data.length}`
+    at = p + length
+  }
+  return undefined
 }

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as A from "@automerge/automerge"
 import { Repo } from "@automerge/automerge-repo"
-import type { SessionRecord } from "../../framework/game/index.ts"
+import counter from "../../app/games/counter.ts"
+import { Session, type SessionRecord } from "../../framework/game/index.ts"
 import { CheckedStorage, type DamagedFile } from "../../framework/store/checked-storage.ts"
 import { entriesFromDocuments, storedDocuments } from "../../framework/store/rebuild.ts"
 import { Registry } from "../../framework/store/registry.ts"
@@ -31,8 +32,11 @@ function repoOn(storage: CheckedStorage | undefined, peer: string): Repo {
   return repo
 }
 
-const record = (id: string, rev: number, status: SessionRecord["status"] = "open"): SessionRecord =>
-  ({ id, game: "counter", version: 1, status, state: { total: rev }, players: [], timers: [], nextTimerId: 0, rng: {}, tickAt: null, clients: {}, result: null, createdAt: T0, activeAt: T0, endedAt: null, rev }) as unknown as SessionRecord
+const record = (id: string, rev: number, status: SessionRecord["status"] = "open"): SessionRecord => ({
+  ...Session.create(counter, { id, now: T0, options: undefined, seed: "seed" }).record,
+  status,
+  rev,
+})
 
 describe("rebuilding the registry from the session documents", () => {
   test("each session's newest document counts (a compaction's old one may still be on disk); damaged ones are named", async () => {
@@ -61,7 +65,7 @@ describe("rebuilding the registry from the session documents", () => {
     expect(unreadable).toContainEqual({ document: empty.documentId, why: expect.stringContaining("holds no session") })
     expect(unreadable).toContainEqual({ document: id, why: "no readable chunk" })
     expect(damaged.map((f) => f.file)).toEqual(files)
-    expect(damaged[0]).toMatchObject({ document: id, why: expect.stringContaining("unable to parse chunk") })
+    expect(damaged[0]).toMatchObject({ document: id, why: expect.stringContaining("no automerge chunk") })
   })
 
   test("a rebuilt entry yields to a peer's entry of the same or a higher epoch and wins over an older one", async () => {
