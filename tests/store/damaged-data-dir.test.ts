@@ -221,8 +221,16 @@ describe("a damaged session document on a clustered node", () => {
     for (const f of damaged) damages.garbage?.(f)
     const second = await cluster.add({ env: { BATON_DATA_DIR: dataDir } })
     await cluster.waitConverged()
-    const named = await waitUntil(() => logged(second, "damaged file in the data dir set aside").filter((l) => l.session === victim), "the damaged document is named", { timeoutMs: 20_000 })
+    const named = await waitUntil(
+      () => {
+        const lines = logged(second, "damaged file in the data dir set aside")
+        return lines.length >= damaged.length && lines
+      },
+      "every damaged file is named",
+      { timeoutMs: 20_000 },
+    )
     expect(named.map((l) => l.file).sort()).toEqual([...damaged].sort())
+    for (const l of named) expect(l.session).toBe(victim)
 
     // A session this node owns, played on through its SIGTERM.
     const secondId = await cluster.idOf(second)
