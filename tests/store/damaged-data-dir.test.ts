@@ -224,7 +224,7 @@ describe("a damaged session document on a clustered node", () => {
     const named = await waitUntil(
       () => {
         const lines = logged(second, "damaged file in the data dir set aside")
-        return lines.length >= damaged.length && lines
+        return lines.length >= damaged.length ? lines : undefined
       },
       "every damaged file is named",
       { timeoutMs: 20_000 },
