@@ -101,7 +101,15 @@ export class Handoff {
     const epoch = this.#host.epochOf(id)
     const record = this.#host.freeze(id)
     if (!record || epoch === undefined) return { session: id, pauseMs: 0, error: "not running here" }
-    const doc = Buffer.from(this.#host.finalDocument(id)).toString("base64")
+    let doc: string
+    try {
+      doc = Buffer.from(this.#host.finalDocument(id)).toString("base64")
+    } catch (error) {
+      // One session whose document cannot be written must not end the drain of all the others.
+      this.#host.thaw(id)
+      this.#host.log.error("handoff failed: the session's document cannot be written; the session stays here", { session: id, error })
+      return { session: id, pauseMs: performance.now() - started, error: `document cannot be written: ${(error as Error).message}` }
+    }
     const url = this.#host.store.urlOf(id)
     const refusals: string[] = []
     // Placement's order: newest version first, so a roll moves each session once. A node that

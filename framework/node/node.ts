@@ -1,7 +1,7 @@
 import { type AnyGame, GameLoadError, type PlayerId, Session, type Spawn } from "../game/index.ts"
 import type { ClientMessage, ServerMessage } from "../protocol/index.ts"
 import { CloseCode } from "../protocol/index.ts"
-import { Store } from "../store/index.ts"
+import { type DataDirEvent, Store } from "../store/index.ts"
 import { BatonError, clientError } from "./errors.ts"
 import { type ClusterConfig, ClusterRole, type LocalNode } from "./clustering.ts"
 import { handlerFailures } from "./failures.ts"
@@ -141,6 +141,7 @@ export class BatonNode implements LocalNode {
       checkpointMs: node.#cfg.checkpointMs,
       clock: node.#cfg.clock,
       onError: (session, error) => node.log.error("checkpoint failed", { session, error }),
+      onDamage: (event) => node.#reportDamage(event),
     })
     // A clustered node's stored sessions belong to the cluster: handoff and failover decide who resumes them.
     if (!config.cluster && !config.clustered) await node.#resumeStored()
@@ -456,7 +457,10 @@ export class BatonNode implements LocalNode {
     this.#status = "stopping"
     clearInterval(this.#sweep)
     // What was not handed over is written out first: to disk, and to the replicas that will take it over.
+    // Frozen first: an action that arrived after the final checkpoint would be acknowledged and then lost
+    // (it queues unacknowledged instead, and the client resends it wherever the session resumes).
     for (const h of this.#sessions.values()) {
+      h.frozen = true
       h.stop()
       h.flush()
       const rec = h.takeCheckpoint()
@@ -466,6 +470,8 @@ export class BatonNode implements LocalNode {
     if (this.#role && this.#sessions.size > 0) await Bun.sleep(250) // one sync round (automerge-repo sends at most every 100 ms)
     this.#role?.stop(drain ? Object.fromEntries(drain.moves.filter((m) => m.to).map((m) => [m.session, m.to as string])) : undefined)
     await this.#store.close()
+    const unreadable = this.#store.unreadable()
+    if (unreadable.length) this.log.error("stopped without the sessions whose documents could not be read (left on disk as they are)", { sessions: unreadable })
     const urls = this.#role?.cluster.ready().filter((m) => m.id !== this.id).map((m) => m.url)
     for (const link of this.#links.keys()) {
       send(link, { t: "reconnect", reason, urls })
@@ -654,6 +660,16 @@ export class BatonNode implements LocalNode {
     this.#store.remove(h.id)
     this.#role?.cluster.setLoad(this.#sessions.size)
     this.log.info("session collected", { session: h.id, reason })
+  }
+
+  #reportDamage(e: DataDirEvent): void {
+    if (e.t === "damaged-file") this.log.error("damaged file in the data dir set aside", { file: e.file, movedTo: e.movedTo, why: e.why, document: e.document, session: e.session })
+    else
+      this.log.error(e.why === "damaged" ? "registry damaged: rebuilt from the session documents" : "registry missing: rebuilt from the session documents", {
+        files: e.setAside.map((f) => ({ file: f.file, why: f.why, movedTo: f.movedTo })),
+        sessions: e.sessions,
+        unreadable: e.unreadable,
+      })
   }
 
   async #resumeStored(): Promise<void> {

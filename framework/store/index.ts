@@ -1,4 +1,4 @@
 /** automerge-repo at the edge of the runtime: session documents, checkpoints, compaction, the registry. */
-export { Store, type StoreOptions } from "./store.ts"
+export { type DataDirEvent, Store, type StoreOptions } from "./store.ts"
 export type { RegistryDoc, RegistryEntry } from "./registry.ts"
 export { type SessionDoc, type SessionCopy, readSessionDoc, newestCheckpoint, toStored, fromStored } from "./session-doc.ts"

@@ -73,7 +73,8 @@ export class Registry {
     timing: RegistryTiming = {},
   ): Promise<Registry> {
     const docId = registryDocId(clusterName)
-    if (storage && (await storage.loadRange([docId])).length > 0) {
+    // Sync states alone are no document (a damaged registry's chunks were set aside; its sync states stay).
+    if (storage && (await storage.loadRange([docId])).some((c) => c.key[1] !== "sync-state")) {
       const handle = await repo.find<RegistryDoc>(docId)
       // Saved before the buckets: add them (the very change every node adds).
       if (!hasBuckets(handle.doc())) (handle as unknown as { update(fn: (d: unknown) => unknown): void }).update((d) => loadIncremental(d as RegistryDoc, BUCKETS))
@@ -142,6 +143,21 @@ export class Registry {
 
   remove(id: string): void {
     this.#queue(id, "remove")
+  }
+
+  /**
+   * Entries rebuilt from the session documents after this node's copy of the
+   * registry was lost. They are written flat (at the root) with `updatedAt`
+   * 0: where a peer's copy still holds an entry (in its bucket) of the same
+   * or a higher epoch, that one is read (readEntryOf), whereas two nodes
+   * writing one bucketed entry concurrently would leave either one, whole.
+   */
+  restore(entries: Map<string, RegistryEntry>): void {
+    if (entries.size === 0) return
+    this.flush()
+    this.#handle.change((d) => {
+      for (const [id, e] of entries) put(d, id, { ...e, updatedAt: 0 })
+    })
   }
 
   /** Writes the pending entries now. */

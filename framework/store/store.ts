@@ -2,10 +2,11 @@ import "./no-native-cbor.ts"
 import { join } from "node:path"
 import { load, save } from "@automerge/automerge"
 import { type AutomergeUrl, type DocHandle, type DocumentId, type PeerId, Repo } from "@automerge/automerge-repo"
-import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import type { SessionRecord } from "../game/index.ts"
 import { diff } from "../protocol/index.ts"
-import { Registry, type RegistryDoc, type RegistryEntry } from "./registry.ts"
+import { CheckedStorage, type DamagedFile } from "./checked-storage.ts"
+import { registryRebuild, type UnreadableDocument } from "./rebuild.ts"
+import { Registry, type RegistryDoc, type RegistryEntry, registryDocId } from "./registry.ts"
 import { fromStored, logEntry, newSessionDoc, readSessionDoc, readStored, type SessionCopy, type SessionDoc, toStored } from "./session-doc.ts"
 
 export interface StoreOptions {
@@ -25,7 +26,16 @@ export interface StoreOptions {
   clock?: () => number
   /** A checkpoint that could not be written (the session keeps running; the next round retries). */
   onError?: (session: string, error: unknown) => void
+  /** What was found damaged in the data dir, and what was done about it. */
+  onDamage?: (event: DataDirEvent) => void
 }
+
+/** Damage found in the data dir: nothing is deleted, damaged files are moved under `<dataDir>/damaged/<time>/`. */
+export type DataDirEvent =
+  /** A chunk of a session document that could not be read, set aside (`session` when the registry names it). */
+  | ({ t: "damaged-file"; session?: string } & DamagedFile)
+  /** The registry was damaged (its files set aside) or missing, and was rebuilt from the session documents. */
+  | { t: "registry-rebuilt"; why: "damaged" | "missing"; setAside: DamagedFile[]; sessions: number; unreadable: UnreadableDocument[] }
 
 interface Written {
   handle: DocHandle<SessionDoc>
@@ -53,7 +63,11 @@ export class Store {
   #written = new Map<string, Written>()
   #dirty = new Map<string, SessionRecord>()
   #timer: ReturnType<typeof setInterval> | undefined
-  #storage: NodeFSStorageAdapter | undefined
+  #storage: CheckedStorage | undefined
+  /** Damaged chunks of the registry found while opening it (reported with its rebuild). */
+  #registryDamage: DamagedFile[] = []
+  /** Sessions whose documents could not be read here: named again when the node stops. */
+  #unreadable = new Map<string, UnreadableDocument>()
   #opts: Required<Omit<StoreOptions, "dataDir">> & { dataDir?: string }
 
   private constructor(opts: StoreOptions) {
@@ -65,9 +79,12 @@ export class Store {
       compactAfterBytes: opts.compactAfterBytes ?? 32 * 1024,
       clock: opts.clock ?? Date.now,
       onError: opts.onError ?? (() => {}),
+      onDamage: opts.onDamage ?? (() => {}),
       clusterName: opts.clusterName ?? "baton",
     }
-    this.#storage = opts.dataDir ? new NodeFSStorageAdapter(join(opts.dataDir, "automerge")) : undefined
+    // Set aside under the path a file had in the data dir: copying the folder back restores it as it was.
+    const aside = opts.dataDir && join(opts.dataDir, "damaged", new Date(this.#opts.clock()).toISOString().replaceAll(":", "-"), "automerge")
+    this.#storage = opts.dataDir && aside ? new CheckedStorage(join(opts.dataDir, "automerge"), aside, (f) => this.#onDamagedFile(f)) : undefined
     this.repo = new Repo({
       storage: this.#storage,
       network: [],
@@ -78,9 +95,27 @@ export class Store {
 
   static async open(opts: StoreOptions): Promise<Store> {
     const store = new Store(opts)
+    const registryId = registryDocId(store.#opts.clusterName)
+    const rebuilt = store.#storage && (await registryRebuild(store.#storage, registryId, () => store.#registryDamage.splice(0)))
     store.#registry = await Registry.open(store.repo, store.#opts.clusterName, opts.peerId, store.#storage, store.#opts.clock)
+    if (rebuilt) {
+      store.#registry.restore(rebuilt.entries)
+      store.#opts.onDamage({ t: "registry-rebuilt", why: rebuilt.why, setAside: rebuilt.setAside, sessions: rebuilt.entries.size, unreadable: rebuilt.unreadable })
+    }
     store.#timer = setInterval(() => store.writeCheckpoints(store.#opts.budgetMs), Math.max(10, store.#opts.checkpointMs / 2))
     return store
+  }
+
+  #onDamagedFile(f: DamagedFile): void {
+    if (f.document === registryDocId(this.#opts.clusterName) && !this.#registry) return void this.#registryDamage.push(f)
+    const url = `automerge:${f.document}`
+    const session = this.#registry?.entries().find(([, e]) => e.doc === url)?.[0]
+    this.#opts.onDamage({ t: "damaged-file", ...f, ...(session ? { session } : {}) })
+  }
+
+  /** Sessions whose stored documents could not be read (they were left on disk as they are). */
+  unreadable(): (UnreadableDocument & { session: string })[] {
+    return [...this.#unreadable].map(([session, u]) => ({ session, ...u }))
   }
 
   /** Whether sessions survive this process (a data dir is set). */
@@ -234,9 +269,16 @@ export class Store {
   async load(id: string): Promise<{ record: SessionRecord; epoch: number }> {
     const e = this.entry(id)
     if (!e) throw new Error(`no registry entry for session ${id}`)
-    const handle = await this.repo.find<SessionDoc>(e.doc)
-    const read = readStored(handle.doc())
-    if (!read) throw new Error(`document of session ${id} holds no session`)
+    let read: ReturnType<typeof readStored>
+    let handle: DocHandle<SessionDoc>
+    try {
+      handle = await this.repo.find<SessionDoc>(e.doc)
+      read = readStored(handle.doc())
+      if (!read) throw new Error(`document ${e.doc} of session ${id} holds no session`)
+    } catch (error) {
+      this.#unreadable.set(id, { document: e.doc.replace(/^automerge:/, ""), why: error instanceof Error ? error.message : String(error) })
+      throw error
+    }
     const w: Written = { handle, epoch: read.epoch, last: read.stored, at: this.#opts.clock(), entries: read.entries, logBytes: read.logBytes, baseBytes: 0 }
     this.#written.set(id, w)
     // A document of the older layout (one field per value) cannot take log entries: start a fresh one.
@@ -317,17 +359,33 @@ export class Store {
     return doc ? save(doc).byteLength : 0
   }
 
-  /** Writes every pending checkpoint now and waits until storage has it. */
+  /**
+   * Writes every pending checkpoint now and waits until storage has it. A
+   * document that failed to save is reported (onError) and does not keep
+   * the others from being saved.
+   */
   async flush(): Promise<void> {
     this.#registry.flush()
     this.writeCheckpoints(Number.POSITIVE_INFINITY, true)
-    await this.repo.flush()
+    // repo.flush() of every handle throws at the first one that is not ready (a document that could not
+    // be loaded, or one still being fetched from a peer) while the others' saves are still under way.
+    const ready = Object.entries(this.repo.handles).filter(([, h]) => h.isReady())
+    const saved = await Promise.allSettled(ready.map(([id]) => this.repo.flush([id as DocumentId])))
+    saved.forEach((r, i) => {
+      if (r.status === "rejected") this.#opts.onError(this.#sessionOf(ready[i]?.[1].url) ?? String(ready[i]?.[0]), r.reason)
+    })
+  }
+
+  #sessionOf(url: AutomergeUrl | undefined): string | undefined {
+    for (const [id, w] of this.#written) if (w.handle.url === url) return id
+    return undefined
   }
 
   async close(): Promise<void> {
     clearInterval(this.#timer)
+    // What repo.shutdown() does, with the flush above (its own flush of every handle throws as said there).
+    for (const adapter of this.repo.networkSubsystem.adapters) adapter.disconnect()
     await this.flush()
-    await this.repo.shutdown()
   }
 
   /**

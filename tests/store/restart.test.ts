@@ -46,14 +46,19 @@ describe("disk store (BATON_DATA_DIR)", () => {
     await waitUntil(() => ada.status === "open" && bob.status === "open", "both players are back", { timeoutMs: 10_000 })
     expect(ada.seat).toBe(0)
     expect(bob.seat).toBe(1)
-    expect(ada.state.notes).toEqual([{ by: "ada", text: "before restart" }])
+    expect(ada.state.notes[0]).toEqual({ by: "ada", text: "before restart" })
     expect(bob.state.secrets.mine).toBe("bob's")
     expect(ada.state.rolls).toEqual(rolled as number[])
 
-    // The timer fires on the new process, at its stored deadline.
-    await waitUntil(() => reminders.length === 1, "the reminder fires after the restart", { timeoutMs: 5_000 })
+    // The timer fires on the new process, at its stored deadline (or as soon as the session resumes,
+    // when the restart took longer than the timer: on a loaded machine it may; its event then had no one to reach).
+    await waitUntil(() => bob.state.notes.length === 2, "the reminder fires after the restart", { timeoutMs: 10_000 })
     expect(Date.now()).toBeGreaterThanOrEqual(remindAt)
-    expect(bob.state.notes.at(-1)).toEqual({ by: "timer", text: "after restart" })
+    expect(reminders.length).toBeLessThanOrEqual(1)
+    expect(bob.state.notes).toEqual([
+      { by: "ada", text: "before restart" },
+      { by: "timer", text: "after restart" },
+    ])
 
     // Play continues; the rng continues its stored sequence rather than restarting.
     expect(await bob.act("add", { text: "still here" })).toBe(3)
