@@ -6,6 +6,7 @@ import { BatonError } from "./errors.ts"
 import { type ClusterConfig, ClusterRole, type LocalNode } from "./clustering.ts"
 import { HostedSession, type PlayerLink } from "./hosted.ts"
 import { Observability, type TimelineEvent } from "./observability.ts"
+import { LinkRefusals } from "./link-refusals.ts"
 import { createLogger, type Logger } from "../log/index.ts"
 import type { Registry } from "../metrics/index.ts"
 
@@ -69,6 +70,8 @@ export class BatonNode implements LocalNode {
   readonly id = `n-${crypto.randomUUID().slice(0, 8)}`
   readonly games: ReadonlyMap<string, AnyGame>
   readonly log: Logger
+  /** Refused cluster links: counted, and shown on the timeline aggregated per source. */
+  readonly linkRefusals: LinkRefusals
   #status: NodeStatus = "starting"
   #store!: Store
   #sessions = new Map<string, HostedSession>()
@@ -90,6 +93,7 @@ export class BatonNode implements LocalNode {
     this.games = games
     // What operators want to see on the dashboard is what the node already logs: tap it.
     this.log = this.#seen.tap(config.log ?? createLogger({ node: this.id }))
+    this.linkRefusals = new LinkRefusals(this.log, this.#seen.metrics)
     this.#cfg = {
       games: config.games,
       dataDir: config.dataDir,

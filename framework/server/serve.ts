@@ -1,5 +1,6 @@
 import type { HTMLBundle, Server } from "bun"
-import type { BatonNode } from "../node/index.ts"
+import type { LinkAuth } from "../cluster/index.ts"
+import { type BatonNode, sourceAddress } from "../node/index.ts"
 import { httpApi } from "./http.ts"
 import dashboard from "./dashboard/index.html"
 import type { Authenticate } from "./player-auth.ts"
@@ -21,6 +22,10 @@ export interface ServeOptions {
   limits?: Partial<PlayerLimits>
   /** /admin endpoints: a bearer token and what drain does (stop the node). */
   admin?: { token: string; drain(): void }
+  /** Serve https/wss with this certificate and key (PEM): players' connections and the cluster's links alike. */
+  tls?: { cert: string; key: string }
+  /** Take X-Forwarded-For's last entry as a request's source (only behind a proxy you run that sets it). */
+  trustProxy?: boolean
 }
 
 /** The node's one port: pages, the HTTP API and the player WebSocket at /ws. */
@@ -34,6 +39,7 @@ export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketDa
     port: opts.port ?? 3000,
     hostname: opts.hostname ?? "0.0.0.0",
     development: opts.development ?? false,
+    tls: opts.tls,
     routes: { "/dashboard": dashboard, ...opts.pages },
     async fetch(req, server) {
       const url = new URL(req.url)
@@ -53,14 +59,14 @@ export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketDa
         return Response.json({ error: { code: "bad_request", message: "/ws needs a WebSocket upgrade" } }, { status: 426 })
       }
       if (url.pathname === "/cluster/control" || url.pathname === "/cluster/sync") {
-        const role = node.role
-        const auth = role ? role.cluster.authenticate(url) : { ok: false as const, reason: "this node is not in a cluster (no cluster secret set)" }
-        const from = req.headers.get("x-forwarded-for") ?? server.requestIP(req)?.address
+        const kind = url.pathname === "/cluster/sync" ? "sync" : "control"
+        const cluster = node.role?.cluster
+        const auth: LinkAuth = cluster ? cluster.authenticate(url, kind) : { ok: false, code: "not-clustered", reason: "this node is not in a cluster (no cluster secret set)" }
         if (!auth.ok) {
-          node.log.warn("cluster link refused", { path: url.pathname, from, reason: auth.reason, claimed: url.searchParams.get("node") })
+          const from = sourceAddress(server.requestIP(req)?.address, req.headers.get("x-forwarded-for"), opts.trustProxy ?? false)
+          node.linkRefusals.refused(from, auth, url.pathname)
           return Response.json({ error: { code: "unauthorized", message: `cluster link refused: ${auth.reason}` } }, { status: 401 })
         }
-        const kind = url.pathname === "/cluster/sync" ? "sync" : "control"
         if (server.upgrade(req, { data: { kind, peer: auth.node } })) return undefined
         return Response.json({ error: { code: "bad_request", message: `${url.pathname} needs a WebSocket upgrade` } }, { status: 426 })
       }

@@ -23,6 +23,10 @@ export interface StartNodeOptions extends Omit<NodeConfig, "games" | "log" | "cl
   limits?: Partial<PlayerLimits>
   /** Bearer token for /admin endpoints (POST /admin/drain); without it they are off. */
   adminToken?: string
+  /** Serve https/wss (PEM certificate and key); the node's URL becomes https. */
+  tls?: { cert: string; key: string }
+  /** Trust X-Forwarded-For (last entry) for a request's source address. */
+  trustProxy?: boolean
   /** Join a cluster once listening; `url` defaults to http://HOST:PORT as bound. */
   cluster?: Omit<ClusterConfig, "url"> & { url?: string }
 }
@@ -36,7 +40,7 @@ export interface RunningNode {
 
 /** Starts a node and serves it; on SIGTERM it writes every session out, tells players to reconnect, and exits. */
 export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
-  const { games, pages, port, hostname, log, development, handleSignals = true, cluster, graceMs: _grace, adminToken, authenticate, playerSecret, limits, ...config } = opts
+  const { games, pages, port, hostname, log, development, handleSignals = true, cluster, graceMs: _grace, adminToken, authenticate, playerSecret, limits, tls, trustProxy, ...config } = opts
   let node: BatonNode | undefined
   const logger = createLogger({ get node() { return node?.id } }, log ?? "json")
   node = await BatonNode.start({ ...config, games, log: logger, clustered: !!cluster })
@@ -49,15 +53,20 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
     development,
     authenticate: auth,
     limits,
+    tls,
+    trustProxy,
     admin: adminToken ? { token: adminToken, drain: () => void running.stop().then(() => handleSignals && process.exit(0)) } : undefined,
   })
   const shown = server.hostname === "0.0.0.0" ? "localhost" : server.hostname
-  const url = `http://${shown}:${server.port}`
+  const scheme = tls ? "https" : "http"
+  const url = `${scheme}://${shown}:${server.port}`
   if (cluster) node.joinCluster({ ...cluster, url: cluster.url ?? url })
   // Bun bundles an HTML page on its first request and only then serves its chunks; behind a load
   // balancer the chunk request may reach a node that never served the page. Warm every page here.
-  const local = `http://${server.hostname === "0.0.0.0" ? "127.0.0.1" : server.hostname}:${server.port}`
-  await Promise.all(["/dashboard", ...Object.keys(pages ?? {})].map((path) => fetch(local + path).then((r) => r.arrayBuffer()).catch(() => undefined)))
+  const local = `${scheme}://${server.hostname === "0.0.0.0" ? "127.0.0.1" : server.hostname}:${server.port}`
+  // Over TLS the certificate need not name 127.0.0.1: this request is to ourselves, so it need not check.
+  const warm = (path: string) => fetch(local + path, tls ? { tls: { rejectUnauthorized: false } } : {})
+  await Promise.all(["/dashboard", ...Object.keys(pages ?? {})].map((path) => warm(path).then((r) => r.arrayBuffer()).catch(() => undefined)))
   let stopping: Promise<void> | undefined
   const running: RunningNode = {
     node,
