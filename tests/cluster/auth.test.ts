@@ -53,7 +53,8 @@ describe("cluster links need the cluster secret", () => {
     expect(await tryUpgrade(`${wsUrl(0, "/cluster/control")}?${signLink("guess", { from: "n-evil", to: ids[0]!, kind: "control" })}`)).toMatchObject({ opened: false })
     const stale = signLink(TEST_SECRET, { from: "n-evil", to: ids[0]!, kind: "control" }, Date.now() - 10 * 60_000)
     expect(await tryUpgrade(`${wsUrl(0, "/cluster/control")}?${stale}`)).toMatchObject({ opened: false })
-    await waitUntil(() => refusals(0, "stale").length > 0, "the stale token is logged as stale")
+    // Counted by reason (the log sums up refusals per source, see the flood test).
+    await waitUntil(async () => (await metric(0, "stale")) >= 1, "the stale token is counted as stale")
     // The right secret opens it (the same check guards both endpoints).
     expect(await tryUpgrade(`${wsUrl(0, "/cluster/sync")}?${signLink(TEST_SECRET, { from: "n-friend", to: ids[0]!, kind: "sync" })}`)).toMatchObject({ opened: true })
   })
@@ -63,13 +64,12 @@ describe("cluster links need the cluster secret", () => {
     const captured = `${wsUrl(0, "/cluster/control")}?${signLink(TEST_SECRET, { from: ids[1]!, to: ids[0]!, kind: "control" })}`
     expect(await tryUpgrade(captured)).toMatchObject({ opened: true })
     expect(await tryUpgrade(captured)).toMatchObject({ opened: false })
-    await waitUntil(() => refusals(0, "replayed").some((l) => l.signer === ids[1]), "the replay is logged, naming the real signer")
+    await waitUntil(async () => (await metric(0, "replayed")) >= 1, "the replay is counted")
     // Taken to another node, or to the other link, it is refused too.
     const forZero = signLink(TEST_SECRET, { from: "n-friend", to: ids[0]!, kind: "control" })
     expect(await tryUpgrade(`${wsUrl(1, "/cluster/control")}?${forZero}`)).toMatchObject({ opened: false })
     expect(await tryUpgrade(`${wsUrl(0, "/cluster/sync")}?${forZero}`)).toMatchObject({ opened: false })
-    await waitUntil(() => refusals(1, "wrong-node").length > 0 && refusals(0, "wrong-kind").length > 0, "both are logged")
-    expect(await metric(0, "replayed")).toBeGreaterThanOrEqual(1)
+    await waitUntil(async () => (await metric(1, "wrong-node")) >= 1 && (await metric(0, "wrong-kind")) >= 1, "both are counted")
   })
 
   test("a link cannot speak for another node: a hello naming someone else is refused, and its bye is not heard", async () => {
@@ -109,7 +109,6 @@ describe("cluster links need the cluster secret", () => {
     expect(all).not.toContain("<img")
     // The real events are still there.
     const whole = ((await (await fetch(`${c.nodes[0]!.url}/cluster/timeline`)).json()) as { events: Record<string, unknown>[] }).events
-    expect(whole.some((e) => e.msg === "node listening")).toBe(true)
     expect(whole.some((e) => e.msg === "node-up")).toBe(true)
   })
 
