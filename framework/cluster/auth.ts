@@ -36,6 +36,8 @@ export function signLink(secret: string, claim: { from: string; to: string; kind
 }
 
 const ID = /^[\w-]{1,64}$/
+/** The shape of a node id (letters, digits, _ and -; at most 64): what a token or a /healthz may name. */
+export const isNodeId = (id: unknown): id is string => typeof id === "string" && ID.test(id)
 const NONCE = /^[\w-]{16,64}$/
 
 export interface VerifierOptions {

@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events"
 import type { Repo } from "@automerge/automerge-repo"
 import type { ServerWebSocket } from "bun"
 import type { Logger } from "../log/index.ts"
-import { type LinkAuth, type LinkKind, LinkVerifier, signLink } from "./auth.ts"
+import { isNodeId, type LinkAuth, type LinkKind, LinkVerifier, signLink } from "./auth.ts"
 import { CAPS, type ControlLink, type ControlMessage, type MemberStatus, acceptedLink, dialLink } from "./control.ts"
 import { type Discovery, startDiscovery } from "./discovery.ts"
 import { SyncLinks } from "./sync.ts"
@@ -264,7 +264,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   async #whoIs(url: string): Promise<string> {
     const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(Math.max(1_000, this.#opts.failureMs)) })
     const node = ((await res.json()) as { node?: unknown }).node
-    if (typeof node !== "string" || !/^[\w-]{1,64}$/.test(node)) throw new Error("its /healthz names no node")
+    if (!isNodeId(node)) throw new Error("its /healthz names no node")
     return node
   }
 
