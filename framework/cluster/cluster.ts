@@ -242,8 +242,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if ([...this.#peers.values()].some((p) => p.url === url && p.link?.open)) return
     this.#dialing.add(url)
     try {
-      // A token is for one node: ask who answers at this URL first (a restarted node has a new id).
-      const peerId = await this.#whoIs(url)
+      // A token is for one node. A peer that is up is redialled under its id; at any other URL, ask who
+      // answers first (a restarted node has a new id: a refused redial marks the old one down, then we ask).
+      const known = [...this.#peers.values()].find((p) => p.url === url && p.up)
+      const peerId = known?.id ?? (await this.#whoIs(url))
       if (peerId === this.#self.id) return void this.#urls.delete(url)
       const link = await dialLink(`${url.replace(/^http/, "ws")}/cluster/control?${this.#sign(peerId, "control")}`, this.#self.id, {
         message: (msg) => {
@@ -262,7 +264,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   async #whoIs(url: string): Promise<string> {
-    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(Math.max(1_000, this.#opts.failureMs)) })
+    // Generous: a busy peer answering late is still a peer (the WebSocket dial that follows has no timeout either).
+    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(Math.max(5_000, 2 * this.#opts.failureMs)) })
     const node = ((await res.json()) as { node?: unknown }).node
     if (!isNodeId(node)) throw new Error("its /healthz names no node")
     return node
