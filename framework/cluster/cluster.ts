@@ -64,6 +64,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #peers = new Map<string, Peer>()
   #urls = new Set<string>()
   #dialing = new Set<string>()
+  /** URLs whose last dial failed: the next one asks who answers there before it signs. */
+  #ask = new Set<string>()
   /** Duplicate links on their way out: still read from, no longer written to. */
   #retired = new Set<ControlLink>()
   #pending = new Map<number, { peer: string; resolve(v: unknown): void; reject(e: Error): void; timer: ReturnType<typeof setTimeout> }>()
@@ -242,10 +244,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if ([...this.#peers.values()].some((p) => p.url === url && p.link?.open)) return
     this.#dialing.add(url)
     try {
-      // A token is for one node. A peer that is up is redialled under its id; at any other URL, ask who
-      // answers first (a restarted node has a new id: a refused redial marks the old one down, then we ask).
-      const known = [...this.#peers.values()].find((p) => p.url === url && p.up)
-      const peerId = known?.id ?? (await this.#whoIs(url))
+      // A token is for one node. A URL is redialled under the id last seen there (no extra round trip,
+      // as before tokens named the node dialled); a new URL, or one whose last dial failed (a restarted
+      // node has a new id), is first asked who answers there.
+      const there = [...this.#peers.values()].filter((p) => p.url === url)
+      const known = there.find((p) => p.up) ?? there.at(-1)
+      const peerId = known && !this.#ask.has(url) ? known.id : await this.#whoIs(url)
       if (peerId === this.#self.id) return void this.#urls.delete(url)
       const link = await dialLink(`${url.replace(/^http/, "ws")}/cluster/control?${this.#sign(peerId, "control")}`, this.#self.id, {
         message: (msg) => {
@@ -255,7 +259,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         close: () => this.#linkClosed(peerId, link),
       })
       link.send(this.#hello())
+      this.#ask.delete(url)
     } catch (error) {
+      this.#ask.add(url)
       const known = [...this.#peers.values()].find((p) => p.url === url)
       if (known?.up && !known.link?.open) this.#down(known, `unreachable: ${(error as Error).message}`)
     } finally {
