@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs"
 import { discoveryFromEnv } from "../cluster/index.ts"
 import type { StartNodeOptions } from "../server/index.ts"
 
@@ -38,6 +39,8 @@ export function nodeOptionsFromEnv(env: Env, port: number, dev = env.BATON_DEV =
     adminPort,
     operatorViews: choice(env, "BATON_OPERATOR_VIEWS", ["open", "token"]),
     createsPerMinute: count(env, "BATON_CREATES_PER_MINUTE"),
+    tls: tlsFromEnv(env),
+    trustProxy: env.BATON_TRUST_PROXY === "1",
     playerSecret: env.BATON_PLAYER_SECRET || undefined,
     limits: {
       framesPerSecond: num(env, "BATON_FRAMES_PER_SECOND"),
@@ -52,9 +55,26 @@ export function nodeOptionsFromEnv(env: Env, port: number, dev = env.BATON_DEV =
           replicas,
           heartbeatMs: ms(env, "BATON_HEARTBEAT_MS"),
           failureMs: ms(env, "BATON_FAILURE_MS"),
+          linkTtlMs: num(env, "BATON_LINK_TTL_MS"),
         }
       : undefined,
   }
+}
+
+/** BATON_TLS_CERT / BATON_TLS_KEY: PEM files, both or neither. */
+function tlsFromEnv(env: Env): { cert: string; key: string } | undefined {
+  const cert = env.BATON_TLS_CERT || undefined
+  const key = env.BATON_TLS_KEY || undefined
+  if (!cert && !key) return undefined
+  if (!cert || !key) throw new Error("BATON_TLS_CERT and BATON_TLS_KEY go together (PEM files of the certificate and its key)")
+  const read = (name: string, path: string) => {
+    try {
+      return readFileSync(path, "utf8")
+    } catch (error) {
+      throw new Error(`${name}: cannot read "${path}" (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`)
+    }
+  }
+  return { cert: read("BATON_TLS_CERT", cert), key: read("BATON_TLS_KEY", key) }
 }
 
 function num(env: Env, name: string): number | undefined {

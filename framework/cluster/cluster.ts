@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events"
 import type { Repo } from "@automerge/automerge-repo"
 import type { ServerWebSocket } from "bun"
 import type { Logger } from "../log/index.ts"
-import { signLink, verifyLink } from "./auth.ts"
+import { isNodeId, type LinkAuth, type LinkKind, LinkVerifier, signLink } from "./auth.ts"
 import { CAPS, type ControlLink, type ControlMessage, type MemberStatus, acceptedLink, dialLink } from "./control.ts"
 import { type Discovery, startDiscovery } from "./discovery.ts"
 import { SyncLinks } from "./sync.ts"
@@ -18,6 +18,10 @@ export interface ClusterOptions {
   heartbeatMs?: number
   /** A peer silent for this long is down, ms. Default 3000. */
   failureMs?: number
+  /** How long a link token is good for, ms (clock skew between nodes plus transit). Default 60,000. */
+  linkTtlMs?: number
+  /** A refused link, or a peer whose hello named another node than its token: count and show it (from: source address). */
+  onRefused?: (from: string | undefined, refusal: Extract<LinkAuth, { ok: false }>) => void
   log: Logger
 }
 
@@ -60,6 +64,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #peers = new Map<string, Peer>()
   #urls = new Set<string>()
   #dialing = new Set<string>()
+  /** URLs whose last dial failed: the next one asks who answers there before it signs. */
+  #ask = new Set<string>()
   /** Duplicate links on their way out: still read from, no longer written to. */
   #retired = new Set<ControlLink>()
   #pending = new Map<number, { peer: string; resolve(v: unknown): void; reject(e: Error): void; timer: ReturnType<typeof setTimeout> }>()
@@ -70,13 +76,15 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #onMessage: MessageHandler = () => {}
   #timers: ReturnType<typeof setInterval>[] = []
   #stopDiscovery: (() => void) | undefined
-  #opts: Required<Omit<ClusterOptions, "self">>
+  #opts: Required<Omit<ClusterOptions, "self" | "linkTtlMs" | "onRefused">> & Pick<ClusterOptions, "onRefused">
+  readonly #verifier: LinkVerifier
 
   constructor(opts: ClusterOptions) {
     super()
     this.#opts = { ...opts, heartbeatMs: opts.heartbeatMs ?? 500, failureMs: opts.failureMs ?? 3000 }
     this.#self = { ...opts.self, caps: CAPS, status: "joining", sessions: 0, lastHeard: Date.now(), up: true }
-    this.sync = new SyncLinks(opts.repo, opts.self.id, opts.secret)
+    this.#verifier = new LinkVerifier(opts.secret, opts.self.id, { ttlMs: opts.linkTtlMs })
+    this.sync = new SyncLinks(opts.repo, opts.self.id, (to, kind) => this.#sign(to, kind))
   }
 
   get self(): Member {
@@ -148,9 +156,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return true
   }
 
-  /** Authenticates an incoming cluster upgrade; returns the peer node id, or a reason to refuse. */
-  authenticate(url: URL): { ok: true; node: string } | { ok: false; reason: string } {
-    return verifyLink(this.#opts.secret, url.searchParams)
+  /** Authenticates an incoming cluster upgrade (each token once); returns the peer node id, or a reason to refuse. */
+  authenticate(url: URL, kind: LinkKind): LinkAuth {
+    return this.#verifier.verify(url.searchParams, kind)
+  }
+
+  /** A fresh single-use token for one dial to node `to`. */
+  #sign(to: string, kind: LinkKind): string {
+    return signLink(this.#opts.secret, { from: this.#self.id, to, kind })
   }
 
   /** Bun handlers for control sockets we accepted (`ws.data.peer` authenticated). */
@@ -166,7 +179,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       } catch {
         return ws.close(4000, "control frames are JSON")
       }
-      if (ws.data.link) this.#receive(ws.data.link, ws.data.peer, msg)
+      if (!ws.data.link) return
+      if (claimsOther(msg, ws.data.peer)) {
+        // The token said who dialled; a hello naming anyone else is a replayed or stolen link, never a peer.
+        this.#opts.onRefused?.(ws.remoteAddress, { ok: false, code: "hello-mismatch", reason: "the hello names another node than the link's token", node: ws.data.peer })
+        return ws.data.link.close(4003, "hello names another node than the link token")
+      }
+      this.#receive(ws.data.link, ws.data.peer, msg)
     },
     close: (ws: ServerWebSocket<{ peer: string; link?: ControlLink }>) => {
       if (ws.data.link) this.#linkClosed(ws.data.peer, ws.data.link)
@@ -224,25 +243,39 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (this.#dialing.has(url) || this.#self.status === "gone") return
     if ([...this.#peers.values()].some((p) => p.url === url && p.link?.open)) return
     this.#dialing.add(url)
-    let peerId: string | undefined
     try {
-      const link = await dialLink(`${url.replace(/^http/, "ws")}/cluster/control?${signLink(this.#opts.secret, this.#self.id)}`, this.#self.id, {
+      // A token is for one node. A URL is redialled under the id last seen there (no extra round trip,
+      // as before tokens named the node dialled); a new URL, or one whose last dial failed (a restarted
+      // node has a new id), is first asked who answers there.
+      const there = [...this.#peers.values()].filter((p) => p.url === url)
+      const known = there.find((p) => p.up) ?? there.at(-1)
+      const peerId = known && !this.#ask.has(url) ? known.id : await this.#whoIs(url)
+      if (peerId === this.#self.id) return void this.#urls.delete(url)
+      const link = await dialLink(`${url.replace(/^http/, "ws")}/cluster/control?${this.#sign(peerId, "control")}`, this.#self.id, {
         message: (msg) => {
-          if (msg.t === "hello") peerId = msg.id
-          if (peerId) this.#receive(link, peerId, msg)
+          if (claimsOther(msg, peerId)) return link.close(4003, "hello names another node than /healthz did")
+          this.#receive(link, peerId, msg)
         },
-        close: () => {
-          if (peerId) this.#linkClosed(peerId, link)
-        },
+        close: () => this.#linkClosed(peerId, link),
         failed: (error) => this.#opts.log.error("control message failed", { peer: peerId, error }),
       })
       link.send(this.#hello())
+      this.#ask.delete(url)
     } catch (error) {
+      this.#ask.add(url)
       const known = [...this.#peers.values()].find((p) => p.url === url)
       if (known?.up && !known.link?.open) this.#down(known, `unreachable: ${(error as Error).message}`)
     } finally {
       this.#dialing.delete(url)
     }
+  }
+
+  async #whoIs(url: string): Promise<string> {
+    // Generous: a busy peer answering late is still a peer (the WebSocket dial that follows has no timeout either).
+    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(Math.max(5_000, 2 * this.#opts.failureMs)) })
+    const node = ((await res.json()) as { node?: unknown }).node
+    if (!isNodeId(node)) throw new Error("its /healthz names no node")
+    return node
   }
 
   #receive(link: ControlLink, from: string, msg: ControlMessage): void {
@@ -392,4 +425,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const { link: _l, ...m } = p
     return m
   }
+}
+
+/** A hello (alone or in a batch) naming another node than the one the link is with. */
+function claimsOther(msg: ControlMessage, peer: string): boolean {
+  if (typeof msg !== "object" || msg === null) return false
+  if (msg.t === "hello") return msg.id !== peer
+  return msg.t === "batch" && Array.isArray(msg.msgs) && msg.msgs.some((m) => claimsOther(m, peer))
 }

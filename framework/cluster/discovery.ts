@@ -9,8 +9,8 @@ import type { Logger } from "../log/index.ts"
  */
 export interface Discovery {
   peers: string[]
-  /** "NAME" or "NAME:PORT"; every A record becomes http://IP:PORT. */
-  dns?: { name: string; port: number; everyMs: number; server?: string }
+  /** "NAME" or "NAME:PORT"; every A record becomes http://IP:PORT (https when `tls`). */
+  dns?: { name: string; port: number; everyMs: number; server?: string; tls?: boolean }
 }
 
 /** Parses BATON_PEERS / BATON_DISCOVERY / BATON_DNS_SERVER; throws with the offending value. */
@@ -27,7 +27,7 @@ export function discoveryFromEnv(env: Record<string, string | undefined>, ownPor
   if (spec) {
     const m = /^dns:([A-Za-z0-9.-]+)(?::(\d+))?$/.exec(spec)
     if (!m) throw new Error(`BATON_DISCOVERY: "${spec}" is not dns:NAME or dns:NAME:PORT`)
-    d.dns = { name: m[1] as string, port: m[2] ? Number(m[2]) : ownPort, everyMs: Number(env.BATON_DNS_INTERVAL_MS ?? 5000), server: env.BATON_DNS_SERVER || undefined }
+    d.dns = { name: m[1] as string, port: m[2] ? Number(m[2]) : ownPort, everyMs: Number(env.BATON_DNS_INTERVAL_MS ?? 5000), server: env.BATON_DNS_SERVER || undefined, tls: !!env.BATON_TLS_CERT }
   }
   return d
 }
@@ -46,7 +46,7 @@ export function startDiscovery(d: Discovery, found: (urls: string[]) => void, lo
       const key = ips.join(",")
       if (key !== last) log.info("dns discovery", { name: dns.name, addresses: ips })
       last = key
-      found(ips.map((ip) => `http://${ip}:${dns.port}`))
+      found(ips.map((ip) => `${dns.tls ? "https" : "http"}://${ip}:${dns.port}`))
     } catch (error) {
       log.warn("dns discovery failed", { name: dns.name, error: (error as Error).message })
     }

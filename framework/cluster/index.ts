@@ -3,4 +3,4 @@ export { Cluster, type ClusterOptions, type Member, type ClusterEvents } from ".
 export type { MemberStatus } from "./control.ts"
 export { type Discovery, discoveryFromEnv } from "./discovery.ts"
 export { rank, replicaSet, compareVersions, newestVersion, type Candidate } from "./placement.ts"
-export { signLink, verifyLink } from "./auth.ts"
+export { signLink, LinkVerifier, TOKEN_TTL_MS, type LinkAuth, type LinkKind, type RefusalCode } from "./auth.ts"

@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events"
 import type { NetworkAdapterInterface, Repo } from "@automerge/automerge-repo"
 import { WebSocketClientAdapter, WebSocketServerAdapter } from "@automerge/automerge-repo-network-websocket"
 import type { ServerWebSocket } from "bun"
-import { signLink } from "./auth.ts"
+import type { LinkKind } from "./auth.ts"
 
 /**
  * automerge-repo sync between nodes over the product card's WebSocket
@@ -13,22 +13,23 @@ import { signLink } from "./auth.ts"
 export class SyncLinks {
   readonly #repo: Repo
   readonly #selfId: string
-  readonly #secret: string
+  readonly #sign: (to: string, kind: LinkKind) => string
   readonly #server = new ShimServer()
   readonly #dialed = new Map<string, NetworkAdapterInterface>()
 
-  constructor(repo: Repo, selfId: string, secret: string) {
+  /** `sign`: a fresh link token (query string) for one dial to a node. */
+  constructor(repo: Repo, selfId: string, sign: (to: string, kind: LinkKind) => string) {
     this.#repo = repo
     this.#selfId = selfId
-    this.#secret = secret
+    this.#sign = sign
     repo.networkSubsystem.addNetworkAdapter(new ReadyServerAdapter(this.#server as never, 5_000))
   }
 
   /** Opens the sync link to a peer that is up, when it is ours to dial. */
   connect(peerId: string, peerUrl: string): void {
     if (this.#selfId >= peerId || this.#dialed.has(peerId)) return
-    const url = `${peerUrl.replace(/^http/, "ws")}/cluster/sync?${signLink(this.#secret, this.#selfId)}`
-    const adapter = new SafeClientAdapter(url, 500)
+    const url = `${peerUrl.replace(/^http/, "ws")}/cluster/sync`
+    const adapter = new SafeClientAdapter(url, () => `${url}?${this.#sign(peerId, "sync")}`, 500)
     this.#dialed.set(peerId, adapter)
     this.#repo.networkSubsystem.addNetworkAdapter(adapter)
   }
@@ -79,14 +80,21 @@ export class SyncLinks {
  * adapter removed its listener (an unhandled error event), its error
  * handler rethrows anything but ECONNREFUSED, and send() throws on a socket
  * that is not open. A lost sync message is not a problem: the sync protocol
- * catches up on the next connection.
+ * catches up on the next connection. Each dial (the first and every redial
+ * the adapter schedules itself) gets a freshly signed URL: a link token is
+ * single-use and short-lived, so a redial with the first one would be refused.
  */
 class SafeClientAdapter extends WebSocketClientAdapter {
-  constructor(url: string, retryMs: number) {
+  readonly #dialUrl: () => string
+
+  constructor(url: string, dialUrl: () => string, retryMs: number) {
     super(url, retryMs)
+    this.#dialUrl = dialUrl
     this.onError = () => {}
   }
   override connect(peerId: Parameters<WebSocketClientAdapter["connect"]>[0], meta?: Parameters<WebSocketClientAdapter["connect"]>[1]): void {
+    // `url` is declared readonly but read afresh by every connect (the adapter's own redials included).
+    ;(this as { url: string }).url = this.#dialUrl()
     super.connect(peerId, meta)
     guard(this.socket)
   }

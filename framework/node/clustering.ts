@@ -6,6 +6,7 @@ import { newestCheckpoint, type SessionDoc, type Store } from "../store/index.ts
 import { type ClaimedRequest, Handoff, type HandoffHost, type HandoffRequest, type HostingRequest } from "../handoff/index.ts"
 import { clientError, errorFromWire, errorToWire } from "./errors.ts"
 import type { HostedSession, PlayerLink } from "./hosted.ts"
+import type { LinkRefusals } from "./link-refusals.ts"
 import { Histogram } from "./histogram.ts"
 import { type ReplicationMessage, Replicator } from "./replication.ts"
 
@@ -20,12 +21,15 @@ export interface ClusterConfig {
   replicas?: number | "all"
   heartbeatMs?: number
   failureMs?: number
+  /** How long a link token is good for, ms (default 60,000). */
+  linkTtlMs?: number
 }
 
 /** What the cluster role needs of the node (the node implements it; no import cycle). */
 export interface LocalNode extends HandoffHost {
   readonly id: string
   readonly log: Logger
+  readonly linkRefusals: LinkRefusals
   readonly store: Store
   readonly sessionCount: number
   hasSession(id: string): boolean
@@ -107,6 +111,8 @@ export class ClusterRole {
       discovery: cfg.discovery,
       heartbeatMs: cfg.heartbeatMs,
       failureMs: cfg.failureMs,
+      linkTtlMs: cfg.linkTtlMs,
+      onRefused: (from, r) => node.linkRefusals.refused(from, r, "/cluster/control"),
       log: node.log,
     })
     const registryId = node.store.registryHandle.documentId as string

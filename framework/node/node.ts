@@ -7,6 +7,7 @@ import { type ClusterConfig, ClusterRole, type LocalNode } from "./clustering.ts
 import { handlerFailures } from "./failures.ts"
 import { HostedSession, type PlayerLink } from "./hosted.ts"
 import { Observability, type TimelineEvent } from "./observability.ts"
+import { LinkRefusals } from "./link-refusals.ts"
 import { createLogger, type Logger } from "../log/index.ts"
 import type { Registry } from "../metrics/index.ts"
 
@@ -98,6 +99,8 @@ export class BatonNode implements LocalNode {
   readonly id = `n-${crypto.randomUUID().slice(0, 8)}`
   readonly games: ReadonlyMap<string, AnyGame>
   readonly log: Logger
+  /** Refused cluster links: counted, and shown on the timeline aggregated per source. */
+  readonly linkRefusals: LinkRefusals
   #status: NodeStatus = "starting"
   #store!: Store
   #sessions = new Map<string, HostedSession>()
@@ -119,6 +122,7 @@ export class BatonNode implements LocalNode {
     this.games = games
     // What operators want to see on the dashboard is what the node already logs: tap it.
     this.log = this.#seen.tap(config.log ?? createLogger({ node: this.id }))
+    this.linkRefusals = new LinkRefusals(this.log, this.#seen.metrics)
     this.#cfg = {
       games: config.games,
       dataDir: config.dataDir,

@@ -18,8 +18,10 @@ const TIMELINE = new Set([
   "player joined",
   "failover",
   "handoff refused; trying the next node",
-  "cluster link refused",
 ])
+
+/** Events anyone on the network can cause: kept in their own short list, so they never push the others out. */
+const OUTSIDE = new Set(["cluster link refused"])
 
 export interface TimelineEvent {
   time: number
@@ -47,6 +49,7 @@ export interface GaugeSources {
 export class Observability {
   readonly metrics = new Registry()
   readonly #timeline: TimelineEvent[] = []
+  readonly #outside: TimelineEvent[] = []
   readonly #actions = this.metrics.counter("baton_actions_total", "Actions applied or refused")
   readonly #rejected = this.metrics.counter("baton_actions_rejected_total", "Actions refused, by code")
   readonly #actionSeconds = this.metrics.histogram("baton_action_seconds", "Time to validate and apply one action", [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05])
@@ -60,17 +63,21 @@ export class Observability {
   tap(base: Logger): Logger {
     const tap = (level: "info" | "warn" | "error") => (msg: string, fields?: Record<string, unknown>) => {
       base[level](msg, fields)
-      if (TIMELINE.has(msg) || msg.startsWith("moved ") || level === "error") {
-        this.#timeline.push({ time: Date.now(), node: this.nodeId, level, msg, ...fields })
-        if (this.#timeline.length > 500) this.#timeline.splice(0, this.#timeline.length - 500)
+      const list = OUTSIDE.has(msg) ? this.#outside : TIMELINE.has(msg) || msg.startsWith("moved ") || level === "error" ? this.#timeline : undefined
+      if (list) {
+        list.push({ time: Date.now(), node: this.nodeId, level, msg, ...fields })
+        const max = list === this.#outside ? 50 : 500
+        if (list.length > max) list.splice(0, list.length - max)
       }
     }
     return { info: tap("info"), warn: tap("warn"), error: tap("error") }
   }
 
-  /** The notable events, oldest first (the last 500). */
+  /** The notable events, oldest first (the last 500, and the last 50 refused cluster links). */
   timeline(since = 0): TimelineEvent[] {
-    return this.#timeline.filter((e) => e.time > since)
+    const mine = this.#timeline.filter((e) => e.time > since)
+    const outside = this.#outside.filter((e) => e.time > since)
+    return outside.length ? [...mine, ...outside].sort((a, b) => a.time - b.time) : mine
   }
 
   action(seconds: number, refusal?: string): void {

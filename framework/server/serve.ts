@@ -1,6 +1,7 @@
 import type { HTMLBundle, Server, ServerWebSocket } from "bun"
+import type { LinkAuth } from "../cluster/index.ts"
 import { idProblem } from "../game/index.ts"
-import { type BatonNode, type HandlerSite, handlerFailures } from "../node/index.ts"
+import { type BatonNode, type HandlerSite, handlerFailures, sourceAddress } from "../node/index.ts"
 import { CloseCode } from "../protocol/index.ts"
 import type { OperatorAccess } from "./access.ts"
 import type { CreateGate } from "./create-gate.ts"
@@ -31,6 +32,10 @@ export interface ServeOptions {
   dashboard?: boolean
   /** Who may create sessions, and how many a minute. */
   create?: CreateGate
+  /** Serve https/wss with this certificate and key (PEM): players' connections and the cluster's links alike. */
+  tls?: { cert: string; key: string }
+  /** Take X-Forwarded-For's last entry as a request's source (only behind a proxy you run that sets it). */
+  trustProxy?: boolean
 }
 
 /** The node's one port: pages, the HTTP API and the player WebSocket at /ws. */
@@ -45,6 +50,7 @@ export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketDa
     port: opts.port ?? 3000,
     hostname: opts.hostname ?? "0.0.0.0",
     development: opts.development ?? false,
+    tls: opts.tls,
     routes: { ...(opts.dashboard === false ? {} : { "/dashboard": dashboard }), ...opts.pages },
     async fetch(req, server) {
       const url = new URL(req.url)
@@ -70,14 +76,14 @@ export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketDa
         return Response.json({ error: { code: "bad_request", message: "/ws needs a WebSocket upgrade" } }, { status: 426 })
       }
       if (url.pathname === "/cluster/control" || url.pathname === "/cluster/sync") {
-        const role = node.role
-        const auth = role ? role.cluster.authenticate(url) : { ok: false as const, reason: "this node is not in a cluster (no cluster secret set)" }
-        const from = req.headers.get("x-forwarded-for") ?? server.requestIP(req)?.address
+        const kind = url.pathname === "/cluster/sync" ? "sync" : "control"
+        const cluster = node.role?.cluster
+        const auth: LinkAuth = cluster ? cluster.authenticate(url, kind) : { ok: false, code: "not-clustered", reason: "this node is not in a cluster (no cluster secret set)" }
         if (!auth.ok) {
-          node.log.warn("cluster link refused", { path: url.pathname, from, reason: auth.reason, claimed: url.searchParams.get("node") })
+          const from = sourceAddress(server.requestIP(req)?.address, req.headers.get("x-forwarded-for"), opts.trustProxy ?? false)
+          node.linkRefusals.refused(from, auth, url.pathname)
           return Response.json({ error: { code: "unauthorized", message: `cluster link refused: ${auth.reason}` } }, { status: 401 })
         }
-        const kind = url.pathname === "/cluster/sync" ? "sync" : "control"
         if (server.upgrade(req, { data: { kind, peer: auth.node } })) return undefined
         return Response.json({ error: { code: "bad_request", message: `${url.pathname} needs a WebSocket upgrade` } }, { status: 426 })
       }
@@ -149,9 +155,13 @@ export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketDa
  * operator's view open, and the dashboard; no player or cluster sockets.
  * Keep its port off the players' Service.
  */
-export function serveAdmin(node: BatonNode, opts: { port: number; hostname?: string; admin?: { token: string; drain(): void }; development?: boolean }): Server<undefined> {
+export function serveAdmin(
+  node: BatonNode,
+  opts: { port: number; hostname?: string; admin?: { token: string; drain(): void }; development?: boolean; tls?: { cert: string; key: string } },
+): Server<undefined> {
   const api = httpApi(node, { admin: opts.admin, operators: "open" })
   return Bun.serve({
+    tls: opts.tls,
     port: opts.port,
     hostname: opts.hostname ?? "0.0.0.0",
     development: opts.development ?? false,

@@ -36,6 +36,10 @@ export interface StartNodeOptions extends Omit<NodeConfig, "games" | "log" | "cl
   authorizeCreate?: AuthorizeCreate
   /** Sessions one client may create a minute (default 60; 0: no limit; none in dev mode). */
   createsPerMinute?: number
+  /** Serve https/wss (PEM certificate and key), the admin listener too; the node's URL becomes https. */
+  tls?: { cert: string; key: string }
+  /** Trust X-Forwarded-For (last entry) for a request's source address. */
+  trustProxy?: boolean
   /** Join a cluster once listening; `url` defaults to http://HOST:PORT as bound. */
   cluster?: Omit<ClusterConfig, "url"> & { url?: string }
 }
@@ -51,7 +55,7 @@ export interface RunningNode {
 
 /** Starts a node and serves it; on SIGTERM it writes every session out, tells players to reconnect, and exits. */
 export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
-  const { games, pages, port, hostname, log, development, handleSignals = true, cluster, graceMs: _grace, adminToken, adminPort, operatorViews, authorizeCreate, createsPerMinute, authenticate, playerSecret, limits, ...config } = opts
+  const { games, pages, port, hostname, log, development, handleSignals = true, cluster, graceMs: _grace, adminToken, adminPort, operatorViews, authorizeCreate, createsPerMinute, authenticate, playerSecret, limits, tls, trustProxy, ...config } = opts
   let node: BatonNode | undefined
   const logger = createLogger({ get node() { return node?.id } }, log ?? "json")
   // A JSON log is one object a line: what libraries print to the console becomes lines of it too.
@@ -73,17 +77,21 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
     dashboard: adminPort === undefined,
     // An app that knows who its players are lets only them create sessions, unless it says otherwise.
     create: createGate({ authorize: authorizeCreate ?? auth, perMinute: createsPerMinute ?? (dev ? 0 : 60) }),
+    tls,
+    trustProxy,
   })
-  const adminServer = adminPort === undefined ? undefined : serveAdmin(node, { port: adminPort, hostname, admin, development })
+  const adminServer = adminPort === undefined ? undefined : serveAdmin(node, { port: adminPort, hostname, admin, development, tls })
   const shown = server.hostname === "0.0.0.0" ? "localhost" : server.hostname
-  const url = `http://${shown}:${server.port}`
+  const scheme = tls ? "https" : "http"
+  const url = `${scheme}://${shown}:${server.port}`
   if (cluster) node.joinCluster({ ...cluster, url: cluster.url ?? url })
   // Bun bundles an HTML page on its first request and only then serves its chunks; behind a load
   // balancer the chunk request may reach a node that never served the page. Warm every page here.
-  const local = `http://${server.hostname === "0.0.0.0" ? "127.0.0.1" : server.hostname}:${server.port}`
-  const adminUrl = adminServer && `http://${adminServer.hostname === "0.0.0.0" ? "127.0.0.1" : adminServer.hostname}:${adminServer.port}`
+  const local = `${scheme}://${server.hostname === "0.0.0.0" ? "127.0.0.1" : server.hostname}:${server.port}`
+  const adminUrl = adminServer && `${scheme}://${adminServer.hostname === "0.0.0.0" ? "127.0.0.1" : adminServer.hostname}:${adminServer.port}`
+  // Over TLS the certificate need not name 127.0.0.1: this request is to ourselves, so it need not check.
   const warm = [...(adminUrl ? [`${adminUrl}/dashboard`] : [`${local}/dashboard`]), ...Object.keys(pages ?? {}).map((path) => local + path)]
-  await Promise.all(warm.map((u) => fetch(u).then((r) => r.arrayBuffer()).catch(() => undefined)))
+  await Promise.all(warm.map((u) => fetch(u, tls ? { tls: { rejectUnauthorized: false } } : {}).then((r) => r.arrayBuffer()).catch(() => undefined)))
   let stopping: Promise<void> | undefined
   const running: RunningNode = {
     node,

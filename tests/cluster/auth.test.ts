@@ -6,8 +6,10 @@ import { freePort, startNodeProcess } from "../support/node-process.ts"
 import { waitUntil } from "../support/wait.ts"
 
 let c: TestCluster
+let ids: string[]
 beforeAll(async () => {
   c = await TestCluster.start(2)
+  ids = await Promise.all(c.nodes.map((n) => c.idOf(n)))
 })
 afterAll(() => c.stopAll())
 
@@ -21,13 +23,21 @@ const tryUpgrade = (url: string) =>
     ws.onclose = (e) => done({ opened: false, code: e.code })
   })
 
+const wsUrl = (i: number, path: string) => `${c.nodes[i]!.url.replace("http", "ws")}${path}`
+const refusals = (i: number, code?: string) => c.nodes[i]!.logs.filter((l) => l.msg === "cluster link refused" && (!code || l.code === code))
+const metric = async (i: number, reason: string) => {
+  const text = await (await fetch(`${c.nodes[i]!.url}/metrics`)).text()
+  return Number(new RegExp(`^baton_cluster_link_refusals_total\\{reason="${reason}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0)
+}
+
 describe("cluster links need the cluster secret", () => {
   test("a peer with a wrong secret is refused and logged, and never becomes a member", async () => {
     const intruder = await c.add({ env: { BATON_CLUSTER_SECRET: "not-the-secret" } })
     const intruderId = await c.idOf(intruder)
-    await waitUntil(() => c.nodes[0]!.logs.find((l) => l.msg === "cluster link refused" && l.claimed === intruderId), "node 0 logs the refusal")
-    const refusal = c.nodes[0]!.logs.find((l) => l.msg === "cluster link refused" && l.claimed === intruderId)!
-    expect(refusal.reason).toMatch(/bad signature/)
+    await waitUntil(() => refusals(0, "bad-signature").length > 0, "node 0 logs the refusal")
+    expect(refusals(0, "bad-signature")[0]!.reason).toMatch(/bad signature/)
+    // The id it claims is its own word, unproven: it is not shown.
+    expect(JSON.stringify(refusals(0))).not.toContain(intruderId)
     for (const n of c.nodes.slice(0, 2)) expect((await c.members(n)).map((m) => m.id)).not.toContain(intruderId)
     expect((await c.members(intruder)).filter((m) => m.up)).toHaveLength(1)
     await intruder.kill()
@@ -38,13 +48,68 @@ describe("cluster links need the cluster secret", () => {
     const res = await fetch(`${base}/cluster/control`)
     expect(res.status).toBe(401)
     expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "unauthorized" })
-    const ws = base.replace("http", "ws")
-    const forged = new URLSearchParams({ node: "n-evil", ts: String(Date.now()), sig: "AAAA" })
-    expect(await tryUpgrade(`${ws}/cluster/sync?${forged}`)).toMatchObject({ opened: false })
-    expect(await tryUpgrade(`${ws}/cluster/control?${signLink("guess", "n-evil")}`)).toMatchObject({ opened: false })
-    expect(await tryUpgrade(`${ws}/cluster/control?${signLink(TEST_SECRET, "n-evil", Date.now() - 10 * 60_000)}`)).toMatchObject({ opened: false })
+    const forged = new URLSearchParams({ node: "n-evil", to: ids[0]!, kind: "sync", ts: String(Date.now()), nonce: "A".repeat(22), sig: "AAAA" })
+    expect(await tryUpgrade(`${wsUrl(0, "/cluster/sync")}?${forged}`)).toMatchObject({ opened: false })
+    expect(await tryUpgrade(`${wsUrl(0, "/cluster/control")}?${signLink("guess", { from: "n-evil", to: ids[0]!, kind: "control" })}`)).toMatchObject({ opened: false })
+    const stale = signLink(TEST_SECRET, { from: "n-evil", to: ids[0]!, kind: "control" }, Date.now() - 10 * 60_000)
+    expect(await tryUpgrade(`${wsUrl(0, "/cluster/control")}?${stale}`)).toMatchObject({ opened: false })
+    // Counted by reason (the log sums up refusals per source, see the flood test).
+    await waitUntil(async () => (await metric(0, "stale")) >= 1, "the stale token is counted as stale")
     // The right secret opens it (the same check guards both endpoints).
-    expect(await tryUpgrade(`${ws}/cluster/sync?${signLink(TEST_SECRET, "n-friend")}`)).toMatchObject({ opened: true })
+    expect(await tryUpgrade(`${wsUrl(0, "/cluster/sync")}?${signLink(TEST_SECRET, { from: "n-friend", to: ids[0]!, kind: "sync" })}`)).toMatchObject({ opened: true })
+  })
+
+  test("a link URL is good once, for the node and the link it was signed for", async () => {
+    // What an eavesdropper on a plain ws:// link captures: a URL node 1 used to dial node 0.
+    const captured = `${wsUrl(0, "/cluster/control")}?${signLink(TEST_SECRET, { from: ids[1]!, to: ids[0]!, kind: "control" })}`
+    expect(await tryUpgrade(captured)).toMatchObject({ opened: true })
+    expect(await tryUpgrade(captured)).toMatchObject({ opened: false })
+    await waitUntil(async () => (await metric(0, "replayed")) >= 1, "the replay is counted")
+    // Taken to another node, or to the other link, it is refused too.
+    const forZero = signLink(TEST_SECRET, { from: "n-friend", to: ids[0]!, kind: "control" })
+    expect(await tryUpgrade(`${wsUrl(1, "/cluster/control")}?${forZero}`)).toMatchObject({ opened: false })
+    expect(await tryUpgrade(`${wsUrl(0, "/cluster/sync")}?${forZero}`)).toMatchObject({ opened: false })
+    await waitUntil(async () => (await metric(1, "wrong-node")) >= 1 && (await metric(0, "wrong-kind")) >= 1, "both are counted")
+  })
+
+  test("a link cannot speak for another node: a hello naming someone else is refused, and its bye is not heard", async () => {
+    const ws = new WebSocket(`${wsUrl(0, "/cluster/control")}?${signLink(TEST_SECRET, { from: "n-friend", to: ids[0]!, kind: "control" })}`)
+    const closed = new Promise<number>((done) => (ws.onclose = (e) => done(e.code)))
+    await new Promise((done) => (ws.onopen = done))
+    // The issue's attack: hello as a real member, then bye (as a batch too, which a reader of batches unpacks).
+    const hello = { t: "hello", id: ids[1], url: c.nodes[1]!.url, status: "ready", version: "0", sessions: 0, peers: [], caps: ["batch"] }
+    ws.send(JSON.stringify({ t: "batch", msgs: [hello, { t: "bye" }] }))
+    ws.send(JSON.stringify(hello))
+    ws.send(JSON.stringify({ t: "bye" }))
+    expect(await closed).toBe(4003)
+    await waitUntil(async () => (await metric(0, "hello-mismatch")) >= 1, "the refusal is counted")
+    const member = (await c.members(c.nodes[0]!)).find((m) => m.id === ids[1])
+    expect(member).toMatchObject({ up: true, status: "ready" })
+    expect(c.nodes[0]!.logs.some((l) => l.msg === "node-down" && l.member === ids[1])).toBe(false)
+  })
+
+  test("a flood of refused links is counted and summed up per source; spoofed headers and its text are not shown", async () => {
+    const since = Date.now() - 1
+    const before = refusals(0).length
+    const evil = new URLSearchParams({ node: "<img src=x onerror=alert(1)>", to: ids[0]!, kind: "control", ts: String(Date.now()), nonce: "B".repeat(22), sig: "AAAA" })
+    for (let batch = 0; batch < 12; batch++)
+      await Promise.all(
+        Array.from({ length: 50 }, () => fetch(`${c.nodes[0]!.url}/cluster/control?${evil}`, { headers: { "x-forwarded-for": "6.6.6.6" } }).then((r) => r.arrayBuffer())),
+      )
+    expect(await metric(0, "malformed")).toBeGreaterThanOrEqual(600)
+    // One event at once, then one summing up the rest when the window closes (a window may end mid-flood: then a few).
+    const told = () => refusals(0).slice(before).reduce((n, l) => n + (typeof l.count === "number" ? l.count : 1), 0)
+    await waitUntil(() => told() >= 600, "the events account for all 600", { timeoutMs: 30_000 })
+    const events = ((await (await fetch(`${c.nodes[0]!.url}/cluster/timeline?since=${since}`)).json()) as { events: Record<string, unknown>[] }).events
+    const shown = events.filter((e) => e.msg === "cluster link refused")
+    expect(shown.length).toBeLessThanOrEqual(3)
+    expect(shown.every((e) => e.from === "127.0.0.1")).toBe(true)
+    const all = JSON.stringify(events) + JSON.stringify(c.nodes[0]!.logs)
+    expect(all).not.toContain("6.6.6.6")
+    expect(all).not.toContain("<img")
+    // The real events are still there.
+    const whole = ((await (await fetch(`${c.nodes[0]!.url}/cluster/timeline`)).json()) as { events: Record<string, unknown>[] }).events
+    expect(whole.some((e) => e.msg === "node-up")).toBe(true)
   })
 
   test("outside dev mode, a node with peers and no secret refuses to start and says why", async () => {
@@ -57,10 +122,16 @@ describe("cluster links need the cluster secret", () => {
     expect(await new Response(proc.stderr).text()).toContain("refusing to form a multi-node cluster without BATON_CLUSTER_SECRET")
   })
 
-  test("a lone node without a secret refuses every cluster link", async () => {
-    const lone = await startNodeProcess()
-    expect(await tryUpgrade(`${lone.url.replace("http", "ws")}/cluster/control?${signLink("any", "n-x")}`)).toMatchObject({ opened: false })
+  test("a lone node without a secret refuses every cluster link; behind a trusted proxy it names the forwarded source", async () => {
+    const lone = await startNodeProcess({ env: { BATON_TRUST_PROXY: "1" } })
+    const fresh = () => `${lone.url.replace("http", "ws")}/cluster/control?${signLink("any", { from: "n-x", to: "n-y", kind: "control" })}`
+    expect(await tryUpgrade(fresh())).toMatchObject({ opened: false })
     await waitUntil(() => lone.logs.some((l) => l.msg === "cluster link refused" && String(l.reason).includes("not in a cluster")), "the refusal is logged")
+    // The proxy's own entry is the last one; what the client wrote before it is not believed.
+    const res = await fetch(`${lone.url}/cluster/sync?${signLink("any", { from: "n-x", to: "n-y", kind: "sync" })}`, { headers: { "x-forwarded-for": "6.6.6.6, 10.1.2.3" } })
+    expect(res.status).toBe(401)
+    await waitUntil(() => lone.logs.some((l) => l.msg === "cluster link refused" && l.from === "10.1.2.3"), "the forwarded source is logged")
+    expect(JSON.stringify(lone.logs)).not.toContain("6.6.6.6")
     await lone.kill()
   })
 })

@@ -12,7 +12,8 @@ afterAll(() => c.stopAll())
 /** A hand-made peer on the node's control endpoint: it says hello (with or without caps) and records every frame. */
 async function rawPeer(id: string, caps?: string[]) {
   const frames: { t: string; msgs?: { t: string; rid?: number }[]; rid?: number }[] = []
-  const ws = new WebSocket(`${c.nodes[0]!.url.replace("http", "ws")}/cluster/control?${signLink(TEST_SECRET, id)}`)
+  const to = await c.idOf(c.nodes[0]!)
+  const ws = new WebSocket(`${c.nodes[0]!.url.replace("http", "ws")}/cluster/control?${signLink(TEST_SECRET, { from: id, to, kind: "control" })}`)
   ws.onmessage = (e) => frames.push(JSON.parse(String(e.data)))
   await new Promise((done) => (ws.onopen = done))
   await waitUntil(() => frames.some((f) => f.t === "hello"), "the node's hello")

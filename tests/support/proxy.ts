@@ -4,7 +4,17 @@ interface Pair {
   client: Socket<Pair>
   upstream?: Socket<undefined>
   queued: Uint8Array[]
+  /** First lines seen each way (an HTTP request line, a status line). */
+  seen: Exchange
 }
+
+/** One connection through the proxy: its HTTP request line and the answer's status line. */
+export interface Exchange {
+  request?: string
+  status?: string
+}
+
+const firstLine = (chunk: Uint8Array) => new TextDecoder().decode(chunk.subarray(0, 200)).split("\r\n")[0]
 
 /**
  * A TCP proxy on 127.0.0.1 in front of a node: `cut()` drops every
@@ -12,6 +22,8 @@ interface Pair {
  */
 export class TcpProxy {
   #pairs = new Set<Pair>()
+  /** Every connection so far, oldest first. */
+  readonly exchanges: Exchange[] = []
   #listener: TCPSocketListener<Pair>
   upstreamPort: number
 
@@ -24,9 +36,10 @@ export class TcpProxy {
       port: 0,
       socket: {
         open(client) {
-          const pair: Pair = { client, queued: [] }
+          const pair: Pair = { client, queued: [], seen: {} }
           client.data = pair
           pairs.add(pair)
+          self.exchanges.push(pair.seen)
           Bun.connect<undefined>({
             hostname: "127.0.0.1",
             port: self.upstreamPort,
@@ -37,6 +50,7 @@ export class TcpProxy {
                 pair.queued = []
               },
               data(_up, chunk) {
+                pair.seen.status ??= firstLine(chunk)
                 pair.client.write(chunk)
               },
               close() {
@@ -51,6 +65,7 @@ export class TcpProxy {
         },
         data(client, chunk) {
           const pair = client.data
+          pair.seen.request ??= firstLine(chunk)
           if (pair.upstream) pair.upstream.write(chunk)
           else pair.queued.push(new Uint8Array(chunk))
         },
@@ -72,13 +87,19 @@ export class TcpProxy {
     return this.#pairs.size
   }
 
-  /** Drops every connection, both ways, without a WebSocket close frame. */
-  cut(): void {
+  /** Drops every connection (or those whose request line matches), both ways, without a WebSocket close frame. */
+  cut(match?: (requestLine: string) => boolean): void {
     for (const p of this.#pairs) {
+      if (match && !match(p.seen.request ?? "")) continue
       p.client.terminate()
       p.upstream?.terminate()
+      this.#pairs.delete(p)
     }
-    this.#pairs.clear()
+  }
+
+  /** Connections whose request line starts with `GET path` and that were upgraded (101). */
+  upgrades(path: string): number {
+    return this.exchanges.filter((e) => e.request?.startsWith(`GET ${path}`) && e.status?.includes(" 101 ")).length
   }
 
   stop(): void {

@@ -47,7 +47,7 @@ async function get<T>(path: string): Promise<T> {
 }
 
 function detail(e: Event): string {
-  const keys = ["session", "member", "status", "game", "player", "via", "reason", "why", "epoch", "sessions", "moved", "ms", "from", "target"]
+  const keys = ["session", "member", "status", "game", "player", "via", "reason", "why", "epoch", "sessions", "moved", "ms", "from", "target", "signer", "count", "reasons"]
   return keys
     .filter((k) => e[k] !== undefined && e[k] !== null)
     .map((k) => `${k}=${typeof e[k] === "object" ? JSON.stringify(e[k]) : e[k]}`)
