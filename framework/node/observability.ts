@@ -38,6 +38,8 @@ export interface GaugeSources {
   replicaLag(): { p50: number | null; p99: number | null } | undefined
   documentLag(): { p50: number | null; p99: number | null } | undefined
   members(): { id: string; status: string; version: string; up: boolean }[]
+  /** Sessions with durability "replicated" that have neither a live replica nor a data dir. */
+  notDurable(): number
 }
 
 /**
@@ -103,6 +105,11 @@ export class Observability {
     m.gauge("baton_replica_lag_ms", "How old changes were when they reached this node as a replica (p50, p99 of the last 10,000)", () => quantiles(src.replicaLag()))
     m.gauge("baton_document_lag_ms", "How old checkpoints were when they reached this node's replica documents (p50, p99 of the last 10,000)", () =>
       quantiles(src.documentLag()),
+    )
+    m.gauge(
+      "baton_sessions_not_durable",
+      'Sessions with durability "replicated" that have neither a live replica nor a data dir: what they acknowledge dies with this process',
+      src.notDurable,
     )
     m.gauge("baton_cluster_member_up", "Members as this node sees them (1 up, 0 down)", () =>
       src.members().map((x) => [{ member: x.id, status: x.status, version: x.version }, x.up ? 1 : 0]),

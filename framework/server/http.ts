@@ -18,9 +18,14 @@ export function httpApi(node: BatonNode, admin?: { token: string; drain(): void 
   })
 
   app.get("/healthz", (c) => c.json({ ok: true, node: node.id, status: node.status }))
-  app.get("/readyz", (c) =>
-    node.status === "ready" ? c.json({ ready: true, node: node.id }) : c.json({ ready: false, node: node.id, status: node.status }, 503),
-  )
+  // Not durable is not unready (the node serves), but the body says so: see the README, "Durability".
+  app.get("/readyz", (c) => {
+    const d = node.durability()
+    const durability = d.durable ? { durable: true } : { durable: false, sessionsNotDurable: d.notDurable, reason: d.reason }
+    return node.status === "ready"
+      ? c.json({ ready: true, node: node.id, ...durability })
+      : c.json({ ready: false, node: node.id, status: node.status, ...durability }, 503)
+  })
 
   app.get("/metrics", (c) => c.text(node.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }))
 

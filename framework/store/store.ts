@@ -2,15 +2,17 @@ import "./no-native-cbor.ts"
 import { join } from "node:path"
 import { load, save } from "@automerge/automerge"
 import { type AutomergeUrl, type DocHandle, type DocumentId, type PeerId, Repo } from "@automerge/automerge-repo"
-import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import type { SessionRecord } from "../game/index.ts"
 import { diff } from "../protocol/index.ts"
+import { AtomicFSStorageAdapter } from "./atomic-fs.ts"
 import { Registry, type RegistryDoc, type RegistryEntry } from "./registry.ts"
 import { fromStored, logEntry, newSessionDoc, readSessionDoc, readStored, type SessionCopy, type SessionDoc, toStored } from "./session-doc.ts"
 
 export interface StoreOptions {
   /** A directory for automerge-repo-storage-nodefs; in memory when absent. */
   dataDir?: string
+  /** Sync each file written to disk (survives power loss, not only a crash of the process). */
+  fsync?: boolean
   peerId: string
   /** Nodes of one cluster share the registry document; its id derives from this name. */
   clusterName?: string
@@ -53,8 +55,12 @@ export class Store {
   #written = new Map<string, Written>()
   #dirty = new Map<string, SessionRecord>()
   #timer: ReturnType<typeof setInterval> | undefined
-  #storage: NodeFSStorageAdapter | undefined
+  #storage: AtomicFSStorageAdapter | undefined
   #opts: Required<Omit<StoreOptions, "dataDir">> & { dataDir?: string }
+  /** Records to write in the next group commit, and who waits for it. */
+  #toPersist = new Map<string, SessionRecord>()
+  #nextCommit: PromiseWithResolvers<void> | undefined
+  #committing = false
 
   private constructor(opts: StoreOptions) {
     this.#opts = {
@@ -64,10 +70,11 @@ export class Store {
       compactAfter: opts.compactAfter ?? 200,
       compactAfterBytes: opts.compactAfterBytes ?? 32 * 1024,
       clock: opts.clock ?? Date.now,
+      fsync: opts.fsync ?? false,
       onError: opts.onError ?? (() => {}),
       clusterName: opts.clusterName ?? "baton",
     }
-    this.#storage = opts.dataDir ? new NodeFSStorageAdapter(join(opts.dataDir, "automerge")) : undefined
+    this.#storage = opts.dataDir ? new AtomicFSStorageAdapter(join(opts.dataDir, "automerge"), join(opts.dataDir, "tmp"), opts.fsync) : undefined
     this.repo = new Repo({
       storage: this.#storage,
       network: [],
@@ -165,6 +172,51 @@ export class Store {
   /** Remembers the newest record; it is written by the next round (coalesced). */
   checkpoint(record: SessionRecord): void {
     this.#dirty.set(record.id, record)
+  }
+
+  /**
+   * Writes the session's record to its document and the document to disk,
+   * and resolves once the disk has it ("replicated" durability when no
+   * replica is live). Group commit: every record passed while a write is in
+   * flight goes in the next one, a document per session and the registry,
+   * so a burst of actions costs one write, not one each.
+   */
+  persist(record: SessionRecord): Promise<void> {
+    this.#toPersist.set(record.id, record)
+    this.#nextCommit ??= Promise.withResolvers<void>()
+    const done = this.#nextCommit.promise
+    // Sessions flushed in the same turn join this commit.
+    if (!this.#committing) queueMicrotask(() => this.#commit())
+    return done
+  }
+
+  async #commit(): Promise<void> {
+    const waiting = this.#nextCommit
+    if (this.#committing || !waiting) return
+    this.#committing = true
+    const batch = this.#toPersist
+    this.#toPersist = new Map()
+    this.#nextCommit = undefined
+    try {
+      const docs: DocumentId[] = []
+      for (const [id, record] of batch) {
+        const w = this.#written.get(id)
+        if (!w) continue
+        if (this.#dirty.get(id) === record) this.#dirty.delete(id)
+        this.#write(w, record)
+        docs.push(w.handle.documentId)
+      }
+      // The registry names each session and its document (a compaction above may have changed it).
+      this.#registry.flush()
+      docs.push(this.#registry.handle.documentId)
+      await this.repo.flush(docs)
+      waiting.resolve()
+    } catch (error) {
+      waiting.reject(error)
+    } finally {
+      this.#committing = false
+      if (this.#nextCommit) void this.#commit()
+    }
   }
 
   /**
