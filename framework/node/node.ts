@@ -118,6 +118,7 @@ export class BatonNode implements LocalNode {
       checkpointMs: node.#cfg.checkpointMs,
       clock: node.#cfg.clock,
       onError: (session, error) => node.log.error("checkpoint failed", { session, error }),
+      onCommit: (sessions, ms) => node.#seen.diskCommit(sessions, ms),
     })
     // A clustered node's stored sessions belong to the cluster: handoff and failover decide who resumes them.
     if (!config.cluster && !config.clustered) await node.#resumeStored()

@@ -56,6 +56,10 @@ export class Observability {
   readonly #handoffSeconds = this.metrics.histogram("baton_handoff_seconds", "Pause of a session handed off from this node (frozen until the target acknowledged)", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5])
   readonly #failoverSeconds = this.metrics.histogram("baton_failover_seconds", "From a peer's node-down to this node running one of its sessions", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5])
 
+  readonly #diskWrites = this.metrics.counter("baton_durable_writes_total", 'Group commits to the data dir that "replicated" acks waited for (no live replica)')
+  readonly #diskSessions = this.metrics.counter("baton_durable_write_sessions_total", "Session documents those group commits wrote")
+  readonly #diskSeconds = this.metrics.histogram("baton_durable_write_seconds", "Time of one group commit to the data dir", [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25])
+
   constructor(readonly nodeId: string) {}
 
   /** A logger that also records the notable events (what the node already logs is what operators want to see). */
@@ -79,6 +83,12 @@ export class Observability {
     this.#actionSeconds.observe(seconds)
     this.#actions.inc()
     if (refusal) this.#rejected.inc(1, { code: refusal })
+  }
+
+  diskCommit(sessions: number, ms: number): void {
+    this.#diskWrites.inc()
+    this.#diskSessions.inc(sessions)
+    this.#diskSeconds.observe(ms / 1000)
   }
 
   move(kind: "handoff" | "failover", ms: number): void {

@@ -5,6 +5,7 @@ import { type AutomergeUrl, type DocHandle, type DocumentId, type PeerId, Repo }
 import type { SessionRecord } from "../game/index.ts"
 import { diff } from "../protocol/index.ts"
 import { AtomicFSStorageAdapter } from "./atomic-fs.ts"
+import { Journal, type Journaled } from "./journal.ts"
 import { Registry, type RegistryDoc, type RegistryEntry } from "./registry.ts"
 import { fromStored, logEntry, newSessionDoc, readSessionDoc, readStored, type SessionCopy, type SessionDoc, toStored } from "./session-doc.ts"
 
@@ -27,6 +28,8 @@ export interface StoreOptions {
   clock?: () => number
   /** A checkpoint that could not be written (the session keeps running; the next round retries). */
   onError?: (session: string, error: unknown) => void
+  /** A group commit (see persist) reached the disk: how many sessions it wrote and how long it took. */
+  onCommit?: (sessions: number, ms: number) => void
 }
 
 interface Written {
@@ -57,6 +60,12 @@ export class Store {
   #timer: ReturnType<typeof setInterval> | undefined
   #storage: AtomicFSStorageAdapter | undefined
   #opts: Required<Omit<StoreOptions, "dataDir">> & { dataDir?: string }
+  /** With a data dir: what "replicated" acks wait for when no replica is live (see persist). */
+  #journal: Journal | undefined
+  /** Sessions the journal held at start, newer than their documents may be. */
+  #recovered = new Map<string, Journaled>()
+  /** Documents not saved to disk yet: the next group commit saves them (a journal line needs its document and registry entry). */
+  #unsaved = new Set<DocumentId>()
   /** Records to write in the next group commit, and who waits for it. */
   #toPersist = new Map<string, SessionRecord>()
   #nextCommit: PromiseWithResolvers<void> | undefined
@@ -72,6 +81,7 @@ export class Store {
       clock: opts.clock ?? Date.now,
       fsync: opts.fsync ?? false,
       onError: opts.onError ?? (() => {}),
+      onCommit: opts.onCommit ?? (() => {}),
       clusterName: opts.clusterName ?? "baton",
     }
     this.#storage = opts.dataDir ? new AtomicFSStorageAdapter(join(opts.dataDir, "automerge"), join(opts.dataDir, "tmp"), opts.fsync) : undefined
@@ -86,6 +96,13 @@ export class Store {
   static async open(opts: StoreOptions): Promise<Store> {
     const store = new Store(opts)
     store.#registry = await Registry.open(store.repo, store.#opts.clusterName, opts.peerId, store.#storage, store.#opts.clock)
+    if (opts.dataDir) {
+      const { journal, recovered } = Journal.read(join(opts.dataDir, "journal"), opts.fsync)
+      // Sessions the registry no longer names (removed) are not carried over.
+      for (const [id, j] of recovered) if (store.entry(id)) store.#recovered.set(id, j)
+      await journal.start(store.#recovered)
+      store.#journal = journal
+    }
     store.#timer = setInterval(() => store.writeCheckpoints(store.#opts.budgetMs), Math.max(10, store.#opts.checkpointMs / 2))
     return store
   }
@@ -133,6 +150,7 @@ export class Store {
     const at = this.#opts.clock()
     const { doc, baseBytes } = newSessionDoc(stored, epoch, at)
     const handle = this.repo.create<SessionDoc>(doc)
+    if (this.#journal) this.#unsaved.add(handle.documentId)
     this.#written.set(record.id, { handle, epoch, last: stored, at, entries: 0, logBytes: 0, baseBytes })
     this.#registry.set(record.id, { game: record.game, doc: handle.url, owner, epoch, status: record.status, updatedAt: this.#opts.clock() })
     return handle.url
@@ -160,6 +178,7 @@ export class Store {
     if (!read || !Number.isFinite(read.entries) || read.stored.rev !== record.rev) return false
     const base = String((handle.doc() as unknown as { base: unknown }).base).length
     const w: Written = { handle, epoch, epochWritten: false, last: read.stored, at: 0, entries: read.entries, logBytes: read.logBytes, baseBytes: base }
+    if (this.#journal) this.#unsaved.add(handle.documentId)
     this.#written.set(record.id, w)
     // The entry that carries the new epoch is written by the next round, not inside the handoff's pause.
     this.#dirty.set(record.id, record)
@@ -175,13 +194,15 @@ export class Store {
   }
 
   /**
-   * Writes the session's record to its document and the document to disk,
-   * and resolves once the disk has it ("replicated" durability when no
-   * replica is live). Group commit: every record passed while a write is in
-   * flight goes in the next one, a document per session and the registry,
-   * so a burst of actions costs one write, not one each.
+   * Writes the session's record to disk and resolves once the write returned
+   * ("replicated" durability when no replica is live): a line in the journal
+   * (see journal.ts), with the registry and any document not saved yet, so
+   * that a restart finds the session. Group commit: every record passed
+   * while a write is in flight goes in the next one, one write() for all of
+   * them, so a burst of actions costs one write, not one each.
    */
   persist(record: SessionRecord): Promise<void> {
+    if (!this.#journal) return Promise.reject(new Error("no data dir: nothing to persist to"))
     this.#toPersist.set(record.id, record)
     this.#nextCommit ??= Promise.withResolvers<void>()
     const done = this.#nextCommit.promise
@@ -192,24 +213,25 @@ export class Store {
 
   async #commit(): Promise<void> {
     const waiting = this.#nextCommit
-    if (this.#committing || !waiting) return
+    const journal = this.#journal
+    if (this.#committing || !waiting || !journal) return
     this.#committing = true
     const batch = this.#toPersist
     this.#toPersist = new Map()
     this.#nextCommit = undefined
+    const started = performance.now()
     try {
-      const docs: DocumentId[] = []
+      const items: { id: string; record: SessionRecord; epoch: number }[] = []
       for (const [id, record] of batch) {
         const w = this.#written.get(id)
-        if (!w) continue
-        if (this.#dirty.get(id) === record) this.#dirty.delete(id)
-        this.#write(w, record)
-        docs.push(w.handle.documentId)
+        if (w) items.push({ id, record: toStored(record), epoch: w.epoch })
       }
-      // The registry names each session and its document (a compaction above may have changed it).
+      // The registry names each session and its document; both must be on disk before its line counts.
       this.#registry.flush()
-      docs.push(this.#registry.handle.documentId)
-      await this.repo.flush(docs)
+      const docs = [this.#registry.handle.documentId, ...this.#unsaved]
+      this.#unsaved.clear()
+      await Promise.all([journal.append(items), this.repo.flush(docs)])
+      this.#opts.onCommit(items.length, performance.now() - started)
       waiting.resolve()
     } catch (error) {
       waiting.reject(error)
@@ -217,6 +239,12 @@ export class Store {
       this.#committing = false
       if (this.#nextCommit) void this.#commit()
     }
+  }
+
+  /** The journal's record of a session when it is newer than `copy` (a restart after a crash). */
+  #journaled(id: string, copy: { rev: number; epoch: number } | undefined): Journaled | undefined {
+    const j = this.#recovered.get(id)
+    return j && (!copy || (j.epoch >= copy.epoch && j.record.rev > copy.rev)) ? j : undefined
   }
 
   /**
@@ -275,6 +303,7 @@ export class Store {
     const old = w.handle
     const { doc, baseBytes } = newSessionDoc(record, w.epoch, w.at)
     w.handle = this.repo.create<SessionDoc>(doc)
+    if (this.#journal) this.#unsaved.add(w.handle.documentId)
     w.entries = 0
     w.logBytes = 0
     w.baseBytes = baseBytes
@@ -293,7 +322,13 @@ export class Store {
     this.#written.set(id, w)
     // A document of the older layout (one field per value) cannot take log entries: start a fresh one.
     if (!Number.isFinite(read.entries)) this.#compact(w, read.stored)
-    return { record: fromStored(read.stored), epoch: read.epoch }
+    const j = this.#journaled(id, { rev: read.stored.rev, epoch: read.epoch })
+    if (!j) return { record: fromStored(read.stored), epoch: read.epoch }
+    this.#recovered.delete(id)
+    // Acknowledged after the document's last checkpoint: the next round writes it there too.
+    const record = fromStored(j.record)
+    this.#dirty.set(id, record)
+    return { record, epoch: j.epoch }
   }
 
   /** The URL of the document a session is written to here. */
@@ -324,8 +359,12 @@ export class Store {
     const e = this.entry(id)
     if (!e) return undefined
     const handle = this.repo.handles[e.doc.replace(/^automerge:/, "") as never] as DocHandle<SessionDoc> | undefined
-    if (!handle?.isReady()) return undefined
-    return readSessionDoc(handle.doc())
+    return this.#withJournal(id, handle?.isReady() ? readSessionDoc(handle.doc()) : undefined)
+  }
+
+  #withJournal(id: string, copy: SessionCopy | undefined): SessionCopy | undefined {
+    const j = this.#journaled(id, copy && { rev: copy.record.rev, epoch: copy.epoch })
+    return j ? { record: fromStored(j.record), epoch: j.epoch, at: copy?.at ?? 0 } : copy
   }
 
   /** Fetches a session's document (from disk, or from the peers that hold it), then reads it. */
@@ -334,14 +373,16 @@ export class Store {
     if (!e) return undefined
     try {
       const handle = await this.repo.find<SessionDoc>(e.doc, { signal: AbortSignal.timeout(timeoutMs) })
-      return readSessionDoc(handle.doc())
+      return this.#withJournal(id, readSessionDoc(handle.doc()))
     } catch {
-      return undefined
+      return this.#withJournal(id, undefined)
     }
   }
 
   /** Stops writing a session here (it moved away); the registry entry is the new owner's now. */
   forget(id: string): void {
+    this.#journal?.drop(id)
+    this.#recovered.delete(id)
     const w = this.#written.get(id)
     this.#dirty.delete(id)
     this.#written.delete(id)
@@ -355,6 +396,8 @@ export class Store {
 
   /** Forgets a session: its registry entry and its document. */
   remove(id: string): void {
+    this.#journal?.drop(id)
+    this.#recovered.delete(id)
     const w = this.#written.get(id)
     this.#dirty.delete(id)
     this.#written.delete(id)
@@ -380,6 +423,7 @@ export class Store {
     clearInterval(this.#timer)
     await this.flush()
     await this.repo.shutdown()
+    await this.#journal?.close()
   }
 
   /**
