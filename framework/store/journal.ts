@@ -38,6 +38,8 @@ export class Journal {
   #file: FileHandle | undefined
   #number = 0
   #bytes = 0
+  /** Bytes of the whole records a file starts with: a file grows to a few times that before the next. */
+  #startBytes = 0
   /** Per session, what the current file last holds (the next line is a diff against it). */
   #last = new Map<string, Journaled>()
 
@@ -69,7 +71,7 @@ export class Journal {
 
   /** Appends the sessions' records (stored form) in one write; resolves once the write returned (and was synced, with fsync). */
   async append(items: { id: string; record: SessionRecord; epoch: number }[]): Promise<void> {
-    if (this.#bytes > this.#rotateBytes) {
+    if (this.#bytes > Math.max(this.#rotateBytes, 3 * this.#startBytes)) {
       // Sessions not in this write are carried over whole: the older file can then go.
       const carried = [...this.#last].filter(([id]) => !items.some((i) => i.id === id)).map(([id, j]) => ({ id, ...j }))
       const old = this.#number
@@ -97,6 +99,7 @@ export class Journal {
     this.#bytes = 0
     this.#file = await open(join(this.#dir, `${this.#number}.log`), "a")
     await this.#write(items)
+    this.#startBytes = this.#bytes
     if (this.#fsync) await syncDir(this.#dir)
   }
 
