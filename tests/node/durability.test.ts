@@ -5,7 +5,7 @@ import { join as joinPath, resolve } from "node:path"
 import { createSession, type GameSession, join } from "baton/client"
 import { rngOver, seedRng } from "../../framework/game/rng.ts"
 import type { journal } from "../fixtures/durable/index.ts"
-import { TEST_SECRET } from "../support/cluster.ts"
+import { TEST_SECRET, TestCluster } from "../support/cluster.ts"
 import { freePort, type NodeProcess, startNodeProcess, stopAllNodes } from "../support/node-process.ts"
 import { waitUntil } from "../support/wait.ts"
 
@@ -121,4 +121,30 @@ describe('"replicated" durability with no live replica', () => {
     expect(node.logs.some((l) => l.msg === "replicated sessions are not durable")).toBe(false)
     await node.kill()
   })
+
+  test("a cluster node without a data dir whose replicas are all gone says so, once, and says it again when a replica is back", async () => {
+    const c = await TestCluster.start(2, { BATON_SWEEP_MS: "200" }, APP)
+    const { id } = await createSession({ url: c.nodes[0]!.url, game: "journal" })
+    const owns = async (n: NodeProcess) => ((await (await fetch(`${n.url}/sessions?local=1`)).json()) as { sessions: { id: string }[] }).sessions.some((x) => x.id === id)
+    const owner = (await owns(c.nodes[0]!)) ? c.nodes[0]! : c.nodes[1]!
+    const other = owner === c.nodes[0] ? c.nodes[1]! : c.nodes[0]!
+    const p = await join<typeof journal>({ url: owner.url, session: id, player: "ada" })
+    sessions.push(p as unknown as GameSession)
+    expect(await p.act("add", { n: "with a replica" })).toBe("with a replica")
+    const readyz = async () => (await (await fetch(`${owner.url}/readyz`)).json()) as { durable: boolean; sessionsNotDurable?: number }
+    expect(await readyz()).toMatchObject({ durable: true })
+
+    await other.kill()
+    await waitUntil(async () => (await readyz()).durable === false, "the owner says its session is not durable", { timeoutMs: 20_000 })
+    expect(await readyz()).toMatchObject({ durable: false, sessionsNotDurable: 1, reason: expect.stringContaining("no live replica") })
+    expect(await (await fetch(`${owner.url}/metrics`)).text()).toContain("baton_sessions_not_durable 1")
+    // Acknowledged at once (nothing to wait for), and said once however many actions follow.
+    for (let i = 0; i < 5; i++) await p.act("add", { n: `alone ${i}` })
+    expect(owner.logs.filter((l) => l.msg === "replicated sessions are not durable")).toHaveLength(1)
+
+    await c.add()
+    await owner.waitForLog("replicated sessions are durable again", 20_000)
+    expect(await readyz()).toMatchObject({ durable: true })
+    expect(await (await fetch(`${owner.url}/metrics`)).text()).toContain("baton_sessions_not_durable 0")
+  }, 60_000)
 })
