@@ -45,6 +45,8 @@ interface Written {
   entries: number
   logBytes: number
   baseBytes: number
+  /** The document was started here and no group commit saved it yet (a journal line needs it on disk). */
+  fresh?: boolean
 }
 
 /**
@@ -64,8 +66,6 @@ export class Store {
   #journal: Journal | undefined
   /** Sessions the journal held at start, newer than their documents may be. */
   #recovered = new Map<string, Journaled>()
-  /** Documents not saved to disk yet: the next group commit saves them (a journal line needs its document and registry entry). */
-  #unsaved = new Set<DocumentId>()
   /** Records to write in the next group commit, and who waits for it. */
   #toPersist = new Map<string, SessionRecord>()
   #nextCommit: PromiseWithResolvers<void> | undefined
@@ -150,8 +150,7 @@ export class Store {
     const at = this.#opts.clock()
     const { doc, baseBytes } = newSessionDoc(stored, epoch, at)
     const handle = this.repo.create<SessionDoc>(doc)
-    if (this.#journal) this.#unsaved.add(handle.documentId)
-    this.#written.set(record.id, { handle, epoch, last: stored, at, entries: 0, logBytes: 0, baseBytes })
+    this.#written.set(record.id, { handle, epoch, last: stored, at, entries: 0, logBytes: 0, baseBytes, fresh: true })
     this.#registry.set(record.id, { game: record.game, doc: handle.url, owner, epoch, status: record.status, updatedAt: this.#opts.clock() })
     return handle.url
   }
@@ -177,8 +176,7 @@ export class Store {
     const read = readStored(handle.doc())
     if (!read || !Number.isFinite(read.entries) || read.stored.rev !== record.rev) return false
     const base = String((handle.doc() as unknown as { base: unknown }).base).length
-    const w: Written = { handle, epoch, epochWritten: false, last: read.stored, at: 0, entries: read.entries, logBytes: read.logBytes, baseBytes: base }
-    if (this.#journal) this.#unsaved.add(handle.documentId)
+    const w: Written = { handle, epoch, epochWritten: false, last: read.stored, at: 0, entries: read.entries, logBytes: read.logBytes, baseBytes: base, fresh: true }
     this.#written.set(record.id, w)
     // The entry that carries the new epoch is written by the next round, not inside the handoff's pause.
     this.#dirty.set(record.id, record)
@@ -222,14 +220,16 @@ export class Store {
     const started = performance.now()
     try {
       const items: { id: string; record: SessionRecord; epoch: number }[] = []
+      // The registry names each session and its document; both must be on disk before its line counts.
+      const docs = [this.#registry.handle.documentId]
       for (const [id, record] of batch) {
         const w = this.#written.get(id)
-        if (w) items.push({ id, record: toStored(record), epoch: w.epoch })
+        if (!w) continue
+        items.push({ id, record: toStored(record), epoch: w.epoch })
+        if (w.fresh) docs.push(w.handle.documentId)
+        w.fresh = false
       }
-      // The registry names each session and its document; both must be on disk before its line counts.
       this.#registry.flush()
-      const docs = [this.#registry.handle.documentId, ...this.#unsaved]
-      this.#unsaved.clear()
       await Promise.all([journal.append(items), this.repo.flush(docs)])
       this.#opts.onCommit(items.length, performance.now() - started)
       waiting.resolve()
@@ -303,7 +303,7 @@ export class Store {
     const old = w.handle
     const { doc, baseBytes } = newSessionDoc(record, w.epoch, w.at)
     w.handle = this.repo.create<SessionDoc>(doc)
-    if (this.#journal) this.#unsaved.add(w.handle.documentId)
+    w.fresh = true
     w.entries = 0
     w.logBytes = 0
     w.baseBytes = baseBytes
