@@ -69,7 +69,8 @@ export class Store {
   /** Records to write in the next group commit, and who waits for it. */
   #toPersist = new Map<string, SessionRecord>()
   #nextCommit: PromiseWithResolvers<void> | undefined
-  #committing = false
+  /** The group commit in flight (close waits for it). */
+  #committing: Promise<void> | undefined
 
   private constructor(opts: StoreOptions) {
     this.#opts = {
@@ -205,15 +206,22 @@ export class Store {
     this.#nextCommit ??= Promise.withResolvers<void>()
     const done = this.#nextCommit.promise
     // Sessions flushed in the same turn join this commit.
-    if (!this.#committing) queueMicrotask(() => this.#commit())
+    if (!this.#committing) queueMicrotask(() => void this.#commit())
     return done
   }
 
-  async #commit(): Promise<void> {
-    const waiting = this.#nextCommit
+  #commit(): Promise<void> | undefined {
+    if (this.#committing || !this.#nextCommit) return
+    this.#committing = this.#writeCommit(this.#nextCommit).finally(() => {
+      this.#committing = undefined
+      void this.#commit()
+    })
+    return this.#committing
+  }
+
+  async #writeCommit(waiting: PromiseWithResolvers<void>): Promise<void> {
     const journal = this.#journal
-    if (this.#committing || !waiting || !journal) return
-    this.#committing = true
+    if (!journal) return
     const batch = this.#toPersist
     this.#toPersist = new Map()
     this.#nextCommit = undefined
@@ -235,9 +243,6 @@ export class Store {
       waiting.resolve()
     } catch (error) {
       waiting.reject(error)
-    } finally {
-      this.#committing = false
-      if (this.#nextCommit) void this.#commit()
     }
   }
 
@@ -359,7 +364,9 @@ export class Store {
     const e = this.entry(id)
     if (!e) return undefined
     const handle = this.repo.handles[e.doc.replace(/^automerge:/, "") as never] as DocHandle<SessionDoc> | undefined
-    return this.#withJournal(id, handle?.isReady() ? readSessionDoc(handle.doc()) : undefined)
+    // Not loaded: loadCopy reads it (the journal alone may be older than the document).
+    if (!handle?.isReady()) return undefined
+    return this.#withJournal(id, readSessionDoc(handle.doc()))
   }
 
   #withJournal(id: string, copy: SessionCopy | undefined): SessionCopy | undefined {
@@ -423,6 +430,8 @@ export class Store {
     clearInterval(this.#timer)
     await this.flush()
     await this.repo.shutdown()
+    // Acks waiting on a commit get it before the journal closes.
+    while (this.#committing) await this.#committing
     await this.#journal?.close()
   }
 
