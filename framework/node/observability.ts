@@ -56,8 +56,8 @@ export class Observability {
   readonly #handoffSeconds = this.metrics.histogram("baton_handoff_seconds", "Pause of a session handed off from this node (frozen until the target acknowledged)", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5])
   readonly #failoverSeconds = this.metrics.histogram("baton_failover_seconds", "From a peer's node-down to this node running one of its sessions", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5])
 
-  readonly #diskWrites = this.metrics.counter("baton_durable_writes_total", 'Group commits to the data dir that "replicated" acks waited for (no live replica)')
-  readonly #diskSessions = this.metrics.counter("baton_durable_write_sessions_total", "Session documents those group commits wrote")
+  readonly #diskWrites = this.metrics.counter("baton_durable_writes_total", 'Group commits to the journal in the data dir that "replicated" acks waited for (no live replica)')
+  readonly #diskSessions = this.metrics.counter("baton_durable_write_sessions_total", "Sessions those group commits wrote (a journal line each)")
   readonly #diskSeconds = this.metrics.histogram("baton_durable_write_seconds", "Time of one group commit to the data dir", [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25])
 
   constructor(readonly nodeId: string) {}
