@@ -17,4 +17,4 @@ test("bun run bench --quick runs the whole suite", async () => {
   expect(cell("| rolling 10 ", 8)).toBeGreaterThan(0)
   // The disk run's acks waited for journal writes.
   expect(cell("| durable disk |", 6)).toBeGreaterThan(0)
-}, 180_000)
+}, 240_000)
