@@ -88,7 +88,15 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
           },
         )
       })
-  logger.info("node listening", { url, games: games.map((g) => g.name), dataDir: config.dataDir ?? null, cluster: !!cluster, version: cluster?.version ?? null })
+  const durability = node.durability()
+  logger.info("node listening", {
+    url,
+    games: games.map((g) => g.name),
+    dataDir: config.dataDir ?? null,
+    cluster: !!cluster,
+    version: cluster?.version ?? null,
+    ...(durability.durable ? {} : { durable: false, reason: durability.reason }),
+  })
   return running
 }
 
