@@ -110,7 +110,7 @@ describe('"replicated" durability with no live replica', () => {
     expect(metrics).toContain("baton_sessions_not_durable 1")
     expect(id).toBeString()
     await node.kill()
-  })
+  }, 30_000)
 
   test("a node with a data dir is durable: /readyz and /metrics say so, and no warning", async () => {
     const dir = mkdtempSync(joinPath(tmpdir(), "baton-durable-"))
@@ -121,7 +121,7 @@ describe('"replicated" durability with no live replica', () => {
     expect(await (await fetch(`${node.url}/metrics`)).text()).toContain("baton_sessions_not_durable 0")
     expect(node.logs.some((l) => l.msg === "replicated sessions are not durable")).toBe(false)
     await node.kill()
-  })
+  }, 30_000)
 
   test("a cluster node without a data dir whose replicas are all gone says so, once, and says it again when a replica is back", async () => {
     const c = await TestCluster.start(2, { BATON_SWEEP_MS: "200" }, APP)
