@@ -246,10 +246,16 @@ export class Store {
     }
   }
 
-  /** The journal's record of a session when it is newer than `copy` (a restart after a crash). */
+  /**
+   * The journal's record of a session when it is newer than `copy` (a
+   * restart after a crash). With no copy to compare, it must be of the
+   * registry's epoch or newer: a session that moved on from this node under
+   * a newer epoch has left older lines here.
+   */
   #journaled(id: string, copy: { rev: number; epoch: number } | undefined): Journaled | undefined {
     const j = this.#recovered.get(id)
-    return j && (!copy || (j.epoch >= copy.epoch && j.record.rev > copy.rev)) ? j : undefined
+    const floor = copy ?? { rev: -1, epoch: this.entry(id)?.epoch ?? 0 }
+    return j && j.epoch >= floor.epoch && j.record.rev > floor.rev ? j : undefined
   }
 
   /**
