@@ -27,6 +27,7 @@ export function nodeOptionsFromEnv(env: Env, port: number, dev = env.BATON_DEV =
     throw new Error(`BATON_REPLICAS must be a positive integer or "all", got "${replicasText}"`)
   return {
     dataDir: env.BATON_DATA_DIR || undefined,
+    fsync: env.BATON_FSYNC === "1",
     log: (env.BATON_LOG as "json" | "pretty" | undefined) ?? (dev ? "pretty" : "json"),
     idleMs: ms(env, "BATON_IDLE_MS"),
     lingerMs: ms(env, "BATON_LINGER_MS"),

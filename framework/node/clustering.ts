@@ -46,6 +46,8 @@ export interface LocalNode extends HandoffHost {
   close(link: PlayerLink): void
   /** A relayed player whose session now runs here: attach it locally. */
   rejoinLocally(link: PlayerLink, join: Extract<ClientMessage, { t: "join" }>, then: ClientMessage[]): void
+  /** A "replicated" session has no live replica: its acks wait for the disk, or go out not durable. */
+  secureLocally(h: HostedSession): void
 }
 
 /** Replica documents a node starts fetching per round (every 50 ms while there are more). */
@@ -133,6 +135,7 @@ export class ClusterRole {
       },
       (session) => node.hosted(session),
       (ms) => this.replicaLag.add(ms),
+      (h) => node.secureLocally(h),
     )
     this.handoff = new Handoff(node, this.cluster, (session) => this.replicator.shadow(session))
     this.cluster.onRequest((from, body) => this.#onRequest(from, body as Body))

@@ -15,6 +15,8 @@ export interface NodeConfig {
   games: readonly AnyGame[]
   /** Keeps sessions on disk (automerge-repo-storage-nodefs) for a restart; in memory when absent. */
   dataDir?: string
+  /** Sync every file written to the data dir (survives power loss too, not only a crash of the process). Default false. */
+  fsync?: boolean
   /** An open session with no player attached and no activity for this long is ended. Default 15 min. */
   idleMs?: number
   /**
@@ -38,6 +40,8 @@ export interface NodeConfig {
   /** The cluster config will come later (joinCluster, once listening). */
   clustered?: boolean
 }
+
+const NOT_DURABLE = "replicated sessions are not durable"
 
 /** Players attached from which a session's deltas are batched per window rather than per turn. */
 const CROWD = 16
@@ -110,7 +114,9 @@ export class BatonNode implements LocalNode {
   #sweep: ReturnType<typeof setInterval> | undefined
   #role: ClusterRole | undefined
   readonly #seen = new Observability(this.id)
-  #cfg: Required<Omit<NodeConfig, "dataDir" | "log" | "cluster" | "clustered">> & { dataDir?: string }
+  #cfg: Required<Omit<NodeConfig, "dataDir" | "fsync" | "log" | "cluster" | "clustered">> & { dataDir?: string }
+  /** Whether "replicated" sessions were last seen with neither a live replica nor a data dir (logged once per change). */
+  #exposed = false
 
   private constructor(config: NodeConfig) {
     const games = new Map<string, AnyGame>()
@@ -141,11 +147,13 @@ export class BatonNode implements LocalNode {
     const node = new BatonNode(config)
     node.#store = await Store.open({
       dataDir: config.dataDir,
+      fsync: config.fsync,
       peerId: node.id,
       checkpointMs: node.#cfg.checkpointMs,
       clock: node.#cfg.clock,
       onError: (session, error) => node.log.error("checkpoint failed", { session, error }),
       onDamage: (event) => node.#reportDamage(event),
+      onCommit: (sessions, ms) => node.#seen.diskCommit(sessions, ms),
     })
     // A clustered node's stored sessions belong to the cluster: handoff and failover decide who resumes them.
     if (!config.cluster && !config.clustered) await node.#resumeStored()
@@ -158,7 +166,13 @@ export class BatonNode implements LocalNode {
       replicaLag: () => node.#role?.replicaLag.summary(),
       documentLag: () => node.#role?.documentLag.summary(),
       members: () => node.#role?.cluster.members() ?? [],
+      notDurable: () => node.durability().notDurable,
     })
+    const exposed = [...node.games.values()].filter((g) => g.durability === "replicated").map((g) => g.name)
+    if (exposed.length && !node.#store.persistent && !config.cluster && !config.clustered) {
+      node.#exposed = true
+      node.log.warn(NOT_DURABLE, { games: exposed, reason: "no data dir and no cluster: their acknowledged actions live only in this process" })
+    }
     node.#status = "ready"
     if (config.cluster) node.joinCluster(config.cluster)
     return node
@@ -222,7 +236,7 @@ export class BatonNode implements LocalNode {
       throw clientError(error, this.log, { session: id, game: gameName, where: "create" }, error instanceof GameLoadError ? error.code : "game_error")
     }
     const hosted = new HostedSession(session)
-    hosted.holdAcks = game.durability === "replicated" && !!this.#role
+    hosted.holdAcks = this.#holdsAcks(game)
     this.#sessions.set(session.id, hosted)
     this.#store.create(session.record, this.id)
     hosted.takeCheckpoint()
@@ -334,7 +348,7 @@ export class BatonNode implements LocalNode {
     if (existing) this.release(record.id, "superseded")
     const hosted = new HostedSession(session)
     hosted.epoch = epoch
-    hosted.holdAcks = game.durability === "replicated" && !!this.#role
+    hosted.holdAcks = this.#holdsAcks(game)
     this.#role?.replicator.dropShadow(record.id)
     this.#sessions.set(record.id, hosted)
     // A handoff continues the session's document (its replicas keep following it); otherwise a fresh one.
@@ -429,8 +443,58 @@ export class BatonNode implements LocalNode {
     }
   }
 
+  /**
+   * "replicated" durability where no replica is live: the acks wait for the
+   * data dir to hold the change (one group-committed write for every action
+   * since the last), or, with no data dir, go at once and the session is
+   * counted as not durable (log, /readyz, /metrics).
+   */
+  secureLocally(h: HostedSession): void {
+    if (!this.#store.persistent) {
+      h.releaseAcks(Number.POSITIVE_INFINITY)
+      if (!this.#exposed) this.#checkDurability()
+      return
+    }
+    if (h.heldAcks === 0) return
+    const rev = h.session.record.rev
+    this.#store.persist(h.session.record).then(
+      () => h.releaseAcks(rev),
+      // The acks stay held: the next action's write carries this change too.
+      (error) => this.log.error("durable write failed", { session: h.id, error }),
+    )
+  }
+
+  /** Whether an acknowledged action of every session survives this process dying. */
+  durability(): { durable: boolean; notDurable: number; reason?: string } {
+    if (this.#store.persistent) return { durable: true, notDurable: 0 }
+    let notDurable = 0
+    for (const h of this.#sessions.values()) if (h.session.game.durability === "replicated" && !this.#role?.replicator.liveReplicas(h.id).length) notDurable++
+    const lone = !this.#role && [...this.games.values()].some((g) => g.durability === "replicated")
+    if (!lone && notDurable === 0) return { durable: true, notDurable }
+    return {
+      durable: false,
+      notDurable,
+      reason: this.#role
+        ? 'sessions with durability "replicated" have no live replica and this node has no data dir: what they acknowledge dies with this process'
+        : 'this node has no data dir and no cluster: what sessions with durability "replicated" acknowledge dies with this process',
+    }
+  }
+
+  #checkDurability(): void {
+    const d = this.durability()
+    if (d.durable === !this.#exposed) return
+    this.#exposed = !d.durable
+    if (d.durable) this.log.info("replicated sessions are durable again", {})
+    else this.log.warn(NOT_DURABLE, { sessions: d.notDurable, reason: d.reason })
+  }
+
+  #holdsAcks(game: AnyGame): boolean {
+    return game.durability === "replicated" && (!!this.#role || this.#store.persistent)
+  }
+
   /** Ends idle sessions, drops unjoined ones, and forgets ended ones after their linger time. */
   collect(): void {
+    this.#checkDurability()
     const now = this.#now()
     for (const h of this.#sessions.values()) {
       const r = h.session.record
@@ -624,7 +688,7 @@ export class BatonNode implements LocalNode {
           }
       }
       if (h.holdAcks) {
-        if (!this.#role?.replicator.replicate(h)) h.releaseAcks(Number.POSITIVE_INFINITY)
+        if (!this.#role?.replicator.replicate(h)) this.secureLocally(h)
       } else if (this.#role && h.changedSinceStream()) this.#role.replicator.stream(h)
       for (const f of h.session.takeFaults()) this.log.error("game code failed", { session: h.id, where: f.where, error: f.error })
       const rec = h.takeCheckpoint()
@@ -692,6 +756,7 @@ export class BatonNode implements LocalNode {
       try {
         const { record } = await this.#store.load(id)
         const hosted = new HostedSession(Session.resume(game, record))
+        hosted.holdAcks = this.#holdsAcks(game)
         this.#sessions.set(id, hosted)
         this.#store.adopt(id, this.id)
         this.#wake(hosted)

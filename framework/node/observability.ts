@@ -40,6 +40,8 @@ export interface GaugeSources {
   replicaLag(): { p50: number | null; p99: number | null } | undefined
   documentLag(): { p50: number | null; p99: number | null } | undefined
   members(): { id: string; status: string; version: string; up: boolean }[]
+  /** Sessions with durability "replicated" that have neither a live replica nor a data dir. */
+  notDurable(): number
 }
 
 /**
@@ -56,6 +58,10 @@ export class Observability {
   readonly #moves = this.metrics.counter("baton_session_moves_total", "Sessions moved to or taken over by this node, by kind")
   readonly #handoffSeconds = this.metrics.histogram("baton_handoff_seconds", "Pause of a session handed off from this node (frozen until the target acknowledged)", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5])
   readonly #failoverSeconds = this.metrics.histogram("baton_failover_seconds", "From a peer's node-down to this node running one of its sessions", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5])
+
+  readonly #diskWrites = this.metrics.counter("baton_durable_writes_total", 'Group commits to the journal in the data dir that "replicated" acks waited for (no live replica)')
+  readonly #diskSessions = this.metrics.counter("baton_durable_write_sessions_total", "Sessions those group commits wrote (a journal line each)")
+  readonly #diskSeconds = this.metrics.histogram("baton_durable_write_seconds", "Time of one group commit to the data dir", [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25])
 
   constructor(readonly nodeId: string) {}
 
@@ -86,6 +92,12 @@ export class Observability {
     if (refusal) this.#rejected.inc(1, { code: refusal })
   }
 
+  diskCommit(sessions: number, ms: number): void {
+    this.#diskWrites.inc()
+    this.#diskSessions.inc(sessions)
+    this.#diskSeconds.observe(ms / 1000)
+  }
+
   move(kind: "handoff" | "failover", ms: number): void {
     this.#moves.inc(1, { kind })
     ;(kind === "handoff" ? this.#handoffSeconds : this.#failoverSeconds).observe(ms / 1000)
@@ -110,6 +122,11 @@ export class Observability {
     m.gauge("baton_replica_lag_ms", "How old changes were when they reached this node as a replica (p50, p99 of the last 10,000)", () => quantiles(src.replicaLag()))
     m.gauge("baton_document_lag_ms", "How old checkpoints were when they reached this node's replica documents (p50, p99 of the last 10,000)", () =>
       quantiles(src.documentLag()),
+    )
+    m.gauge(
+      "baton_sessions_not_durable",
+      'Sessions with durability "replicated" that have neither a live replica nor a data dir: what they acknowledge dies with this process',
+      src.notDurable,
     )
     m.gauge("baton_cluster_member_up", "Members as this node sees them (1 up, 0 down)", () =>
       src.members().map((x) => [{ member: x.id, status: x.status, version: x.version }, x.up ? 1 : 0]),

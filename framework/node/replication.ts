@@ -74,6 +74,8 @@ export class Replicator {
     readonly hosted: (session: string) => HostedSession | undefined,
     /** A replica got changes that were `ms` old (the owner's clock at the change vs ours now). */
     readonly onLag: (ms: number) => void = () => {},
+    /** "replicated" durability with no live replica: the node secures the acks another way (the disk) or lets them go. */
+    readonly onNoReplica: (h: HostedSession) => void = (h) => h.releaseAcks(Number.POSITIVE_INFINITY),
   ) {
     // A replication message can be lost (a link replaced, a peer restarting): acks must not wait
     // forever behind it. Whatever is unconfirmed after a while is sent again, whole.
@@ -83,7 +85,7 @@ export class Replicator {
         const since = this.#since.get(id)
         if (since === undefined || now - since < 300) continue
         this.#sent.delete(id)
-        if (!this.replicate(h)) h.releaseAcks(Number.POSITIVE_INFINITY)
+        if (!this.replicate(h)) this.onNoReplica(h)
       }
     }, 100)
   }
@@ -129,9 +131,14 @@ export class Replicator {
     return { session: h.id, epoch: h.epoch, base: base.rev, rev: rec.rev, since, ops: diffOutsideLedgers(base, rec), ledgers: ledgerChanges(base, rec) }
   }
 
-  /** Owner side, "replicated" durability, after a flush. Returns false when there is no replica to wait for (acks go at once). */
+  /** The members of a session's replica set other than this node that are up. */
+  liveReplicas(session: string): string[] {
+    return this.replicasOf(session).filter((id) => id !== this.selfId && this.cluster.member(id)?.up)
+  }
+
+  /** Owner side, "replicated" durability, after a flush. Returns false when there is no replica to wait for (see onNoReplica). */
   replicate(h: HostedSession): boolean {
-    const peers = this.replicasOf(h.id).filter((id) => id !== this.selfId && this.cluster.member(id)?.up)
+    const peers = this.liveReplicas(h.id)
     if (peers.length === 0) return false
     const rec = h.session.record
     const now = Date.now()
@@ -151,9 +158,9 @@ export class Replicator {
     return true
   }
 
-  /** The replica sets changed (a node left): send again, or let the acks go when no replica is left. */
+  /** The replica sets changed (a node left): send again, or hand the acks to onNoReplica when no replica is left. */
   resync(): void {
-    for (const h of this.#awaiting.values()) if (!this.replicate(h)) h.releaseAcks(Number.POSITIVE_INFINITY)
+    for (const h of this.#awaiting.values()) if (!this.replicate(h)) this.onNoReplica(h)
   }
 
   forget(session: string): void {

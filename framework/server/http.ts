@@ -50,9 +50,14 @@ export function httpApi(node: BatonNode, opts: HttpOptions = {}): Hono<Env> {
       ? c.json({ ok: false, node: node.id, status: node.status, reason: "a shared prototype was modified at run time (prototype pollution): restart this node" }, 500)
       : c.json({ ok: true, node: node.id, status: node.status }),
   )
-  app.get("/readyz", (c) =>
-    node.status === "ready" ? c.json({ ready: true, node: node.id }) : c.json({ ready: false, node: node.id, status: node.status }, 503),
-  )
+  // Not durable is not unready (the node serves), but the body says so: see the README, "Durability".
+  app.get("/readyz", (c) => {
+    const d = node.durability()
+    const durability = d.durable ? { durable: true } : { durable: false, sessionsNotDurable: d.notDurable, reason: d.reason }
+    return node.status === "ready"
+      ? c.json({ ready: true, node: node.id, ...durability })
+      : c.json({ ready: false, node: node.id, status: node.status, ...durability }, 503)
+  })
 
   app.get("/metrics", operatorsOnly, (c) => c.text(node.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }))
 

@@ -126,7 +126,16 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
       })
   if (!dev && !adminServer && !adminToken && operatorViews !== "open")
     logger.warn("the operators' views (/sessions, /cluster, /metrics, /dashboard) are off: set BATON_ADMIN_PORT or BATON_ADMIN_TOKEN")
-  logger.info("node listening", { url, adminUrl: adminUrl ?? null, games: games.map((g) => g.name), dataDir: config.dataDir ?? null, cluster: !!cluster, version: cluster?.version ?? null })
+  const durability = node.durability()
+  logger.info("node listening", {
+    url,
+    adminUrl: adminUrl ?? null,
+    games: games.map((g) => g.name),
+    dataDir: config.dataDir ?? null,
+    cluster: !!cluster,
+    version: cluster?.version ?? null,
+    ...(durability.durable ? {} : { durable: false, reason: durability.reason }),
+  })
   return running
 }
 

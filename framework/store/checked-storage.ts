@@ -3,7 +3,6 @@ import { mkdir, rename } from "node:fs/promises"
 import { dirname, join, relative } from "node:path"
 import { free, init, loadIncremental } from "@automerge/automerge"
 import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo"
-import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 
 /** A file of the data dir that could not be read, and where it was moved. */
 export interface DamagedFile {
@@ -27,13 +26,14 @@ export interface DamagedFile {
  * so the chunks that remain often hold everything.
  */
 export class CheckedStorage implements StorageAdapterInterface {
-  readonly #inner: NodeFSStorageAdapter
+  readonly #inner: StorageAdapterInterface
   readonly #dir: string
   readonly #aside: string
   readonly #onDamage: (file: DamagedFile) => void
 
-  constructor(dir: string, aside: string, onDamage: (file: DamagedFile) => void) {
-    this.#inner = new NodeFSStorageAdapter(dir)
+  /** `inner` stores the files under `dir` (the nodefs adapter, or one writing atomically over it). */
+  constructor(inner: StorageAdapterInterface, dir: string, aside: string, onDamage: (file: DamagedFile) => void) {
+    this.#inner = inner
     this.#dir = dir
     this.#aside = aside
     this.#onDamage = onDamage

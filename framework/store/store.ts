@@ -4,7 +4,9 @@ import { load, save } from "@automerge/automerge"
 import { type AutomergeUrl, type DocHandle, type DocumentId, type PeerId, Repo } from "@automerge/automerge-repo"
 import type { SessionRecord } from "../game/index.ts"
 import { diff } from "../protocol/index.ts"
+import { AtomicFSStorageAdapter } from "./atomic-fs.ts"
 import { CheckedStorage, type DamagedFile } from "./checked-storage.ts"
+import { Journal, type Journaled } from "./journal.ts"
 import { registryRebuild, type UnreadableDocument } from "./rebuild.ts"
 import { Registry, type RegistryDoc, type RegistryEntry, registryDocId } from "./registry.ts"
 import { fromStored, logEntry, newSessionDoc, readSessionDoc, readStored, type SessionCopy, type SessionDoc, toStored } from "./session-doc.ts"
@@ -12,6 +14,8 @@ import { fromStored, logEntry, newSessionDoc, readSessionDoc, readStored, type S
 export interface StoreOptions {
   /** A directory for automerge-repo-storage-nodefs; in memory when absent. */
   dataDir?: string
+  /** Sync each file written to disk (survives power loss, not only a crash of the process). */
+  fsync?: boolean
   peerId: string
   /** Nodes of one cluster share the registry document; its id derives from this name. */
   clusterName?: string
@@ -28,6 +32,8 @@ export interface StoreOptions {
   onError?: (session: string, error: unknown) => void
   /** What was found damaged in the data dir, and what was done about it. */
   onDamage?: (event: DataDirEvent) => void
+  /** A group commit (see persist) reached the disk: how many sessions it wrote and how long it took. */
+  onCommit?: (sessions: number, ms: number) => void
 }
 
 /** Damage found in the data dir: nothing is deleted, damaged files are moved under `<dataDir>/damaged/<time>/`. */
@@ -50,6 +56,8 @@ interface Written {
   entries: number
   logBytes: number
   baseBytes: number
+  /** The document was started here and no group commit saved it yet (a journal line needs it on disk). */
+  fresh?: boolean
 }
 
 /**
@@ -69,6 +77,15 @@ export class Store {
   /** Sessions whose documents could not be read here: named again when the node stops. */
   #unreadable = new Map<string, UnreadableDocument>()
   #opts: Required<Omit<StoreOptions, "dataDir">> & { dataDir?: string }
+  /** With a data dir: what "replicated" acks wait for when no replica is live (see persist). */
+  #journal: Journal | undefined
+  /** Sessions the journal held at start, newer than their documents may be. */
+  #recovered = new Map<string, Journaled>()
+  /** Records to write in the next group commit, and who waits for it. */
+  #toPersist = new Map<string, SessionRecord>()
+  #nextCommit: PromiseWithResolvers<void> | undefined
+  /** The group commit in flight (close waits for it). */
+  #committing: Promise<void> | undefined
 
   private constructor(opts: StoreOptions) {
     this.#opts = {
@@ -78,13 +95,18 @@ export class Store {
       compactAfter: opts.compactAfter ?? 200,
       compactAfterBytes: opts.compactAfterBytes ?? 32 * 1024,
       clock: opts.clock ?? Date.now,
+      fsync: opts.fsync ?? false,
       onError: opts.onError ?? (() => {}),
       onDamage: opts.onDamage ?? (() => {}),
+      onCommit: opts.onCommit ?? (() => {}),
       clusterName: opts.clusterName ?? "baton",
     }
     // Set aside under the path a file had in the data dir: copying the folder back restores it as it was.
     const aside = opts.dataDir && join(opts.dataDir, "damaged", new Date(this.#opts.clock()).toISOString().replaceAll(":", "-"), "automerge")
-    this.#storage = opts.dataDir && aside ? new CheckedStorage(join(opts.dataDir, "automerge"), aside, (f) => this.#onDamagedFile(f)) : undefined
+    this.#storage =
+      opts.dataDir && aside
+        ? new CheckedStorage(new AtomicFSStorageAdapter(join(opts.dataDir, "automerge"), join(opts.dataDir, "tmp"), opts.fsync), join(opts.dataDir, "automerge"), aside, (f) => this.#onDamagedFile(f))
+        : undefined
     this.repo = new Repo({
       storage: this.#storage,
       network: [],
@@ -101,6 +123,13 @@ export class Store {
     if (rebuilt) {
       store.#registry.restore(rebuilt.entries)
       store.#opts.onDamage({ t: "registry-rebuilt", why: rebuilt.why, setAside: rebuilt.setAside, sessions: rebuilt.entries.size, unreadable: rebuilt.unreadable })
+    }
+    if (opts.dataDir) {
+      const { journal, recovered } = Journal.read(join(opts.dataDir, "journal"), opts.fsync)
+      // Sessions the registry no longer names (removed) are not carried over.
+      for (const [id, j] of recovered) if (store.entry(id)) store.#recovered.set(id, j)
+      await journal.start(store.#recovered)
+      store.#journal = journal
     }
     store.#timer = setInterval(() => store.writeCheckpoints(store.#opts.budgetMs), Math.max(10, store.#opts.checkpointMs / 2))
     return store
@@ -161,7 +190,7 @@ export class Store {
     const at = this.#opts.clock()
     const { doc, baseBytes } = newSessionDoc(stored, epoch, at)
     const handle = this.repo.create<SessionDoc>(doc)
-    this.#written.set(record.id, { handle, epoch, last: stored, at, entries: 0, logBytes: 0, baseBytes })
+    this.#written.set(record.id, { handle, epoch, last: stored, at, entries: 0, logBytes: 0, baseBytes, fresh: true })
     this.#registry.set(record.id, { game: record.game, doc: handle.url, owner, epoch, status: record.status, updatedAt: this.#opts.clock() })
     return handle.url
   }
@@ -187,7 +216,7 @@ export class Store {
     const read = readStored(handle.doc())
     if (!read || !Number.isFinite(read.entries) || read.stored.rev !== record.rev) return false
     const base = String((handle.doc() as unknown as { base: unknown }).base).length
-    const w: Written = { handle, epoch, epochWritten: false, last: read.stored, at: 0, entries: read.entries, logBytes: read.logBytes, baseBytes: base }
+    const w: Written = { handle, epoch, epochWritten: false, last: read.stored, at: 0, entries: read.entries, logBytes: read.logBytes, baseBytes: base, fresh: true }
     this.#written.set(record.id, w)
     // The entry that carries the new epoch is written by the next round, not inside the handoff's pause.
     this.#dirty.set(record.id, record)
@@ -200,6 +229,72 @@ export class Store {
   /** Remembers the newest record; it is written by the next round (coalesced). */
   checkpoint(record: SessionRecord): void {
     this.#dirty.set(record.id, record)
+  }
+
+  /**
+   * Writes the session's record to disk and resolves once the write returned
+   * ("replicated" durability when no replica is live): a line in the journal
+   * (see journal.ts), with the registry and any document not saved yet, so
+   * that a restart finds the session. Group commit: every record passed
+   * while a write is in flight goes in the next one, one write() for all of
+   * them, so a burst of actions costs one write, not one each.
+   */
+  persist(record: SessionRecord): Promise<void> {
+    if (!this.#journal) return Promise.reject(new Error("no data dir: nothing to persist to"))
+    this.#toPersist.set(record.id, record)
+    this.#nextCommit ??= Promise.withResolvers<void>()
+    const done = this.#nextCommit.promise
+    // Sessions flushed in the same turn join this commit.
+    if (!this.#committing) queueMicrotask(() => void this.#commit())
+    return done
+  }
+
+  #commit(): Promise<void> | undefined {
+    if (this.#committing || !this.#nextCommit) return
+    this.#committing = this.#writeCommit(this.#nextCommit).finally(() => {
+      this.#committing = undefined
+      void this.#commit()
+    })
+    return this.#committing
+  }
+
+  async #writeCommit(waiting: PromiseWithResolvers<void>): Promise<void> {
+    const journal = this.#journal
+    if (!journal) return
+    const batch = this.#toPersist
+    this.#toPersist = new Map()
+    this.#nextCommit = undefined
+    const started = performance.now()
+    try {
+      const items: { id: string; record: SessionRecord; epoch: number }[] = []
+      // The registry names each session and its document; both must be on disk before its line counts.
+      const docs = [this.#registry.handle.documentId]
+      for (const [id, record] of batch) {
+        const w = this.#written.get(id)
+        if (!w) continue
+        items.push({ id, record: toStored(record), epoch: w.epoch })
+        if (w.fresh) docs.push(w.handle.documentId)
+        w.fresh = false
+      }
+      this.#registry.flush()
+      await Promise.all([journal.append(items), this.repo.flush(docs)])
+      this.#opts.onCommit(items.length, performance.now() - started)
+      waiting.resolve()
+    } catch (error) {
+      waiting.reject(error)
+    }
+  }
+
+  /**
+   * The journal's record of a session when it is newer than `copy` (a
+   * restart after a crash). With no copy to compare, it must be of the
+   * registry's epoch or newer: a session that moved on from this node under
+   * a newer epoch has left older lines here.
+   */
+  #journaled(id: string, copy: { rev: number; epoch: number } | undefined): Journaled | undefined {
+    const j = this.#recovered.get(id)
+    const floor = copy ?? { rev: -1, epoch: this.entry(id)?.epoch ?? 0 }
+    return j && j.epoch >= floor.epoch && j.record.rev > floor.rev ? j : undefined
   }
 
   /**
@@ -258,6 +353,7 @@ export class Store {
     const old = w.handle
     const { doc, baseBytes } = newSessionDoc(record, w.epoch, w.at)
     w.handle = this.repo.create<SessionDoc>(doc)
+    w.fresh = true
     w.entries = 0
     w.logBytes = 0
     w.baseBytes = baseBytes
@@ -283,7 +379,13 @@ export class Store {
     this.#written.set(id, w)
     // A document of the older layout (one field per value) cannot take log entries: start a fresh one.
     if (!Number.isFinite(read.entries)) this.#compact(w, read.stored)
-    return { record: fromStored(read.stored), epoch: read.epoch }
+    const j = this.#journaled(id, { rev: read.stored.rev, epoch: read.epoch })
+    if (!j) return { record: fromStored(read.stored), epoch: read.epoch }
+    this.#recovered.delete(id)
+    // Acknowledged after the document's last checkpoint: the next round writes it there too.
+    const record = fromStored(j.record)
+    this.#dirty.set(id, record)
+    return { record, epoch: j.epoch }
   }
 
   /** The URL of the document a session is written to here. */
@@ -314,8 +416,14 @@ export class Store {
     const e = this.entry(id)
     if (!e) return undefined
     const handle = this.repo.handles[e.doc.replace(/^automerge:/, "") as never] as DocHandle<SessionDoc> | undefined
+    // Not loaded: loadCopy reads it (the journal alone may be older than the document).
     if (!handle?.isReady()) return undefined
-    return readSessionDoc(handle.doc())
+    return this.#withJournal(id, readSessionDoc(handle.doc()))
+  }
+
+  #withJournal(id: string, copy: SessionCopy | undefined): SessionCopy | undefined {
+    const j = this.#journaled(id, copy && { rev: copy.record.rev, epoch: copy.epoch })
+    return j ? { record: fromStored(j.record), epoch: j.epoch, at: copy?.at ?? 0 } : copy
   }
 
   /** Fetches a session's document (from disk, or from the peers that hold it), then reads it. */
@@ -324,14 +432,16 @@ export class Store {
     if (!e) return undefined
     try {
       const handle = await this.repo.find<SessionDoc>(e.doc, { signal: AbortSignal.timeout(timeoutMs) })
-      return readSessionDoc(handle.doc())
+      return this.#withJournal(id, readSessionDoc(handle.doc()))
     } catch {
-      return undefined
+      return this.#withJournal(id, undefined)
     }
   }
 
   /** Stops writing a session here (it moved away); the registry entry is the new owner's now. */
   forget(id: string): void {
+    this.#journal?.drop(id)
+    this.#recovered.delete(id)
     const w = this.#written.get(id)
     this.#dirty.delete(id)
     this.#written.delete(id)
@@ -345,6 +455,8 @@ export class Store {
 
   /** Forgets a session: its registry entry and its document. */
   remove(id: string): void {
+    this.#journal?.drop(id)
+    this.#recovered.delete(id)
     const w = this.#written.get(id)
     this.#dirty.delete(id)
     this.#written.delete(id)
@@ -386,6 +498,9 @@ export class Store {
     // What repo.shutdown() does, with the flush above (its own flush of every handle throws as said there).
     for (const adapter of this.repo.networkSubsystem.adapters) adapter.disconnect()
     await this.flush()
+    // Acks waiting on a commit get it before the journal closes.
+    while (this.#committing) await this.#committing
+    await this.#journal?.close()
   }
 
   /**

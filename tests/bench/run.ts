@@ -5,11 +5,13 @@
  * Medians of --runs runs (default 3); server pinned to core 0 and this load
  * generator to core 1 where taskset exists. `--quick` runs everything once,
  * small (a smoke run: numbers are not meaningful, the suite just must not
- * rot). Figures with a target of issue 6 print it and whether it is met.
+ * rot). `durable`: the cost of "replicated" acks waiting for the disk on a
+ * lone node (durable-latency.ts). Figures with a target of issue 6 print it and whether it is met.
  */
 import { parseArgs } from "node:util"
 import { type ArenaResult, runArena } from "./arena.ts"
 import { measureDrain } from "./drain.ts"
+import { measureDurableLatency } from "./durable-latency.ts"
 import { measureFailover } from "./failover.ts"
 import { measureRolling } from "./rolling.ts"
 import { median } from "./stats.ts"
@@ -97,6 +99,16 @@ if (section("rolling")) {
       console.error(`rolling run with ${r.lost} lost, ${r.takeovers} takeovers:\n  ${r.incidents.filter((l) => !l.includes("left the cluster")).join("\n  ")}`)
     console.log(
       `| rolling ${sessions} sessions, a bot each every ${pace} ms | ${med(all, (r) => r.rollMs)} | ${med(all, (r) => r.beforeMs.p99)} | ${med(all, (r) => r.latencyMs.p50)} | ${med(all, (r) => r.latencyMs.p95)} | ${med(all, (r) => r.latencyMs.p99)} | ${med(all, (r) => r.longestPauseMs)} | ${med(all, (r) => r.movesPerSession)} | ${sum(all, (r) => r.takeovers)} | ${med(all, (r) => r.acked)} | ${sum(all, (r) => r.lost)} | ${sum(all, (r) => r.duplicated)} | ${sum(all, (r) => r.inDoubt)} |`,
+    )
+  }
+}
+if (section("durable")) {
+  console.log('\n| durable ("replicated", lone node, 20x2, one action in flight each) | actions/s | p50 ms | p95 ms | p99 ms | actions per write |')
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |")
+  for (const config of ["memory", "disk", "disk+fsync"] as const) {
+    const all = await repeat(() => measureDurableLatency({ config, seconds: values.quick ? 1 : 10, sessions: 20, players: 2 }))
+    console.log(
+      `| durable ${config} | ${med(all, (r) => r.actionsPerSecond)} | ${med(all, (r) => r.latencyMs.p50)} | ${med(all, (r) => r.latencyMs.p95)} | ${med(all, (r) => r.latencyMs.p99)} | ${med(all, (r) => r.actionsPerWrite ?? 0) || "-"} |`,
     )
   }
 }

@@ -7,7 +7,7 @@ test("bun run bench --quick runs the whole suite", async () => {
   const proc = Bun.spawn(["bun", resolve(import.meta.dir, "run.ts"), "--quick"], { stdout: "pipe", stderr: "pipe", cwd: resolve(import.meta.dir, "../..") })
   const out = await new Response(proc.stdout).text()
   expect(await proc.exited).toBe(0)
-  for (const row of ["| 50x4 | 1 |", "| 200x4 | 1 |", "| 1x100 | 1 |", "| 50x4 | 3 |", "| drain 20 sessions", "| failover 6 ", "| rolling 10 "]) expect(out).toContain(row)
+  for (const row of ["| 50x4 | 1 |", "| 200x4 | 1 |", "| 1x100 | 1 |", "| 50x4 | 3 |", "| drain 20 sessions", "| failover 6 ", "| rolling 10 ", "| durable memory ", "| durable disk "]) expect(out).toContain(row)
   // Every arena row measured something.
   for (const line of out.split("\n").filter((l) => /^\| \d+x\d+ \|/.test(l))) expect(Number(line.split("|")[3])).toBeGreaterThan(0)
   // The handoff rows did too: the drain moved its sessions, a failover and a roll moved some.
@@ -15,4 +15,6 @@ test("bun run bench --quick runs the whole suite", async () => {
   expect(cell("| drain 20 sessions", 2)).toBe(20)
   expect(cell("| failover 6 ", 2)).toBeGreaterThan(0)
   expect(cell("| rolling 10 ", 8)).toBeGreaterThan(0)
-}, 180_000)
+  // The disk run's acks waited for journal writes.
+  expect(cell("| durable disk |", 6)).toBeGreaterThan(0)
+}, 240_000)

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as A from "@automerge/automerge"
 import { Repo } from "@automerge/automerge-repo"
+import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import counter from "../../app/games/counter.ts"
 import { Session, type SessionRecord } from "../../framework/game/index.ts"
 import { CheckedStorage, type DamagedFile } from "../../framework/store/checked-storage.ts"
@@ -42,7 +43,7 @@ describe("rebuilding the registry from the session documents", () => {
   test("each session's newest document counts (a compaction's old one may still be on disk); damaged ones are named", async () => {
     const dir = join(tempDir(), "automerge")
     const damaged: DamagedFile[] = []
-    const repo = repoOn(new CheckedStorage(dir, join(dir, "..", "damaged"), () => {}), "n1")
+    const repo = repoOn(new CheckedStorage(new NodeFSStorageAdapter(dir), dir, join(dir, "..", "damaged"), () => {}), "n1")
     const older = repo.create(newSessionDoc(record("s1", 5), 1, T0).doc)
     const newer = repo.create(newSessionDoc(record("s1", 9), 1, T0 + 1).doc)
     const handedOver = repo.create(newSessionDoc(record("s2", 3, "ended"), 4, T0).doc)
@@ -54,7 +55,7 @@ describe("rebuilding the registry from the session documents", () => {
     const files = readdirSync(chunks).map((f) => join(chunks, f))
     for (const f of files) writeFileSync(f, "garbage")
     // A node starting on this data dir (the adapter caches what its own process saved).
-    const storage = new CheckedStorage(dir, join(dir, "..", "damaged"), (f) => damaged.push(f))
+    const storage = new CheckedStorage(new NodeFSStorageAdapter(dir), dir, join(dir, "..", "damaged"), (f) => damaged.push(f))
 
     const documents = await storedDocuments(storage)
     expect(documents.sort()).toEqual([older, newer, handedOver, empty, broken].map((h) => h.documentId as string).sort())
