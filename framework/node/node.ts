@@ -4,8 +4,10 @@ import { CloseCode } from "../protocol/index.ts"
 import { type DataDirEvent, Store } from "../store/index.ts"
 import { BatonError, clientError } from "./errors.ts"
 import { type ClusterConfig, ClusterRole, type LocalNode } from "./clustering.ts"
+import { Durability, type DurabilityReport } from "./durability.ts"
 import { handlerFailures } from "./failures.ts"
 import { HostedSession, type PlayerLink } from "./hosted.ts"
+import { LISTING_MAX, type OpenSession, publicView, type SessionSummary, summarize } from "./summaries.ts"
 import { Observability, type TimelineEvent } from "./observability.ts"
 import { LinkRefusals } from "./link-refusals.ts"
 import { createLogger, type Logger } from "../log/index.ts"
@@ -41,48 +43,12 @@ export interface NodeConfig {
   clustered?: boolean
 }
 
-const NOT_DURABLE = "replicated sessions are not durable"
 
 /** Players attached from which a session's deltas are batched per window rather than per turn. */
 const CROWD = 16
 const CROWD_FLUSH_MS = 5
 
 export type NodeStatus = "starting" | "ready" | "draining" | "stopping" | "stopped"
-
-export interface SessionSummary {
-  id: string
-  game: string
-  status: "open" | "ended"
-  players: { player: PlayerId; seat: number; connected: boolean }[]
-  seated: number
-  minPlayers: number
-  maxPlayers: number
-  createdAt: number
-  activeAt: number
-  rev: number
-  result: unknown
-}
-
-/**
- * A session as anyone looking for a game sees it (GET /sessions?game=…): no
- * player ids, no document; `listing` is what the game's `publish(state)`
- * returns, when it has one.
- */
-export interface OpenSession {
-  id: string
-  game: string
-  status: "open" | "ended"
-  minPlayers: number
-  maxPlayers: number
-  seated: number
-  createdAt: number
-  listing?: unknown
-}
-
-/** Sessions one public listing names at most (oldest first: they have waited longest). */
-const LISTING_MAX = 100
-/** The largest `publish(state)` answer shown, bytes of JSON. */
-const LISTING_MAX_BYTES = 2048
 
 interface LinkState {
   hosted?: HostedSession
@@ -115,8 +81,7 @@ export class BatonNode implements LocalNode {
   #role: ClusterRole | undefined
   readonly #seen = new Observability(this.id)
   #cfg: Required<Omit<NodeConfig, "dataDir" | "fsync" | "log" | "cluster" | "clustered">> & { dataDir?: string }
-  /** Whether "replicated" sessions were last seen with neither a live replica nor a data dir (logged once per change). */
-  #exposed = false
+  #durability: Durability
 
   private constructor(config: NodeConfig) {
     const games = new Map<string, AnyGame>()
@@ -129,6 +94,17 @@ export class BatonNode implements LocalNode {
     // What operators want to see on the dashboard is what the node already logs: tap it.
     this.log = this.#seen.tap(config.log ?? createLogger({ node: this.id }))
     this.linkRefusals = new LinkRefusals(this.log, this.#seen.metrics)
+    const node = this
+    this.#durability = new Durability({
+      get store() {
+        return node.#store
+      },
+      games,
+      log: this.log,
+      clustered: () => !!this.#role || !!config.cluster || !!config.clustered,
+      liveReplicas: (id) => this.#role?.replicator.liveReplicas(id).length ?? 0,
+      sessions: () => this.#sessions.values(),
+    })
     this.#cfg = {
       games: config.games,
       dataDir: config.dataDir,
@@ -168,11 +144,7 @@ export class BatonNode implements LocalNode {
       members: () => node.#role?.cluster.members() ?? [],
       notDurable: () => node.durability().notDurable,
     })
-    const exposed = [...node.games.values()].filter((g) => g.durability === "replicated").map((g) => g.name)
-    if (exposed.length && !node.#store.persistent && !config.cluster && !config.clustered) {
-      node.#exposed = true
-      node.log.warn(NOT_DURABLE, { games: exposed, reason: "no data dir and no cluster: their acknowledged actions live only in this process" })
-    }
+    node.#durability.announce()
     node.#status = "ready"
     if (config.cluster) node.joinCluster(config.cluster)
     return node
@@ -236,18 +208,18 @@ export class BatonNode implements LocalNode {
       throw clientError(error, this.log, { session: id, game: gameName, where: "create" }, error instanceof GameLoadError ? error.code : "game_error")
     }
     const hosted = new HostedSession(session)
-    hosted.holdAcks = this.#holdsAcks(game)
+    hosted.holdAcks = this.#durability.holdsAcks(game)
     this.#sessions.set(session.id, hosted)
     this.#store.create(session.record, this.id)
     hosted.takeCheckpoint()
     this.#wake(hosted)
     this.#role?.cluster.setLoad(this.#sessions.size)
     this.log.info("session created", { session: session.id, game: game.name })
-    return this.#summary(hosted)
+    return summarize(hosted)
   }
 
   sessions(): SessionSummary[] {
-    return [...this.#sessions.values()].map((h) => this.#summary(h))
+    return [...this.#sessions.values()].map((h) => summarize(h))
   }
 
   /** This node's open sessions of `game` with a seat free, oldest first, as the game publishes them. */
@@ -260,18 +232,18 @@ export class BatonNode implements LocalNode {
     return out
       .sort((a, b) => a.session.record.createdAt - b.session.record.createdAt)
       .slice(0, LISTING_MAX)
-      .map((h) => this.#public(h))
+      .map((h) => publicView(h, this.log))
   }
 
   /** One session as the public listing shows it. */
   publicSession(id: string): OpenSession | undefined {
     const h = this.#sessions.get(id)
-    return h ? this.#public(h) : undefined
+    return h ? publicView(h, this.log) : undefined
   }
 
   session(id: string): SessionSummary | undefined {
     const h = this.#sessions.get(id)
-    return h ? this.#summary(h) : undefined
+    return h ? summarize(h) : undefined
   }
 
   hosted(id: string): HostedSession | undefined {
@@ -348,7 +320,7 @@ export class BatonNode implements LocalNode {
     if (existing) this.release(record.id, "superseded")
     const hosted = new HostedSession(session)
     hosted.epoch = epoch
-    hosted.holdAcks = this.#holdsAcks(game)
+    hosted.holdAcks = this.#durability.holdsAcks(game)
     this.#role?.replicator.dropShadow(record.id)
     this.#sessions.set(record.id, hosted)
     // A handoff continues the session's document (its replicas keep following it); otherwise a fresh one.
@@ -357,7 +329,7 @@ export class BatonNode implements LocalNode {
     this.#wake(hosted)
     this.#role?.cluster.setLoad(this.#sessions.size)
     this.log.info("session adopted", { session: record.id, game: record.game, epoch, via, fromVersion: record.version, toVersion: game.version })
-    return this.#summary(hosted)
+    return summarize(hosted)
   }
 
   /** The notable events this node saw, oldest first (the last 500). */
@@ -443,58 +415,19 @@ export class BatonNode implements LocalNode {
     }
   }
 
-  /**
-   * "replicated" durability where no replica is live: the acks wait for the
-   * data dir to hold the change (one group-committed write for every action
-   * since the last), or, with no data dir, go at once and the session is
-   * counted as not durable (log, /readyz, /metrics).
-   */
+  /** A session with held acks and no live replica (see durability.ts). */
   secureLocally(h: HostedSession): void {
-    if (!this.#store.persistent) {
-      h.releaseAcks(Number.POSITIVE_INFINITY)
-      if (!this.#exposed) this.#checkDurability()
-      return
-    }
-    if (h.heldAcks === 0) return
-    const rev = h.session.record.rev
-    this.#store.persist(h.session.record).then(
-      () => h.releaseAcks(rev),
-      // The acks stay held: the next action's write carries this change too.
-      (error) => this.log.error("durable write failed", { session: h.id, error }),
-    )
+    this.#durability.secureLocally(h)
   }
 
   /** Whether an acknowledged action of every session survives this process dying. */
-  durability(): { durable: boolean; notDurable: number; reason?: string } {
-    if (this.#store.persistent) return { durable: true, notDurable: 0 }
-    let notDurable = 0
-    for (const h of this.#sessions.values()) if (h.session.game.durability === "replicated" && !this.#role?.replicator.liveReplicas(h.id).length) notDurable++
-    const lone = !this.#role && [...this.games.values()].some((g) => g.durability === "replicated")
-    if (!lone && notDurable === 0) return { durable: true, notDurable }
-    return {
-      durable: false,
-      notDurable,
-      reason: this.#role
-        ? 'sessions with durability "replicated" have no live replica and this node has no data dir: what they acknowledge dies with this process'
-        : 'this node has no data dir and no cluster: what sessions with durability "replicated" acknowledge dies with this process',
-    }
-  }
-
-  #checkDurability(): void {
-    const d = this.durability()
-    if (d.durable === !this.#exposed) return
-    this.#exposed = !d.durable
-    if (d.durable) this.log.info("replicated sessions are durable again", {})
-    else this.log.warn(NOT_DURABLE, { sessions: d.notDurable, reason: d.reason })
-  }
-
-  #holdsAcks(game: AnyGame): boolean {
-    return game.durability === "replicated" && (!!this.#role || this.#store.persistent)
+  durability(): DurabilityReport {
+    return this.#durability.report()
   }
 
   /** Ends idle sessions, drops unjoined ones, and forgets ended ones after their linger time. */
   collect(): void {
-    this.#checkDurability()
+    this.#durability.check()
     const now = this.#now()
     for (const h of this.#sessions.values()) {
       const r = h.session.record
@@ -756,7 +689,7 @@ export class BatonNode implements LocalNode {
       try {
         const { record } = await this.#store.load(id)
         const hosted = new HostedSession(Session.resume(game, record))
-        hosted.holdAcks = this.#holdsAcks(game)
+        hosted.holdAcks = this.#durability.holdsAcks(game)
         this.#sessions.set(id, hosted)
         this.#store.adopt(id, this.id)
         this.#wake(hosted)
@@ -766,39 +699,6 @@ export class BatonNode implements LocalNode {
       }
     }
     if (entries.length) this.log.info("sessions resumed from the data dir", { resumed, stored: entries.length })
-  }
-
-  #public(h: HostedSession): OpenSession {
-    const r = h.session.record
-    const g = h.session.game
-    const out: OpenSession = { id: r.id, game: r.game, status: r.status, minPlayers: g.players.min, maxPlayers: g.players.max, seated: r.players.length, createdAt: r.createdAt }
-    if (!g.publish) return out
-    try {
-      const text = JSON.stringify(g.publish(r.state))
-      if (text !== undefined && text.length <= LISTING_MAX_BYTES) out.listing = JSON.parse(text)
-      else if (text !== undefined) this.log.warn("publish() answer too large, not listed", { session: r.id, bytes: text.length, max: LISTING_MAX_BYTES })
-    } catch (error) {
-      this.log.error("game code failed", { session: r.id, where: "publish", error })
-    }
-    return out
-  }
-
-  #summary(h: HostedSession): SessionSummary {
-    const r = h.session.record
-    const g = h.session.game
-    return {
-      id: r.id,
-      game: r.game,
-      status: r.status,
-      players: r.players.map((s) => ({ player: s.player, seat: s.seat, connected: h.isConnected(s.player) })),
-      seated: r.players.length,
-      minPlayers: g.players.min,
-      maxPlayers: g.players.max,
-      createdAt: r.createdAt,
-      activeAt: r.activeAt,
-      rev: r.rev,
-      result: r.result,
-    }
   }
 
   #now(): number {
