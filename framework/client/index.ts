@@ -7,6 +7,7 @@
  *   await s.act("place", { cell: 4 })
  */
 import type { AnyGame } from "../game/define.ts"
+import type { OpenSession, SessionSummary } from "../protocol/index.ts"
 import { ActionError, GameSession, type JoinOptions } from "./session.ts"
 
 export { ActionError, GameSession, type ConnectionStatus, type JoinOptions } from "./session.ts"
@@ -17,31 +18,9 @@ export function join<G extends AnyGame = AnyGame>(opts: JoinOptions): Promise<Ga
   return new GameSession<G>(opts).start()
 }
 
-export interface SessionInfo {
-  id: string
-  game: string
-  status: "open" | "ended"
-  players: { player: string; seat: number; connected: boolean }[]
-  seated: number
-  minPlayers: number
-  maxPlayers: number
-  createdAt: number
-  activeAt: number
-  rev: number
-  result: unknown
-}
-
-/** A session as the public listing shows it: seats, and what the game publishes (`publish(state)`). */
-export interface OpenSession {
-  id: string
-  game: string
-  status: "open" | "ended"
-  minPlayers: number
-  maxPlayers: number
-  seated: number
-  createdAt: number
-  listing?: unknown
-}
+/** A session's summary (POST /sessions, GET /sessions/:id with the admin token). */
+export type SessionInfo = SessionSummary
+export type { OpenSession }
 
 /**
  * Creates a session of `game` (POST /sessions). `token`: the player's token,

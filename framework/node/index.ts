@@ -1,6 +1,6 @@
 /** The node: runs sessions, checkpoints them into the store; I/O-free apart from the store. */
 export { BatonNode, type NodeConfig, type NodeStatus } from "./node.ts"
-export type { OpenSession, SessionSummary } from "./summaries.ts"
+export type { OpenSession, SessionSummary } from "../protocol/index.ts"
 export type { PlayerLink } from "./hosted.ts"
 export { BatonError, clientError } from "./errors.ts"
 export { captureConsole, createLogger, type Logger, type LogFormat } from "../log/index.ts"

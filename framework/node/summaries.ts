@@ -1,38 +1,8 @@
-import type { PlayerId } from "../game/index.ts"
 import type { Logger } from "../log/index.ts"
+import type { OpenSession, SessionSummary } from "../protocol/index.ts"
 import type { HostedSession } from "./hosted.ts"
 
-/** What a session is, as operators see it (GET /sessions, the dashboard) and as players looking for a game do. */
-export interface SessionSummary {
-  id: string
-  game: string
-  status: "open" | "ended"
-  players: { player: PlayerId; seat: number; connected: boolean }[]
-  seated: number
-  minPlayers: number
-  maxPlayers: number
-  createdAt: number
-  activeAt: number
-  rev: number
-  result: unknown
-}
-
-/**
- * A session as anyone looking for a game sees it (GET /sessions?game=…): no
- * player ids, no document; `listing` is what the game's `publish(state)`
- * returns, when it has one.
- */
-export interface OpenSession {
-  id: string
-  game: string
-  status: "open" | "ended"
-  minPlayers: number
-  maxPlayers: number
-  seated: number
-  createdAt: number
-  listing?: unknown
-}
-
+/** Summaries of hosted sessions, in the shapes protocol/sessions.ts gives every side. */
 /** Sessions one public listing names at most (oldest first: they have waited longest). */
 export const LISTING_MAX = 100
 /** The largest `publish(state)` answer shown, bytes of JSON. */
