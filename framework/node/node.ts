@@ -608,26 +608,24 @@ export class BatonNode implements LocalNode {
   }
 
   #flushOne(h: HostedSession): void {
-    {
-      // Sessions a step spawned exist before any frame names them to a player.
-      for (const s of h.session.takeSpawns()) this.#spawn(s, h.id)
-      h.flush()
-      for (const { player, error } of h.viewFailures.splice(0)) {
-        const { errorId } = handlerFailures(this)("view", error)
-        for (const [link, a] of h.links)
-          if (a.player === player) {
-            send(link, { t: "error", code: "internal", message: "internal error (logged on the node)", errorId })
-            link.close(CloseCode.internalError, `internal error ${errorId}`)
-          }
-      }
-      if (h.holdAcks) {
-        if (!this.#role?.replicator.replicate(h)) this.secureLocally(h)
-      } else if (this.#role && h.changedSinceStream()) this.#role.replicator.stream(h)
-      for (const f of h.session.takeFaults()) this.log.error("game code failed", { session: h.id, where: f.where, error: f.error })
-      const rec = h.takeCheckpoint()
-      if (rec) this.#store.checkpoint(rec)
-      this.#wake(h)
+    // Sessions a step spawned exist before any frame names them to a player.
+    for (const s of h.session.takeSpawns()) this.#spawn(s, h.id)
+    h.flush()
+    for (const { player, error } of h.viewFailures.splice(0)) {
+      const { errorId } = handlerFailures(this)("view", error)
+      for (const [link, a] of h.links)
+        if (a.player === player) {
+          send(link, { t: "error", code: "internal", message: "internal error (logged on the node)", errorId })
+          link.close(CloseCode.internalError, `internal error ${errorId}`)
+        }
     }
+    if (h.holdAcks) {
+      if (!this.#role?.replicator.replicate(h)) this.secureLocally(h)
+    } else if (this.#role && h.changedSinceStream()) this.#role.replicator.stream(h)
+    for (const f of h.session.takeFaults()) this.log.error("game code failed", { session: h.id, where: f.where, error: f.error })
+    const rec = h.takeCheckpoint()
+    if (rec) this.#store.checkpoint(rec)
+    this.#wake(h)
   }
 
   #spawn(s: Spawn, parent: string): void {
