@@ -99,3 +99,27 @@ export class LinkVerifier {
 function sign(secret: string, parts: string[]): string {
   return createHmac("sha256", secret).update(parts.join(".")).digest("base64url")
 }
+
+/**
+ * A node's answer to "who are you?" that only a holder of the secret can give:
+ * HMAC over its id and the asker's random challenge, under a key derived for
+ * this purpose alone (so no answer can ever pass for a link token). A dialler
+ * signs a token for the id only once the proof checks out: an unauthenticated
+ * answer would let whoever answers at a dialled URL (a stale peer address, a
+ * poisoned DNS entry) name a real member and be handed a fresh token for it.
+ */
+export function identityProof(secret: string, node: string, challenge: string): string {
+  const key = createHmac("sha256", secret).update("baton-identity-v1").digest()
+  return createHmac("sha256", key).update(`${node}\n${challenge}`).digest("base64url")
+}
+
+export function newChallenge(): string {
+  return randomBytes(16).toString("base64url")
+}
+
+export function checkIdentityProof(secret: string, node: string, challenge: string, proof: unknown): boolean {
+  if (typeof proof !== "string") return false
+  const want = Buffer.from(identityProof(secret, node, challenge))
+  const got = Buffer.from(proof)
+  return want.length === got.length && timingSafeEqual(want, got)
+}

@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events"
 import type { Repo } from "@automerge/automerge-repo"
 import type { ServerWebSocket } from "bun"
 import type { Logger } from "../log/index.ts"
-import { isNodeId, type LinkAuth, type LinkKind, LinkVerifier, signLink } from "./auth.ts"
+import { checkIdentityProof, identityProof, isNodeId, type LinkAuth, type LinkKind, LinkVerifier, newChallenge, signLink } from "./auth.ts"
 import { CAPS, type ControlLink, type ControlMessage, type MemberStatus, acceptedLink, dialLink } from "./control.ts"
 import { type Discovery, startDiscovery } from "./discovery.ts"
 import { SyncLinks } from "./sync.ts"
@@ -263,6 +263,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       this.#ask.delete(url)
     } catch (error) {
       this.#ask.add(url)
+      if (error instanceof NotAMember && !this.#unproven.has(url)) {
+        // Said once per address: the usual cause is a BATON_CLUSTER_SECRET that differs between nodes.
+        this.#unproven.add(url)
+        this.#opts.log.warn("peer not dialled: it cannot prove it holds the cluster secret (is BATON_CLUSTER_SECRET the same on every node?)", { url })
+      }
       const known = [...this.#peers.values()].find((p) => p.url === url)
       if (known?.up && !known.link?.open) this.#down(known, `unreachable: ${(error as Error).message}`)
     } finally {
@@ -270,12 +275,25 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
   }
 
+  /** Addresses whose answer failed the identity proof (logged once each). */
+  readonly #unproven = new Set<string>()
+
   async #whoIs(url: string): Promise<string> {
+    const challenge = newChallenge()
     // Generous: a busy peer answering late is still a peer (the WebSocket dial that follows has no timeout either).
-    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(Math.max(5_000, 2 * this.#opts.failureMs)) })
-    const node = ((await res.json()) as { node?: unknown }).node
-    if (!isNodeId(node)) throw new Error("its /healthz names no node")
-    return node
+    const res = await fetch(`${url}/healthz?c=${challenge}`, { signal: AbortSignal.timeout(Math.max(5_000, 2 * this.#opts.failureMs)) })
+    const body = (await res.json()) as { node?: unknown; proof?: unknown }
+    if (!isNodeId(body.node)) throw new Error("its /healthz names no node")
+    // Only a holder of the secret can prove the id: otherwise we would sign a token for whoever it names.
+    if (!checkIdentityProof(this.#opts.secret, body.node, challenge, body.proof)) throw new NotAMember("its /healthz cannot prove it is a member (no proof over the cluster secret)")
+    this.#unproven.delete(url)
+    return body.node
+  }
+
+  /** What /healthz?c= answers for a peer asking who this node is (see auth.ts, identityProof). */
+  proveIdentity(challenge: string): string | undefined {
+    if (!/^[\w-]{16,64}$/.test(challenge)) return undefined
+    return identityProof(this.#opts.secret, this.#self.id, challenge)
   }
 
   #receive(link: ControlLink, from: string, msg: ControlMessage): void {
@@ -433,3 +451,5 @@ function claimsOther(msg: ControlMessage, peer: string): boolean {
   if (msg.t === "hello") return msg.id !== peer
   return msg.t === "batch" && Array.isArray(msg.msgs) && msg.msgs.some((m) => claimsOther(m, peer))
 }
+
+class NotAMember extends Error {}

@@ -48,8 +48,13 @@ export function httpApi(node: BatonNode, opts: HttpOptions = {}): Hono<Env> {
   app.get("/healthz", (c) =>
     intrinsicsPolluted()
       ? c.json({ ok: false, node: node.id, status: node.status, reason: "a shared prototype was modified at run time (prototype pollution): restart this node" }, 500)
-      : c.json({ ok: true, node: node.id, status: node.status }),
+      : c.json({ ok: true, node: node.id, status: node.status, ...identity(c.req.query("c")) }),
   )
+  // A peer about to dial asks who answers here, with a challenge: the proof shows this node holds the cluster secret.
+  const identity = (challenge: string | undefined) => {
+    const proof = challenge && node.role?.cluster.proveIdentity(challenge)
+    return proof ? { proof } : {}
+  }
   // Not durable is not unready (the node serves), but the body says so: see the README, "Durability".
   app.get("/readyz", (c) => {
     const d = node.durability()

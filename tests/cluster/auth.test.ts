@@ -34,6 +34,11 @@ describe("cluster links need the cluster secret", () => {
   test("a peer with a wrong secret is refused and logged, and never becomes a member", async () => {
     const intruder = await c.add({ env: { BATON_CLUSTER_SECRET: "not-the-secret" } })
     const intruderId = await c.idOf(intruder)
+    // It cannot check the members' proofs, so it does not dial them, and says why.
+    await waitUntil(() => intruder.logs.some((l) => String(l.msg).includes("cannot prove it holds the cluster secret")), "the intruder says why it does not dial")
+    // Its own tokens are refused where they are tried.
+    const forged = await fetch(`${c.nodes[0]!.url}/cluster/control?${signLink("not-the-secret", { from: intruderId, to: ids[0]!, kind: "control" })}`)
+    expect(forged.status).toBe(401)
     await waitUntil(() => refusals(0, "bad-signature").length > 0, "node 0 logs the refusal")
     expect(refusals(0, "bad-signature")[0]!.reason).toMatch(/bad signature/)
     // The id it claims is its own word, unproven: it is not shown.
@@ -134,4 +139,33 @@ describe("cluster links need the cluster secret", () => {
     expect(JSON.stringify(lone.logs)).not.toContain("6.6.6.6")
     await lone.kill()
   })
+
+  test("a node dials a URL only once its answer proves the secret: an impostor naming a real member gets no token", async () => {
+    // A stale peer address (or a poisoned DNS entry) now answered by someone without the secret, who names a real member.
+    const member = ids[0]!
+    const asked: string[] = []
+    const impostor = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch(req) {
+        const u = new URL(req.url)
+        asked.push(u.pathname + u.search)
+        return u.pathname === "/healthz" ? Response.json({ ok: true, node: member, status: "ready" }) : new Response("no", { status: 404 })
+      },
+    })
+    const dialler = await startNodeProcess({ env: { BATON_CLUSTER_SECRET: TEST_SECRET, BATON_PEERS: `http://127.0.0.1:${impostor.port}`, BATON_HEARTBEAT_MS: "200" } })
+    try {
+      // The dialler asks who answers, twice (its first dial was given up): and never goes on to open a link there.
+      await waitUntil(() => asked.filter((a) => a.startsWith("/healthz?c=")).length >= 2, "the dialler asks twice who answers", { timeoutMs: 30_000 })
+      expect(asked.filter((a) => a.startsWith("/cluster/"))).toEqual([])
+      // A real member proves itself to the same question.
+      const challenge = "0123456789abcdef0123"
+      const real = (await (await fetch(`${c.nodes[0]!.url}/healthz?c=${challenge}`)).json()) as { node: string; proof?: string }
+      expect(real.node).toBe(member)
+      expect(typeof real.proof).toBe("string")
+    } finally {
+      impostor.stop(true)
+      await dialler.kill()
+    }
+  }, 60_000)
 })
