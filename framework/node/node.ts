@@ -663,6 +663,8 @@ export class BatonNode implements LocalNode {
 
   #reportDamage(e: DataDirEvent): void {
     if (e.t === "damaged-file") this.log.error("damaged file in the data dir set aside", { file: e.file, movedTo: e.movedTo, why: e.why, document: e.document, session: e.session })
+    else if (e.t === "damaged-journal")
+      this.log.error("damaged journal lines skipped; the file is set aside", { file: e.file, lines: e.lines.slice(0, 20), damagedLines: e.lines.length, movedTo: e.movedTo })
     else
       this.log.error(e.why === "damaged" ? "registry damaged: rebuilt from the session documents" : "registry missing: rebuilt from the session documents", {
         files: e.setAside.map((f) => ({ file: f.file, why: f.why, movedTo: f.movedTo })),

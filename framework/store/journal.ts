@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs"
 import { type FileHandle, open } from "node:fs/promises"
 import { join } from "node:path"
 import type { SessionRecord } from "../game/index.ts"
@@ -11,6 +11,14 @@ type Line = { s: string; e: number; r: number; f: SessionRecord } | { s: string;
 export interface Journaled {
   record: SessionRecord
   epoch: number
+}
+
+/** A journal file with lines that could not be read: kept (moved aside at start), never deleted. */
+export interface DamagedJournal {
+  file: string
+  /** 1-based numbers of the lines skipped (a torn last line, what a SIGKILL leaves, is not damage). */
+  lines: number[]
+  movedTo?: string
 }
 
 /** Bytes after which the journal starts a new file (whose first lines hold each session whole). */
@@ -29,7 +37,10 @@ const ROTATE_BYTES = 4 * 1024 * 1024
  * when it is newer than its document (same or newer epoch, higher rev).
  *
  * A write that a SIGKILL cut short leaves at most a torn last line, which is
- * ignored: the acks of that write were never sent.
+ * ignored: the acks of that write were never sent. Any other line that does
+ * not read is damage: it is skipped (a session whose chain of diffs it broke
+ * resumes at its next whole line, or from its document), and its file is
+ * moved aside and named rather than deleted.
  */
 export class Journal {
   readonly #dir: string
@@ -50,23 +61,36 @@ export class Journal {
   }
 
   /** Reads what the journal in `dir` holds; `start` then begins a new file with what is kept of it. */
-  static read(dir: string, fsync = false, rotateBytes = ROTATE_BYTES): { journal: Journal; recovered: Map<string, Journaled> } {
+  static read(dir: string, fsync = false, rotateBytes = ROTATE_BYTES): { journal: Journal; recovered: Map<string, Journaled>; damaged: DamagedJournal[] } {
     mkdirSync(dir, { recursive: true })
     const journal = new Journal(dir, fsync, rotateBytes)
     const recovered = new Map<string, Journaled>()
     for (const n of journal.#files()) {
       journal.#number = Math.max(journal.#number, n)
-      replay(readFileSync(join(dir, `${n}.log`), "utf8"), recovered)
+      const file = join(dir, `${n}.log`)
+      const lines = replay(readFileSync(file, "utf8"), recovered)
+      if (lines.length) journal.#damaged.push({ file, lines })
     }
-    return { journal, recovered }
+    return { journal, recovered, damaged: journal.#damaged }
   }
 
-  /** Starts a new file holding `keep` whole, then deletes the older files. */
-  async start(keep: Map<string, Journaled>): Promise<void> {
+  /** Files with damaged lines found by `read`: `start` moves them here instead of deleting them. */
+  #damaged: DamagedJournal[] = []
+
+  /** Starts a new file holding `keep` whole, then deletes the older files (damaged ones are moved to `aside`). */
+  async start(keep: Map<string, Journaled>, aside?: string): Promise<void> {
     const old = this.#files()
     this.#last = new Map()
     await this.#rotate([...keep].map(([id, j]) => ({ id, ...j })))
-    for (const n of old) rmSync(join(this.#dir, `${n}.log`), { force: true })
+    for (const n of old) {
+      const file = join(this.#dir, `${n}.log`)
+      const damaged = this.#damaged.find((d) => d.file === file)
+      if (damaged && aside) {
+        mkdirSync(aside, { recursive: true })
+        damaged.movedTo = join(aside, `${n}.log`)
+        renameSync(file, damaged.movedTo)
+      } else rmSync(file, { force: true })
+    }
   }
 
   /** Appends the sessions' records (stored form) in one write; resolves once the write returned (and was synced, with fsync). */
@@ -127,15 +151,23 @@ export class Journal {
   }
 }
 
-/** Applies a file's lines to `into`; stops at the first line that does not parse (a torn write, the last one). */
-function replay(text: string, into: Map<string, Journaled>): void {
-  for (const raw of text.split("\n")) {
+/**
+ * Applies a file's lines to `into`. Returns the numbers of the lines that do
+ * not read, except an unterminated last one: that is a write a crash cut
+ * short, expected, and its acks were never sent.
+ */
+function replay(text: string, into: Map<string, Journaled>): number[] {
+  const damaged: number[] = []
+  const raws = text.split("\n")
+  for (const [i, raw] of raws.entries()) {
     if (!raw) continue
     let line: Line
     try {
       line = JSON.parse(raw) as Line
+      if (!isLine(line)) throw new Error("not a journal line")
     } catch {
-      return
+      if (i < raws.length - 1) damaged.push(i + 1)
+      continue
     }
     if ("f" in line) {
       into.set(line.s, { record: line.f, epoch: line.e })
@@ -145,6 +177,15 @@ function replay(text: string, into: Map<string, Journaled>): void {
     // Each file starts a session whole, so a diff always follows its base; anything else is not trusted.
     if (cur && cur.record.rev === line.b) into.set(line.s, { record: applyPatch(cur.record, line.o), epoch: line.e })
   }
+  return damaged
+}
+
+function isLine(x: unknown): x is Line {
+  if (typeof x !== "object" || x === null) return false
+  const l = x as Record<string, unknown>
+  if (typeof l.s !== "string" || typeof l.e !== "number" || typeof l.r !== "number") return false
+  if ("f" in l) return typeof l.f === "object" && l.f !== null && (l.f as { rev?: unknown }).rev === l.r
+  return typeof l.b === "number" && Array.isArray(l.o)
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -42,6 +42,8 @@ export type DataDirEvent =
   | ({ t: "damaged-file"; session?: string } & DamagedFile)
   /** The registry was damaged (its files set aside) or missing, and was rebuilt from the session documents. */
   | { t: "registry-rebuilt"; why: "damaged" | "missing"; setAside: DamagedFile[]; sessions: number; unreadable: UnreadableDocument[] }
+  /** Lines of the journal that could not be read (skipped); the file is kept at `movedTo`. */
+  | { t: "damaged-journal"; file: string; lines: number[]; movedTo?: string }
 
 interface Written {
   handle: DocHandle<SessionDoc>
@@ -125,10 +127,11 @@ export class Store {
       store.#opts.onDamage({ t: "registry-rebuilt", why: rebuilt.why, setAside: rebuilt.setAside, sessions: rebuilt.entries.size, unreadable: rebuilt.unreadable })
     }
     if (opts.dataDir) {
-      const { journal, recovered } = Journal.read(join(opts.dataDir, "journal"), opts.fsync)
+      const { journal, recovered, damaged } = Journal.read(join(opts.dataDir, "journal"), opts.fsync)
       // Sessions the registry no longer names (removed) are not carried over.
       for (const [id, j] of recovered) if (store.entry(id)) store.#recovered.set(id, j)
-      await journal.start(store.#recovered)
+      await journal.start(store.#recovered, join(opts.dataDir, "damaged", new Date(store.#opts.clock()).toISOString().replaceAll(":", "-"), "journal"))
+      for (const d of damaged) store.#opts.onDamage({ t: "damaged-journal", file: d.file, lines: d.lines, movedTo: d.movedTo })
       store.#journal = journal
     }
     store.#timer = setInterval(() => store.writeCheckpoints(store.#opts.budgetMs), Math.max(10, store.#opts.checkpointMs / 2))

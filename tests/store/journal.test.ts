@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test"
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Session, type SessionRecord } from "baton"
@@ -47,6 +47,31 @@ describe("the journal", () => {
     expect(recovered.get("a")?.record.rev).toBe(a.record.rev)
     expect((recovered.get("a")?.record.state as { total: number }).total).toBe(5)
     expect(recovered.get("b")).toMatchObject({ epoch: 3, record: { rev: b.record.rev, state: { total: 10 } } })
+  })
+
+  test("a damaged line in the middle is skipped and named, the other sessions replay on, and the file is kept aside", async () => {
+    const dir = tmp()
+    const { journal } = Journal.read(join(dir, "journal"))
+    await journal.start(new Map())
+    const a = tallySession("a")
+    const b = tallySession("b")
+    for (let i = 0; i < 5; i++) await journal.append([{ id: "a", record: toStored(add(a)), epoch: 1 }, { id: "b", record: toStored(add(b, 2)), epoch: 1 }])
+    await journal.close()
+    // One damaged byte in line 5 (a's third line): what a bad sector or a stray write leaves.
+    const file = join(dir, "journal", readdirSync(join(dir, "journal"))[0] as string)
+    const lines = readFileSync(file, "utf8").split("\n")
+    lines[4] = `#${(lines[4] as string).slice(1)}`
+    writeFileSync(file, lines.join("\n"))
+    const { journal: again, recovered, damaged } = Journal.read(join(dir, "journal"))
+    expect(damaged).toEqual([{ file, lines: [5] }])
+    // b's chain is whole; a's stops before the damaged line (its document is what the store compares it with).
+    expect(recovered.get("b")).toMatchObject({ record: { rev: b.record.rev, state: { total: 10 } } })
+    expect((recovered.get("a")?.record.state as { total: number }).total).toBe(2)
+    const aside = join(dir, "damaged", "journal")
+    await again.start(recovered, aside)
+    expect(damaged[0]?.movedTo).toBe(join(aside, file.split("/").at(-1) as string))
+    expect(readFileSync(damaged[0]?.movedTo as string, "utf8")).toBe(lines.join("\n"))
+    await again.close()
   })
 
   test("past its size a new file starts with every session whole and the old one is deleted", async () => {
