@@ -35,17 +35,20 @@ export interface ControlLink {
 
 /** The send half of a link: writes at once, or queues until the end of the current task when batching. */
 function sender(write: (text: string) => void): { send(msg: ControlMessage, batching: boolean): void; flush(): void } {
-  let queue: ControlMessage[] | undefined
+  // Messages are serialised as they are sent, in the caller's frame: a value JSON cannot carry throws there,
+  // where it is caught, not in the microtask (where a throw would end the process).
+  let queue: string[] | undefined
   const flush = () => {
     const q = queue
     queue = undefined
-    if (q) write(JSON.stringify(q.length === 1 ? q[0] : { t: "batch", msgs: q }))
+    if (q) write(q.length === 1 ? (q[0] as string) : `{"t":"batch","msgs":[${q.join(",")}]}`)
   }
   return {
     send(msg, batching) {
-      if (!batching && !queue) return write(JSON.stringify(msg))
-      if (queue) return void queue.push(msg)
-      queue = [msg]
+      const text = JSON.stringify(msg)
+      if (!batching && !queue) return write(text)
+      if (queue) return void queue.push(text)
+      queue = [text]
       queueMicrotask(flush)
     },
     flush,

@@ -11,6 +11,8 @@ export type HandlerSite =
   | "player-frame"
   | "flush"
   | "view"
+  | "uncaught"
+  | "unhandled-rejection"
   | "link-open"
   | "link-message"
   | "link-close"

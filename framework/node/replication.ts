@@ -115,8 +115,31 @@ export class Replicator {
       }
     }
     this.#streaming.clear()
-    for (const [peer, items] of batches)
-      if (!this.cluster.send(peer, { t: "rep-batch", items } satisfies ReplicationMessage)) for (const i of items) this.#sent.get(i.session)?.delete(peer)
+    for (const [peer, items] of batches) {
+      let sent: ReplicationItem[]
+      try {
+        sent = this.cluster.send(peer, { t: "rep-batch", items } satisfies ReplicationMessage) ? items : []
+      } catch {
+        sent = this.#sendEach(peer, items)
+      }
+      for (const i of items) if (!sent.includes(i)) this.#sent.get(i.session)?.delete(peer)
+    }
+  }
+
+  /**
+   * A batch that could not be serialised (a game left a value JSON cannot carry in its state): the
+   * sessions go one by one, so only the broken one is named and left out, not every session of the batch.
+   */
+  #sendEach(peer: string, items: ReplicationItem[]): ReplicationItem[] {
+    const sent: ReplicationItem[] = []
+    for (const item of items) {
+      try {
+        if (this.cluster.send(peer, { t: "rep-batch", items: [item] } satisfies ReplicationMessage)) sent.push(item)
+      } catch (error) {
+        this.log.error("session cannot be replicated: its record does not serialise", { session: item.session, error })
+      }
+    }
+    return sent
   }
 
   /** The changes `peer` lacks of a session (against what it was last sent), noted as sent. */

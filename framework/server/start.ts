@@ -1,6 +1,6 @@
 import type { HTMLBundle, Server } from "bun"
 import type { AnyGame } from "../game/index.ts"
-import { BatonNode, captureConsole, type ClusterConfig, createLogger, type LogFormat, type NodeConfig } from "../node/index.ts"
+import { BatonNode, captureConsole, type ClusterConfig, createLogger, handlerFailures, type LogFormat, type NodeConfig } from "../node/index.ts"
 import { type Authenticate, tokenAuthenticate } from "./player-auth.ts"
 import type { PlayerLimits } from "./players.ts"
 import type { OperatorAccess } from "./access.ts"
@@ -111,7 +111,10 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
   }
   // A stray rejected promise (a peer vanished mid-request, say) is logged; it must not take every
   // session on this node down with it.
-  process.on("unhandledRejection", (error) => logger.error("unhandled rejection", { error }))
+  process.on("unhandledRejection", (error) => handlerFailures(running.node)("unhandled-rejection", error))
+  // The last line: every handler and flush catches its own failures, but a timer of ours or of a library
+  // that throws must not take every session of the node with it. Logged with an id and counted.
+  process.on("uncaughtException", (error) => handlerFailures(running.node)("uncaught", error))
   if (handleSignals)
     for (const signal of ["SIGTERM", "SIGINT"] as const)
       process.on(signal, () => {

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from "bun:test"
+import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { createHmac } from "node:crypto"
 import { resolve } from "node:path"
 import { type GameSession, join } from "baton/client"
@@ -36,6 +36,9 @@ async function joining(url: string, session: string, player: string, client = "c
 
 let c: TestCluster | undefined
 const honest: GameSession<typeof counter>[] = []
+beforeAll(async () => {
+  c = await TestCluster.start(2, { BATON_PLAYER_SECRET: SECRET, BATON_FRAMES_PER_SECOND: "5000" }, APP)
+}, 60_000)
 afterAll(async () => {
   for (const n of c?.nodes ?? []) if (n.proc.exitCode !== null) console.log("NODE EXITED", n.proc.exitCode, n.stderr().slice(-2500))
   for (const h of honest) h.close()
@@ -44,8 +47,7 @@ afterAll(async () => {
 
 describe("hostile players against a 2-node cluster running every example game and template", () => {
   test("hostile ids and inputs through both nodes: nodes stay healthy, other sessions go on, refusals say why", async () => {
-    c = await TestCluster.start(2, { BATON_PLAYER_SECRET: SECRET, BATON_FRAMES_PER_SECOND: "5000" }, APP)
-    const urls = c.nodes.map((n) => n.url)
+    const urls = c!.nodes.map((n) => n.url)
 
     // Bystanders: one counter session, a player on each node (one of them relayed), acting all along.
     const bystand = (await post(urls[0]!, { game: "counter" })).json.id as string
@@ -112,7 +114,7 @@ describe("hostile players against a 2-node cluster running every example game an
     expect(refusedIds).toBeGreaterThan(10)
     expect(joined).toBeGreaterThan(10)
     expect(answers).toBeGreaterThan(100)
-    for (const n of c.nodes) {
+    for (const n of c!.nodes) {
       expect(n.proc.exitCode).toBeNull()
       const health = await fetch(`${n.url}/healthz`)
       expect(health.status).toBe(200)
@@ -188,4 +190,25 @@ describe("hostile players against a 2-node cluster running every example game an
     for (const n of cluster.nodes) expect(n.proc.exitCode).toBeNull()
     eve.close()
   }, 30_000)
+
+  test("a game bug that throws from a timer with nobody attached is logged and counted; the node goes on", async () => {
+    const cluster = c!
+    const url = cluster.nodes[0]!.url
+    const session = (await post(url, { game: "fragile" })).json.id as string
+    const s = await joining(url, session, "frank")
+    await s.next((f) => f.t === "joined", "frank's join")
+    s.send({ t: "act", id: 1, name: "poisonLater", input: {} })
+    await s.next((f) => f.t === "u" && f.a?.[0]?.i === 1, "the ack")
+    s.close()
+    // Whichever path meets the value first (a checkpoint, the replication stream) fails there, not the process.
+    await waitUntil(() => cluster.nodes.some((n) => n.stderr().includes('"handler failed"') && n.stderr().includes("BigInt")), "the failure in a node's log", { timeoutMs: 20_000 })
+    const other = (await post(url, { game: "counter" })).json.id as string
+    const again = await joining(url, other, "frank")
+    await again.next((f) => f.t === "joined", "a join elsewhere after the failure")
+    again.close()
+    for (const n of cluster.nodes) {
+      expect(n.proc.exitCode).toBeNull()
+      expect((await fetch(`${n.url}/healthz`)).status).toBe(200)
+    }
+  }, 60_000)
 })
