@@ -1,7 +1,7 @@
 import type { Logger } from "../log/index.ts"
 import { Registry } from "../metrics/index.ts"
 
-/** Log messages that are events worth a place on the dashboard's timeline. */
+/** Log messages that are the cluster's events worth a place on the dashboard's timeline (players' are below). */
 const TIMELINE = new Set([
   "node listening",
   "node-up",
@@ -9,19 +9,32 @@ const TIMELINE = new Set([
   "member status",
   "draining",
   "drained",
-  "session created",
-  "session spawned",
   "session adopted",
   "session released",
-  "session collected",
-  "session idle, ended",
-  "player joined",
   "failover",
   "handoff refused; trying the next node",
 ])
 
 /** Events anyone on the network can cause: kept in their own short list, so they never push the others out. */
 const OUTSIDE = new Set(["cluster link refused"])
+
+/**
+ * Events a player can cause at will (join and leave in a loop, create
+ * sessions, send frames that make game code fail): in a list of their own
+ * too, so a player cannot push the cluster's events (members, drains,
+ * failovers) off the operators' timeline either.
+ */
+const BY_PLAYERS = new Set([
+  "player joined",
+  "session created",
+  "session spawned",
+  "session collected",
+  "session idle, ended",
+  "handler failed",
+  "request failed",
+  "game code failed",
+  "spawn failed",
+])
 
 export interface TimelineEvent {
   time: number
@@ -52,6 +65,7 @@ export class Observability {
   readonly metrics = new Registry()
   readonly #timeline: TimelineEvent[] = []
   readonly #outside: TimelineEvent[] = []
+  readonly #byPlayers: TimelineEvent[] = []
   readonly #actions = this.metrics.counter("baton_actions_total", "Actions applied or refused")
   readonly #rejected = this.metrics.counter("baton_actions_rejected_total", "Actions refused, by code")
   readonly #actionSeconds = this.metrics.histogram("baton_action_seconds", "Time to validate and apply one action", [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05])
@@ -69,21 +83,26 @@ export class Observability {
   tap(base: Logger): Logger {
     const tap = (level: "info" | "warn" | "error") => (msg: string, fields?: Record<string, unknown>) => {
       base[level](msg, fields)
-      const list = OUTSIDE.has(msg) ? this.#outside : TIMELINE.has(msg) || msg.startsWith("moved ") || level === "error" ? this.#timeline : undefined
+      const list = OUTSIDE.has(msg)
+        ? this.#outside
+        : BY_PLAYERS.has(msg)
+          ? this.#byPlayers
+          : TIMELINE.has(msg) || msg.startsWith("moved ") || level === "error"
+            ? this.#timeline
+            : undefined
       if (list) {
         list.push({ time: Date.now(), node: this.nodeId, level, msg, ...fields })
-        const max = list === this.#outside ? 50 : 500
+        const max = list === this.#outside ? 50 : list === this.#byPlayers ? 300 : 500
         if (list.length > max) list.splice(0, list.length - max)
       }
     }
     return { info: tap("info"), warn: tap("warn"), error: tap("error") }
   }
 
-  /** The notable events, oldest first (the last 500, and the last 50 refused cluster links). */
+  /** The notable events, oldest first: the cluster's last 500, players' last 300, and the last 50 refused cluster links. */
   timeline(since = 0): TimelineEvent[] {
-    const mine = this.#timeline.filter((e) => e.time > since)
-    const outside = this.#outside.filter((e) => e.time > since)
-    return outside.length ? [...mine, ...outside].sort((a, b) => a.time - b.time) : mine
+    const lists = [this.#timeline, this.#byPlayers, this.#outside].map((l) => l.filter((e) => e.time > since))
+    return lists.flat().sort((a, b) => a.time - b.time)
   }
 
   action(seconds: number, refusal?: string): void {
