@@ -1,7 +1,7 @@
 import type { AutomergeUrl, DocHandle } from "@automerge/automerge-repo"
 import { Cluster, type Discovery, type Member, rank, replicaSet } from "../cluster/index.ts"
 import type { Logger } from "../log/index.ts"
-import type { ClientMessage } from "../protocol/index.ts"
+import type { ClientMessage, OpenSession } from "../protocol/index.ts"
 import { newestCheckpoint, type SessionDoc, type Store } from "../store/index.ts"
 import { type ClaimedRequest, Handoff, type HandoffHost, type HandoffRequest, type HostingRequest } from "../handoff/index.ts"
 import { clientError, errorFromWire, errorToWire } from "./errors.ts"
@@ -9,6 +9,7 @@ import type { HostedSession, PlayerLink } from "./hosted.ts"
 import type { LinkRefusals } from "./link-refusals.ts"
 import { Histogram } from "./histogram.ts"
 import { type ReplicationMessage, Replicator } from "./replication.ts"
+import { asPublic } from "./summaries.ts"
 
 export interface ClusterConfig {
   /** The URL peers reach this node at. */
@@ -238,14 +239,17 @@ export class ClusterRole {
     const pub = view === "public"
     if (this.#node.hasSession(session)) return pub ? this.#node.publicSession(session) : this.#node.session(session)
     const owner = await this.#locate(session)
-    return owner ? this.cluster.request(owner, { t: "info", session, public: pub } satisfies Body, 2_000) : undefined
+    if (!owner) return undefined
+    const answer = await this.cluster.request(owner, { t: "info", session, public: pub } satisfies Body, 2_000)
+    return pub ? asPublic(answer) : answer
   }
 
   /** The public listing across the cluster: open sessions of `game` with a seat free, oldest first. */
   async openAll(game: string, max = 100): Promise<unknown[]> {
     const peers = this.cluster.members().filter((m) => m.up && m.id !== this.#node.id)
     const lists = await Promise.all(peers.map((p) => this.cluster.request(p.id, { t: "open", game } satisfies Body, 1_000).catch(() => [])))
-    const all = [...this.#node.openSessions(game), ...lists.flat()] as { createdAt: number }[]
+    const theirs = (lists as unknown[]).flatMap((l) => (Array.isArray(l) ? l : [])).map(asPublic).filter((x): x is OpenSession => x !== undefined)
+    const all: OpenSession[] = [...(this.#node.openSessions(game) as OpenSession[]), ...theirs]
     return all.sort((a, b) => a.createdAt - b.createdAt).slice(0, max)
   }
 
