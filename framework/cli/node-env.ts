@@ -38,6 +38,7 @@ export function nodeOptionsFromEnv(env: Env, port: number, dev = env.BATON_DEV =
     unjoinedMs: ms(env, "BATON_UNJOINED_MS"),
     adminToken: env.BATON_ADMIN_TOKEN || undefined,
     adminPort,
+    adminHost: env.BATON_ADMIN_HOST || undefined,
     operatorViews: choice(env, "BATON_OPERATOR_VIEWS", ["open", "token"]),
     createsPerMinute: count(env, "BATON_CREATES_PER_MINUTE"),
     tls: tlsFromEnv(env),

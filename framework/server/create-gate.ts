@@ -53,7 +53,7 @@ export function createGate(opts: CreateGateOptions): CreateGate {
       if (!who) throw new BatonError("unauthorized", "creating a session needs a player's credentials (Authorization: Bearer <player token>)", 401)
     }
     if (opts.perMinute <= 0) return
-    const key = typeof who === "string" ? `player:${who}` : `address:${address ?? "unknown"}`
+    const key = typeof who === "string" ? `player:${who}` : `address:${addressKey(address)}`
     const wait = take(key)
     if (wait > 0)
       throw new BatonError("rate_limited", `too many sessions created by this client: at most ${opts.perMinute} a minute; try again in ${wait} s`, 429)
@@ -64,4 +64,21 @@ function prune(buckets: Map<string, { tokens: number; at: number }>, cap: number
   for (const [key, b] of buckets) if (b.tokens + (now - b.at) * perMs >= cap) buckets.delete(key)
   // Still full of clients that are all mid-burst: forget the oldest half rather than grow without bound.
   if (buckets.size >= MAX_CLIENTS) for (const key of [...buckets.keys()].slice(0, MAX_CLIENTS / 2)) buckets.delete(key)
+}
+
+/**
+ * An anonymous creator's bucket: its IPv4 address, or its IPv6 /64 (one
+ * host is usually given a whole /64, and rotating addresses inside it would
+ * otherwise get a fresh quota each).
+ */
+export function addressKey(address: string | undefined): string {
+  if (!address) return "unknown"
+  const v4 = /^(?:::ffff:)?(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address)
+  if (v4) return v4[1] as string
+  if (!address.includes(":")) return address
+  const [head = "", tail = ""] = address.toLowerCase().split("::")
+  const left = head ? head.split(":") : []
+  const right = tail ? tail.split(":") : []
+  const groups = address.includes("::") ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right] : left
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`
 }

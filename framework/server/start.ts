@@ -27,6 +27,8 @@ export interface StartNodeOptions extends Omit<NodeConfig, "games" | "log" | "cl
   adminToken?: string
   /** A second listener for operators (every view open, the dashboard); keep it off the players' Service. */
   adminPort?: number
+  /** Where the operators' listener binds (default: HOST). 127.0.0.1 keeps it to the machine (kubectl port-forward still reaches it). */
+  adminHost?: string
   /**
    * Who sees the operators' views on the players' port: "token" (holders of
    * the admin token; the default) or "open" (anyone: dev mode is always open).
@@ -55,7 +57,7 @@ export interface RunningNode {
 
 /** Starts a node and serves it; on SIGTERM it writes every session out, tells players to reconnect, and exits. */
 export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
-  const { games, pages, port, hostname, log, development, handleSignals = true, cluster, graceMs: _grace, adminToken, adminPort, operatorViews, authorizeCreate, createsPerMinute, authenticate, playerSecret, limits, tls, trustProxy, ...config } = opts
+  const { games, pages, port, hostname, log, development, handleSignals = true, cluster, graceMs: _grace, adminToken, adminPort, adminHost, operatorViews, authorizeCreate, createsPerMinute, authenticate, playerSecret, limits, tls, trustProxy, ...config } = opts
   let node: BatonNode | undefined
   const logger = createLogger({ get node() { return node?.id } }, log ?? "json")
   // A JSON log is one object a line: what libraries print to the console becomes lines of it too.
@@ -80,7 +82,7 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
     tls,
     trustProxy,
   })
-  const adminServer = adminPort === undefined ? undefined : serveAdmin(node, { port: adminPort, hostname, admin, development, tls })
+  const adminServer = adminPort === undefined ? undefined : serveAdmin(node, { port: adminPort, hostname: adminHost ?? hostname, admin, development, tls })
   const shown = server.hostname === "0.0.0.0" ? "localhost" : server.hostname
   const scheme = tls ? "https" : "http"
   const url = `${scheme}://${shown}:${server.port}`

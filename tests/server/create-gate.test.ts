@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test"
 import { BatonError } from "../../framework/node/index.ts"
-import { createGate } from "../../framework/server/create-gate.ts"
+import { addressKey, createGate } from "../../framework/server/create-gate.ts"
 
 const req = (headers: Record<string, string> = {}) => new Request("http://node/sessions", { method: "POST", headers })
 const body = { game: "g", options: undefined }
@@ -41,5 +41,17 @@ describe("the create gate", () => {
   test("0 a minute turns the limit off", async () => {
     const gate = createGate({ perMinute: 0, clock: () => 0 })
     for (let i = 0; i < 100; i++) expect(await outcome(gate(req(), "10.0.0.1", body))).toBe("ok")
+  })
+})
+
+describe("anonymous creators are counted by address", () => {
+  test("an IPv4 address (mapped or not) is itself; an IPv6 address counts as its /64", () => {
+    expect(addressKey("10.1.2.3")).toBe("10.1.2.3")
+    expect(addressKey("::ffff:10.1.2.3")).toBe("10.1.2.3")
+    expect(addressKey("2001:db8:0:1::1")).toBe("2001:db8:0:1::/64")
+    expect(addressKey("2001:db8:0:1:ffff:aaaa:bbbb:cccc")).toBe("2001:db8:0:1::/64")
+    expect(addressKey("2001:0db8:0000:0001::9")).toBe("2001:db8:0:1::/64")
+    expect(addressKey("::1")).toBe("0:0:0:0::/64")
+    expect(addressKey(undefined)).toBe("unknown")
   })
 })
