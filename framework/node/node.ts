@@ -433,8 +433,9 @@ export class BatonNode implements LocalNode {
       const r = h.session.record
       if (r.status === "ended") {
         if ((r.endedAt ?? now) + this.#cfg.lingerMs <= now) this.#drop(h, "session ended")
-      } else if (h.links.size === 0 && !h.frozen && r.players.length === 0 && r.activeAt + this.#cfg.unjoinedMs <= now) {
-        this.#drop(h, "nobody joined")
+      } else if (h.links.size === 0 && !h.frozen && !played(r) && r.activeAt + this.#cfg.unjoinedMs <= now) {
+        // Nobody connected and nobody ever acted: a join and a disconnect must not buy a session the idle time.
+        this.#drop(h, r.players.length === 0 ? "nobody joined" : "nobody played")
       } else if (h.links.size === 0 && r.activeAt + this.#cfg.idleMs <= now) {
         h.session.end({ reason: "idle" }, now)
         this.log.info("session idle, ended", { session: h.id })
@@ -704,6 +705,12 @@ export class BatonNode implements LocalNode {
   #now(): number {
     return this.#cfg.clock()
   }
+}
+
+/** Whether any action was ever applied to the session (each client that acted has a ledger). */
+function played(r: Session["record"]): boolean {
+  for (const _ in r.clients) return true
+  return false
 }
 
 function send(link: PlayerLink, msg: ServerMessage): void {

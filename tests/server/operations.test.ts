@@ -109,18 +109,29 @@ describe("creating sessions", () => {
     expect((await create(node.url, { game: "notes" }, { ...json, authorization: `Bearer ${signPlayerToken(secret, "ada")}` })).status).toBe(201)
   })
 
-  test("a session nobody joined is collected after BATON_UNJOINED_MS; one with a seated player stays", async () => {
+  test("a session nobody joined, or nobody played, is collected after BATON_UNJOINED_MS; one that was played stays", async () => {
     const node = await startNodeProcess({ app: OPS_APP, env: { BATON_UNJOINED_MS: "400", BATON_SWEEP_MS: "100" } })
     const empty = ((await (await create(node.url, { game: "listed" })).json()) as { id: string }).id
-    const seated = ((await (await create(node.url, { game: "listed" })).json()) as { id: string }).id
+    const touched = ((await (await create(node.url, { game: "listed" })).json()) as { id: string }).id
+    const played = ((await (await create(node.url, { game: "listed" })).json()) as { id: string }).id
+    // Join and go, without acting: what a client holding sessions open for the idle time would do.
+    const mallory = await RawSocket.open(node.url)
+    mallory.send({ t: "join", session: touched, player: "mallory", client: "c-m" })
+    await mallory.next((f) => f.t === "joined")
+    mallory.close()
     const ada = await RawSocket.open(node.url)
-    ada.send({ t: "join", session: seated, player: "ada", client: "c-ada" })
+    ada.send({ t: "join", session: played, player: "ada", client: "c-ada" })
     await ada.next((f) => f.t === "joined")
-    ada.close() // gone, but her seat is held: the session is not "unjoined"
-    await waitUntil(() => node.logs.find((l) => l.msg === "session collected" && l.session === empty), "the unjoined session is collected", { timeoutMs: 30_000 })
-    expect(node.logs.find((l) => l.msg === "session collected" && l.session === empty)).toMatchObject({ reason: "nobody joined" })
+    ada.send({ t: "act", id: 1, name: "wave", input: {} })
+    await ada.next((f) => f.t === "u" && f.a?.[0]?.i === 1)
+    ada.close() // gone, but she played and her seat is held: the session waits for her (the idle time)
+    const collected = (id: string) => node.logs.find((l) => l.msg === "session collected" && l.session === id)
+    await waitUntil(() => collected(empty) && collected(touched), "the unjoined and the unplayed sessions are collected", { timeoutMs: 30_000 })
+    expect(collected(empty)).toMatchObject({ reason: "nobody joined" })
+    expect(collected(touched)).toMatchObject({ reason: "nobody played" })
     expect((await fetch(`${node.url}/sessions/${empty}`)).status).toBe(404)
-    expect((await fetch(`${node.url}/sessions/${seated}`)).status).toBe(200)
+    expect((await fetch(`${node.url}/sessions/${played}`)).status).toBe(200)
+    expect(collected(played)).toBeUndefined()
   })
 })
 
