@@ -23,6 +23,8 @@ export interface ClusterOptions {
   /** A refused link, or a peer whose hello named another node than its token: count and show it (from: source address). */
   onRefused?: (from: string | undefined, refusal: Extract<LinkAuth, { ok: false }>) => void
   log: Logger
+  /** The clock link tokens are signed and checked with (the simulator's, in tests). Default Date.now. */
+  now?: () => number
 }
 
 export interface Member {
@@ -81,9 +83,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   constructor(opts: ClusterOptions) {
     super()
-    this.#opts = { ...opts, heartbeatMs: opts.heartbeatMs ?? 500, failureMs: opts.failureMs ?? 3000 }
+    this.#opts = { ...opts, heartbeatMs: opts.heartbeatMs ?? 500, failureMs: opts.failureMs ?? 3000, now: opts.now ?? Date.now }
     this.#self = { ...opts.self, caps: CAPS, status: "joining", sessions: 0, lastHeard: Date.now(), up: true }
-    this.#verifier = new LinkVerifier(opts.secret, opts.self.id, { ttlMs: opts.linkTtlMs })
+    this.#verifier = new LinkVerifier(opts.secret, opts.self.id, { ttlMs: opts.linkTtlMs, now: opts.now })
     this.sync = new SyncLinks(opts.repo, opts.self.id, (to, kind) => this.#sign(to, kind))
   }
 
@@ -163,7 +165,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /** A fresh single-use token for one dial to node `to`. */
   #sign(to: string, kind: LinkKind): string {
-    return signLink(this.#opts.secret, { from: this.#self.id, to, kind })
+    return signLink(this.#opts.secret, { from: this.#self.id, to, kind }, this.#opts.now())
   }
 
   /** Bun handlers for control sockets we accepted (`ws.data.peer` authenticated). */

@@ -79,7 +79,7 @@ export class BatonNode implements LocalNode {
   #flushQueued = false
   #sweep: ReturnType<typeof setInterval> | undefined
   #role: ClusterRole | undefined
-  readonly #seen = new Observability(this.id)
+  readonly #seen = new Observability(this.id, () => this.#now())
   #cfg: Required<Omit<NodeConfig, "dataDir" | "fsync" | "log" | "cluster" | "clustered">> & { dataDir?: string }
   #durability: Durability
 

@@ -77,7 +77,11 @@ export class Observability {
   readonly #diskSessions = this.metrics.counter("baton_durable_write_sessions_total", "Sessions those group commits wrote (a journal line each)")
   readonly #diskSeconds = this.metrics.histogram("baton_durable_write_seconds", "Time of one group commit to the data dir", [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25])
 
-  constructor(readonly nodeId: string) {}
+  constructor(
+    readonly nodeId: string,
+    /** The node's clock: events are stamped with it. */
+    readonly now: () => number = Date.now,
+  ) {}
 
   /** A logger that also records the notable events (what the node already logs is what operators want to see). */
   tap(base: Logger): Logger {
@@ -91,7 +95,7 @@ export class Observability {
             ? this.#timeline
             : undefined
       if (list) {
-        list.push({ time: Date.now(), node: this.nodeId, level, msg, ...fields })
+        list.push({ time: this.now(), node: this.nodeId, level, msg, ...fields })
         const max = list === this.#outside ? 50 : list === this.#byPlayers ? 300 : 500
         if (list.length > max) list.splice(0, list.length - max)
       }
