@@ -3,6 +3,7 @@ import * as v from "valibot"
 import type { AnyGame, GameContext, PlayerId, StateOf, ViewOf } from "./define.ts"
 import { explainIssues, GameLoadError, Rejection } from "./errors.ts"
 import { idProblem } from "./ids.ts"
+import { jsonProblem } from "./plain.ts"
 import { type ClientLedger, LEDGER_RESULTS, LEDGERS_PER_PLAYER, type LedgerResult, type SessionRecord } from "./record.ts"
 import { type RngState, rngOver, seedRng } from "./rng.ts"
 
@@ -79,6 +80,8 @@ export class Session<G extends AnyGame = AnyGame> {
     const checked = v.safeParse(game.state, state)
     if (!checked.success)
       throw new GameLoadError("game_error", `setup() of "${game.name}" returned a state that fails its schema: ${explainIssues(checked.issues)}`)
+    const unfit = jsonProblem(checked.output, undefined)
+    if (unfit) throw new GameLoadError("game_error", `setup() of "${game.name}" returned a state JSON cannot carry: ${unfit}`)
     return new Session(game, {
       id: init.id,
       game: game.name,
@@ -339,6 +342,8 @@ export class Session<G extends AnyGame = AnyGame> {
         value = body(shell, contextOver(this.game, shell, h, now, rng, events, spawns))
       })
       shell.state = held.state
+      const unfit = jsonProblem(shell.state, base.state)
+      if (unfit) throw new Error(unfit)
     } catch (error) {
       if (error instanceof Rejection) return { ok: false, code: error.code, message: error.message }
       const where = actor ? `by ${actor}` : "in game code"

@@ -191,7 +191,7 @@ describe("hostile players against a 2-node cluster running every example game an
     eve.close()
   }, 30_000)
 
-  test("a game bug that throws from a timer with nobody attached is logged and counted; the node goes on", async () => {
+  test("a timer that leaves a value JSON cannot carry, with nobody attached, is undone and logged; the session and node go on", async () => {
     const cluster = c!
     const url = cluster.nodes[0]!.url
     const session = (await post(url, { game: "fragile" })).json.id as string
@@ -200,12 +200,20 @@ describe("hostile players against a 2-node cluster running every example game an
     s.send({ t: "act", id: 1, name: "poisonLater", input: {} })
     await s.next((f) => f.t === "u" && f.a?.[0]?.i === 1, "the ack")
     s.close()
-    // Whichever path meets the value first (a checkpoint, the replication stream) fails there, not the process.
-    await waitUntil(() => cluster.nodes.some((n) => n.stderr().includes('"handler failed"') && n.stderr().includes("BigInt")), "the failure in a node's log", { timeoutMs: 20_000 })
-    const other = (await post(url, { game: "counter" })).json.id as string
-    const again = await joining(url, other, "frank")
-    await again.next((f) => f.t === "joined", "a join elsewhere after the failure")
-    again.close()
+    // The step is refused where it ran, so no checkpoint or replication ever meets the value.
+    const faulted = (n: (typeof cluster.nodes)[number]) => n.stderr().split("\n").find((l) => l.includes('"game code failed"') && l.includes(session))
+    await waitUntil(() => cluster.nodes.some(faulted), "the fault in the owner's log", { timeoutMs: 20_000 })
+    const line = cluster.nodes.map(faulted).find(Boolean)!
+    expect(line).toContain("state.big is a bigint")
+    for (const n of cluster.nodes) {
+      expect(n.stderr()).not.toContain("checkpoint failed")
+      expect(n.stderr()).not.toContain("cannot be replicated")
+    }
+    const back = await joining(url, session, "frank", "c2")
+    await back.next((f) => f.t === "joined", "frank's join after the fault")
+    back.send({ t: "act", id: 1, name: "add", input: {} })
+    await back.next((f) => f.t === "u" && f.a?.[0]?.i === 1, "an ack after the fault")
+    back.close()
     for (const n of cluster.nodes) {
       expect(n.proc.exitCode).toBeNull()
       expect((await fetch(`${n.url}/healthz`)).status).toBe(200)

@@ -119,7 +119,9 @@ describe.skipIf(!existsSync(CHROMIUM))("template pages in a browser", () => {
     await ada.page.waitForFunction(() => document.querySelector("#lobby-status")?.textContent?.includes("Looking for an opponent"))
     await bob.page.click("#queue")
     for (const p of [ada, bob]) await p.page.waitForSelector("#duel:not([hidden])")
-    for (let round = 0; round < 2; round++) {
+    for (let round = 1; round <= 2; round++) {
+      // A click lands before the page has heard of the last round's end otherwise (a loaded machine).
+      for (const p of [ada, bob]) await p.page.waitForFunction((r) => document.querySelector("#duel-status")?.textContent?.startsWith(`Round ${r}: choose!`), round)
       await ada.page.click('button[data-hand="rock"]:enabled')
       await bob.page.click('button[data-hand="scissors"]:enabled')
     }

@@ -102,11 +102,24 @@ async function enter(me: string): Promise<void> {
 function play(session: Duel, changed: () => void): void {
   byId("duel").hidden = false
   const buttons = [...byId("hands").querySelectorAll<HTMLButtonElement>("button[data-hand]")]
-  for (const b of buttons) b.onclick = () => session.act("choose", { hand: b.dataset.hand as Hand }).catch(fail)
+  // A hand is sent once per round: the buttons stay off from the click until the node has answered.
+  let sending = false
+  for (const b of buttons)
+    b.onclick = () => {
+      sending = true
+      for (const other of buttons) other.disabled = true
+      session
+        .act("choose", { hand: b.dataset.hand as Hand })
+        .catch(fail)
+        .finally(() => {
+          sending = false
+          render(session.state)
+        })
+    }
   const render = (v: DuelView) => {
     byId("duel-title").textContent = `${v.you} ${v.scores[v.you] ?? 0} – ${v.scores[v.opponent] ?? 0} ${v.opponent}`
     for (const b of buttons) {
-      b.disabled = v.phase !== "choosing" || v.hand !== null
+      b.disabled = sending || v.phase !== "choosing" || v.hand !== null
       b.classList.toggle("picked", b.dataset.hand === v.hand)
     }
     byId("rounds").replaceChildren(
