@@ -3,6 +3,7 @@ import {
   type ClientMessage,
   CloseCode,
   MAX_FRAME_BYTES,
+  type NoticeCode,
   type ServerMessage,
   type SessionStatus,
   applyPatch,
@@ -20,6 +21,12 @@ export class ActionError extends Error {
 }
 
 export type ConnectionStatus = "connecting" | "open" | "reconnecting" | "closed"
+
+/** See GameSession.notice. */
+export interface Notice {
+  code: Exclude<NoticeCode, "resolved">
+  message: string
+}
 
 export interface JoinOptions {
   /** The node (or front door): http(s)://host:port; in a browser, the page's origin by default. */
@@ -72,6 +79,8 @@ export class GameSession<G extends AnyGame = AnyGame> {
   #stateListeners = new Set<(state: ViewOf<G>, prev: ViewOf<G>) => void>()
   #eventListeners = new Map<string, Set<(data: unknown, event: string) => void>>()
   #statusListeners = new Set<(status: ConnectionStatus) => void>()
+  #notice: Notice | null = null
+  #noticeListeners = new Set<(notice: Notice | null) => void>()
   #attempt = 0
   #retry: ReturnType<typeof setTimeout> | undefined
   #joined: { resolve(): void; reject(e: ActionError): void } | undefined
@@ -115,6 +124,21 @@ export class GameSession<G extends AnyGame = AnyGame> {
   get result(): unknown {
     return this.#result
   }
+  /**
+   * Why actions are not being answered right now (a partition, no replica,
+   * the session's node unreachable), or null. Actions are kept and resent
+   * meanwhile; none is lost. Show it to the player.
+   */
+  get notice(): Notice | null {
+    return this.#notice
+  }
+
+  /** Called with the notice when it changes (null: answered again). Returns an unsubscribe. */
+  onNotice(fn: (notice: Notice | null) => void): () => void {
+    this.#noticeListeners.add(fn)
+    return () => this.#noticeListeners.delete(fn)
+  }
+
   /** Actions sent and not yet acknowledged. */
   get pendingCount(): number {
     return this.#pending.size
@@ -204,6 +228,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
         this.#sessionStatus = msg.status
         this.#result = msg.result
         this.#setState(msg.view as ViewOf<G>)
+        this.#setNotice(null)
         this.#setStatus("open")
         // Everything not acknowledged goes again, in order; the server answers repeats from its ledger.
         for (const p of this.#pending.values()) this.#ws?.send(p.frame)
@@ -232,6 +257,12 @@ export class GameSession<G extends AnyGame = AnyGame> {
         return
       }
       case "error": {
+        if (this.#status !== "open" && msg.ref === "join" && msg.code === "unavailable" && this.#joined === undefined) {
+          // The session exists but cannot be reached from where we landed (a partition): say so and keep trying.
+          this.#setNotice({ code: "owner_unreachable", message: msg.message })
+          this.#ws?.close(CloseCode.normal, "retrying")
+          return
+        }
         if (this.#status !== "open" && (msg.ref === "join" || msg.code === "unknown_session")) {
           // After a move the session can be briefly unknown where we land: retry a few times before giving up.
           if (this.#status === "reconnecting" && msg.code === "unknown_session" && this.#lostTries++ < 8) {
@@ -253,6 +284,9 @@ export class GameSession<G extends AnyGame = AnyGame> {
         }
         return
       }
+      case "notice":
+        this.#setNotice(msg.code === "resolved" ? null : { code: msg.code, message: msg.message })
+        return
       case "reconnect":
         // The node is going away or the session moved; its close (1001/4010) follows and we reconnect then.
         this.#hints = [...(msg.urls ?? [])]
@@ -288,6 +322,12 @@ export class GameSession<G extends AnyGame = AnyGame> {
     const prev = this.#state
     this.#state = next
     for (const fn of this.#stateListeners) fn(next, prev)
+  }
+
+  #setNotice(notice: Notice | null): void {
+    if (notice?.code === this.#notice?.code) return
+    this.#notice = notice
+    for (const fn of this.#noticeListeners) fn(notice)
   }
 
   #setStatus(status: ConnectionStatus): void {

@@ -5,6 +5,8 @@ import type { Logger } from "../log/index.ts"
 import { checkIdentityProof, identityProof, isNodeId, type LinkAuth, type LinkKind, LinkVerifier, newChallenge, signLink } from "./auth.ts"
 import { CAPS, type ControlLink, type ControlMessage, type MemberStatus, acceptedLink, dialLink } from "./control.ts"
 import { type Discovery, startDiscovery } from "./discovery.ts"
+import { PhiDetector } from "./failure-detector.ts"
+import { isMajority, majorityAnchor } from "./quorum.ts"
 import { SyncLinks } from "./sync.ts"
 
 export interface ClusterOptions {
@@ -18,6 +20,13 @@ export interface ClusterOptions {
   heartbeatMs?: number
   /** A peer silent for this long is down, ms. Default 3000. */
   failureMs?: number
+  /**
+   * How long a majority's answer to one heartbeat lets this node act as an
+   * owner, ms. Default failureMs / 2. It must stay below failureMs: a peer
+   * grants a takeover only after failureMs of silence, by then the owner's
+   * lease has run out (see leaseUntil).
+   */
+  leaseMs?: number
   /** How long a link token is good for, ms (clock skew between nodes plus transit). Default 60,000. */
   linkTtlMs?: number
   /** A refused link, or a peer whose hello named another node than its token: count and show it (from: source address). */
@@ -40,6 +49,20 @@ export interface Member {
   /** When we last heard from it (ms since the epoch); for self, now. */
   lastHeard: number
   up: boolean
+  /**
+   * Counted in the majority: every member that has not said goodbye, down
+   * or not, until a majority agrees it is gone (a minority may never shrink
+   * the count to make itself a majority).
+   */
+  voter: boolean
+}
+
+/** Who counts for a majority, and whether this node sees one. */
+export interface Quorum {
+  voters: string[]
+  /** Voters that are up in this node's view, itself included. */
+  up: string[]
+  majority: boolean
 }
 
 export interface ClusterEvents {
@@ -53,6 +76,8 @@ type MessageHandler = (from: string, body: unknown) => void
 
 interface Peer extends Member {
   link?: ControlLink
+  /** Our clock when we sent the newest heartbeat this peer echoed (the lease it gives us). */
+  leaseAnchor?: number
 }
 
 /**
@@ -80,22 +105,96 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #stopDiscovery: (() => void) | undefined
   #opts: Required<Omit<ClusterOptions, "self" | "linkTtlMs" | "onRefused">> & Pick<ClusterOptions, "onRefused">
   readonly #verifier: LinkVerifier
+  /** How unlikely each peer's silence is, given its own rhythm: a busy peer's late beats are learnt, not taken for death. */
+  readonly #phi: PhiDetector
 
   constructor(opts: ClusterOptions) {
     super()
-    this.#opts = { ...opts, heartbeatMs: opts.heartbeatMs ?? 500, failureMs: opts.failureMs ?? 3000, now: opts.now ?? Date.now }
-    this.#self = { ...opts.self, caps: CAPS, status: "joining", sessions: 0, lastHeard: Date.now(), up: true }
+    const failureMs = opts.failureMs ?? 3000
+    this.#opts = { ...opts, heartbeatMs: opts.heartbeatMs ?? 500, failureMs, leaseMs: Math.min(opts.leaseMs ?? failureMs / 2, failureMs * 0.8), now: opts.now ?? Date.now }
+    this.#self = { ...opts.self, caps: CAPS, status: "joining", sessions: 0, lastHeard: this.#opts.now(), up: true, voter: true }
+    this.#phi = new PhiDetector({ intervalMs: this.#opts.heartbeatMs })
     this.#verifier = new LinkVerifier(opts.secret, opts.self.id, { ttlMs: opts.linkTtlMs, now: opts.now })
     this.sync = new SyncLinks(opts.repo, opts.self.id, (to, kind) => this.#sign(to, kind))
   }
 
   get self(): Member {
-    return { ...this.#self, lastHeard: Date.now() }
+    return { ...this.#self, lastHeard: this.#opts.now() }
+  }
+
+  /**
+   * The members that count for a majority and those of them this node sees.
+   * Taking a session over needs grants from a majority (an epoch is granted
+   * by a quorum, not assumed), so two sides of a partition never both can.
+   */
+  quorum(): Quorum {
+    const voters = [this.#self.id]
+    const up = [this.#self.id]
+    for (const p of this.#peers.values())
+      if (p.voter) {
+        voters.push(p.id)
+        if (p.up) up.push(p.id)
+      }
+    // Members a peer named that we have not met yet count too, as down: a node that has met only one
+    // of three members is not the majority of a cluster of two.
+    for (const id of this.#heardOf.keys()) if (!this.#peers.has(id)) voters.push(id)
+    return { voters, up, majority: isMajority(up, voters) }
+  }
+
+  /**
+   * Until when this node may acknowledge as an owner: a majority of the
+   * voters (itself included) echoed a heartbeat it sent at time t, so none
+   * of them grants a takeover before t + failureMs (they wait that long
+   * after hearing from us), and the lease ends at t + leaseMs, earlier.
+   * Anchored at our own send time, so a reply read late (a stalled event
+   * loop) does not stretch it.
+   */
+  leaseUntil(): number {
+    const now = this.#opts.now()
+    const { voters } = this.quorum()
+    if (voters.length === 1) return Number.POSITIVE_INFINITY
+    const anchor = (id: string): number => {
+      if (id === this.#self.id) return now
+      const p = this.#peers.get(id)
+      if (!p?.up) return Number.NEGATIVE_INFINITY
+      // A node of an older version echoes nothing: what it sent last stands in (the old rules hold until the roll ends).
+      return (p.caps.includes("quorum") ? p.leaseAnchor : p.lastHeard) ?? Number.NEGATIVE_INFINITY
+    }
+    return majorityAnchor(voters, anchor) + this.#opts.leaseMs
+  }
+
+  hasLease(): boolean {
+    return this.leaseUntil() > this.#opts.now()
+  }
+
+  /** How long since anything arrived from a member (Infinity for one never heard). */
+  silentMs(id: string): number {
+    if (id === this.#self.id) return 0
+    const p = this.#peers.get(id)
+    return p && p.lastHeard > 0 ? this.#opts.now() - p.lastHeard : Number.POSITIVE_INFINITY
+  }
+
+  /**
+   * Silent for the failure timeout and, by the φ accrual detector, beyond
+   * what its own rhythm explains. The timeout is a floor, never shortened:
+   * peers grant takeovers only past it (the owner's lease is over by then).
+   */
+  suspected(id: string): boolean {
+    const now = this.#opts.now()
+    return this.silentMs(id) > this.#opts.failureMs && this.#phi.suspected(id, now)
+  }
+
+  get failureMs(): number {
+    return this.#opts.failureMs
+  }
+
+  get heartbeatMs(): number {
+    return this.#opts.heartbeatMs
   }
 
   /** Every member this node knows, itself first. */
   members(): Member[] {
-    return [this.self, ...[...this.#peers.values()].map(({ link: _l, movedOut: _m, ...m }) => m)]
+    return [this.self, ...[...this.#peers.values()].map(({ link: _l, movedOut: _m, leaseAnchor: _a, ...m }) => m)]
   }
 
   /** Members that are up and ready (placement candidates), itself included when ready. */
@@ -306,9 +405,15 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
     const peer = this.#peers.get(from)
     if (!peer || (peer.link !== link && !this.#retired.has(link))) return
-    peer.lastHeard = Date.now()
+    peer.lastHeard = this.#opts.now()
+    this.#phi.heartbeat(peer.id, peer.lastHeard)
     switch (msg.t) {
+      case "hb-echo":
+        if (typeof msg.echo === "number" && msg.echo <= peer.lastHeard) peer.leaseAnchor = Math.max(peer.leaseAnchor ?? 0, msg.echo)
+        return
       case "hb":
+        // Echoed at once, not with our next heartbeat: the lease it renews is as fresh as the round trip.
+        if (typeof msg.ts === "number") link.send({ t: "hb-echo", echo: msg.ts })
         peer.sessions = msg.sessions
         if (msg.status !== peer.status) {
           peer.status = msg.status
@@ -318,6 +423,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         return
       case "bye":
         peer.movedOut = msg.moved
+        peer.voter = false
         return this.#down(peer, "left the cluster")
       case "req":
         return void Promise.resolve()
@@ -345,7 +451,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       this.#urls.delete(hello.url)
       return link.close(1000, "that is me")
     }
-    for (const p of hello.peers) this.#learnUrl(p.url)
+    for (const p of hello.peers) {
+      this.#learnUrl(p.url)
+      if (isNodeId(p.id) && p.id !== this.#self.id && !this.#peers.has(p.id) && !this.#heardOf.has(p.id)) this.#heardOf.set(p.id, this.#opts.now())
+    }
+    this.#heardOf.delete(hello.id)
     this.#urls.add(hello.url)
     link.batching = hello.caps?.includes("batch") ?? false
     let peer = this.#peers.get(hello.id)
@@ -363,9 +473,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       if (!keepNew) return
     }
     const wasUp = peer?.up ?? false
-    peer ??= { id: hello.id, url: hello.url, status: hello.status, version: hello.version, caps: [], sessions: 0, lastHeard: 0, up: false }
-    Object.assign(peer, { url: hello.url, status: hello.status, version: hello.version, caps: hello.caps ?? [], sessions: hello.sessions, lastHeard: Date.now(), up: true, link })
+    // A member never met before: the cluster re-formed around the ones dropped while unreachable.
+    if (!peer) this.#pruned.clear()
+    peer ??= { id: hello.id, url: hello.url, status: hello.status, version: hello.version, caps: [], sessions: 0, lastHeard: 0, up: false, voter: true }
+    Object.assign(peer, { url: hello.url, status: hello.status, version: hello.version, caps: hello.caps ?? [], sessions: hello.sessions, lastHeard: this.#opts.now(), up: true, voter: true, link })
     this.#peers.set(peer.id, peer)
+    this.#pruned.delete(peer.id)
+    if (!wasUp) this.#phi.reset(peer.id, peer.lastHeard)
     if (link.dialer !== this.#self.id) link.send(this.#hello())
     this.sync.connect(peer.id, peer.url)
     if (!wasUp) {
@@ -392,12 +506,40 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   #heartbeat(): void {
-    const now = Date.now()
-    const hb: ControlMessage = { t: "hb", status: this.#self.status, sessions: this.#self.sessions }
+    const now = this.#opts.now()
+    const hb: ControlMessage = { t: "hb", status: this.#self.status, sessions: this.#self.sessions, ts: now }
     for (const p of this.#peers.values()) {
       if (!p.up) continue
-      if (now - p.lastHeard > this.#opts.failureMs) void this.#suspect(p, now - p.lastHeard)
+      if (this.suspected(p.id)) void this.#suspect(p, now - p.lastHeard)
       else p.link?.send(hb)
+    }
+    this.#pruneVoters(now)
+  }
+
+  /**
+   * A member down for a while stops counting for the majority, but only by
+   * the decision of a side that is a majority without it: the minority side
+   * of a partition keeps counting the members it cannot see, so it can
+   * never become a majority by forgetting them.
+   */
+  /** Members dropped from the majority while unreachable (not gracefully gone): back in it when heard again. */
+  #pruned = new Set<string>()
+  get pruned(): number {
+    return this.#pruned.size
+  }
+
+  /** Members named in a peer's hello that we have not met yet, and since when. */
+  #heardOf = new Map<string, number>()
+
+  #pruneVoters(now: number): void {
+    const dead = [...this.#peers.values()].filter((p) => p.voter && !p.up && now - p.lastHeard > 2 * this.#opts.failureMs)
+    const unmet = [...this.#heardOf].filter(([id, at]) => !this.#peers.has(id) && now - at > 2 * this.#opts.failureMs).map(([id]) => id)
+    if ((dead.length === 0 && unmet.length === 0) || !this.quorum().majority) return
+    for (const id of unmet) this.#heardOf.delete(id)
+    for (const p of dead) {
+      p.voter = false
+      this.#pruned.add(p.id)
+      this.#opts.log.info("member no longer counted for the majority", { member: p.id, downMs: now - p.lastHeard })
     }
   }
 
@@ -415,7 +557,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       const res = await fetch(`${p.url}/healthz`, { signal: AbortSignal.timeout(Math.max(500, this.#opts.failureMs / 2)) })
       const body = (await res.json()) as { node?: string }
       if (res.ok && body.node === p.id) {
-        p.lastHeard = Date.now()
+        p.lastHeard = this.#opts.now()
         return
       }
       this.#down(p, `silent for ${silentMs} ms`)
@@ -429,6 +571,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #down(peer: Peer, why: string): void {
     if (!peer.up) return
     peer.up = false
+    this.#phi.forget(peer.id)
     peer.link?.close(1000, "marked down")
     peer.link = undefined
     this.sync.disconnect(peer.id)
@@ -442,7 +585,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   #public(p: Peer): Member {
-    const { link: _l, ...m } = p
+    const { link: _l, leaseAnchor: _a, ...m } = p
     return m
   }
 }

@@ -6,7 +6,9 @@ export type ControlMessage =
   | { t: "hello"; id: string; url: string; status: MemberStatus; version: string; sessions: number; peers: { id: string; url: string }[]; caps?: string[] }
   /** Several messages in one frame, in order (only to peers whose hello said "batch"). */
   | { t: "batch"; msgs: ControlMessage[] }
-  | { t: "hb"; status: MemberStatus; sessions: number }
+  /** `ts`: the sender's clock, echoed back at once (hb-echo): the sender's lease is anchored at its own send time. */
+  | { t: "hb"; status: MemberStatus; sessions: number; ts?: number }
+  | { t: "hb-echo"; echo: number }
   /** Leaving. `moved`: the sessions it handed off, and to whom (a peer's registry copy may not show it yet). */
   | { t: "bye"; moved?: Record<string, string> }
   | { t: "req"; rid: number; body: unknown }
@@ -16,7 +18,7 @@ export type ControlMessage =
 export type MemberStatus = "joining" | "ready" | "draining" | "gone"
 
 /** What this version understands (sent in hello). */
-export const CAPS = ["batch", "registry-buckets"]
+export const CAPS = ["batch", "registry-buckets", "quorum"]
 
 /** One control link to a peer, whichever side dialled; frames are JSON text. */
 export interface ControlLink {

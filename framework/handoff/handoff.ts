@@ -2,6 +2,7 @@ import { type Cluster, type Member, rank } from "../cluster/index.ts"
 import type { SessionRecord } from "../game/index.ts"
 import type { Logger } from "../log/index.ts"
 import { Store } from "../store/index.ts"
+import { Takeover } from "./takeover.ts"
 
 /** What moving sessions needs of the node (the node implements it; no import cycle). */
 export interface HandoffHost {
@@ -72,7 +73,7 @@ export interface DrainReport {
 export class Handoff {
   #host: HandoffHost
   #cluster: Cluster
-  #takingOver = new Set<string>()
+  readonly takeover: Takeover
 
   #shadow: (session: string) => { epoch: number; record: SessionRecord } | undefined
 
@@ -81,14 +82,29 @@ export class Handoff {
     this.#host = host
     this.#cluster = cluster
     this.#shadow = shadow
-    cluster.on("node-down", (m) => void this.#failover(m))
+    this.takeover = new Takeover(host, cluster, (session) => this.#newestCopy(session))
+    cluster.on("node-down", (m) => {
+      this.#noteMovedOut(m)
+      void this.sweep()
+    })
     host.store.onEntriesChanged((ids) => this.fence(ids))
+  }
+
+  /** This node's newest copy of a session: the shadow a replica was streamed, or its document (with the journal). */
+  #newestCopy(session: string): { record: SessionRecord; epoch: number } | undefined {
+    let copy: { record: SessionRecord; epoch: number } | undefined = this.#host.store.replicaCopy(session)
+    const shadow = this.#shadow(session)
+    if (shadow && (!copy || shadow.epoch > copy.epoch || (shadow.epoch === copy.epoch && shadow.record.rev > copy.record.rev))) copy = shadow
+    return copy
   }
 
   /** Target side: apply the changes, load (migrate, validate), resume, take the epoch. */
   accept(req: HandoffRequest): { ok: true } {
     // The live record is the newest state there is (the document is its last checkpoint, written
     // just before); the document's changes are read only when the record did not come along.
+    // A request that arrives late (its sender gave up on it and moved the session elsewhere) finds the epoch taken.
+    const e = this.#host.store.entry(req.session)
+    if (e && e.epoch >= req.epoch && e.owner !== req.from) throw new Error(`epoch ${e.epoch} of ${req.session} belongs to ${e.owner}`)
     const bytes = Buffer.from(req.doc, "base64")
     const record = req.record?.id === req.session ? req.record : Store.fromBytes(bytes).record
     this.#host.adopt(record, req.epoch, `handoff from ${req.from}`, { bytes, url: req.url })
@@ -114,24 +130,48 @@ export class Handoff {
     const refusals: string[] = []
     // Placement's order: newest version first, so a roll moves each session once. A node that
     // cannot load the state (an older game version's state it cannot migrate) refuses; the next is asked.
+    let attempt = 0
     for (const target of this.#candidates(id)) {
       const left = deadline - Date.now()
       if (left <= 0) break
+      // Each attempt takes a higher epoch: a request whose answer was lost (a link cut, a timeout) may
+      // still be applied late, and that owner must lose to the next one, not tie with it.
+      const next = epoch + 1 + attempt++
       try {
-        await this.#cluster.request(target.id, { t: "handoff", session: id, epoch: epoch + 1, doc, url, record, from: this.#host.id } satisfies HandoffRequest, Math.min(left, 10_000))
-        this.#host.release(id, `handed off to ${target.id}`, [target.url])
-        const pauseMs = performance.now() - started
-        this.#host.recordMove("handoff", pauseMs)
-        return { session: id, to: target.id, pauseMs }
+        await this.#cluster.request(target.id, { t: "handoff", session: id, epoch: next, doc, url, record, from: this.#host.id } satisfies HandoffRequest, Math.min(left, 10_000))
+        return this.#handedOff(id, target, started)
       } catch (error) {
-        refusals.push(`${target.id} (v${target.version}): ${(error as Error).message}`)
-        this.#host.log.warn("handoff refused; trying the next node", { session: id, target: target.id, version: target.version, why: (error as Error).message })
+        const why = (error as Error).message
+        // No answer is not a refusal: ask whether it took the session before giving it to anyone else.
+        if (!why.startsWith("refused:") && (await this.#runsThere(target.id, id))) return this.#handedOff(id, target, started)
+        refusals.push(`${target.id} (v${target.version}): ${why}`)
+        this.#host.log.warn("handoff refused; trying the next node", { session: id, target: target.id, version: target.version, why })
       }
     }
     this.#host.thaw(id)
     const why = refusals.length ? refusals.join("; ") : "no ready node to take it"
     this.#host.log.error("handoff failed; the session stays here", { session: id, why })
     return { session: id, pauseMs: performance.now() - started, error: why }
+  }
+
+  #handedOff(id: string, target: Member, started: number): MoveResult {
+    this.#host.release(id, `handed off to ${target.id}`, [target.url])
+    const pauseMs = performance.now() - started
+    this.#host.recordMove("handoff", pauseMs)
+    return { session: id, to: target.id, pauseMs }
+  }
+
+  /** Whether `peer` runs the session (false when it cannot say within a second). */
+  async #runsThere(peer: string, session: string): Promise<boolean> {
+    for (let i = 0; i < 3; i++) {
+      try {
+        const runs = await this.#cluster.request(peer, { t: "hosting", sessions: [session] } satisfies HostingRequest, 1_000)
+        return Array.isArray(runs) && runs.includes(session)
+      } catch {
+        await Bun.sleep(200)
+      }
+    }
+    return false
   }
 
   /**
@@ -195,95 +235,83 @@ export class Handoff {
   }
 
   /**
-   * Sessions whose owner is not in the cluster (it died, or the whole
-   * cluster restarted from disk): the head of each one's ranking takes it
-   * over from its copy of the document, with the epoch bumped.
+   * Sessions whose owner is gone (it died, it is cut off, or the whole
+   * cluster restarted from disk): the head of each one's ranking asks a
+   * majority for the next epoch and takes it over from the newest copy
+   * (takeover.ts). Runs on every node-down and periodically: a takeover
+   * refused for want of a majority is tried again when one is back.
    */
-  async adoptOrphans(): Promise<number> {
-    let taken = 0
-    for (const [id, e] of this.#host.store.entries()) {
-      if (e.status !== "open" || e.owner === this.#host.id) continue
-      if (this.#cluster.member(e.owner)?.up) continue
-      // Not knowing the owner is not knowing it is gone (we may not have met it yet): ask the others.
-      if (await this.#claimedElsewhere(id, e.owner)) continue
-      if (await this.#takeOver(id, e.epoch, `orphan of ${e.owner}`)) taken++
+  async sweep(): Promise<number> {
+    if (this.#sweeping) return 0
+    this.#sweeping = true
+    const started = performance.now()
+    try {
+      const me = this.#host.id
+      const ready = this.#cluster.ready()
+      const due: [string, string][] = []
+      for (const [id, e] of this.#host.store.entries()) {
+        if (e.status !== "open" || e.owner === me || this.#host.epochOf(id) !== undefined) continue
+        if (this.#cluster.member(e.owner)?.up || this.#movedAway.get(id)?.from === e.owner) continue
+        // Our own vote needs the owner silent for the failure timeout: no round before that.
+        if (this.#cluster.silentMs(e.owner) < this.#cluster.failureMs) continue
+        if ((this.#retryAt.get(id)?.at ?? 0) > Date.now()) continue
+        if (rank(id, ready)[0]?.id !== me) continue
+        due.push([id, e.owner])
+      }
+      if (due.length === 0) return 0
+      let taken = 0
+      const waiting: string[] = []
+      let next = 0
+      const worker = async () => {
+        while (next < due.length) {
+          const [id, owner] = due[next++] as [string, string]
+          const out = await this.takeover.run(id, owner, `failover from ${owner}`)
+          if (out.ok) {
+            this.#retryAt.delete(id)
+            taken++
+            this.#host.recordMove("failover", performance.now() - started)
+          } else {
+            waiting.push(`${id}: ${out.why}`)
+            // Backs off per session (0.5 s doubling to 8 s): a minority would otherwise ask the same
+            // questions of every peer every round for as long as the partition lasts.
+            const tries = (this.#retryAt.get(id)?.tries ?? 0) + 1
+            this.#retryAt.set(id, { tries, at: Date.now() + Math.min(8_000, 250 * 2 ** tries) })
+          }
+        }
+      }
+      await Promise.all(Array.from({ length: Math.min(16, due.length) }, worker))
+      if (taken) this.#host.log.info("failover", { sessions: taken, ms: Math.round(performance.now() - started) })
+      if (waiting.length && Date.now() - this.#saidWaiting > 5_000) {
+        this.#saidWaiting = Date.now()
+        this.#host.log.warn("sessions wait to be taken over", { sessions: waiting.length, first: waiting[0] })
+      }
+      this.takeover.prune()
+      for (const id of this.#retryAt.keys()) if (this.#host.store.entry(id)?.status !== "open") this.#retryAt.delete(id)
+      return taken
+    } finally {
+      this.#sweeping = false
     }
-    return taken
+  }
+  #sweeping = false
+  #retryAt = new Map<string, { tries: number; at: number }>()
+  #saidWaiting = 0
+  /** Sessions a departed node said it handed off: while our registry copy still names it, they are not orphans. */
+  #movedAway = new Map<string, { from: string; at: number }>()
+
+  #noteMovedOut(m: Member): void {
+    const now = Date.now()
+    for (const [id, x] of this.#movedAway) if (now - x.at > 60_000) this.#movedAway.delete(id)
+    for (const id of Object.keys(m.movedOut ?? {})) this.#movedAway.set(id, { from: m.id, at: now })
   }
 
-  /** Does any peer run this session, or see its owner up? */
-  async #claimedElsewhere(session: string, owner: string): Promise<boolean> {
-    const peers = this.#cluster.members().filter((m) => m.up && m.id !== this.#host.id)
-    const answers = await Promise.all(
-      peers.map((p) => this.#cluster.request(p.id, { t: "claimed", session, owner } satisfies ClaimedRequest, 1_000).catch(() => true)),
-    )
-    return answers.some((a) => a === true)
-  }
-
-  /** Answers a peer's #claimedElsewhere. */
+  /** Answers an older node's question: does this node run the session, or see its owner up? */
   claimed(req: ClaimedRequest): boolean {
     return this.#host.epochOf(req.session) !== undefined || this.#cluster.member(req.owner)?.up === true
   }
 
-  async #failover(m: Member): Promise<void> {
-    const started = performance.now()
-    // A node that left gracefully said which sessions it handed off: our registry copy may still
-    // name it for those (the new owner's write not synced yet, or the new owner out of our reach).
-    const mine = this.#host.store
-      .entries()
-      .filter(([id, e]) => e.owner === m.id && e.status === "open" && !m.movedOut?.[id] && rank(id, this.#cluster.ready())[0]?.id === this.#host.id)
-    if (mine.length === 0) return
-    // Our registry copy may be behind: a session the departed node handed over before it left still
-    // names it. Whatever a live peer runs is not ours to take (that would be two owners).
-    const hosted = await this.#hostedByPeers(mine.map(([id]) => id))
-    let taken = 0
-    await Promise.all(
-      mine.map(async ([id, e]) => {
-        if (hosted.has(id)) return
-        if (await this.#takeOver(id, e.epoch, `failover from ${m.id}`)) {
-          taken++
-          this.#host.recordMove("failover", performance.now() - started)
-        }
-      }),
-    )
-    if (taken) this.#host.log.info("failover", { from: m.id, sessions: taken, ms: Math.round(performance.now() - started) })
-  }
-
-  /** Which of these sessions some live peer runs (asked of all of them at once). */
-  async #hostedByPeers(sessions: string[]): Promise<Set<string>> {
-    const peers = this.#cluster.members().filter((p) => p.up && p.id !== this.#host.id)
-    const answers = await Promise.all(
-      peers.map((p) => this.#cluster.request(p.id, { t: "hosting", sessions } satisfies HostingRequest, 2_000).catch(() => [] as string[])),
-    )
-    return new Set(answers.flat() as string[])
-  }
-
-  /** Answers a peer's #hostedByPeers. */
+  /** Answers an older node's question: which of these sessions run here. */
   hosting(req: HostingRequest): string[] {
     return req.sessions.filter((id) => this.#host.epochOf(id) !== undefined)
-  }
-
-  async #takeOver(id: string, epoch: number, via: string): Promise<boolean> {
-    if (rank(id, this.#cluster.ready())[0]?.id !== this.#host.id) return false
-    if (this.#takingOver.has(id) || this.#host.epochOf(id) !== undefined) return false
-    this.#takingOver.add(id)
-    try {
-      let copy: { record: SessionRecord; epoch: number } | undefined = this.#host.store.replicaCopy(id) ?? (await this.#host.store.loadCopy(id, 2_000))
-      // Under "replicated" durability the shadow has every acknowledged action; the document may lag it.
-      const shadow = this.#shadow(id)
-      if (shadow && (!copy || shadow.record.rev > copy.record.rev)) copy = shadow
-      if (!copy) {
-        this.#host.log.error("cannot take over: no copy of the session's document here", { session: id, via })
-        return false
-      }
-      this.#host.adopt(copy.record, Math.max(epoch, copy.epoch) + 1, via)
-      return true
-    } catch (error) {
-      this.#host.log.error("cannot take over the session", { session: id, via, error })
-      return false
-    } finally {
-      this.#takingOver.delete(id)
-    }
   }
 
   #candidates(id: string): Member[] {

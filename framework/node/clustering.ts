@@ -2,8 +2,9 @@ import type { AutomergeUrl, DocHandle } from "@automerge/automerge-repo"
 import { Cluster, type Discovery, type Member, rank, replicaSet } from "../cluster/index.ts"
 import type { Logger } from "../log/index.ts"
 import type { ClientMessage, OpenSession } from "../protocol/index.ts"
+import type { SessionRecord } from "../game/index.ts"
 import { newestCheckpoint, type SessionDoc, type Store } from "../store/index.ts"
-import { type ClaimedRequest, Handoff, type HandoffHost, type HandoffRequest, type HostingRequest } from "../handoff/index.ts"
+import { type ClaimedRequest, type CopyRequest, type GrantRequest, Handoff, type HandoffHost, type HandoffRequest, type HostingRequest } from "../handoff/index.ts"
 import { clientError, errorFromWire, errorToWire } from "./errors.ts"
 import type { HostedSession, PlayerLink } from "./hosted.ts"
 import type { LinkRefusals } from "./link-refusals.ts"
@@ -57,10 +58,13 @@ const FOLLOW_PER_ROUND = 25
 type Body =
   | HandoffRequest
   | ClaimedRequest
+  | GrantRequest
+  | CopyRequest
   | HostingRequest
   | ReplicationMessage
   | { t: "create"; game: string; options?: unknown; id: string; seed?: string }
   | { t: "where"; session: string }
+  | { t: "copy-on"; session: string; epoch: number; record: SessionRecord }
   | { t: "list" }
   | { t: "timeline"; since: number }
   | { t: "info"; session: string; public?: boolean }
@@ -79,6 +83,8 @@ interface Relayed {
   join: Extract<ClientMessage, { t: "join" }>
   /** Messages that arrive while the relay is being re-pointed. */
   pending?: ClientMessage[]
+  /** The player was told the owner is not answering. */
+  silent?: boolean
 }
 
 /**
@@ -136,7 +142,14 @@ export class ClusterRole {
       },
       (session) => node.hosted(session),
       (ms) => this.replicaLag.add(ms),
-      (h) => node.secureLocally(h),
+      (h) => {
+        // Alone by design (every other member left, or is leaving, gracefully): the lone node's rules.
+        // Otherwise a replica must hold the change before its ack: the acks wait, the players are told.
+        if (this.#aloneByDesign()) node.secureLocally(h)
+      },
+      () => this.cluster.hasLease(),
+      // A replica that voted for a newer epoch (a takeover under way) confirms nothing of the old owner's.
+      (session) => this.handoff?.takeover.promisedEpoch(session),
     )
     this.handoff = new Handoff(node, this.cluster, (session) => this.replicator.shadow(session))
     this.cluster.onRequest((from, body) => this.#onRequest(from, body as Body))
@@ -162,11 +175,49 @@ export class ClusterRole {
       this.#followSoon()
     })
     this.cluster.start()
-    // Sessions in the registry whose owner is nowhere (a whole-cluster restart from disk, or an
-    // owner that died before we met): once membership has had time to settle, their heads take them.
-    this.#orphanTimer = setTimeout(() => void this.handoff.adoptOrphans(), Math.max(1_000, (cfg.failureMs ?? 3_000) / 2))
+    // Sessions whose owner is gone or cut off are taken over once a majority agrees: asked again
+    // periodically, since a majority lost in a partition comes back when it heals. The first look
+    // waits for membership to settle (a whole-cluster restart from disk: owners not met yet).
+    const every = Math.max(250, (cfg.failureMs ?? 3_000) / 4)
+    this.#orphanTimer = setTimeout(() => {
+      this.#sweepTimer = setInterval(() => void this.handoff.sweep(), every)
+    }, Math.max(1_000, (cfg.failureMs ?? 3_000) / 2))
+    this.#relayWatch = setInterval(() => this.#watchRelays(), 100)
   }
   #orphanTimer: ReturnType<typeof setTimeout> | undefined
+  #sweepTimer: ReturnType<typeof setInterval> | undefined
+  #relayWatch: ReturnType<typeof setInterval> | undefined
+
+  /**
+   * Players relayed to an owner this node has not heard from for a while
+   * (a partition, a stalled owner) are told so at once, and told again when
+   * it answers: their actions are kept and resent, nothing is lost.
+   */
+  #watchRelays(): void {
+    const late = Math.max(600, 2 * this.cluster.heartbeatMs + 200)
+    for (const r of this.#outbound.values()) {
+      const silent = this.cluster.silentMs(r.peer) > late || this.cluster.member(r.peer)?.up === false
+      if (silent === !!r.silent) continue
+      r.silent = silent
+      r.link.send(
+        JSON.stringify(
+          silent
+            ? { t: "notice", code: "owner_unreachable", message: "this node cannot reach the node running the session (a network partition, or that node is overloaded): actions wait, none is lost" }
+            : { t: "notice", code: "resolved", message: "the session's node answers again" },
+        ),
+      )
+    }
+  }
+
+  /**
+   * No other member counts for the majority except ones leaving gracefully,
+   * and none was dropped for being unreachable: the cluster is this node.
+   */
+  #aloneByDesign(): boolean {
+    const { voters } = this.cluster.quorum()
+    if (this.cluster.pruned > 0) return false
+    return voters.every((id) => id === this.#node.id || (this.cluster.member(id)?.up === true && this.cluster.member(id)?.status === "draining"))
+  }
 
   /** The node placement names for a new session. */
   ownerFor(sessionId: string): Member {
@@ -294,6 +345,34 @@ export class ClusterRole {
     r.pending = undefined
   }
 
+  /**
+   * A leaving node never takes the only copy of acknowledged changes with
+   * it: every session it is a replica of gets its copy handed to the
+   * replicas placement names without it (the owner streams to them too, but
+   * may die before it has). Waits for each to confirm, until the deadline.
+   */
+  async handOnCopies(deadline: number): Promise<{ sessions: number; handed: number; failed: string[] }> {
+    const jobs: Promise<void>[] = []
+    const failed: string[] = []
+    let handed = 0
+    for (const [session, { epoch, record }] of this.replicator.shadows()) {
+      const e = this.#node.store.entry(session)
+      if (!e || e.status !== "open" || e.owner === this.#node.id || this.#node.hasSession(session)) continue
+      const targets = this.replicaSet(session).filter((id) => id !== this.#node.id && id !== e.owner && this.cluster.member(id)?.up)
+      for (const to of targets)
+        jobs.push(
+          this.cluster
+            .request(to, { t: "copy-on", session, epoch, record } satisfies Body, Math.max(100, deadline - Date.now()))
+            .then(
+              () => void handed++,
+              (error) => void failed.push(`${session} → ${to}: ${(error as Error).message}`),
+            ),
+        )
+    }
+    await Promise.all(jobs)
+    return { sessions: jobs.length, handed, failed }
+  }
+
   /** What this node knows and holds of one session (for operators and tests). */
   inspect(session: string) {
     const entry = this.#node.store.entry(session)
@@ -328,6 +407,8 @@ export class ClusterRole {
     clearTimeout(this.#followTimer)
     clearTimeout(this.#pruneTimer)
     clearTimeout(this.#orphanTimer)
+    clearInterval(this.#sweepTimer)
+    clearInterval(this.#relayWatch)
     this.cluster.stop(moved)
   }
 
@@ -344,7 +425,7 @@ export class ClusterRole {
     return undefined
   }
 
-  #onRequest(_from: string, body: Body): unknown {
+  #onRequest(from: string, body: Body): unknown {
     switch (body.t) {
       case "create":
         try {
@@ -360,10 +441,16 @@ export class ClusterRole {
         }
       case "claimed":
         return this.handoff.claimed(body)
+      case "grant":
+        return this.handoff.takeover.grant(from, body)
+      case "copy":
+        return this.handoff.takeover.copy(body)
       case "hosting":
         return this.handoff.hosting(body)
       case "where":
         return this.#node.hasSession(body.session)
+      case "copy-on":
+        return this.replicator.takeCopy(body.session, body.epoch, body.record)
       case "list":
         return this.#node.sessions()
       case "timeline":

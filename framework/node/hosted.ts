@@ -1,5 +1,5 @@
 import type { PlayerId, Session } from "../game/index.ts"
-import { type Ack, diff, type SessionStatus } from "../protocol/index.ts"
+import { type Ack, diff, type NoticeCode, type SessionStatus } from "../protocol/index.ts"
 
 /** The I/O edge a player is reached through (a WebSocket, later a relay); the node never sees sockets. */
 export interface PlayerLink {
@@ -38,6 +38,23 @@ export class HostedSession {
   /** "replicated" durability: acks wait here until a replica holds their revision. */
   holdAcks = false
   #held: { rev: number; link: PlayerLink; acks: string[] }[] = []
+
+  #notice: NoticeCode = "resolved"
+  #noticeMessage = ""
+
+  /** Tells every player why their actions wait (once per change of reason), or that they no longer do. */
+  notice(code: NoticeCode, message: string): void {
+    if (code === this.#notice) return
+    this.#notice = code
+    this.#noticeMessage = message
+    const frame = JSON.stringify({ t: "notice", code, message })
+    for (const link of this.links.keys()) link.send(frame)
+  }
+
+  /** The notice in force (a player joining meanwhile is told it too). */
+  get currentNotice(): { code: NoticeCode; message: string } | undefined {
+    return this.#notice === "resolved" ? undefined : { code: this.#notice, message: this.#noticeMessage }
+  }
 
   /** Players whose `view` threw in the last flush: the node reports them and closes their links. */
   readonly viewFailures: { player: PlayerId; error: unknown }[] = []

@@ -453,8 +453,11 @@ export class BatonNode implements LocalNode {
     const started = performance.now()
     let drain: import("../handoff/index.ts").DrainReport | undefined
     if (this.#role) {
+      const deadline = Date.now() + graceMs
       drain = await this.#role.handoff.drain(graceMs)
       this.log.info("drained", { sessions: drain.sessions, moved: drain.moved, failed: drain.failed.length, ms: drain.ms, pauseP50: drain.pauseP50, pauseP99: drain.pauseP99 })
+      const copies = await this.#role.handOnCopies(deadline)
+      if (copies.sessions) this.log.info("replica copies handed on", { copies: copies.sessions, confirmed: copies.handed, failed: copies.failed.slice(0, 5) })
     }
     this.#status = "stopping"
     clearInterval(this.#sweep)
@@ -516,6 +519,8 @@ export class BatonNode implements LocalNode {
       status: r.status,
       result: r.result ?? undefined,
     })
+    const notice = h.currentNotice
+    if (notice) send(link, { t: "notice", ...notice })
     if (!out.rejoined) this.log.info("player joined", { session: h.id, player, seat: out.seat })
     this.#markDirty(h)
   }
@@ -528,7 +533,12 @@ export class BatonNode implements LocalNode {
         const queued = st.queued ?? []
         st.queued = undefined
         if (!this.#links.has(link)) return
-        if (!forward) return sendError(link, "unknown_session", `no session ${msg.session} in the cluster`, "join")
+        if (!forward) {
+          // Known to the registry but nobody reachable runs it: a partition, or a takeover waiting for a majority.
+          if (this.#store.entry(msg.session)?.status === "open")
+            return sendError(link, "unavailable", `session ${msg.session} runs on a node this node cannot reach now; retrying`, "join")
+          return sendError(link, "unknown_session", `no session ${msg.session} in the cluster`, "join")
+        }
         st.forward = forward
         for (const m of queued) forward(m)
       },

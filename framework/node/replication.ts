@@ -33,6 +33,8 @@ export type ReplicationMessage =
 
 /** How often "local" durability streams changes to replicas, ms. */
 const STREAM_MS = 20
+/** Acks held this long get the session's players a notice saying why (the issue asks for within a second). */
+const NOTICE_MS = 400
 
 /**
  * Keeps replicas' copies fresh over the control link, without waiting for
@@ -74,20 +76,57 @@ export class Replicator {
     readonly hosted: (session: string) => HostedSession | undefined,
     /** A replica got changes that were `ms` old (the owner's clock at the change vs ours now). */
     readonly onLag: (ms: number) => void = () => {},
-    /** "replicated" durability with no live replica: the node secures the acks another way (the disk) or lets them go. */
+    /**
+     * "replicated" durability with no live replica: a node alone by design secures the acks another
+     * way (the disk) or lets them go and says so; a node of a cluster keeps them held (see ClusterRole).
+     */
     readonly onNoReplica: (h: HostedSession) => void = (h) => h.releaseAcks(Number.POSITIVE_INFINITY),
+    /**
+     * Whether this node may acknowledge as an owner now (it holds a majority's lease: Cluster.leaseUntil).
+     * A replica's confirmation is not enough on its own: the other side of a partition may be taking
+     * the session over, and what it takes over from is what its majority holds.
+     */
+    readonly mayAcknowledge: () => boolean = () => true,
+    /** The epoch this node voted for in a takeover of the session still under way, if any. */
+    readonly promisedEpoch: (session: string) => number | undefined = () => undefined,
   ) {
-    // A replication message can be lost (a link replaced, a peer restarting): acks must not wait
-    // forever behind it. Whatever is unconfirmed after a while is sent again, whole.
-    this.#watchdog = setInterval(() => {
-      const now = Date.now()
-      for (const [id, h] of this.#awaiting) {
-        const since = this.#since.get(id)
-        if (since === undefined || now - since < 300) continue
+    this.#watchdog = setInterval(() => this.#watch(), 100)
+  }
+
+  /** When each session with held acks started holding them (for the players' notice). */
+  #heldSince = new Map<string, number>()
+
+  /**
+   * A replication message can be lost (a link replaced, a peer restarting): acks must not wait
+   * forever behind it. Whatever is unconfirmed after a while is sent again, whole. Acks confirmed
+   * while the lease had lapsed go out once it is back; players waiting long are told why.
+   */
+  #watch(): void {
+    const now = Date.now()
+    const lease = this.mayAcknowledge()
+    for (const [id, h] of this.#awaiting) {
+      const since = this.#since.get(id)
+      if (since !== undefined && now - since >= 300) {
         this.#sent.delete(id)
         if (!this.replicate(h)) this.onNoReplica(h)
+      } else if (lease) {
+        const confirmed = this.#confirmed.get(id)
+        if (confirmed !== undefined) h.releaseAcks(confirmed)
       }
-    }, 100)
+      this.#tell(h, now, lease)
+    }
+  }
+
+  #tell(h: HostedSession, now: number, lease: boolean): void {
+    if (h.heldAcks === 0) {
+      this.#heldSince.delete(h.id)
+      return h.notice("resolved", "actions are answered again")
+    }
+    const since = this.#heldSince.get(h.id)
+    if (since === undefined) return void this.#heldSince.set(h.id, now)
+    if (now - since < NOTICE_MS) return
+    if (!lease) h.notice("no_quorum", "the node running this session cannot reach a majority of the cluster (a network partition?): actions wait, none is lost")
+    else h.notice("no_replica", "no other node confirms this session's changes yet: actions wait until one does, none is lost")
   }
 
   stop(): void {
@@ -161,6 +200,8 @@ export class Replicator {
 
   /** Owner side, "replicated" durability, after a flush. Returns false when there is no replica to wait for (see onNoReplica). */
   replicate(h: HostedSession): boolean {
+    // Watched even with no replica to send to: held acks are released, or their players told, from here.
+    this.#awaiting.set(h.id, h)
     const peers = this.liveReplicas(h.id)
     if (peers.length === 0) return false
     const rec = h.session.record
@@ -172,11 +213,10 @@ export class Replicator {
       if (this.cluster.send(peer, { t: "rep", ...item } satisfies ReplicationMessage)) sentNow = true
       else this.#sent.get(h.id)?.delete(peer)
     }
-    this.#awaiting.set(h.id, h)
     if (sentNow && !this.#since.has(h.id)) this.#since.set(h.id, now)
     // Acks of actions that changed nothing (a resend answered from the ledger) need no new confirmation.
     const confirmed = this.#confirmed.get(h.id)
-    if (confirmed !== undefined) h.releaseAcks(confirmed)
+    if (confirmed !== undefined && this.mayAcknowledge()) h.releaseAcks(confirmed)
     if (confirmed !== undefined && confirmed >= rec.rev) this.#since.delete(h.id)
     return true
   }
@@ -192,12 +232,28 @@ export class Replicator {
     this.#awaiting.delete(session)
     this.#confirmed.delete(session)
     this.#since.delete(session)
+    this.#heldSince.delete(session)
   }
 
   /** The newest record a replica holds for a session (failover prefers it when it is newer). */
   shadow(session: string): { epoch: number; record: SessionRecord } | undefined {
     const s = this.#shadows.get(session)
     return s && { epoch: s.epoch, record: s.record }
+  }
+
+  /** Every shadow held here (a draining node hands them on). */
+  shadows(): [string, { epoch: number; record: SessionRecord }][] {
+    return [...this.#shadows].map(([id, s]) => [id, { epoch: s.epoch, record: s.record }])
+  }
+
+  /** A copy handed on by a leaving replica: kept when it is newer than ours. */
+  takeCopy(session: string, epoch: number, record: SessionRecord): boolean {
+    if (record?.id !== session || !Number.isSafeInteger(epoch) || !Number.isSafeInteger(record.rev)) return false
+    if ((this.hostedEpoch(session) ?? 0) > epoch) return false
+    const cur = this.#shadows.get(session)
+    if (cur && (cur.epoch > epoch || (cur.epoch === epoch && cur.record.rev >= record.rev))) return true
+    this.#shadows.set(session, { epoch, record, at: Date.now() })
+    return true
   }
 
   dropShadow(session: string): void {
@@ -234,7 +290,12 @@ export class Replicator {
   onMessage(from: string, msg: ReplicationMessage): void {
     switch (msg.t) {
       case "rep":
-        if (this.#take(from, msg)) this.cluster.send(from, { t: "rep-ack", session: msg.session, rev: msg.rev } satisfies ReplicationMessage)
+        // A draining replica keeps what it gets (it hands its copies on before it leaves) but confirms
+        // nothing: an ack must rest on a copy that stays in the cluster. Nor does one that voted for a
+        // newer epoch: the takeover may start from a copy without this change. The owner is not told to
+        // stop (the takeover may fail, and the vote lapse): its acks just wait.
+        if (this.#take(from, msg) && this.cluster.self.status !== "draining" && (this.promisedEpoch(msg.session) ?? 0) <= msg.epoch)
+          this.cluster.send(from, { t: "rep-ack", session: msg.session, rev: msg.rev } satisfies ReplicationMessage)
         return
       case "rep-batch":
         for (const item of msg.items) this.#take(from, item)
@@ -242,7 +303,7 @@ export class Replicator {
       case "rep-ack": {
         const h = this.#awaiting.get(msg.session)
         this.#confirmed.set(msg.session, Math.max(this.#confirmed.get(msg.session) ?? 0, msg.rev))
-        h?.releaseAcks(msg.rev)
+        if (this.mayAcknowledge()) h?.releaseAcks(msg.rev)
         if (h && msg.rev >= h.session.record.rev) this.#since.delete(msg.session)
         return
       }

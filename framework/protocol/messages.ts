@@ -36,8 +36,20 @@ export type ServerMessage =
   | { t: "left"; session: string }
   /** The node is going away or the session moved: reconnect and resume, trying `urls` first. */
   | { t: "reconnect"; reason: string; urls?: string[] }
+  /**
+   * Why actions are not being answered (they are kept, and answered once it
+   * passes), or "resolved" when it has passed. Sent within a second.
+   */
+  | { t: "notice"; code: NoticeCode; message: string }
 
 export type SessionStatus = "open" | "ended"
+
+/**
+ * no_replica: no other node confirms the session's changes ("replicated" durability waits for one);
+ * no_quorum: the owner cannot see a majority of the cluster (a partition) and may not acknowledge;
+ * owner_unreachable: this node cannot reach the node running the session.
+ */
+export type NoticeCode = "no_replica" | "no_quorum" | "owner_unreachable" | "resolved"
 
 /** Stable error codes, shared by the HTTP API, the player protocol and action rejections. */
 export type ErrorCode =

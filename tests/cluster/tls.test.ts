@@ -90,9 +90,17 @@ describe("cluster links over TLS (2 real nodes, a self-signed CA)", () => {
   })
 
   test("a session replicates over the TLS sync link and fails over when its owner is killed", async () => {
-    const { id } = await get<{ id: string }>(`${nodes[0]!.url}/sessions`, { method: "POST", body: JSON.stringify({ game: "notes" }) })
-    const entry = await waitUntil(async () => (await inspect(nodes[0]!, id)).entry ?? undefined, "the registry has it")
-    const owner = nodes[ids.indexOf(entry.owner)]!
+    // Two nodes split evenly: the one with the lower id holds the tie (a majority of two), so it is the
+    // survivor that may take over. Placement is per session id: create until the higher id owns one.
+    const higher = [...ids].sort()[1]!
+    let id = ""
+    let entry: { owner: string } | undefined
+    for (let tries = 0; entry?.owner !== higher && tries < 40; tries++) {
+      id = (await get<{ id: string }>(`${nodes[0]!.url}/sessions`, { method: "POST", body: JSON.stringify({ game: "notes" }) })).id
+      entry = await waitUntil(async () => (await inspect(nodes[0]!, id)).entry ?? undefined, "the registry has it")
+    }
+    expect(entry?.owner).toBe(higher)
+    const owner = nodes[ids.indexOf(entry!.owner)]!
     const other = nodes.find((n) => n !== owner)!
     const p = await player(owner.url, id, "ada")
     for (let i = 1; i <= 10; i++) {

@@ -26,6 +26,11 @@ interface Bot {
 }
 
 afterAll(async () => {
+  {
+    const { mkdirSync, writeFileSync } = await import("node:fs")
+    mkdirSync("/tmp/rolling-logs", { recursive: true })
+    for (const [i, node] of (c?.nodes ?? []).entries()) writeFileSync(`/tmp/rolling-logs/${i}.jsonl`, node.logs.map((l) => JSON.stringify(l)).join("\n"))
+  }
   for (const n of c?.nodes ?? []) if (n.proc.exitCode !== null && n.proc.exitCode !== 0 && n.proc.signalCode !== "SIGKILL") console.log("NODE DIED", n.url, n.proc.exitCode, n.stderr().slice(-3000))
   for (const b of bots) b.session.close()
   door?.stop()
@@ -88,7 +93,15 @@ describe("zero-loss rolling deploys", () => {
     const victimSessions = ids.filter((_, i) => owners[i] === liveIds[victim.i])
     const killedAt = performance.now()
     await cluster.live[victim.i]!.kill()
-    await waitUntil(() => victimSessions.every((id) => bots[ids.indexOf(id)]!.lastAck > killedAt), "every session of the killed node acts again", { timeoutMs: 20_000 })
+    await waitUntil(() => victimSessions.every((id) => bots[ids.indexOf(id)]!.lastAck > killedAt), "every session of the killed node acts again", { timeoutMs: 20_000 }).catch(async (e) => {
+      for (const id of victimSessions) {
+        const b = bots[ids.indexOf(id)]!
+        if (b.lastAck > killedAt) continue
+        const where = await (await fetch(`${cluster.live[0]!.url}/cluster/sessions/${id}`)).json()
+        console.log("STALLED AFTER KILL", id, b.session.status, b.session.pendingCount, JSON.stringify(b.session.notice), JSON.stringify(where))
+      }
+      throw e
+    })
     const failoverMs = Math.max(...victimSessions.map((id) => bots[ids.indexOf(id)]!.lastAck - killedAt))
     await progressed(3)
     stop = true

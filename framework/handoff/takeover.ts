@@ -1,0 +1,163 @@
+import { type Cluster, isMajority } from "../cluster/index.ts"
+import type { SessionRecord } from "../game/index.ts"
+import type { HandoffHost } from "./handoff.ts"
+
+/** Asks a member for its vote on one session's next epoch, and what copy of the session it holds. */
+export interface GrantRequest {
+  t: "grant"
+  session: string
+  epoch: number
+  /** The owner the registry names (it must be silent to the voter for a failure timeout). */
+  owner: string
+}
+
+/** A vote, with the voter's copy of the session either way (the takeover starts from the newest). */
+export type GrantAnswer = { ok: boolean; why?: string; epoch?: number; copy: { epoch: number; rev: number } | null }
+
+export interface CopyRequest {
+  t: "copy"
+  session: string
+}
+
+type Copy = { record: SessionRecord; epoch: number }
+
+/** How long a vote holds a replica back from confirming the old owner's changes, ms. */
+const PROMISE_MS = 10_000
+
+/**
+ * Taking a session over needs a majority. A member votes for epoch e of a
+ * session at most once (to one node), only when the owner has been silent
+ * to it for a failure timeout (by then the owner's lease has run out: it
+ * acknowledges nothing more), and never for an epoch it has seen used.
+ * Two sides of a partition cannot both gather a majority, so two nodes
+ * never run one session at one epoch; the old owner's writes are refused
+ * by every voter that promised a newer epoch.
+ *
+ * The takeover starts from the newest copy any member that answered holds
+ * (not whichever copy the new owner happens to have), and only once a
+ * member holding a copy of the last owner's epoch answered: a replica cut
+ * off from the majority may hold the last acknowledged actions, and
+ * safety comes before availability.
+ */
+export class Takeover {
+  #promised = new Map<string, { epoch: number; to: string; at: number }>()
+  /** The highest epoch a voter said was taken, per session: the next attempt asks above it. */
+  #seen = new Map<string, number>()
+
+  constructor(
+    readonly host: HandoffHost,
+    readonly cluster: Cluster,
+    readonly localCopy: (session: string) => Copy | undefined,
+  ) {}
+
+  /**
+   * The epoch this node voted for in a takeover of the session, while the
+   * vote stands: its replica confirms nothing older meanwhile. A vote lapses
+   * after PROMISE_MS (a requester that did not adopt by then gives up long
+   * before: see run), so a takeover that failed does not stall the owner.
+   */
+  promisedEpoch(session: string): number | undefined {
+    const p = this.#promised.get(session)
+    return p && Date.now() - p.at < PROMISE_MS ? p.epoch : undefined
+  }
+
+  /** Voter side. */
+  grant(from: string, req: GrantRequest): GrantAnswer {
+    const local = this.localCopy(req.session)
+    const copy = local ? { epoch: local.epoch, rev: local.record.rev } : null
+    const no = (why: string, epoch?: number): GrantAnswer => ({ ok: false, why, epoch, copy })
+    if (!Number.isSafeInteger(req.epoch) || req.epoch < 1 || typeof req.owner !== "string") return no("a malformed request")
+    const running = this.host.epochOf(req.session)
+    if (running !== undefined) return no(`it runs on ${this.host.id} at epoch ${running}`, running)
+    const owner = this.cluster.member(req.owner)
+    const silent = this.cluster.silentMs(req.owner)
+    // A member that said goodbye (or that a majority dropped) acknowledges nothing more.
+    const gone = owner !== undefined && !owner.up && !owner.voter
+    // Silent past the failure timeout (the owner's lease is over by then) and past what its rhythm explains.
+    const live = silent < this.cluster.failureMs || (owner?.up === true && !this.cluster.suspected(req.owner))
+    if (req.owner !== from && req.owner !== this.host.id && !gone && live) return no(`its owner ${req.owner} was heard ${Math.round(silent)} ms ago`)
+    const e = this.host.store.entry(req.session)
+    if (e && e.epoch >= req.epoch && e.owner !== from) return no(`epoch ${e.epoch} belongs to ${e.owner}`, e.epoch)
+    const p = this.#promised.get(req.session)
+    // An epoch is voted for once, ever (a lapsed vote still names its epoch: the next request asks above it).
+    if (p && (p.epoch > req.epoch || (p.epoch === req.epoch && p.to !== from))) return no(`epoch ${p.epoch} was granted to ${p.to}`, p.epoch)
+    if (copy && copy.epoch >= req.epoch) return no(`a copy of epoch ${copy.epoch} is here`, copy.epoch)
+    this.#promised.set(req.session, { epoch: req.epoch, to: from, at: Date.now() })
+    return { ok: true, copy }
+  }
+
+  /** Answers a peer's request for this node's copy (it was the newest). */
+  copy(req: CopyRequest): Copy | null {
+    return this.localCopy(req.session) ?? null
+  }
+
+  /**
+   * Requester side: a majority's votes for the next epoch, then the newest
+   * copy, then adopt. False (and nothing changed) when the votes or the copy
+   * are not there: the sweep tries again.
+   */
+  async run(session: string, owner: string, via: string): Promise<{ ok: true } | { ok: false; why: string }> {
+    const me = this.host.id
+    const started = Date.now()
+    const e = this.host.store.entry(session)
+    const mine = this.localCopy(session)
+    const epoch = Math.max(e?.epoch ?? 0, mine?.epoch ?? 0, this.#promised.get(session)?.epoch ?? 0, this.#seen.get(session) ?? 0) + 1
+    const req: GrantRequest = { t: "grant", session, epoch, owner }
+    const own = this.grant(me, req)
+    if (!own.ok) return this.#refused(session, own.epoch, `this node: ${own.why}`)
+    const { voters, up } = this.cluster.quorum()
+    const peers = up.filter((id) => id !== me)
+    const answers = await Promise.all(
+      peers.map(async (id) => {
+        try {
+          return { id, a: (await this.cluster.request(id, req, Math.max(1_000, this.cluster.failureMs / 2))) as GrantAnswer }
+        } catch {
+          return { id, a: undefined }
+        }
+      }),
+    )
+    const granted = [me, ...answers.filter((x) => x.a?.ok).map((x) => x.id)]
+    const refusals = answers.filter((x) => x.a && !x.a.ok)
+    for (const r of refusals) if (typeof r.a?.epoch === "number") this.#seen.set(session, Math.max(this.#seen.get(session) ?? 0, r.a.epoch))
+    if (!isMajority(granted, voters))
+      return { ok: false, why: `no majority: ${granted.length} of ${voters.length} voted (${refusals.map((r) => `${r.id}: ${r.a?.why}`).join("; ") || "others silent"})` }
+    // The newest copy among every answer, votes or refusals.
+    let best: { id: string; epoch: number; rev: number } | undefined = mine ? { id: me, epoch: mine.epoch, rev: mine.record.rev } : undefined
+    for (const { id, a } of answers) {
+      const c = a?.copy
+      if (c && typeof c.epoch === "number" && typeof c.rev === "number" && (!best || c.epoch > best.epoch || (c.epoch === best.epoch && c.rev > best.rev))) best = { id, ...c }
+    }
+    const lastEpoch = e?.epoch ?? 0
+    if (!best) return { ok: false, why: "no member that answered holds a copy of the session" }
+    if (best.epoch < lastEpoch) return { ok: false, why: `no member that answered holds a copy of epoch ${lastEpoch} (the last owner's); its replica may be cut off` }
+    let copy: Copy | undefined | null = best.id === me ? mine : undefined
+    if (!copy) {
+      try {
+        copy = (await this.cluster.request(best.id, { t: "copy", session } satisfies CopyRequest, 5_000)) as Copy | null
+      } catch (error) {
+        return { ok: false, why: `the newest copy (on ${best.id}) could not be fetched: ${(error as Error).message}` }
+      }
+    }
+    if (!copy?.record || copy.record.id !== session) return { ok: false, why: `the newest copy (on ${best.id}) is gone` }
+    if (this.host.epochOf(session) !== undefined) return { ok: false, why: "it runs here already" }
+    // The votes hold the old owner's replicas back only for PROMISE_MS: adopt well inside it, or not at all.
+    if (Date.now() - started > PROMISE_MS / 3) return { ok: false, why: `the votes are ${Date.now() - started} ms old` }
+    this.host.adopt(copy.record, epoch, via)
+    return { ok: true }
+  }
+
+  #refused(session: string, epoch: number | undefined, why: string): { ok: false; why: string } {
+    if (epoch !== undefined) this.#seen.set(session, Math.max(this.#seen.get(session) ?? 0, epoch))
+    return { ok: false, why }
+  }
+
+  /** Drops what is no longer needed: promises the registry has moved past, sessions gone. */
+  prune(): void {
+    const now = Date.now()
+    for (const [id, p] of this.#promised) {
+      const e = this.host.store.entry(id)
+      if (!e || now - p.at > 4 * PROMISE_MS) this.#promised.delete(id)
+    }
+    for (const id of this.#seen.keys()) if (!this.host.store.entry(id)) this.#seen.delete(id)
+  }
+}
