@@ -101,9 +101,11 @@ interface Scenario {
   watch: OwnershipWatch
   ids: string[]
   nodeIds: string[]
+  setupMs: number
 }
 
 async function startScenario(name: string, k: number): Promise<Scenario> {
+  const t0 = performance.now()
   const l = lab as NetnsLab
   l.heal()
   const cluster = new NetnsCluster(l, {
@@ -117,7 +119,7 @@ async function startScenario(name: string, k: number): Promise<Scenario> {
   const nodeIds = await Promise.all(cluster.slots.map((_, i) => cluster.idOf(i)))
   const ids: string[] = []
   for (let i = 0; i < SESSIONS; i++) ids.push((await createSession({ url: cluster.urls[i % NODES], game: "marks" })).id)
-  const s: Scenario = { name, cluster, bots: [], stop: false, mark: 0, started: performance.now(), loops: [], watch: new OwnershipWatch(cluster), ids, nodeIds }
+  const s: Scenario = { name, cluster, bots: [], stop: false, mark: 0, started: performance.now(), loops: [], watch: new OwnershipWatch(cluster), ids, nodeIds, setupMs: 0 }
   // One player per node in every session: players reach every node, the minority side's too.
   for (const id of ids) {
     const joined = await Promise.all(
@@ -134,7 +136,9 @@ async function startScenario(name: string, k: number): Promise<Scenario> {
   allBots.push(...s.bots)
   s.loops = s.bots.map((b) => botLoop(s, b))
   s.watch.start()
-  await progressed(s, 5, 30_000)
+  const slow = await progressed(s, 5, 30_000)
+  if (slow.length) throw new Error(`${slow.length} bots did not make 5 acks before the fault (the cluster is not healthy to begin with)`)
+  s.setupMs = performance.now() - t0
   return s
 }
 
@@ -375,22 +379,49 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
   await Promise.all(s.loops)
   await s.watch.poll().catch(() => {})
 
+  // Actions in flight when the bots closed may still land: read once no node's sessions change any more.
+  const revs = async () =>
+    JSON.stringify(
+      await Promise.all(cluster.live.map(async (i) => ((await (await fetch(`${cluster.urls[i]}/sessions?local=1`, { signal: AbortSignal.timeout(2_000) })).json()) as { sessions: { id: string; rev: number }[] }).sessions.map((x) => `${x.id}:${x.rev}`).sort())),
+    )
+  let lastRevs = ""
+  const quiet = await waitUntil(
+    async () => {
+      const now = await revs()
+      const same = now === lastRevs
+      lastRevs = now
+      return same
+    },
+    "no session changes",
+    { timeoutMs: 10_000, everyMs: 300 },
+  ).catch(() => false)
+  if (!quiet) failures.push("views: sessions kept changing for 10 s after every player closed")
+
   // The final state of each session, as every live node shows it (a fresh observer each).
   const live = cluster.live
   const views = new Map<string, (Record<string, number[]> | undefined)[]>()
-  for (const id of s.ids) {
-    const list: (Record<string, number[]> | undefined)[] = []
-    for (const i of live) {
-      const observer = await Promise.race([join<typeof marks>({ url: cluster.urls[i], session: id, player: "observer", backoffMs: 20, maxBackoffMs: 300 }), Bun.sleep(10_000).then(() => undefined)]).catch(() => undefined)
-      list.push(observer?.state.marks)
-      observer?.close()
-    }
-    views.set(id, list)
-  }
+  const readStarted = performance.now()
+  await Promise.all(
+    s.ids.map(async (id) => {
+      const list: (Record<string, number[]> | undefined)[] = []
+      for (const i of live) {
+        const attempt = join<typeof marks>({ url: cluster.urls[i], session: id, player: "observer", backoffMs: 20, maxBackoffMs: 300 })
+        const observer = await Promise.race([attempt, Bun.sleep(10_000).then(() => undefined)]).catch(() => undefined)
+        if (!observer) void attempt.then((late) => late.close(), () => {})
+        list.push(observer?.state.marks)
+        observer?.close()
+      }
+      views.set(id, list)
+    }),
+  )
+  const readMs = Math.round(performance.now() - readStarted)
   const divergent = [...views].filter(([, vs]) => vs.some((v) => JSON.stringify(v) !== JSON.stringify(vs[0])))
   const unreadable = [...views].filter(([, vs]) => vs.some((v) => v === undefined))
   if (unreadable.length) failures.push(`views: ${unreadable.length} sessions could not be joined through every live node after recovery (gone? e.g. ${unreadable[0]?.[0]})`)
-  if (divergent.length) failures.push(`views: ${divergent.length} sessions show different states through different nodes after recovery (e.g. ${divergent[0]?.[0]})`)
+  if (divergent.length)
+    failures.push(
+      `views: ${divergent.length} sessions show different states through different nodes after recovery (e.g. ${divergent[0]?.[0]}: marks per player through ${live.map((i) => `slot${i}`).join(", ")}: ${divergent[0]?.[1].map((v) => JSON.stringify(Object.fromEntries(Object.entries(v ?? {}).map(([p, xs]) => [p, xs.length])))).join(" vs ")})`,
+    )
 
   // a/b. acknowledged = present exactly once, in order; nothing acked as something else; nothing never sent.
   let lost = 0
@@ -476,7 +507,7 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
         if (!flight) continue // acted through the fault: nothing to tell
         waiting++
         const from = Math.max(flight.sentAt, fault.at)
-        const first = b.notices.find((n) => n.at >= fault.at)
+        const first = b.notices.find((n) => n.at >= fault.at && n.code !== "resolved")
         if (first) latencies.push(Math.round(Math.max(0, first.at - from)))
         else untold++
       }
@@ -525,6 +556,8 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
     unreadableViews: unreadable.length,
     sdkErrors: errors,
     rejoins: bots.reduce((n, b) => n + b.rejoins, 0),
+    setupMs: Math.round(s.setupMs),
+    finalReadMs: readMs,
     watchRounds: s.watch.rounds,
     watchFailedPolls: s.watch.failedPolls,
     ...fault.extra,
@@ -575,7 +608,7 @@ describe.skipIf(!support.ok)("partitions between real node processes (network na
     l.cut(2, 0, { oneWay: true })
     await Bun.sleep(FAULT_MS)
     l.heal()
-    // Which side is the minority is each node's own view here: the sender whose packets are dropped (C) stands for it.
+    // No node lacks a majority here (each still reaches B): the notice check is on C's players whose action waits over a second.
     const failures = await finish(s, { at, endedAt: performance.now(), sides: { "slot2 (sender cut)": [2], "slot0 (receiver cut)": [0], "slot1 (untouched)": [1] }, minority: [2] })
     expect(failures).toEqual([])
   }, 120_000)
@@ -619,9 +652,13 @@ describe.skipIf(!support.ok)("partitions between real node processes (network na
     const s = await startScenario("SIGKILL of the drain's receiver", 3)
     const c = s.cluster
     const a = c.slots[0] as NodeProcess
-    const ownerOf = async (id: string) => ((await (await fetch(`${c.urls[1]}/cluster/sessions/${id}`)).json()) as { entry: { owner: string } | null }).entry?.owner
-    const aSessions: string[] = []
-    for (const id of s.ids) if ((await ownerOf(id)) === s.nodeIds[0]) aSessions.push(id)
+    // Owners as a live node's registry has them (GET /cluster/registry: every entry at once).
+    const owners = async () => {
+      const body = (await (await fetch(`${c.urls[1]}/cluster/registry`, { signal: AbortSignal.timeout(2_000) })).json()) as { sessions: { id: string; owner: string }[] }
+      return new Map(body.sessions.map((e) => [e.id, e.owner]))
+    }
+    const before = await owners()
+    const aSessions = s.ids.filter((id) => before.get(id) === s.nodeIds[0])
     const at = performance.now()
     a.proc.kill("SIGTERM")
     await Bun.sleep(250) // the brief: 200-300 ms into the drain
@@ -635,8 +672,9 @@ describe.skipIf(!support.ok)("partitions between real node processes (network na
     }
     if (handed.size === 0) {
       how = "registry"
+      const now = await owners().catch(() => new Map<string, string>())
       for (const id of aSessions) {
-        const owner = await ownerOf(id)
+        const owner = now.get(id)
         if (owner && owner !== s.nodeIds[0]) count(owner)
       }
     }
@@ -669,7 +707,7 @@ describe.skipIf(!support.ok)("partitions between real node processes (network na
     const at = performance.now()
     const hog = cpuHog(FAULT_MS)
     await Bun.sleep(FAULT_MS)
-    hog.stop()
+    await hog.stop()
     const downs = s.cluster.all.flatMap((n) => n.logs.filter((l) => l.msg === "node-down" && Date.parse(String(l.time)) >= Date.now() - FAULT_MS - 1_000))
     const failures = await finish(s, { at, endedAt: performance.now(), sides: { all: ALL }, minority: [], extra: { hogs: navigator.hardwareConcurrency, nodeDownVerdicts: downs.length } })
     expect(failures).toEqual([])

@@ -253,7 +253,7 @@ function installExitCleanup(): void {
   exitHooked = true
   const clean = () => {
     for (const n of nodes) n.proc.kill("SIGKILL")
-    for (const h of hogs) h.kill("SIGKILL")
+    for (const h of hogs) h.kill("SIGTERM") // timeout passes it on to the busy loop
     for (const lab of [...labs]) lab.destroy()
   }
   process.on("exit", clean)
@@ -264,19 +264,24 @@ function installExitCleanup(): void {
     })
 }
 
-/** Busy processes (one per core by default) for `ms`: a CPU-starved machine with no network fault. */
-export function cpuHog(ms: number, count = navigator.hardwareConcurrency || 2): { stop(): void } {
+/**
+ * Busy processes (one per core by default) for `ms`: a CPU-starved machine
+ * with no network fault. Each is `timeout -s KILL <ms+2 s> sh -c 'busy loop'`:
+ * stopped with SIGTERM, which timeout passes on to its shell (a SIGKILL
+ * would end timeout alone and leave the loop running), and killed by
+ * timeout itself should this process die first.
+ */
+export function cpuHog(ms: number, count = navigator.hardwareConcurrency || 2): { stop(): Promise<void> } {
   installExitCleanup()
   const secs = String(Math.ceil(ms / 1000) + 2)
-  const procs = Array.from({ length: count }, () => Bun.spawn(["timeout", secs, "sh", "-c", "while :; do :; done"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }))
+  const procs = Array.from({ length: count }, () => Bun.spawn(["timeout", "-s", "KILL", secs, "sh", "-c", "while :; do :; done"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }))
   for (const p of procs) hogs.add(p)
-  const timer = setTimeout(() => stop(), ms)
-  const stop = () => {
+  const timer = setTimeout(() => void stop(), ms)
+  const stop = async () => {
     clearTimeout(timer)
-    for (const p of procs) {
-      p.kill("SIGKILL")
-      hogs.delete(p)
-    }
+    for (const p of procs) p.kill("SIGTERM")
+    await Promise.all(procs.map((p) => p.exited))
+    for (const p of procs) hogs.delete(p)
   }
   return { stop }
 }
