@@ -488,7 +488,7 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
         .map((id) => {
           const f = fromLogs.fenced.find((x) => x.session === id)
           const o = fromLogs.twoOwners.find((x) => x.session === id)
-          return `${id}: ${f?.node} "${f?.reason}"${o ? `, ${o.nodes[1]} adopted it ${Math.round(o.ms)} ms before` : ""}`
+          return `${id}: released on ${f?.node} as "${f?.reason}"${o ? `; ${o.nodes[1]} had adopted it (failover) while ${o.nodes[0]} still ran it, for ${Math.round(o.ms)} ms` : ""}`
         })
         .join("; ")})`,
     )
