@@ -28,18 +28,23 @@ export interface StartOptions {
   env?: Record<string, string>
   /** The node stops by itself after this long, whatever happens to the test. */
   lifetimeMs?: number
+  /** Run the node inside this network namespace (`ip netns exec <netns> bun …`; tests/support/netns.ts). */
+  netns?: string
+  /** The address to listen on (HOST), and the node's URL's host. Default 127.0.0.1. */
+  host?: string
 }
 
 const running = new Set<NodeProcess>()
 
-/** Starts `baton start` as a real Bun process on 127.0.0.1 and waits until it listens. */
+/** Starts `baton start` as a real Bun process on 127.0.0.1 (or `host`, in `netns`) and waits until it listens. */
 export async function startNodeProcess(opts: StartOptions = {}): Promise<NodeProcess> {
-  const proc = Bun.spawn(["bun", ...(process.env.BATON_PROFILE_DIR ? ["--cpu-prof-md", `--cpu-prof-dir=${process.env.BATON_PROFILE_DIR}`] : []), CLI, "start", opts.app ?? TEST_APP], {
+  const inNetns = opts.netns ? ["ip", "netns", "exec", opts.netns, process.execPath] : ["bun"]
+  const proc = Bun.spawn([...inNetns, ...(process.env.BATON_PROFILE_DIR ? ["--cpu-prof-md", `--cpu-prof-dir=${process.env.BATON_PROFILE_DIR}`] : []), CLI, "start", opts.app ?? TEST_APP], {
     cwd: ROOT,
     env: {
       ...process.env,
       PORT: String(opts.port ?? 0),
-      HOST: "127.0.0.1",
+      HOST: opts.host ?? "127.0.0.1",
       BATON_LOG: "json",
       BATON_MAX_LIFETIME_MS: String(opts.lifetimeMs ?? 120_000),
       // Most tests look at every session and member and create sessions by the hundred: open the
