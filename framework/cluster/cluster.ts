@@ -427,7 +427,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         return this.#down(peer, "left the cluster")
       case "req":
         return void Promise.resolve()
-          .then(() => this.#onRequest(from, msg.body))
+          .then(() => (isDownQuestion(msg.body) ? this.#seesDown(msg.body.ids) : this.#onRequest(from, msg.body)))
           .then(
             (body) => link.send({ t: "res", rid: msg.rid, ok: true, body }),
             (error) => link.send({ t: "res", rid: msg.rid, ok: false, error: (error as Error).message }),
@@ -532,15 +532,50 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #heardOf = new Map<string, number>()
 
   #pruneVoters(now: number): void {
-    const dead = [...this.#peers.values()].filter((p) => p.voter && !p.up && now - p.lastHeard > 2 * this.#opts.failureMs)
+    const dead = [...this.#peers.values()].filter((p) => p.voter && !p.up && now - p.lastHeard > 2 * this.#opts.failureMs).map((p) => p.id)
     const unmet = [...this.#heardOf].filter(([id, at]) => !this.#peers.has(id) && now - at > 2 * this.#opts.failureMs).map(([id]) => id)
-    if ((dead.length === 0 && unmet.length === 0) || !this.quorum().majority) return
-    for (const id of unmet) this.#heardOf.delete(id)
-    for (const p of dead) {
-      p.voter = false
-      this.#pruned.add(p.id)
-      this.#opts.log.info("member no longer counted for the majority", { member: p.id, downMs: now - p.lastHeard })
+    if ((dead.length === 0 && unmet.length === 0) || this.#pruning || !this.quorum().majority) return
+    this.#pruning = true
+    void this.#agreeDown([...dead, ...unmet]).finally(() => (this.#pruning = false))
+  }
+  #pruning = false
+
+  /**
+   * Drops members from the majority only when a majority of the voters
+   * sees them down too: with a one-way cut (A cannot hear C, B hears both),
+   * A alone must not shrink its count to {A, B} while C shrinks its own to
+   * {B, C}; each would then win the tie rule on its own.
+   */
+  async #agreeDown(ids: string[]): Promise<void> {
+    const { voters, up } = this.quorum()
+    const peers = up.filter((id) => id !== this.#self.id)
+    const answers = await Promise.all(
+      peers.map(async (peer) => {
+        try {
+          return { peer, down: (await this.request(peer, { t: DOWN_QUESTION, ids }, 1_000)) as unknown }
+        } catch {
+          return { peer, down: undefined }
+        }
+      }),
+    )
+    for (const id of ids) {
+      const agree = [this.#self.id, ...answers.filter((a) => Array.isArray(a.down) && a.down.includes(id)).map((a) => a.peer)]
+      if (!isMajority(agree, voters)) continue
+      const p = this.#peers.get(id)
+      if (p?.up) continue // back meanwhile
+      this.#heardOf.delete(id)
+      if (p) {
+        p.voter = false
+        this.#pruned.add(id)
+      }
+      this.#opts.log.info("member no longer counted for the majority", { member: id, agreed: agree.length, voters: voters.length })
     }
+  }
+
+  /** Which of these members this node sees down (a peer deciding whether to drop them from the majority). */
+  #seesDown(ids: unknown): string[] {
+    if (!Array.isArray(ids)) return []
+    return ids.filter((id): id is string => typeof id === "string" && (this.#peers.get(id)?.up !== true || this.suspected(id)))
   }
 
   #probing = new Set<string>()
@@ -588,6 +623,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const { link: _l, leaseAnchor: _a, ...m } = p
     return m
   }
+}
+
+const DOWN_QUESTION = "cluster:down?"
+
+function isDownQuestion(body: unknown): body is { t: typeof DOWN_QUESTION; ids: unknown } {
+  return typeof body === "object" && body !== null && (body as { t?: unknown }).t === DOWN_QUESTION
 }
 
 /** A hello (alone or in a batch) naming another node than the one the link is with. */

@@ -92,13 +92,20 @@ class SafeClientAdapter extends WebSocketClientAdapter {
     this.#dialUrl = dialUrl
     this.onError = () => {}
   }
+  /** Removed: the package's own redial (a timer its onClose sets and disconnect does not clear) must not dial again. */
+  #gone = false
+
   override connect(peerId: Parameters<WebSocketClientAdapter["connect"]>[0], meta?: Parameters<WebSocketClientAdapter["connect"]>[1]): void {
+    // A dead peer's adapter redialling its URL forever, with tokens for its old id, refused each time by
+    // whoever restarted there (seen in the partition test: 20 refusals per 10 s).
+    if (this.#gone) return
     // `url` is declared readonly but read afresh by every connect (the adapter's own redials included).
     ;(this as { url: string }).url = this.#dialUrl()
     super.connect(peerId, meta)
     guard(this.socket)
   }
   override disconnect(): void {
+    this.#gone = true
     guard(this.socket)
     if (this.socket && this.peerId) super.disconnect()
   }

@@ -91,11 +91,11 @@ export class Handoff {
   }
 
   /** This node's newest copy of a session: the shadow a replica was streamed, or its document (with the journal). */
-  #newestCopy(session: string): { record: SessionRecord; epoch: number } | undefined {
-    let copy: { record: SessionRecord; epoch: number } | undefined = this.#host.store.replicaCopy(session)
+  #newestCopy(session: string): { record: SessionRecord; epoch: number; streamed: boolean } | undefined {
+    const doc = this.#host.store.replicaCopy(session)
     const shadow = this.#shadow(session)
-    if (shadow && (!copy || shadow.epoch > copy.epoch || (shadow.epoch === copy.epoch && shadow.record.rev > copy.record.rev))) copy = shadow
-    return copy
+    if (shadow && (!doc || shadow.epoch > doc.epoch || (shadow.epoch === doc.epoch && shadow.record.rev >= doc.record.rev))) return { ...shadow, streamed: true }
+    return doc && { record: doc.record, epoch: doc.epoch, streamed: false }
   }
 
   /** Target side: apply the changes, load (migrate, validate), resume, take the epoch. */

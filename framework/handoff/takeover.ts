@@ -12,14 +12,17 @@ export interface GrantRequest {
 }
 
 /** A vote, with the voter's copy of the session either way (the takeover starts from the newest). */
-export type GrantAnswer = { ok: boolean; why?: string; epoch?: number; copy: { epoch: number; rev: number } | null }
+export type GrantAnswer = { ok: boolean; why?: string; epoch?: number; copy: CopyVersion | null }
+
+/** `streamed`: the owner's own stream (a replica's shadow), not a checkpointed document that may lag it. */
+type CopyVersion = { epoch: number; rev: number; streamed: boolean }
 
 export interface CopyRequest {
   t: "copy"
   session: string
 }
 
-type Copy = { record: SessionRecord; epoch: number }
+type Copy = { record: SessionRecord; epoch: number; streamed?: boolean }
 
 /** How long a vote holds a replica back from confirming the old owner's changes, ms. */
 const PROMISE_MS = 10_000
@@ -64,7 +67,7 @@ export class Takeover {
   /** Voter side. */
   grant(from: string, req: GrantRequest): GrantAnswer {
     const local = this.localCopy(req.session)
-    const copy = local ? { epoch: local.epoch, rev: local.record.rev } : null
+    const copy = local ? { epoch: local.epoch, rev: local.record.rev, streamed: local.streamed === true } : null
     const no = (why: string, epoch?: number): GrantAnswer => ({ ok: false, why, epoch, copy })
     if (!Number.isSafeInteger(req.epoch) || req.epoch < 1 || typeof req.owner !== "string") return no("a malformed request")
     const running = this.host.epochOf(req.session)
@@ -122,14 +125,22 @@ export class Takeover {
     if (!isMajority(granted, voters))
       return { ok: false, why: `no majority: ${granted.length} of ${voters.length} voted (${refusals.map((r) => `${r.id}: ${r.a?.why}`).join("; ") || "others silent"})` }
     // The newest copy among every answer, votes or refusals.
-    let best: { id: string; epoch: number; rev: number } | undefined = mine ? { id: me, epoch: mine.epoch, rev: mine.record.rev } : undefined
+    const copies: ({ id: string } & CopyVersion)[] = mine ? [{ id: me, epoch: mine.epoch, rev: mine.record.rev, streamed: mine.streamed === true }] : []
     for (const { id, a } of answers) {
       const c = a?.copy
-      if (c && typeof c.epoch === "number" && typeof c.rev === "number" && (!best || c.epoch > best.epoch || (c.epoch === best.epoch && c.rev > best.rev))) best = { id, ...c }
+      if (c && typeof c.epoch === "number" && typeof c.rev === "number") copies.push({ id, epoch: c.epoch, rev: c.rev, streamed: c.streamed === true })
     }
+    const best = copies.reduce<(typeof copies)[number] | undefined>((b, c) => (!b || c.epoch > b.epoch || (c.epoch === b.epoch && c.rev > b.rev) ? c : b), undefined)
     const lastEpoch = e?.epoch ?? 0
     if (!best) return { ok: false, why: "no member that answered holds a copy of the session" }
-    if (best.epoch < lastEpoch) return { ok: false, why: `no member that answered holds a copy of epoch ${lastEpoch} (the last owner's); its replica may be cut off` }
+    // The owner's stream reaches its replicas before any ack; a document lags it by a checkpoint. With no
+    // streamed copy of the last epoch among the answers, a replica holding the acknowledged actions may be
+    // cut off: wait for it, unless every member but the owner answered (then no one has more).
+    const answered = new Set([me, ...answers.filter((x) => x.a).map((x) => x.id)])
+    const everyone = voters.every((v) => v === owner || answered.has(v))
+    if (!copies.some((c) => c.streamed && c.epoch >= lastEpoch) && !everyone)
+      return { ok: false, why: `no streamed copy of epoch ${lastEpoch} among the answers, and ${voters.filter((v) => v !== owner && !answered.has(v)).join(", ")} did not answer` }
+    if (best.epoch < lastEpoch && !everyone) return { ok: false, why: `no member that answered holds a copy of epoch ${lastEpoch} (the last owner's); its replica may be cut off` }
     let copy: Copy | undefined | null = best.id === me ? mine : undefined
     if (!copy) {
       try {

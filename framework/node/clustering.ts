@@ -50,6 +50,8 @@ export interface LocalNode extends HandoffHost {
   rejoinLocally(link: PlayerLink, join: Extract<ClientMessage, { t: "join" }>, then: ClientMessage[]): void
   /** A "replicated" session has no live replica: its acks wait for the disk, or go out not durable. */
   secureLocally(h: HostedSession): void
+  /** Runs actions that waited for the lease. */
+  resumeWaiting(): void
 }
 
 /** Replica documents a node starts fetching per round (every 50 ms while there are more). */
@@ -182,7 +184,10 @@ export class ClusterRole {
     this.#orphanTimer = setTimeout(() => {
       this.#sweepTimer = setInterval(() => void this.handoff.sweep(), every)
     }, Math.max(1_000, (cfg.failureMs ?? 3_000) / 2))
-    this.#relayWatch = setInterval(() => this.#watchRelays(), 100)
+    this.#relayWatch = setInterval(() => {
+      this.#watchRelays()
+      if (this.cluster.hasLease()) node.resumeWaiting()
+    }, 100)
   }
   #orphanTimer: ReturnType<typeof setTimeout> | undefined
   #sweepTimer: ReturnType<typeof setInterval> | undefined
@@ -323,10 +328,15 @@ export class ClusterRole {
     r.pending = []
     let owner: string | undefined
     let local = false
-    for (let attempt = 0; attempt < 30 && !owner && !local && this.#byLink.get(r.link) === r; attempt++) {
+    // While the registry still has the session open, someone will run it (a takeover may wait for a
+    // majority, a partition to heal): the player stays attached, told why, rather than sent away to retry.
+    const open = () => this.#node.store.entry(r.join.session)?.status === "open"
+    for (let attempt = 0; (attempt < 30 || (open() && attempt < 600)) && !owner && !local && this.#byLink.get(r.link) === r; attempt++) {
       local = this.#node.hasSession(r.join.session)
       owner = local ? undefined : await this.#locate(r.join.session)
-      if (!owner && !local) await Bun.sleep(100)
+      if (attempt === 5 && !owner && !local)
+        r.link.send(JSON.stringify({ t: "notice", code: "owner_unreachable", message: `no reachable node runs session ${r.join.session} now: waiting for it, nothing is lost` }))
+      if (!owner && !local) await Bun.sleep(attempt < 30 ? 100 : 250)
     }
     if (this.#byLink.get(r.link) !== r) return
     if (local) {
@@ -654,12 +664,16 @@ export class ClusterRole {
     clearTimeout(this.#pruneTimer)
     this.#pruneTimer = undefined
     this.#shadowsPrunedAt = Date.now()
+    // Draining, this node is in no replica set, and its copies are what it hands on before it goes (handOnCopies).
+    if (this.cluster.self.status === "draining") return
     // A session not in our registry copy yet (a new one: the stream can beat the registry's sync) keeps
     // its shadow for a minute.
     this.replicator.pruneShadows((session, idleMs) => {
       const e = this.#node.store.entry(session)
       if (!e) return idleMs < 60_000
-      return e.status === "open" && this.replicaSet(session).includes(this.#node.id)
+      if (e.status !== "open") return false
+      // An owner that is not up may have died: its takeover needs the newest copy, which may be this one.
+      return this.replicaSet(session).includes(this.#node.id) || this.cluster.member(e.owner)?.up !== true
     })
   }
 }

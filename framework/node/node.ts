@@ -65,6 +65,12 @@ interface LinkState {
  * and the sessions it runs. Knows no sockets: the server hands it
  * PlayerLinks and already-validated protocol messages.
  */
+/** Actions a session keeps while it waits (a handoff, a lost lease); past it, players are asked to retry. */
+const MAX_QUEUED = 10_000
+
+/** A relayed join waits this many rounds (250 ms each, after the relay's own look) for the owner to be reachable. */
+const RELAY_JOIN_TRIES = 240
+
 export class BatonNode implements LocalNode {
   readonly id = `n-${crypto.randomUUID().slice(0, 8)}`
   readonly games: ReadonlyMap<string, AnyGame>
@@ -270,6 +276,25 @@ export class BatonNode implements LocalNode {
   }
 
   /** A handoff that found no taker: the session runs on here, queued actions in order. */
+  /**
+   * A "replicated" session whose node holds no majority's lease applies
+   * nothing: the other side may be taking it over, and what it applied here
+   * would be shown to players and then lost. Actions wait, and run once the
+   * lease is back (resumeWaiting) or go to the new owner when fenced.
+   */
+  #paused(h: HostedSession): boolean {
+    return h.holdAcks && this.#role !== undefined && !this.#role.cluster.hasLease()
+  }
+
+  /** Runs the actions that waited for the lease (the cluster role calls this when it holds one again). */
+  resumeWaiting(): void {
+    for (const h of this.#sessions.values()) {
+      if (h.frozen || h.queued.length === 0 || this.#paused(h)) continue
+      for (const { link, msg } of h.queued.splice(0)) this.handle(link, msg)
+      this.#markDirty(h)
+    }
+  }
+
   thaw(id: string): void {
     const h = this.#sessions.get(id)
     if (!h?.frozen) return
@@ -402,7 +427,11 @@ export class BatonNode implements LocalNode {
     const st = this.#links.get(link)
     if (!st) return
     if (st.forward) return st.forward(msg)
-    if (st.queued) return void st.queued.push(msg)
+    if (st.queued) {
+      // Waiting for a relay (the owner out of reach): the SDK sends nothing before "joined", so a flood is not a player.
+      if (st.queued.length >= 256) return sendError(link, "rate_limited", "too many frames before the join completed", msg.t === "act" ? msg.id : undefined)
+      return void st.queued.push(msg)
+    }
     switch (msg.t) {
       case "join":
         return this.#join(link, st, msg)
@@ -526,19 +555,29 @@ export class BatonNode implements LocalNode {
   }
 
   /** The session runs elsewhere: relay this player to its owner, for the player it is the same. */
-  #relay(link: PlayerLink, st: LinkState, msg: Extract<ClientMessage, { t: "join" }>, role: ClusterRole): void {
-    st.queued = []
+  #relay(link: PlayerLink, st: LinkState, msg: Extract<ClientMessage, { t: "join" }>, role: ClusterRole, tries = 0): void {
+    st.queued ??= []
     role.relayJoin(link, msg).then(
       (forward) => {
-        const queued = st.queued ?? []
-        st.queued = undefined
         if (!this.#links.has(link)) return
         if (!forward) {
-          // Known to the registry but nobody reachable runs it: a partition, or a takeover waiting for a majority.
+          // Known to the registry but nobody reachable runs it (a partition, a takeover waiting for a
+          // majority): the player stays connected and is told why, and the join is tried again until
+          // the owner answers, so play resumes the moment it does (a retry from the SDK would back off).
+          if (this.#store.entry(msg.session)?.status === "open" && tries < RELAY_JOIN_TRIES) {
+            if (tries === 0)
+              send(link, { t: "notice", code: "owner_unreachable", message: `session ${msg.session} runs on a node this node cannot reach now: waiting for it, nothing is lost` })
+            setTimeout(() => this.#links.has(link) && this.#relay(link, st, msg, role, tries + 1), 250)
+            return
+          }
+          st.queued = undefined
           if (this.#store.entry(msg.session)?.status === "open")
             return sendError(link, "unavailable", `session ${msg.session} runs on a node this node cannot reach now; retrying`, "join")
           return sendError(link, "unknown_session", `no session ${msg.session} in the cluster`, "join")
         }
+        const queued = st.queued ?? []
+        st.queued = undefined
+        if (tries > 0) send(link, { t: "notice", code: "resolved", message: "the session's node answers again" })
         st.forward = forward
         for (const m of queued) forward(m)
       },
@@ -553,7 +592,10 @@ export class BatonNode implements LocalNode {
   #act(link: PlayerLink, st: LinkState, msg: Extract<ClientMessage, { t: "act" }>): void {
     const h = st.hosted
     if (!h || !st.player || !st.client) return sendError(link, "not_joined", "join a session before acting", msg.id)
-    if (h.frozen) return void h.queued.push({ link, msg })
+    if (h.frozen || this.#paused(h)) {
+      if (h.queued.length >= MAX_QUEUED) return sendError(link, "unavailable", `session ${h.id} is waiting (${h.currentNotice?.message ?? "moving"}); try again`, msg.id)
+      return void h.queued.push({ link, msg })
+    }
     const started = performance.now()
     const out = this.#hideGameError(h.session.act({ player: st.player, client: st.client, id: msg.id, name: msg.name, input: msg.input, now: this.#now() }), h.id)
     this.#seen.action((performance.now() - started) / 1000, out.ok ? undefined : out.code)
@@ -631,7 +673,9 @@ export class BatonNode implements LocalNode {
         }
     }
     if (h.holdAcks) {
-      if (!this.#role?.replicator.replicate(h)) this.secureLocally(h)
+      // In a cluster, the cluster decides what holds acks without a replica (usually: nothing does).
+      if (!this.#role) this.secureLocally(h)
+      else if (!this.#role.replicator.replicate(h)) this.#role.replicator.onNoReplica(h)
     } else if (this.#role && h.changedSinceStream()) this.#role.replicator.stream(h)
     for (const f of h.session.takeFaults()) this.log.error("game code failed", { session: h.id, where: f.where, error: f.error })
     const rec = h.takeCheckpoint()

@@ -118,7 +118,7 @@ export class Replicator {
   }
 
   #tell(h: HostedSession, now: number, lease: boolean): void {
-    if (h.heldAcks === 0) {
+    if (h.heldAcks === 0 && (lease || h.queued.length === 0)) {
       this.#heldSince.delete(h.id)
       return h.notice("resolved", "actions are answered again")
     }
