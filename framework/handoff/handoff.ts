@@ -139,11 +139,11 @@ export class Handoff {
       const next = epoch + 1 + attempt++
       try {
         await this.#cluster.request(target.id, { t: "handoff", session: id, epoch: next, doc, url, record, from: this.#host.id } satisfies HandoffRequest, Math.min(left, 10_000))
-        return this.#handedOff(id, target, started)
+        return await this.#handedOff(id, target, started, record, next, deadline)
       } catch (error) {
         const why = (error as Error).message
         // No answer is not a refusal: ask whether it took the session before giving it to anyone else.
-        if (!why.startsWith("refused:") && (await this.#runsThere(target.id, id))) return this.#handedOff(id, target, started)
+        if (!why.startsWith("refused:") && (await this.#runsThere(target.id, id))) return await this.#handedOff(id, target, started, record, next, deadline)
         refusals.push(`${target.id} (v${target.version}): ${why}`)
         this.#host.log.warn("handoff refused; trying the next node", { session: id, target: target.id, version: target.version, why })
       }
@@ -154,12 +154,18 @@ export class Handoff {
     return { session: id, pauseMs: performance.now() - started, error: why }
   }
 
-  #handedOff(id: string, target: Member, started: number): MoveResult {
+  async #handedOff(id: string, target: Member, started: number, record: SessionRecord, epoch: number, deadline: number): Promise<MoveResult> {
     this.#host.release(id, `handed off to ${target.id}`, [target.url])
     const pauseMs = performance.now() - started
     this.#host.recordMove("handoff", pauseMs)
+    // The target holds the only other copy until its replicas have one: if it died before, what this
+    // node acknowledged would leave with it. The target's replicas get the handed record from here too.
+    await this.copyOn?.(id, target.id, record, epoch, deadline)
     return { session: id, to: target.id, pauseMs }
   }
+
+  /** Set by the cluster role: gives a handed-off session's record to the target's replicas (see #handedOff). */
+  copyOn?: (session: string, target: string, record: SessionRecord, epoch: number, deadline: number) => Promise<void>
 
   /** Whether `peer` runs the session (false when it cannot say within a second). */
   async #runsThere(peer: string, session: string): Promise<boolean> {

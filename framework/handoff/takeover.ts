@@ -17,6 +17,13 @@ export type GrantAnswer = { ok: boolean; why?: string; epoch?: number; copy: Cop
 /** `streamed`: the owner's own stream (a replica's shadow), not a checkpointed document that may lag it. */
 type CopyVersion = { epoch: number; rev: number; streamed: boolean }
 
+/** The requester of a vote gave its epoch up (one-way message). */
+export interface RetractMessage {
+  t: "grant-retract"
+  session: string
+  epoch: number
+}
+
 export interface CopyRequest {
   t: "copy"
   session: string
@@ -100,6 +107,27 @@ export class Takeover {
    * are not there: the sweep tries again.
    */
   async run(session: string, owner: string, via: string): Promise<{ ok: true } | { ok: false; why: string }> {
+    const voted: { epoch: number; by: string[] } = { epoch: 0, by: [] }
+    const out = await this.#run(session, owner, via, voted)
+    // A failed round takes its votes back: they would hold the owner's replicas back for PROMISE_MS
+    // (seen: a minority's own failed rounds stalled a live owner's acks for 9 s after the heal).
+    if (!out.ok && voted.by.length) this.#retract(session, voted.epoch, voted.by)
+    return out
+  }
+
+  #retract(session: string, epoch: number, by: string[]): void {
+    for (const id of by)
+      if (id === this.host.id) this.retracted(id, { t: "grant-retract", session, epoch })
+      else this.cluster.send(id, { t: "grant-retract", session, epoch } satisfies RetractMessage)
+  }
+
+  /** Voter side: the requester gave up the epoch without adopting; the vote no longer holds anything back. */
+  retracted(from: string, msg: RetractMessage): void {
+    const p = this.#promised.get(msg.session)
+    if (p && p.to === from && p.epoch === msg.epoch) p.at = 0
+  }
+
+  async #run(session: string, owner: string, via: string, voted: { epoch: number; by: string[] }): Promise<{ ok: true } | { ok: false; why: string }> {
     const me = this.host.id
     const started = Date.now()
     const e = this.host.store.entry(session)
@@ -108,6 +136,8 @@ export class Takeover {
     const req: GrantRequest = { t: "grant", session, epoch, owner }
     const own = this.grant(me, req)
     if (!own.ok) return this.#refused(session, own.epoch, `this node: ${own.why}`)
+    voted.epoch = epoch
+    voted.by.push(me)
     const { voters, up } = this.cluster.quorum()
     const peers = up.filter((id) => id !== me)
     const answers = await Promise.all(
@@ -120,6 +150,7 @@ export class Takeover {
       }),
     )
     const granted = [me, ...answers.filter((x) => x.a?.ok).map((x) => x.id)]
+    voted.by.push(...granted.filter((id) => id !== me))
     const refusals = answers.filter((x) => x.a && !x.a.ok)
     for (const r of refusals) if (typeof r.a?.epoch === "number") this.#seen.set(session, Math.max(this.#seen.get(session) ?? 0, r.a.epoch))
     if (!isMajority(granted, voters))

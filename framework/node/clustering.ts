@@ -4,7 +4,7 @@ import type { Logger } from "../log/index.ts"
 import type { ClientMessage, OpenSession } from "../protocol/index.ts"
 import type { SessionRecord } from "../game/index.ts"
 import { newestCheckpoint, type SessionDoc, type Store } from "../store/index.ts"
-import { type ClaimedRequest, type CopyRequest, type GrantRequest, Handoff, type HandoffHost, type HandoffRequest, type HostingRequest } from "../handoff/index.ts"
+import { type ClaimedRequest, type CopyRequest, type GrantRequest, Handoff, type RetractMessage, type HandoffHost, type HandoffRequest, type HostingRequest } from "../handoff/index.ts"
 import { clientError, errorFromWire, errorToWire } from "./errors.ts"
 import type { HostedSession, PlayerLink } from "./hosted.ts"
 import type { LinkRefusals } from "./link-refusals.ts"
@@ -62,6 +62,7 @@ type Body =
   | ClaimedRequest
   | GrantRequest
   | CopyRequest
+  | RetractMessage
   | HostingRequest
   | ReplicationMessage
   | { t: "create"; game: string; options?: unknown; id: string; seed?: string }
@@ -154,6 +155,7 @@ export class ClusterRole {
       (session) => this.handoff?.takeover.promisedEpoch(session),
     )
     this.handoff = new Handoff(node, this.cluster, (session) => this.replicator.shadow(session))
+    this.handoff.copyOn = (session, target, record, epoch, deadline) => this.#copyOn(session, [target], epoch, record, deadline).then(() => {})
     this.cluster.onRequest((from, body) => this.#onRequest(from, body as Body))
     this.cluster.onMessage((from, body) => this.#onMessage(from, body as Body))
     const reshare = () => {
@@ -326,18 +328,20 @@ export class ClusterRole {
   async #repoint(r: Relayed, reason: string): Promise<void> {
     this.#outbound.delete(r.conn)
     r.pending = []
+    const startedAt = Date.now()
     let owner: string | undefined
     let local = false
     // While the registry still has the session open, someone will run it (a takeover may wait for a
     // majority, a partition to heal): the player stays attached, told why, rather than sent away to retry.
     const open = () => this.#node.store.entry(r.join.session)?.status === "open"
+    // Told within half a second, however long each look takes (a peer that stopped answering costs a timeout).
+    const told = setTimeout(() => r.link.send(JSON.stringify({ t: "notice", code: "owner_unreachable", message: `no reachable node runs session ${r.join.session} now: waiting for it, nothing is lost` })), 500)
     for (let attempt = 0; (attempt < 30 || (open() && attempt < 600)) && !owner && !local && this.#byLink.get(r.link) === r; attempt++) {
       local = this.#node.hasSession(r.join.session)
       owner = local ? undefined : await this.#locate(r.join.session)
-      if (attempt === 5 && !owner && !local)
-        r.link.send(JSON.stringify({ t: "notice", code: "owner_unreachable", message: `no reachable node runs session ${r.join.session} now: waiting for it, nothing is lost` }))
       if (!owner && !local) await Bun.sleep(attempt < 30 ? 100 : 250)
     }
+    clearTimeout(told)
     if (this.#byLink.get(r.link) !== r) return
     if (local) {
       this.#byLink.delete(r.link)
@@ -347,6 +351,7 @@ export class ClusterRole {
       this.#byLink.delete(r.link)
       return r.link.close(4010, reason)
     }
+    this.#node.log.info("relay re-pointed", { session: r.join.session, to: owner, waitedMs: Date.now() - startedAt })
     r.peer = owner
     r.conn = crypto.randomUUID()
     this.#outbound.set(r.conn, r)
@@ -362,25 +367,30 @@ export class ClusterRole {
    * may die before it has). Waits for each to confirm, until the deadline.
    */
   async handOnCopies(deadline: number): Promise<{ sessions: number; handed: number; failed: string[] }> {
-    const jobs: Promise<void>[] = []
-    const failed: string[] = []
-    let handed = 0
+    const jobs: Promise<{ sent: number; handed: number; failed: string[] }>[] = []
     for (const [session, { epoch, record }] of this.replicator.shadows()) {
       const e = this.#node.store.entry(session)
       if (!e || e.status !== "open" || e.owner === this.#node.id || this.#node.hasSession(session)) continue
-      const targets = this.replicaSet(session).filter((id) => id !== this.#node.id && id !== e.owner && this.cluster.member(id)?.up)
-      for (const to of targets)
-        jobs.push(
-          this.cluster
-            .request(to, { t: "copy-on", session, epoch, record } satisfies Body, Math.max(100, deadline - Date.now()))
-            .then(
-              () => void handed++,
-              (error) => void failed.push(`${session} → ${to}: ${(error as Error).message}`),
-            ),
-        )
+      jobs.push(this.#copyOn(session, [e.owner], epoch, record, deadline))
     }
-    await Promise.all(jobs)
-    return { sessions: jobs.length, handed, failed }
+    const all = await Promise.all(jobs)
+    return { sessions: all.reduce((n, x) => n + x.sent, 0), handed: all.reduce((n, x) => n + x.handed, 0), failed: all.flatMap((x) => x.failed) }
+  }
+
+  /** Sends a session's record to its replicas other than `except` (placement without this node), and waits for each. */
+  async #copyOn(session: string, except: string[], epoch: number, record: SessionRecord, deadline: number): Promise<{ sent: number; handed: number; failed: string[] }> {
+    const targets = this.replicaSet(session).filter((id) => id !== this.#node.id && !except.includes(id) && this.cluster.member(id)?.up)
+    const failed: string[] = []
+    let handed = 0
+    await Promise.all(
+      targets.map((to) =>
+        this.cluster.request(to, { t: "copy-on", session, epoch, record } satisfies Body, Math.max(100, deadline - Date.now())).then(
+          () => void handed++,
+          (error) => void failed.push(`${session} → ${to}: ${(error as Error).message}`),
+        ),
+      ),
+    )
+    return { sent: targets.length, handed, failed }
   }
 
   /** What this node knows and holds of one session (for operators and tests). */
@@ -427,12 +437,13 @@ export class ClusterRole {
     const candidates = [entry?.owner, ...rank(session, this.cluster.ready()).map((m) => m.id)].filter(
       (id, i, all): id is string => !!id && id !== this.#node.id && all.indexOf(id) === i && this.cluster.member(id)?.up === true,
     )
-    // The registry can lag a fresh session by a sync round: ask the likely owners, registry's first.
-    for (const peer of candidates) {
-      const has = await this.cluster.request(peer, { t: "where", session } satisfies Body, 2_000).catch(() => false)
-      if (has === true) return peer
-    }
-    return undefined
+    // The registry can lag a fresh session by a sync round: ask the likely owners, all at once (one that
+    // stopped answering must not make the others wait for its timeout); only the one running it says yes.
+    if (candidates.length === 0) return undefined
+    const asks = candidates.map((peer) =>
+      this.cluster.request(peer, { t: "where", session } satisfies Body, 2_000).then((has) => (has === true ? peer : Promise.reject(new Error("not there")))),
+    )
+    return Promise.any(asks).catch(() => undefined)
   }
 
   #onRequest(from: string, body: Body): unknown {
@@ -482,6 +493,8 @@ export class ClusterRole {
       case "rep-nack":
       case "rep-fenced":
         return this.replicator.onMessage(from, body)
+      case "grant-retract":
+        return this.handoff.takeover.retracted(from, body)
       case "relay-open": {
         const key = `${from}/${body.conn}`
         const link: PlayerLink = {

@@ -557,17 +557,24 @@ export class BatonNode implements LocalNode {
   /** The session runs elsewhere: relay this player to its owner, for the player it is the same. */
   #relay(link: PlayerLink, st: LinkState, msg: Extract<ClientMessage, { t: "join" }>, role: ClusterRole, tries = 0): void {
     st.queued ??= []
+    // A look that takes long (a peer that stopped answering costs a request timeout) is explained at once.
+    let told = tries > 0
+    const slow = tries === 0 ? setTimeout(() => {
+      told = true
+      send(link, { t: "notice", code: "owner_unreachable", message: `looking for the node running session ${msg.session}: it does not answer yet` })
+    }, 500) : undefined
     role.relayJoin(link, msg).then(
       (forward) => {
+        clearTimeout(slow)
         if (!this.#links.has(link)) return
         if (!forward) {
           // Known to the registry but nobody reachable runs it (a partition, a takeover waiting for a
           // majority): the player stays connected and is told why, and the join is tried again until
           // the owner answers, so play resumes the moment it does (a retry from the SDK would back off).
           if (this.#store.entry(msg.session)?.status === "open" && tries < RELAY_JOIN_TRIES) {
-            if (tries === 0)
+            if (!told)
               send(link, { t: "notice", code: "owner_unreachable", message: `session ${msg.session} runs on a node this node cannot reach now: waiting for it, nothing is lost` })
-            setTimeout(() => this.#links.has(link) && this.#relay(link, st, msg, role, tries + 1), 250)
+            setTimeout(() => this.#links.has(link) && this.#rejoin(link, st, msg, role, tries + 1), 250)
             return
           }
           st.queued = undefined
@@ -577,16 +584,27 @@ export class BatonNode implements LocalNode {
         }
         const queued = st.queued ?? []
         st.queued = undefined
-        if (tries > 0) send(link, { t: "notice", code: "resolved", message: "the session's node answers again" })
+        if (told) send(link, { t: "notice", code: "resolved", message: "the session's node answers again" })
         st.forward = forward
         for (const m of queued) forward(m)
       },
       (error) => {
+        clearTimeout(slow)
         st.queued = undefined
         const e = clientError(error, this.log, { session: msg.session, where: "relayed join" }, "unavailable", 503)
         sendError(link, e.code, `cannot reach the owner of ${msg.session}: ${e.message}`, "join")
       },
     )
+  }
+
+  /** A waiting relayed join, again: the session may run here by now (taken over while the player waited). */
+  #rejoin(link: PlayerLink, st: LinkState, msg: Extract<ClientMessage, { t: "join" }>, role: ClusterRole, tries: number): void {
+    if (!this.#sessions.has(msg.session)) return this.#relay(link, st, msg, role, tries)
+    const queued = st.queued ?? []
+    st.queued = undefined
+    send(link, { t: "notice", code: "resolved", message: "the session runs on this node now" })
+    this.#join(link, st, msg)
+    for (const m of queued) this.handle(link, m)
   }
 
   #act(link: PlayerLink, st: LinkState, msg: Extract<ClientMessage, { t: "act" }>): void {

@@ -28,11 +28,18 @@ const app = resolve(import.meta.dir, "../fixtures/rolling")
 const SESSIONS = 30
 const NODES = 3
 const FAULT_MS = 8_000
-/** Generous: timing thresholds belong in benchmarks; the real figure is printed. */
-const RECOVERY_LIMIT_MS = 10_000
+/**
+ * Timing bounds. The issue's are 2 s from the heal to every session acting and 1 s to a notice; they
+ * are asserted with BATON_PARTITION_STRICT=1 (the proof command in docs/partitions.md). By default (CI, a
+ * loaded laptop) the bounds are generous, since timing belongs in benchmarks; the real figures are printed.
+ */
+const STRICT = process.env.BATON_PARTITION_STRICT === "1"
+const RECOVERY_LIMIT_MS = STRICT ? 2_000 : 10_000
+/** The nodes' BATON_FAILURE_MS (tests/support/netns.ts): a crash is a silence that long before anyone may take over. */
+const FAILURE_MS = 3_000
 /** How long to wait for every bot to act again before calling the rest stalled. */
 const RECOVERY_WAIT_MS = 20_000
-const NOTICE_LIMIT_MS = 1_000
+const NOTICE_LIMIT_MS = STRICT ? 1_000 : 5_000
 /** No bot acts more than this many times in a scenario, nor for longer than this. */
 const MAX_ACTS_PER_BOT = 3_000
 const MAX_SCENARIO_MS = 150_000
@@ -355,6 +362,8 @@ interface Fault {
   /** Node slots on the minority side (their bots should get a notice). */
   minority: number[]
   extra?: Record<string, unknown>
+  /** A crash, not a partition: its sessions move only after the failure timeout, so recovery counts from there. */
+  crash?: boolean
 }
 
 /** Ends the scenario: recovery, final state, the checks; prints the figures; returns the failed checks. */
@@ -369,7 +378,14 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
   const stalled = bots.filter((_, i) => firstAfter[i] === undefined)
   if (stalled.length === 0) recoveryMs = Math.round(Math.max(...firstAfter.map((t) => (t as number) - fault.endedAt)))
   if (recoveryMs === null) failures.push(`d: ${stalled.length} bots (${new Set(stalled.map((b) => b.sessionId)).size} sessions) did not act within ${RECOVERY_WAIT_MS / 1000} s of the fault's end (e.g. ${stalled.slice(0, 3).map((b) => `${b.sessionId}/${b.player}@slot${b.slot} status=${b.session.status} pending=${b.session.pendingCount}${b.dead ? ` ${b.dead}` : ""}`).join(", ")})`)
-  else if (recoveryMs > RECOVERY_LIMIT_MS) failures.push(`d: every bot acted again only ${recoveryMs} ms after the fault's end (limit ${RECOVERY_LIMIT_MS})`)
+  else if (recoveryMs > RECOVERY_LIMIT_MS + (fault.crash ? FAILURE_MS : 0)) {
+    const slowest = bots
+      .map((b, i) => ({ b, ms: (firstAfter[i] as number) - fault.endedAt }))
+      .sort((x, y) => y.ms - x.ms)
+      .slice(0, 4)
+      .map(({ b, ms }) => `${b.sessionId}/${b.player}@slot${b.slot} ${Math.round(ms)} ms`)
+    failures.push(`d: every bot acted again only ${recoveryMs} ms after the fault's end (limit ${RECOVERY_LIMIT_MS + (fault.crash ? FAILURE_MS : 0)}; slowest: ${slowest.join(", ")})`)
+  }
   const behind = stalled.length ? [] : await progressed(s, 3, 15_000)
   if (behind.length) failures.push(`d: ${behind.length} bots did not make 3 more acks after recovering`)
 
@@ -496,14 +512,15 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
   // e. players on the minority side told within a second.
   let notice: unknown = "notice API missing"
   if (fault.minority.length) {
-    if (noticeApi()) {
+    if (!noticeApi()) failures.push("e: the SDK has no notice API (session.onNotice)")
+    else {
       const minority = bots.filter((b) => fault.minority.includes(b.slot))
       const latencies: number[] = []
       let untold = 0
       let waiting = 0
       for (const b of minority) {
-        // The first action that waited over a second during the fault; measured from the cut, or from its send if later.
-        const flight = b.flights.find((f) => f.endAt > fault.at && Math.max(f.sentAt, fault.at) < fault.endedAt && f.endAt - Math.max(f.sentAt, fault.at) > NOTICE_LIMIT_MS)
+        // The first action that waited over a second during the fault; the notice is measured from the cut, or from its send if later.
+        const flight = b.flights.find((f) => f.endAt > fault.at && Math.max(f.sentAt, fault.at) < fault.endedAt && f.endAt - Math.max(f.sentAt, fault.at) > 1_000)
         if (!flight) continue // acted through the fault: nothing to tell
         waiting++
         const from = Math.max(flight.sentAt, fault.at)
@@ -696,6 +713,7 @@ describe.skipIf(!support.ok)("partitions between real node processes (network na
       at,
       endedAt,
       sides: { "draining slot0": [0], [`killed slot${victim}`]: [victim], [`survivor slot${other}`]: [other] },
+      crash: true,
       minority: [],
       extra: { victim: `slot${victim}`, victimChosenBy: how, aSessions: aSessions.length, handedBeforeKill: Object.fromEntries(handed), killedAtMs, drain: drained ? { moved: drained.moved, failed: drained.failed, ms: drained.ms } : null, aExit: a.proc.exitCode },
     })

@@ -33,7 +33,8 @@ const inspect = (n: NodeProcess, id: string) => get<{ entry: { owner: string } |
 beforeAll(async () => {
   const files = makeCerts(dir)
   ca = readFileSync(files.ca, "utf8")
-  const ports = [freePort(), freePort()]
+  // Three: a takeover needs a majority, and one of two is not one.
+  const ports = [freePort(), freePort(), freePort()]
   const peers = ports.map((p) => `https://127.0.0.1:${p}`).join(",")
   nodes.push(
     ...(await Promise.all(
@@ -78,11 +79,11 @@ async function player(url: string, session: string, name: string) {
   return { ws, joined: joined as { view: { notes: unknown[] }; rev: number }, acked, rev }
 }
 
-describe("cluster links over TLS (2 real nodes, a self-signed CA)", () => {
+describe("cluster links over TLS (3 real nodes, a self-signed CA)", () => {
   test("the nodes find each other over https/wss, and only that", async () => {
     for (const n of nodes) {
       expect(n.url).toStartWith("https://")
-      await waitUntil(async () => (await members(n)).filter((m) => m.up && m.status === "ready").length === 2, "both members up", { timeoutMs: 20_000 })
+      await waitUntil(async () => (await members(n)).filter((m) => m.up && m.status === "ready").length === nodes.length, "every member up", { timeoutMs: 20_000 })
       expect((await members(n)).every((m) => m.url.startsWith("https://"))).toBe(true)
     }
     // A client that does not trust the CA gets no answer.
@@ -90,18 +91,12 @@ describe("cluster links over TLS (2 real nodes, a self-signed CA)", () => {
   })
 
   test("a session replicates over the TLS sync link and fails over when its owner is killed", async () => {
-    // Two nodes split evenly: the one with the lower id holds the tie (a majority of two), so it is the
-    // survivor that may take over. Placement is per session id: create until the higher id owns one.
-    const higher = [...ids].sort()[1]!
-    let id = ""
-    let entry: { owner: string } | undefined
-    for (let tries = 0; entry?.owner !== higher && tries < 40; tries++) {
-      id = (await get<{ id: string }>(`${nodes[0]!.url}/sessions`, { method: "POST", body: JSON.stringify({ game: "notes" }) })).id
-      entry = await waitUntil(async () => (await inspect(nodes[0]!, id)).entry ?? undefined, "the registry has it")
-    }
-    expect(entry?.owner).toBe(higher)
-    const owner = nodes[ids.indexOf(entry!.owner)]!
-    const other = nodes.find((n) => n !== owner)!
+    const { id } = await get<{ id: string }>(`${nodes[0]!.url}/sessions`, { method: "POST", body: JSON.stringify({ game: "notes" }) })
+    const entry = await waitUntil(async () => (await inspect(nodes[0]!, id)).entry ?? undefined, "the registry has it")
+    const owner = nodes[ids.indexOf(entry.owner)]!
+    // The owner's replica holds the copy, and heads the ranking once the owner is gone.
+    const replica = ((await inspect(owner, id)).replicaSet as string[]).find((n) => n !== entry.owner)!
+    const other = nodes[ids.indexOf(replica)]!
     const p = await player(owner.url, id, "ada")
     for (let i = 1; i <= 10; i++) {
       p.ws.send(JSON.stringify({ t: "act", id: i, name: "add", input: { text: `note ${i}` } }))
