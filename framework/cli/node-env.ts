@@ -57,6 +57,7 @@ export function nodeOptionsFromEnv(env: Env, port: number, dev = env.BATON_DEV =
           replicas,
           heartbeatMs: ms(env, "BATON_HEARTBEAT_MS"),
           failureMs: ms(env, "BATON_FAILURE_MS"),
+          leaseMs: ms(env, "BATON_LEASE_MS"),
           linkTtlMs: num(env, "BATON_LINK_TTL_MS"),
         }
       : undefined,

@@ -23,6 +23,8 @@ export interface ClusterConfig {
   replicas?: number | "all"
   heartbeatMs?: number
   failureMs?: number
+  /** How long a majority's answer lets a node act as an owner (default failureMs / 2; see Cluster.leaseUntil). */
+  leaseMs?: number
   /** How long a link token is good for, ms (default 60,000). */
   linkTtlMs?: number
 }
@@ -50,8 +52,8 @@ export interface LocalNode extends HandoffHost {
   rejoinLocally(link: PlayerLink, join: Extract<ClientMessage, { t: "join" }>, then: ClientMessage[]): void
   /** A "replicated" session has no live replica: its acks wait for the disk, or go out not durable. */
   secureLocally(h: HostedSession): void
-  /** Runs actions that waited for the lease. */
-  resumeWaiting(): void
+  /** Runs actions that waited for the lease, or tells their players why they wait. */
+  leaseCheck(lease: boolean): void
 }
 
 /** Replica documents a node starts fetching per round (every 50 ms while there are more). */
@@ -123,6 +125,7 @@ export class ClusterRole {
       discovery: cfg.discovery,
       heartbeatMs: cfg.heartbeatMs,
       failureMs: cfg.failureMs,
+      leaseMs: cfg.leaseMs,
       linkTtlMs: cfg.linkTtlMs,
       onRefused: (from, r) => node.linkRefusals.refused(from, r, "/cluster/control"),
       log: node.log,
@@ -148,7 +151,7 @@ export class ClusterRole {
       (h) => {
         // Alone by design (every other member left, or is leaving, gracefully): the lone node's rules.
         // Otherwise a replica must hold the change before its ack: the acks wait, the players are told.
-        if (this.#aloneByDesign()) node.secureLocally(h)
+        if (this.aloneByDesign()) node.secureLocally(h)
       },
       () => this.cluster.hasLease(),
       // A replica that voted for a newer epoch (a takeover under way) confirms nothing of the old owner's.
@@ -188,7 +191,7 @@ export class ClusterRole {
     }, Math.max(1_000, (cfg.failureMs ?? 3_000) / 2))
     this.#relayWatch = setInterval(() => {
       this.#watchRelays()
-      if (this.cluster.hasLease()) node.resumeWaiting()
+      node.leaseCheck(this.cluster.hasLease())
     }, 100)
   }
   #orphanTimer: ReturnType<typeof setTimeout> | undefined
@@ -220,7 +223,7 @@ export class ClusterRole {
    * No other member counts for the majority except ones leaving gracefully,
    * and none was dropped for being unreachable: the cluster is this node.
    */
-  #aloneByDesign(): boolean {
+  aloneByDesign(): boolean {
     const { voters } = this.cluster.quorum()
     if (this.cluster.pruned > 0) return false
     return voters.every((id) => id === this.#node.id || (this.cluster.member(id)?.up === true && this.cluster.member(id)?.status === "draining"))

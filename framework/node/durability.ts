@@ -13,12 +13,16 @@ export interface DurabilityHost {
   /** Whether the node is in a cluster (or will be), and the live replicas of a session there. */
   clustered(): boolean
   liveReplicas(id: string): number
+  /** The cluster is this node (every other member left gracefully): the lone node's rules apply. */
+  aloneByDesign(): boolean
   sessions(): Iterable<HostedSession>
 }
 
 export interface DurabilityReport {
   durable: boolean
   notDurable: number
+  /** Clustered "replicated" sessions with no live replica: their acks wait for one (none is given without). */
+  waiting: number
   reason?: string
 }
 
@@ -65,17 +69,21 @@ export class Durability {
 
   /** Whether an acknowledged action of every session survives this process dying. */
   report(): DurabilityReport {
-    if (this.host.store.persistent) return { durable: true, notDurable: 0 }
-    let notDurable = 0
-    for (const h of this.host.sessions()) if (h.session.game.durability === "replicated" && !this.host.liveReplicas(h.id)) notDurable++
     const clustered = this.host.clustered()
+    let without = 0
+    for (const h of this.host.sessions()) if (h.session.game.durability === "replicated" && !this.host.liveReplicas(h.id)) without++
+    // In a cluster (not alone by design) nothing is acknowledged without a replica: such sessions wait.
+    if (clustered && !this.host.aloneByDesign()) return { durable: true, notDurable: 0, waiting: without }
+    if (this.host.store.persistent) return { durable: true, notDurable: 0, waiting: 0 }
+    const notDurable = without
     const lone = !clustered && [...this.host.games.values()].some((g) => g.durability === "replicated")
-    if (!lone && notDurable === 0) return { durable: true, notDurable }
+    if (!lone && notDurable === 0) return { durable: true, notDurable, waiting: 0 }
     return {
       durable: false,
       notDurable,
+      waiting: 0,
       reason: clustered
-        ? 'sessions with durability "replicated" have no live replica and this node has no data dir: what they acknowledge dies with this process'
+        ? 'every other member of the cluster left: sessions with durability "replicated" have no replica and this node has no data dir, so what they acknowledge dies with this process'
         : 'this node has no data dir and no cluster: what sessions with durability "replicated" acknowledge dies with this process',
     }
   }

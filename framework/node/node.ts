@@ -109,6 +109,7 @@ export class BatonNode implements LocalNode {
       log: this.log,
       clustered: () => !!this.#role || !!config.cluster || !!config.clustered,
       liveReplicas: (id) => this.#role?.replicator.liveReplicas(id).length ?? 0,
+      aloneByDesign: () => this.#role?.aloneByDesign() ?? true,
       sessions: () => this.#sessions.values(),
     })
     this.#cfg = {
@@ -277,23 +278,40 @@ export class BatonNode implements LocalNode {
 
   /** A handoff that found no taker: the session runs on here, queued actions in order. */
   /**
-   * A "replicated" session whose node holds no majority's lease applies
-   * nothing: the other side may be taking it over, and what it applied here
-   * would be shown to players and then lost. Actions wait, and run once the
-   * lease is back (resumeWaiting) or go to the new owner when fenced.
+   * A session whose node holds no majority's lease applies nothing: the
+   * other side may be taking it over, and what it applied here would be
+   * shown to players (and, under "local", acknowledged) and then lost.
+   * Actions wait, and run once the lease is back (resumeWaiting) or go to
+   * the new owner when fenced. So under "local" a partition costs at most
+   * what the cut-off owner acknowledged within the lease (BATON_LEASE_MS),
+   * not the whole partition.
    */
   #paused(h: HostedSession): boolean {
-    return h.holdAcks && this.#role !== undefined && !this.#role.cluster.hasLease()
+    return this.#role !== undefined && !this.#role.cluster.hasLease()
   }
 
-  /** Runs the actions that waited for the lease (the cluster role calls this when it holds one again). */
-  resumeWaiting(): void {
+  /**
+   * Called by the cluster role every 100 ms: with the lease, runs the
+   * actions that waited for it; without, tells the players of sessions
+   * whose actions wait (within ~0.5 s of the first one).
+   */
+  leaseCheck(lease: boolean): void {
+    const now = this.#now()
     for (const h of this.#sessions.values()) {
-      if (h.frozen || h.queued.length === 0 || this.#paused(h)) continue
-      for (const { link, msg } of h.queued.splice(0)) this.handle(link, msg)
-      this.#markDirty(h)
+      if (h.frozen) continue
+      if (lease) {
+        if (this.#pausedSince.delete(h.id)) h.notice("resolved", "actions are answered again")
+        if (h.queued.length === 0) continue
+        for (const { link, msg } of h.queued.splice(0)) this.handle(link, msg)
+        this.#markDirty(h)
+      } else if (h.queued.length > 0) {
+        const since = this.#pausedSince.get(h.id)
+        if (since === undefined) this.#pausedSince.set(h.id, now)
+        else if (now - since >= 400) h.notice("no_quorum", "the node running this session cannot reach a majority of the cluster (a network partition?): actions wait, none is lost")
+      }
     }
   }
+  #pausedSince = new Map<string, number>()
 
   thaw(id: string): void {
     const h = this.#sessions.get(id)

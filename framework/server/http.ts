@@ -58,7 +58,9 @@ export function httpApi(node: BatonNode, opts: HttpOptions = {}): Hono<Env> {
   // Not durable is not unready (the node serves), but the body says so: see the README, "Durability".
   app.get("/readyz", (c) => {
     const d = node.durability()
-    const durability = d.durable ? { durable: true } : { durable: false, sessionsNotDurable: d.notDurable, reason: d.reason }
+    const durability = d.durable
+      ? { durable: true, ...(d.waiting ? { sessionsWaitingForAReplica: d.waiting } : {}) }
+      : { durable: false, sessionsNotDurable: d.notDurable, reason: d.reason }
     return node.status === "ready"
       ? c.json({ ready: true, node: node.id, ...durability })
       : c.json({ ready: false, node: node.id, status: node.status, ...durability }, 503)

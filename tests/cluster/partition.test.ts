@@ -111,7 +111,7 @@ interface Scenario {
   setupMs: number
 }
 
-async function startScenario(name: string, k: number): Promise<Scenario> {
+async function startScenario(name: string, k: number, env: Record<string, string> = {}): Promise<Scenario> {
   const t0 = performance.now()
   const l = lab as NetnsLab
   l.heal()
@@ -119,7 +119,7 @@ async function startScenario(name: string, k: number): Promise<Scenario> {
     app,
     basePort: 7100 + 10 * k,
     lifetimeMs: 180_000,
-    env: { BATON_TEST_GAME_VERSION: "1", BATON_APP_VERSION: "1", BATON_GRACE_MS: "15000" },
+    env: { BATON_TEST_GAME_VERSION: "1", BATON_APP_VERSION: "1", BATON_GRACE_MS: "15000", ...env },
   })
   clusters.push(cluster)
   await cluster.start()
@@ -364,6 +364,11 @@ interface Fault {
   extra?: Record<string, unknown>
   /** A crash, not a partition: its sessions move only after the failure timeout, so recovery counts from there. */
   crash?: boolean
+  /**
+   * "local" durability: acks lost are allowed if they were given within this many ms of the fault's
+   * start (the cut-off owner's lease); they are counted apart. Any other loss still fails.
+   */
+  localLossWithinMs?: number
 }
 
 /** Ends the scenario: recovery, final state, the checks; prints the figures; returns the failed checks. */
@@ -441,6 +446,7 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
 
   // a/b. acknowledged = present exactly once, in order; nothing acked as something else; nothing never sent.
   let lost = 0
+  let lostAllowed = 0
   let doubled = 0
   let wrongAcks = 0
   let answeredWithoutValue = 0
@@ -457,7 +463,12 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
     for (const x of final) count.set(x, (count.get(x) ?? 0) + 1)
     const ackedMarks = b.acks.map((a) => a.mark)
     const ackedSet = new Set(ackedMarks)
-    const missing = ackedMarks.filter((m) => !count.has(m))
+    const allowed = (m: number) => {
+      const at = b.acks.find((a) => a.mark === m)?.at ?? Number.NaN
+      return fault.localLossWithinMs !== undefined && at >= fault.at - 100 && at <= fault.at + fault.localLossWithinMs
+    }
+    lostAllowed += ackedMarks.filter((m) => !count.has(m) && allowed(m)).length
+    const missing = ackedMarks.filter((m) => !count.has(m) && !allowed(m))
     lost += missing.length
     if (missing.length) lostSessions.add(b.sessionId)
     const side = Object.entries(fault.sides).find(([, slots]) => slots.includes(b.slot))?.[0] ?? "?"
@@ -475,7 +486,7 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
     for (const x of final) if (!b.sent.has(x)) phantom++
     for (const x of final) if (!ackedSet.has(x) && b.unanswered.has(x)) unackedApplied++
     const inState = final.filter((x) => ackedSet.has(x))
-    if (missing.length === 0 && JSON.stringify(inState) !== JSON.stringify(ackedMarks)) outOfOrder++
+    if (missing.length === 0 && JSON.stringify(inState) !== JSON.stringify(ackedMarks.filter((m) => count.has(m)))) outOfOrder++
   }
   if (lost) failures.push(`a: ${lost} acknowledged actions lost (by the side of the fault their player was on: ${JSON.stringify(lostBySide)}); ${examples.filter((e) => e.includes("missing")).join("; ")}`)
   if (doubled) failures.push(`a: ${doubled} marks applied twice; ${examples.filter((e) => e.includes("twice")).join("; ")}`)
@@ -553,6 +564,7 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
     acksDuringFault,
     lost,
     lostBySide,
+    ...(fault.localLossWithinMs !== undefined ? { localLostWithinLease: lostAllowed } : {}),
     doubled,
     wrongAcks,
     phantom,
@@ -719,6 +731,18 @@ describe.skipIf(!support.ok)("partitions between real node processes (network na
     })
     expect(failures).toEqual([])
   }, 150_000)
+
+  test('"local" durability, symmetric 2|1: the cut-off owner acknowledges only within its lease; that is all it can lose', async () => {
+    const s = await startScenario("local durability, symmetric 2|1", 5, { BATON_TEST_DURABILITY: "local" })
+    const l = lab as NetnsLab
+    const at = performance.now()
+    l.isolate(2)
+    await Bun.sleep(FAULT_MS) // the fault's length, by design
+    l.heal()
+    // The lease is BATON_FAILURE_MS / 2; its anchor can be a heartbeat older than the cut, plus transit.
+    const failures = await finish(s, { at, endedAt: performance.now(), sides: sideNames(2), minority: [2], localLossWithinMs: FAILURE_MS / 2 + 500 })
+    expect(failures).toEqual([])
+  }, 120_000)
 
   test("a CPU hog (one busy process per core) for 8 s, no network fault", async () => {
     const s = await startScenario("CPU hog", 4)
