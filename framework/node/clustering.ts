@@ -204,7 +204,8 @@ export class ClusterRole {
    * it answers: their actions are kept and resent, nothing is lost.
    */
   #watchRelays(): void {
-    const late = Math.max(600, 2 * this.cluster.heartbeatMs + 200)
+    // A heartbeat late by a quarter second: the player hears of it within about half a second of a cut.
+    const late = this.cluster.heartbeatMs + 250
     for (const r of this.#outbound.values()) {
       const silent = this.cluster.silentMs(r.peer) > late || this.cluster.member(r.peer)?.up === false
       if (silent === !!r.silent) continue

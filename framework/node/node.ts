@@ -307,7 +307,7 @@ export class BatonNode implements LocalNode {
       } else if (h.queued.length > 0) {
         const since = this.#pausedSince.get(h.id)
         if (since === undefined) this.#pausedSince.set(h.id, now)
-        else if (now - since >= 400) h.notice("no_quorum", "the node running this session cannot reach a majority of the cluster (a network partition?): actions wait, none is lost")
+        else if (now - since >= 250) h.notice("no_quorum", "the node running this session cannot reach a majority of the cluster (a network partition?): actions wait, none is lost")
       }
     }
   }

@@ -34,7 +34,7 @@ export type ReplicationMessage =
 /** How often "local" durability streams changes to replicas, ms. */
 const STREAM_MS = 20
 /** Acks held this long get the session's players a notice saying why (the issue asks for within a second). */
-const NOTICE_MS = 400
+const NOTICE_MS = 250
 
 /**
  * Keeps replicas' copies fresh over the control link, without waiting for
