@@ -150,9 +150,14 @@ export class Takeover {
       }),
     )
     const granted = [me, ...answers.filter((x) => x.a?.ok).map((x) => x.id)]
-    voted.by.push(...granted.filter((id) => id !== me))
+    // A vote whose answer was lost (a timeout, a link cut) still stands on its voter: every peer asked is
+    // told if the round fails (retracted() checks the requester and the epoch, so the others ignore it).
+    voted.by.push(...peers)
     const refusals = answers.filter((x) => x.a && !x.a.ok)
     for (const r of refusals) if (typeof r.a?.epoch === "number") this.#seen.set(session, Math.max(this.#seen.get(session) ?? 0, r.a.epoch))
+    // Someone runs it, or holds it, at this epoch or later (a handoff's epoch is not voted): not ours.
+    const taken = refusals.find((r) => typeof r.a?.epoch === "number" && r.a.epoch >= epoch)
+    if (taken) return { ok: false, why: `epoch ${taken.a?.epoch} is in use (${taken.id}: ${taken.a?.why})` }
     if (!isMajority(granted, voters))
       return { ok: false, why: `no majority: ${granted.length} of ${voters.length} voted (${refusals.map((r) => `${r.id}: ${r.a?.why}`).join("; ") || "others silent"})` }
     // The newest copy among every answer, votes or refusals.
@@ -171,7 +176,6 @@ export class Takeover {
     const everyone = voters.every((v) => v === owner || answered.has(v))
     if (!copies.some((c) => c.streamed && c.epoch >= lastEpoch) && !everyone)
       return { ok: false, why: `no streamed copy of epoch ${lastEpoch} among the answers, and ${voters.filter((v) => v !== owner && !answered.has(v)).join(", ")} did not answer` }
-    if (best.epoch < lastEpoch && !everyone) return { ok: false, why: `no member that answered holds a copy of epoch ${lastEpoch} (the last owner's); its replica may be cut off` }
     let copy: Copy | undefined | null = best.id === me ? mine : undefined
     if (!copy) {
       try {
@@ -184,7 +188,11 @@ export class Takeover {
     if (this.host.epochOf(session) !== undefined) return { ok: false, why: "it runs here already" }
     // The votes hold the old owner's replicas back only for PROMISE_MS: adopt well inside it, or not at all.
     if (Date.now() - started > PROMISE_MS / 3) return { ok: false, why: `the votes are ${Date.now() - started} ms old` }
-    this.host.adopt(copy.record, epoch, via)
+    try {
+      this.host.adopt(copy.record, epoch, via)
+    } catch (error) {
+      return { ok: false, why: `adopting the copy failed: ${(error as Error).message}` }
+    }
     return { ok: true }
   }
 

@@ -381,6 +381,26 @@ export class ClusterRole {
     return { sessions: all.reduce((n, x) => n + x.sent, 0), handed: all.reduce((n, x) => n + x.handed, 0), failed: all.flatMap((x) => x.failed) }
   }
 
+  /**
+   * Which of these sessions a newer owner runs: a member hosts it, or the
+   * registry names another owner at a higher epoch. Undefined when a member
+   * that is up did not answer (the caller asks again).
+   */
+  async runElsewhere(ids: string[]): Promise<Set<string> | undefined> {
+    const out = new Set<string>()
+    for (const id of ids) {
+      const e = this.#node.store.entry(id)
+      const mine = this.#node.hosted(id)?.epoch
+      if (e && mine !== undefined && e.epoch > mine && e.owner !== this.#node.id) out.add(id)
+    }
+    const peers = this.cluster.members().filter((m) => m.up && m.id !== this.#node.id)
+    const answers = await Promise.all(peers.map((p) => this.cluster.request(p.id, { t: "hosting", sessions: ids } satisfies Body, 1_000).catch(() => undefined)))
+    if (answers.some((a) => !Array.isArray(a))) return undefined
+    const asked = new Set(ids)
+    for (const a of answers as string[][]) for (const id of a) if (asked.has(id)) out.add(id)
+    return out
+  }
+
   /** Sends a session's record to its replicas other than `except` (placement without this node), and waits for each. */
   async #copyOn(session: string, except: string[], epoch: number, record: SessionRecord, deadline: number): Promise<{ sent: number; handed: number; failed: string[] }> {
     const targets = this.replicaSet(session).filter((id) => id !== this.#node.id && !except.includes(id) && this.cluster.member(id)?.up)

@@ -287,7 +287,7 @@ export class BatonNode implements LocalNode {
    * not the whole partition.
    */
   #paused(h: HostedSession): boolean {
-    return this.#role !== undefined && !this.#role.cluster.hasLease()
+    return this.#role !== undefined && (this.#pausedSince.has(h.id) || !this.#role.cluster.hasLease())
   }
 
   /**
@@ -297,21 +297,55 @@ export class BatonNode implements LocalNode {
    */
   leaseCheck(lease: boolean): void {
     const now = this.#now()
-    for (const h of this.#sessions.values()) {
-      if (h.frozen) continue
-      if (lease) {
-        if (this.#pausedSince.delete(h.id)) h.notice("resolved", "actions are answered again")
-        if (h.queued.length === 0) continue
-        for (const { link, msg } of h.queued.splice(0)) this.handle(link, msg)
-        this.#markDirty(h)
-      } else if (h.queued.length > 0) {
+    if (!lease) {
+      for (const h of this.#sessions.values()) {
         const since = this.#pausedSince.get(h.id)
         if (since === undefined) this.#pausedSince.set(h.id, now)
-        else if (now - since >= 250) h.notice("no_quorum", "the node running this session cannot reach a majority of the cluster (a network partition?): actions wait, none is lost")
+        else if (h.queued.length > 0 && now - since >= 250) h.notice("no_quorum", "the node running this session cannot reach a majority of the cluster (a network partition?): actions wait, none is lost")
       }
+      return
+    }
+    if (this.#pausedSince.size > 0) void this.#confirmPaused()
+    for (const h of this.#sessions.values()) {
+      if (h.frozen || h.queued.length === 0 || this.#pausedSince.has(h.id)) continue
+      for (const { link, msg } of h.queued.splice(0)) this.handle(link, msg)
+      this.#markDirty(h)
     }
   }
+  /** Sessions that were here while the lease had lapsed, and since when: they wait for confirmPaused. */
   #pausedSince = new Map<string, number>()
+  #confirming = false
+
+  /**
+   * Back in touch with a majority, a node does not simply go on: while it
+   * was cut off the majority may have voted its sessions to another node,
+   * and under "local" what it acknowledged now would be lost when it learns
+   * so. It asks every member which of them it still runs alone.
+   */
+  async #confirmPaused(): Promise<void> {
+    if (this.#confirming || !this.#role) return
+    this.#confirming = true
+    try {
+      const ids = [...this.#pausedSince.keys()].filter((id) => this.#sessions.has(id))
+      for (const id of this.#pausedSince.keys()) if (!this.#sessions.has(id)) this.#pausedSince.delete(id)
+      const elsewhere = await this.#role.runElsewhere(ids)
+      if (!elsewhere) return // some member did not answer: ask again next round
+      for (const id of ids) {
+        const h = this.#sessions.get(id)
+        this.#pausedSince.delete(id)
+        if (!h) continue
+        if (elsewhere.has(id)) {
+          this.release(id, "fenced: another node took it over while this one could not reach a majority")
+          continue
+        }
+        h.notice("resolved", "actions are answered again")
+        for (const { link, msg } of h.queued.splice(0)) this.handle(link, msg)
+        this.#markDirty(h)
+      }
+    } finally {
+      this.#confirming = false
+    }
+  }
 
   thaw(id: string): void {
     const h = this.#sessions.get(id)
