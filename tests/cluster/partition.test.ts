@@ -227,7 +227,6 @@ class OwnershipWatch {
   /** session → the labels of the nodes seen acting for it at once, when first and last seen. */
   readonly dual = new Map<string, { nodes: Set<string>; first: number; last: number }>()
   /** session → nodes seen acting for it while another node also hosted it (the current stretch of co-hosting). */
-  #cohosted = new Map<string, { nodes: Set<string>; first: number }>()
   rounds = 0
   failedPolls = 0
 
@@ -275,15 +274,15 @@ class OwnershipWatch {
         }
         this.#last.set(a.n, a.sessions)
       }
-      for (const id of this.#cohosted.keys()) if ((hosts.get(id)?.length ?? 0) < 2) this.#cohosted.delete(id)
       for (const [id, list] of hosts) {
         if (list.length < 2) continue
-        const c = this.#cohosted.get(id) ?? { nodes: new Set<string>(), first: now }
-        this.#cohosted.set(id, c)
-        for (const h of list) if (h.advanced) c.nodes.add(this.label(h.n))
-        if (c.nodes.size < 2) continue
-        const d = this.dual.get(id) ?? { nodes: new Set<string>(), first: c.first, last: now }
-        for (const n of c.nodes) d.nodes.add(n)
+        // Two owners act at once when both revs moved within one poll round. (Counting every node that
+        // moved at any time while two listed the session flagged a handoff: the source's last actions
+        // before it froze, then the target's first ones, seconds apart.)
+        const moved = list.filter((h) => h.advanced).map((h) => this.label(h.n))
+        if (moved.length < 2) continue
+        const d = this.dual.get(id) ?? { nodes: new Set<string>(), first: now, last: now }
+        for (const n of moved) d.nodes.add(n)
         d.last = now
         this.dual.set(id, d)
       }
@@ -529,6 +528,7 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
       const latencies: number[] = []
       let untold = 0
       let waiting = 0
+      const lateOnes: string[] = []
       for (const b of minority) {
         // The first action that waited over a second during the fault; the notice is measured from the cut, or from its send if later.
         const flight = b.flights.find((f) => f.endAt > fault.at && Math.max(f.sentAt, fault.at) < fault.endedAt && f.endAt - Math.max(f.sentAt, fault.at) > 1_000)
@@ -536,13 +536,15 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
         waiting++
         const from = Math.max(flight.sentAt, fault.at)
         const first = b.notices.find((n) => n.at >= fault.at && n.code !== "resolved")
-        if (first) latencies.push(Math.round(Math.max(0, first.at - from)))
-        else untold++
+        if (first) {
+          latencies.push(Math.round(Math.max(0, first.at - from)))
+          if (first.at - from > NOTICE_LIMIT_MS) lateOnes.push(`${b.sessionId}/${b.player}@slot${b.slot} ${Math.round(first.at - from)} ms (${first.code})`)
+        } else untold++
       }
       latencies.sort((x, y) => x - y)
       notice = { minorityBots: minority.length, waiting, told: latencies.length, untold, maxMs: latencies.at(-1) ?? null, medianMs: latencies[Math.floor(latencies.length / 2)] ?? null }
       if (untold) failures.push(`e: ${untold} minority-side bots with an action pending got no notice`)
-      if (latencies.some((l) => l > NOTICE_LIMIT_MS)) failures.push(`e: a minority-side bot was told only ${Math.max(...latencies)} ms after the cut (limit ${NOTICE_LIMIT_MS})`)
+      if (latencies.some((l) => l > NOTICE_LIMIT_MS)) failures.push(`e: a minority-side bot was told only ${Math.max(...latencies)} ms after the cut (limit ${NOTICE_LIMIT_MS}; late: ${lateOnes.slice(0, 4).join(", ")})`)
     }
   } else notice = "n/a (no minority side)"
 
