@@ -257,12 +257,15 @@ export class Handoff {
       const due: [string, string][] = []
       for (const [id, e] of this.#host.store.entries()) {
         if (e.status !== "open" || e.owner === me || this.#host.epochOf(id) !== undefined) continue
-        if (this.#cluster.member(e.owner)?.up || this.#movedAway.get(id)?.from === e.owner) continue
+        // A departed node said whom it handed the session to: our registry copy may not show it yet.
+        const moved = this.#movedAway.get(id)
+        const owner = moved?.from === e.owner ? moved.to : e.owner
+        if (owner === me || this.#cluster.member(owner)?.up) continue
         // Our own vote needs the owner silent for the failure timeout: no round before that.
-        if (this.#cluster.silentMs(e.owner) < this.#cluster.failureMs) continue
+        if (this.#cluster.silentMs(owner) < this.#cluster.failureMs) continue
         if ((this.#retryAt.get(id)?.at ?? 0) > Date.now()) continue
         if (rank(id, ready)[0]?.id !== me) continue
-        due.push([id, e.owner])
+        due.push([id, owner])
       }
       if (due.length === 0) return 0
       let taken = 0
@@ -302,12 +305,12 @@ export class Handoff {
   #retryAt = new Map<string, { tries: number; at: number }>()
   #saidWaiting = 0
   /** Sessions a departed node said it handed off: while our registry copy still names it, they are not orphans. */
-  #movedAway = new Map<string, { from: string; at: number }>()
+  #movedAway = new Map<string, { from: string; to: string; at: number }>()
 
   #noteMovedOut(m: Member): void {
     const now = Date.now()
     for (const [id, x] of this.#movedAway) if (now - x.at > 60_000) this.#movedAway.delete(id)
-    for (const id of Object.keys(m.movedOut ?? {})) this.#movedAway.set(id, { from: m.id, at: now })
+    for (const [id, to] of Object.entries(m.movedOut ?? {})) if (typeof to === "string") this.#movedAway.set(id, { from: m.id, to, at: now })
   }
 
   /** Answers an older node's question: does this node run the session, or see its owner up? */
