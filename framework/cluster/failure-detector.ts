@@ -1,5 +1,5 @@
 /**
- * An adaptive failure detector and SWIM incarnation numbers: pure, no I/O or timers (callers pass `now`).
+ * An adaptive failure detector: pure, no I/O or timers (callers pass `now`).
  *
  * {@link PhiDetector} is the φ accrual failure detector (Hayashibara, Défago, Yared, Katayama, "The φ Accrual Failure
  * Detector", SRDS 2004) as in Akka's `PhiAccrualFailureDetector` and Cassandra's `FailureDetector`. Rather than "silent
@@ -7,9 +7,9 @@
  * to come)): at φ = 8 a suspicion is wrong about once in 10^8 if the rhythm holds. A steady peer is suspected soon after
  * its beats stop; a busy, jittery one gets the slack its history shows it needs.
  *
- * {@link Incarnations} is SWIM's refutation (Das, Gupta, Motivala 2002; Lifeguard, hashicorp/memberlist): only a member
- * raises its own incarnation, so "alive at n+1" beats every "suspect at ≤ n" in every view whatever the order of
- * arrival, and an old rumour cannot flap a live member.
+ * No SWIM incarnations: links are a full mesh and every member hears every other directly, so a wrongly
+ * suspected member refutes the suspicion by being heard (it is up in every view again within a heartbeat,
+ * tests/cluster/suspicion.test.ts), and no rumour of a suspicion travels that could outlive it.
  */
 
 export interface PhiOptions {
@@ -106,68 +106,7 @@ export class PhiDetector {
   }
 }
 
-/** What a member believes of a peer: the newest incarnation heard of, and whether that one is suspected. */
-export type MemberView = { incarnation: number; suspect: boolean }
-
-/** One member's SWIM incarnations: its own, and its view of each peer's. */
-export class Incarnations {
-  #own: number
-  readonly #views = new Map<string, MemberView>()
-
-  /** @param own The first incarnation; the boot time in ms makes a restarted process outrank rumours of its last life. */
-  constructor(readonly self: string, own = 0) {
-    this.#own = incarnation(own)
-  }
-
-  /** Our incarnation, for our alive messages. */
-  get own(): number {
-    return this.#own
-  }
-
-  /**
-   * Someone says `peer` is suspect at `inc`. "refute": it is us, at our incarnation or later, so ours was raised past
-   * it: broadcast alive(self, own). "suspect": news, `peer` is now suspect here; pass it on. "stale": drop it.
-   */
-  suspect(peer: string, inc: number): "refute" | "suspect" | "stale" {
-    incarnation(inc)
-    if (peer === this.self) {
-      if (inc < this.#own) return "stale"
-      this.#own = inc + 1
-      return "refute"
-    }
-    const v = this.#views.get(peer)
-    if (v && (inc < v.incarnation || (inc === v.incarnation && v.suspect))) return "stale"
-    this.#views.set(peer, { incarnation: inc, suspect: true })
-    return "suspect"
-  }
-
-  /**
-   * `peer` says it is alive at `inc`. True if news, a newer incarnation than any heard (so it overrides a suspicion of
-   * an older one): mark it alive and pass it on. False if stale: a suspicion at the same incarnation stands, since only
-   * the suspect can refute it, by raising its incarnation.
-   */
-  alive(peer: string, inc: number): boolean {
-    incarnation(inc)
-    const v = this.#views.get(peer)
-    if (peer === this.self || (v && inc <= v.incarnation)) return false
-    this.#views.set(peer, { incarnation: inc, suspect: false })
-    return true
-  }
-
-  /** What we believe of `peer`; undefined if nothing was heard. (Views are replaced, never changed in place.) */
-  view(peer: string): Readonly<MemberView> | undefined {
-    return this.#views.get(peer)
-  }
-
-  /** Drops `peer` (down, or gone): its next alive message is news at any incarnation. */
-  forget(peer: string): void {
-    this.#views.delete(peer)
-  }
-}
-
-// A NaN (a bad message, a broken clock) compares false with everything: it would silently win or lose every check.
 function check(n: number, what: string, ok = Number.isFinite(n)): number {
   if (!ok) throw new RangeError(`${what}: ${n} is out of range`)
   return n
 }
-const incarnation = (n: number) => check(n, "incarnation", Number.isSafeInteger(n) && n >= 0)

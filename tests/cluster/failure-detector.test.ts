@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test"
 import fc from "fast-check"
-import { Incarnations, MAX_PHI, PhiDetector } from "../../framework/cluster/failure-detector.ts"
+import { MAX_PHI, PhiDetector } from "../../framework/cluster/failure-detector.ts"
 
 /** Beats `peer` at each of `intervals` after `start` (the first beat at `start`); returns the last beat's time. */
 function beat(d: PhiDetector, peer: string, start: number, intervals: number[]): number {
@@ -164,81 +164,5 @@ describe("PhiDetector", () => {
       ),
       { numRuns: 300 },
     )
-  })
-})
-
-describe("Incarnations", () => {
-  test("a member told it is suspected raises its incarnation past the suspicion, once per rumour", () => {
-    const a = new Incarnations("a")
-    expect(a.suspect("a", 0)).toBe("refute")
-    expect(a.own).toBe(1)
-    expect(a.suspect("a", 0)).toBe("stale") // already refuted: no second bump
-    expect(a.own).toBe(1)
-    expect(a.suspect("a", 4)).toBe("refute") // a suspicion of a later incarnation than ours (a restart forgot it)
-    expect(a.own).toBe(5)
-    expect(a.alive("a", 9)).toBe(false) // news of ourselves changes nothing
-    expect(a.own).toBe(5)
-  })
-
-  test("alive(n) overrides suspect(m) iff n > m; suspect(m) overrides alive(n) iff m >= n", () => {
-    const v = new Incarnations("a")
-    expect(v.alive("b", 0)).toBe(true)
-    expect(v.alive("b", 0)).toBe(false)
-    expect(v.suspect("b", 0)).toBe("suspect")
-    expect(v.suspect("b", 0)).toBe("stale") // held already: not passed on again
-    expect(v.alive("b", 0)).toBe(false) // only b can refute, by raising its incarnation
-    expect(v.view("b")).toEqual({ incarnation: 0, suspect: true })
-    expect(v.alive("b", 1)).toBe(true)
-    expect(v.view("b")).toEqual({ incarnation: 1, suspect: false })
-    expect(v.suspect("b", 0)).toBe("stale") // a stale suspicion, arriving late, is ignored
-    expect(v.view("b")).toEqual({ incarnation: 1, suspect: false })
-    expect(v.suspect("b", 1)).toBe("suspect")
-    expect(v.suspect("b", 3)).toBe("suspect")
-    expect(v.alive("b", 2)).toBe(false)
-    expect(v.view("b")).toEqual({ incarnation: 3, suspect: true })
-  })
-
-  test("no flapping: d, suspected then refuted, is alive at its new incarnation in every view whatever the order", () => {
-    // c suspects d at incarnation 0; d hears it, refutes with alive(1). Gossip reaches each view in its own order.
-    const msgs = [(v: Incarnations) => v.alive("d", 0), (v: Incarnations) => v.suspect("d", 0), (v: Incarnations) => v.alive("d", 1)]
-    const orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]]
-    for (const order of orders) {
-      const view = new Incarnations("a")
-      for (const i of order) msgs[i]?.(view)
-      expect(view.view("d")).toEqual({ incarnation: 1, suspect: false })
-    }
-  })
-
-  test("property: a view is the max of (incarnation, suspect over alive) heard, so any order of rumours agrees", () => {
-    const rumour = fc.record({ suspect: fc.boolean(), inc: fc.integer({ min: 0, max: 5 }) })
-    const rumoursTwoOrders = fc
-      .array(rumour, { minLength: 1, maxLength: 30 })
-      .chain((rs) => fc.tuple(fc.constant(rs), fc.shuffledSubarray(rs, { minLength: rs.length, maxLength: rs.length })))
-    fc.assert(
-      fc.property(rumoursTwoOrders, ([rumours, shuffled]) => {
-        const apply = (rs: typeof rumours) => {
-          const v = new Incarnations("a")
-          for (const r of rs) r.suspect ? v.suspect("d", r.inc) : v.alive("d", r.inc)
-          return v.view("d")
-        }
-        const rank = (r: { suspect: boolean; inc: number }) => 2 * r.inc + (r.suspect ? 1 : 0)
-        const max = rumours.reduce((m, r) => (rank(r) > rank(m) ? r : m))
-        expect(apply(rumours)).toEqual({ incarnation: max.inc, suspect: max.suspect })
-        expect(apply(shuffled)).toEqual(apply(rumours))
-      }),
-    )
-  })
-
-  test("forget makes the next alive news; a boot-time incarnation outranks rumours of the last life; bad numbers are refused", () => {
-    const v = new Incarnations("a")
-    v.alive("b", 7)
-    v.forget("b")
-    expect(v.view("b")).toBeUndefined()
-    expect(v.alive("b", 0)).toBe(true)
-    const restarted = new Incarnations("a", 1_700_000_000_000)
-    expect(restarted.suspect("a", 41)).toBe("stale") // about the process before the restart
-    expect(() => v.alive("b", Number.NaN)).toThrow(RangeError)
-    expect(() => v.suspect("b", -1)).toThrow(RangeError)
-    expect(() => v.suspect("b", 1.5)).toThrow(RangeError)
   })
 })
