@@ -350,7 +350,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       // node has a new id), is first asked who answers there.
       const there = [...this.#peers.values()].filter((p) => p.url === url)
       const known = there.find((p) => p.up) ?? there.at(-1)
-      const peerId = known && !this.#ask.has(url) ? known.id : await this.#whoIs(url)
+      // A peer that is down is redialled every round: each try is short, so the first after a partition
+      // heals is a fresh connect, not one still waiting behind a SYN sent into the cut.
+      const quick = known && !known.up ? Math.max(1_000, 4 * this.#opts.heartbeatMs) : undefined
+      const peerId = known && !this.#ask.has(url) ? known.id : await this.#whoIs(url, quick)
       if (peerId === this.#self.id) return void this.#urls.delete(url)
       const link = await dialLink(`${url.replace(/^http/, "ws")}/cluster/control?${this.#sign(peerId, "control")}`, this.#self.id, {
         message: (msg) => {
@@ -359,7 +362,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         },
         close: () => this.#linkClosed(peerId, link),
         failed: (error) => this.#opts.log.error("control message failed", { peer: peerId, error }),
-      })
+      }, quick)
       link.send(this.#hello())
       this.#ask.delete(url)
     } catch (error) {
@@ -379,10 +382,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** Addresses whose answer failed the identity proof (logged once each). */
   readonly #unproven = new Set<string>()
 
-  async #whoIs(url: string): Promise<string> {
+  async #whoIs(url: string, timeoutMs?: number): Promise<string> {
     const challenge = newChallenge()
-    // Generous: a busy peer answering late is still a peer (the WebSocket dial that follows has no timeout either).
-    const res = await fetch(`${url}/healthz?c=${challenge}`, { signal: AbortSignal.timeout(Math.max(5_000, 2 * this.#opts.failureMs)) })
+    // Generous unless redialling a peer that is down: a busy peer answering late is still a peer.
+    const res = await fetch(`${url}/healthz?c=${challenge}`, { signal: AbortSignal.timeout(timeoutMs ?? Math.max(5_000, 2 * this.#opts.failureMs)) })
     const body = (await res.json()) as { node?: unknown; proof?: unknown }
     if (!isNodeId(body.node)) throw new Error("its /healthz names no node")
     // Only a holder of the secret can prove the id: otherwise we would sign a token for whoever it names.
@@ -494,12 +497,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (!peer || peer.link !== link) return
     peer.link = undefined
     // Requests in flight on it will get no answer: fail them now rather than at their timeout.
-    for (const [rid, p] of this.#pending)
-      if (p.peer === peerId) {
-        this.#pending.delete(rid)
-        clearTimeout(p.timer)
-        p.reject(new Error(`link to ${peerId} closed`))
-      }
+    this.#failPending(peerId, `link to ${peerId} closed`)
     // A process that died refuses the redial at once: that is a faster verdict than the heartbeat timeout.
     if (peer.up && this.#self.id < peer.id) this.#dial(peer.url)
     else if (peer.up) setTimeout(() => !peer.link?.open && peer.up && this.#dial(peer.url), this.#opts.heartbeatMs)
@@ -609,10 +607,22 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.#phi.forget(peer.id)
     peer.link?.close(1000, "marked down")
     peer.link = undefined
+    // Requests waiting on it will not be answered: fail them now, not at their timeout (a drain's
+    // handoff to a node cut off mid-request held its session frozen for the full 10 s).
+    this.#failPending(peer.id, `${peer.id} is down (${why})`)
     this.sync.disconnect(peer.id)
     this.#opts.log.info("node-down", { member: peer.id, why })
     this.emit("node-down", this.#public(peer))
     peer.movedOut = undefined
+  }
+
+  #failPending(peerId: string, why: string): void {
+    for (const [rid, p] of this.#pending)
+      if (p.peer === peerId) {
+        this.#pending.delete(rid)
+        clearTimeout(p.timer)
+        p.reject(new Error(why))
+      }
   }
 
   #broadcast(msg: ControlMessage): void {

@@ -86,10 +86,13 @@ export function dialLink(
   url: string,
   dialer: string,
   on: { message(msg: ControlMessage): void; close(code: number, reason: string): void; failed?(error: unknown): void },
+  /** Gives up a connect that has not opened by then (a SYN into a dropped route hangs for minutes). */
+  timeoutMs?: number,
 ): Promise<ControlLink> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url)
     let opened = false
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => !opened && ws.close(), timeoutMs)
     const out = sender((text) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(text)
     })
@@ -109,6 +112,7 @@ export function dialLink(
     }
     ws.onopen = () => {
       opened = true
+      clearTimeout(timer)
       resolve(link)
     }
     ws.onmessage = (ev) => {
@@ -126,6 +130,7 @@ export function dialLink(
       }
     }
     ws.onclose = (ev) => {
+      clearTimeout(timer)
       if (!opened) reject(new Error(`cannot reach ${url.split("?")[0]} (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`))
       else on.close(ev.code, ev.reason)
     }
