@@ -43,6 +43,9 @@ async function start(name: string, root: string): Promise<Node> {
       BATON_PEERS: urls.join(","),
       BATON_HEARTBEAT_MS: "200",
       BATON_FAILURE_MS: "3000",
+      // The check lists every node's sessions: open the operators' views (closed by default since the hardening issue).
+      BATON_OPERATOR_VIEWS: "open",
+      BATON_CREATES_PER_MINUTE: "0",
     },
     stdout: "ignore",
     stderr: "ignore",
