@@ -7,6 +7,7 @@ import { CAPS, type ControlLink, type ControlMessage, type MemberStatus, accepte
 import { type Discovery, startDiscovery } from "./discovery.ts"
 import { PhiDetector } from "./failure-detector.ts"
 import { isMajority, majorityAnchor } from "./quorum.ts"
+import { systemTimers, type Timers } from "./timers.ts"
 import { SyncLinks } from "./sync.ts"
 
 export interface ClusterOptions {
@@ -32,6 +33,8 @@ export interface ClusterOptions {
   /** A refused link, or a peer whose hello named another node than its token: count and show it (from: source address). */
   onRefused?: (from: string | undefined, refusal: Extract<LinkAuth, { ok: false }>) => void
   log: Logger
+  /** Timers the cluster arms (the simulator's, in tests). Default the runtime's. */
+  timers?: Timers
   /** The clock link tokens are signed and checked with (the simulator's, in tests). Default Date.now. */
   now?: () => number
 }
@@ -87,6 +90,7 @@ interface Peer extends Member {
  */
 export class Cluster extends EventEmitter<ClusterEvents> {
   readonly sync: SyncLinks
+  readonly timers: Timers
   #self: Member
   #peers = new Map<string, Peer>()
   #urls = new Set<string>()
@@ -103,7 +107,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #onMessage: MessageHandler = () => {}
   #timers: ReturnType<typeof setInterval>[] = []
   #stopDiscovery: (() => void) | undefined
-  #opts: Required<Omit<ClusterOptions, "self" | "linkTtlMs" | "onRefused">> & Pick<ClusterOptions, "onRefused">
+  #opts: Required<Omit<ClusterOptions, "self" | "linkTtlMs" | "onRefused" | "timers">> & Pick<ClusterOptions, "onRefused">
   readonly #verifier: LinkVerifier
   /** How unlikely each peer's silence is, given its own rhythm: a busy peer's late beats are learnt, not taken for death. */
   readonly #phi: PhiDetector
@@ -113,6 +117,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const failureMs = opts.failureMs ?? 3000
     this.#opts = { ...opts, heartbeatMs: opts.heartbeatMs ?? 500, failureMs, leaseMs: Math.min(opts.leaseMs ?? failureMs / 2, failureMs * 0.8), now: opts.now ?? Date.now }
     this.#self = { ...opts.self, caps: CAPS, status: "joining", sessions: 0, lastHeard: this.#opts.now(), up: true, voter: true }
+    this.timers = opts.timers ?? systemTimers
     this.#phi = new PhiDetector({ intervalMs: this.#opts.heartbeatMs })
     this.#verifier = new LinkVerifier(opts.secret, opts.self.id, { ttlMs: opts.linkTtlMs, now: opts.now })
     this.sync = new SyncLinks(opts.repo, opts.self.id, (to, kind) => this.#sign(to, kind))
@@ -362,7 +367,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         },
         close: () => this.#linkClosed(peerId, link),
         failed: (error) => this.#opts.log.error("control message failed", { peer: peerId, error }),
-      }, quick)
+      }, quick === undefined ? undefined : { ms: quick, timers: this.timers })
       link.send(this.#hello())
       this.#ask.delete(url)
     } catch (error) {

@@ -1,4 +1,5 @@
 import type { ServerWebSocket } from "bun"
+import type { Timers } from "./timers.ts"
 
 /** Control messages between nodes (JSON over the control link). */
 export type ControlMessage =
@@ -87,12 +88,12 @@ export function dialLink(
   dialer: string,
   on: { message(msg: ControlMessage): void; close(code: number, reason: string): void; failed?(error: unknown): void },
   /** Gives up a connect that has not opened by then (a SYN into a dropped route hangs for minutes). */
-  timeoutMs?: number,
+  timeout?: { ms: number; timers: Timers },
 ): Promise<ControlLink> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url)
     let opened = false
-    const timer = timeoutMs === undefined ? undefined : setTimeout(() => !opened && ws.close(), timeoutMs)
+    const timer = timeout?.timers.setTimeout(() => !opened && ws.close(), timeout.ms)
     const out = sender((text) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(text)
     })
@@ -112,7 +113,7 @@ export function dialLink(
     }
     ws.onopen = () => {
       opened = true
-      clearTimeout(timer)
+      timeout?.timers.clearTimeout(timer)
       resolve(link)
     }
     ws.onmessage = (ev) => {
@@ -130,7 +131,7 @@ export function dialLink(
       }
     }
     ws.onclose = (ev) => {
-      clearTimeout(timer)
+      timeout?.timers.clearTimeout(timer)
       if (!opened) reject(new Error(`cannot reach ${url.split("?")[0]} (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`))
       else on.close(ev.code, ev.reason)
     }

@@ -186,17 +186,18 @@ export class ClusterRole {
     // periodically, since a majority lost in a partition comes back when it heals. The first look
     // waits for membership to settle (a whole-cluster restart from disk: owners not met yet).
     const every = Math.max(250, (cfg.failureMs ?? 3_000) / 4)
-    this.#orphanTimer = setTimeout(() => {
-      this.#sweepTimer = setInterval(() => void this.handoff.sweep(), every)
+    const timers = this.cluster.timers
+    this.#orphanTimer = timers.setTimeout(() => {
+      this.#sweepTimer = timers.setInterval(() => void this.handoff.sweep(), every)
     }, Math.max(1_000, (cfg.failureMs ?? 3_000) / 2))
-    this.#relayWatch = setInterval(() => {
+    this.#relayWatch = timers.setInterval(() => {
       this.#watchRelays()
       node.leaseCheck(this.cluster.hasLease())
     }, 100)
   }
-  #orphanTimer: ReturnType<typeof setTimeout> | undefined
-  #sweepTimer: ReturnType<typeof setInterval> | undefined
-  #relayWatch: ReturnType<typeof setInterval> | undefined
+  #orphanTimer: unknown
+  #sweepTimer: unknown
+  #relayWatch: unknown
 
   /**
    * Players relayed to an owner this node has not heard from for a while
@@ -339,13 +340,13 @@ export class ClusterRole {
     // majority, a partition to heal): the player stays attached, told why, rather than sent away to retry.
     const open = () => this.#node.store.entry(r.join.session)?.status === "open"
     // Told within half a second, however long each look takes (a peer that stopped answering costs a timeout).
-    const told = setTimeout(() => r.link.send(JSON.stringify({ t: "notice", code: "owner_unreachable", message: `no reachable node runs session ${r.join.session} now: waiting for it, nothing is lost` })), 500)
+    const told = this.cluster.timers.setTimeout(() => r.link.send(JSON.stringify({ t: "notice", code: "owner_unreachable", message: `no reachable node runs session ${r.join.session} now: waiting for it, nothing is lost` })), 500)
     for (let attempt = 0; (attempt < 30 || (open() && attempt < 600)) && !owner && !local && this.#byLink.get(r.link) === r; attempt++) {
       local = this.#node.hasSession(r.join.session)
       owner = local ? undefined : await this.#locate(r.join.session)
       if (!owner && !local) await Bun.sleep(attempt < 30 ? 100 : 250)
     }
-    clearTimeout(told)
+    this.cluster.timers.clearTimeout(told)
     if (this.#byLink.get(r.link) !== r) return
     if (local) {
       this.#byLink.delete(r.link)
@@ -450,9 +451,9 @@ export class ClusterRole {
     this.replicator.stop()
     clearTimeout(this.#followTimer)
     clearTimeout(this.#pruneTimer)
-    clearTimeout(this.#orphanTimer)
-    clearInterval(this.#sweepTimer)
-    clearInterval(this.#relayWatch)
+    this.cluster.timers.clearTimeout(this.#orphanTimer)
+    this.cluster.timers.clearInterval(this.#sweepTimer)
+    this.cluster.timers.clearInterval(this.#relayWatch)
     this.cluster.stop(moved)
   }
 

@@ -28,6 +28,32 @@ export interface RollStep {
   pauseP99: number
 }
 
+/** Waits until each of `nodes` sees every one of them up and ready; the error shows every node's view. */
+export async function waitViewsConverged(
+  nodes: { url: string; id(): Promise<string>; members(): Promise<{ id: string; up: boolean; status: string }[]> }[],
+  timeoutMs: number,
+): Promise<void> {
+  let views = ""
+  await waitUntil(
+    async () => {
+      const ids = await Promise.all(nodes.map((n) => n.id()))
+      views = ""
+      let ok = true
+      for (const n of nodes) {
+        const members = await n.members()
+        views += ` ${n.url}: ${members.map((m) => `${m.id}:${m.up ? m.status : "down"}`).join(",")};`
+        const up = members.filter((m) => m.up && m.status === "ready").map((m) => m.id)
+        if (!ids.every((id) => up.includes(id))) ok = false
+      }
+      return ok
+    },
+    "every node sees every other node ready",
+    { timeoutMs, everyMs: 100 },
+  ).catch((e) => {
+    throw new Error(`${(e as Error).message}; views:${views}`)
+  })
+}
+
 export class TestCluster {
   readonly nodes: NodeProcess[] = []
   readonly urls: string[] = []
@@ -87,26 +113,10 @@ export class TestCluster {
 
   /** Every live node sees every other live node up and ready. */
   async waitConverged(timeoutMs = 15_000): Promise<void> {
-    let views = ""
-    await waitUntil(
-      async () => {
-        const live = this.live
-        const ids = await Promise.all(live.map((n) => this.idOf(n)))
-        views = ""
-        let ok = true
-        for (const n of live) {
-          const members = await this.members(n)
-          views += ` ${n.url}: ${members.map((m) => `${m.id}:${m.up ? m.status : "down"}`).join(",")};`
-          const up = members.filter((m) => m.up && m.status === "ready").map((m) => m.id)
-          if (!ids.every((id) => up.includes(id))) ok = false
-        }
-        return ok
-      },
-      "every node sees every other node ready",
-      { timeoutMs },
-    ).catch((e) => {
-      throw new Error(`${(e as Error).message}; views:${views}`)
-    })
+    await waitViewsConverged(
+      this.live.map((n) => ({ url: n.url, id: () => this.idOf(n), members: () => this.members(n) })),
+      timeoutMs,
+    )
   }
 
   /**

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs"
 import { type NodeProcess, type StartOptions, startNodeProcess } from "./node-process.ts"
 import { waitUntil } from "./wait.ts"
-import { TEST_SECRET } from "./cluster.ts"
+import { TEST_SECRET, waitViewsConverged } from "./cluster.ts"
 
 /**
  * Real network partitions for real node processes: N Linux network
@@ -386,26 +386,10 @@ export class NetnsCluster {
 
   /** Every live node sees every other live node up and ready. */
   async waitConverged(timeoutMs = 20_000): Promise<void> {
-    let views = ""
-    await waitUntil(
-      async () => {
-        const live = this.live
-        const ids = await Promise.all(live.map((i) => this.idOf(i)))
-        views = ""
-        let ok = true
-        for (const i of live) {
-          const members = await this.members(i)
-          views += ` ${this.urls[i]}: ${members.map((m) => `${m.id}:${m.up ? m.status : "down"}`).join(",")};`
-          const up = members.filter((m) => m.up && m.status === "ready").map((m) => m.id)
-          if (!ids.every((id) => up.includes(id))) ok = false
-        }
-        return ok
-      },
-      "every node sees every other node ready",
-      { timeoutMs, everyMs: 100 },
-    ).catch((e) => {
-      throw new Error(`${(e as Error).message}; views:${views}`)
-    })
+    await waitViewsConverged(
+      this.live.map((i) => ({ url: this.urls[i] as string, id: () => this.idOf(i), members: () => this.members(i) })),
+      timeoutMs,
+    )
   }
 
   /** SIGKILLs every node this cluster started. */
