@@ -281,10 +281,11 @@ export class Handoff {
             this.#host.recordMove("failover", performance.now() - started)
           } else {
             waiting.push(`${id}: ${out.why}`)
-            // Backs off per session (0.5 s doubling to 8 s): a minority would otherwise ask the same
-            // questions of every peer every round for as long as the partition lasts.
+            // Backs off per session, 0.5 s doubling to 2 s: a minority would otherwise ask every peer every
+            // round for as long as a partition lasts, and a longer cap left a takeover waiting seconds after
+            // a voter that was a little behind on the silence had caught up (the suspicion test, once).
             const tries = (this.#retryAt.get(id)?.tries ?? 0) + 1
-            this.#retryAt.set(id, { tries, at: Date.now() + Math.min(8_000, 250 * 2 ** tries) })
+            this.#retryAt.set(id, { tries, at: Date.now() + Math.min(2_000, 250 * 2 ** tries) })
           }
         }
       }
