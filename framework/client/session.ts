@@ -37,6 +37,13 @@ export interface JoinOptions {
   /** First reconnect delay, doubled per failure up to `maxBackoffMs` (jittered). */
   backoffMs?: number
   maxBackoffMs?: number
+  /**
+   * A connection silent this long is given up and replaced, ms (default
+   * 10,000). The SDK pings after half of it: a node that lost power or a
+   * network that dropped the route closes nothing, and without this the
+   * player would wait on a dead connection. 0 turns it off.
+   */
+  livenessMs?: number
   /** A WebSocket implementation where the global one is missing. */
   WebSocket?: typeof WebSocket
   /**
@@ -101,6 +108,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
       player: opts.player,
       backoffMs: opts.backoffMs ?? 100,
       maxBackoffMs: opts.maxBackoffMs ?? 5000,
+      livenessMs: opts.livenessMs ?? 10_000,
       wsUrl: toWsUrl(base),
       WebSocket: Impl,
       token: opts.token,
@@ -198,6 +206,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
   close(): void {
     this.#setStatus("closed")
     clearTimeout(this.#retry)
+    clearInterval(this.#watch)
     this.#ws?.close(CloseCode.normal, "client closed")
     for (const p of this.#pending.values()) p.reject(new ActionError("closed", "the connection was closed before the action was acknowledged"))
     this.#pending.clear()
@@ -211,10 +220,41 @@ export class GameSession<G extends AnyGame = AnyGame> {
     if (this.#status === "closed") return
     const ws = new this.#opts.WebSocket(url)
     this.#ws = ws
+    this.#watchLiveness(ws)
     ws.onopen = () => ws.send(JSON.stringify({ t: "join", session: this.id, player: this.player, client: this.client } satisfies ClientMessage))
-    ws.onmessage = (ev) => this.#onFrame(typeof ev.data === "string" ? ev.data : String(ev.data))
+    ws.onmessage = (ev) => {
+      this.#heardAt = Date.now()
+      this.#onFrame(typeof ev.data === "string" ? ev.data : String(ev.data))
+    }
     ws.onclose = (ev) => this.#onClose(ws, ev.code, ev.reason)
     ws.onerror = () => {} // a close follows; that is where we act
+  }
+
+  #watch: ReturnType<typeof setInterval> | undefined
+  #heardAt = 0
+
+  /** Pings a quiet connection, and replaces one that stays silent (see JoinOptions.livenessMs). */
+  #watchLiveness(ws: WebSocket): void {
+    clearInterval(this.#watch)
+    const ms = this.#opts.livenessMs
+    if (!ms) return
+    this.#heardAt = Date.now()
+    let pinged = false
+    this.#watch = setInterval(() => {
+      if (ws !== this.#ws || this.#status === "closed") return clearInterval(this.#watch)
+      const silent = Date.now() - this.#heardAt
+      if (silent < ms / 2) pinged = false
+      else if (silent < ms) {
+        if (!pinged && ws.readyState === 1) ws.send(JSON.stringify({ t: "ping" } satisfies ClientMessage))
+        pinged = true
+      } else {
+        clearInterval(this.#watch)
+        ws.onclose = null
+        ws.onmessage = null
+        ws.close(CloseCode.normal, "no answer")
+        this.#onClose(ws, 1006, `no answer for ${ms} ms`)
+      }
+    }, Math.max(50, ms / 4))
   }
 
   #onFrame(text: string): void {

@@ -1,3 +1,4 @@
+import { systemClock } from "./clock.ts"
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto"
 
 /**
@@ -28,7 +29,7 @@ export type RefusalCode =
 /** `node`, on a refusal, is set only once the signature checked out (it is then the real signer). */
 export type LinkAuth = { ok: true; node: string } | { ok: false; code: RefusalCode; reason: string; node?: string }
 
-export function signLink(secret: string, claim: { from: string; to: string; kind: LinkKind }, now = Date.now()): string {
+export function signLink(secret: string, claim: { from: string; to: string; kind: LinkKind }, now = systemClock.now()): string {
   const ts = String(now)
   const nonce = randomBytes(16).toString("base64url")
   const sig = sign(secret, [claim.from, claim.to, claim.kind, ts, nonce])
@@ -62,7 +63,7 @@ export class LinkVerifier {
     this.#self = self
     this.#ttl = opts.ttlMs ?? TOKEN_TTL_MS
     this.#max = opts.maxRemembered ?? 10_000
-    this.#now = opts.now ?? Date.now
+    this.#now = opts.now ?? systemClock.now
   }
 
   verify(params: URLSearchParams, kind: LinkKind): LinkAuth {

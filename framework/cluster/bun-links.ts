@@ -1,6 +1,6 @@
 import type { ServerWebSocket } from "bun"
-import type { Link, LinkHandlers } from "./link.ts"
-import type { Timers } from "./timers.ts"
+import type { AcceptedLink, Link, LinkHandlers } from "./link.ts"
+import type { Timers } from "./clock.ts"
 
 /**
  * Links over Bun's WebSockets: one we accepted on the node's port, one we
@@ -9,17 +9,15 @@ import type { Timers } from "./timers.ts"
  * `failed`.
  */
 
-/** The read half of an accepted link: serve.ts forwards the socket's events here. */
-export interface AcceptedLink extends Link {
-  /** Set by whoever reads the link (the control protocol or the sync adapter). */
-  handlers?: LinkHandlers
+/** An accepted link and its read half: serve.ts forwards the socket's events here. */
+export interface ServerLink extends AcceptedLink {
   receive(data: string | Uint8Array): void
   closed(code: number, reason: string): void
   ponged(): void
 }
 
 /** A link over a socket Bun's server accepted (`ws.data` is the caller's). */
-export function acceptedLink(ws: ServerWebSocket<unknown>, failed: (error: unknown) => void = () => {}): AcceptedLink {
+export function acceptedLink(ws: ServerWebSocket<unknown>, failed: (error: unknown) => void = () => {}): ServerLink {
   let open = true
   const guard = (fn: () => void) => {
     try {
@@ -28,7 +26,7 @@ export function acceptedLink(ws: ServerWebSocket<unknown>, failed: (error: unkno
       failed(error)
     }
   }
-  const link: AcceptedLink = {
+  const link: ServerLink = {
     send(data) {
       if (!open) return false
       // 0: Bun dropped the frame (backpressure past its limit). A lost frame must not pass silently.

@@ -1,13 +1,14 @@
 import { EventEmitter } from "node:events"
 import type { Repo } from "@automerge/automerge-repo"
-import type { ServerWebSocket } from "bun"
 import type { Logger } from "../log/index.ts"
 import { checkIdentityProof, identityProof, isNodeId, type LinkAuth, type LinkKind, LinkVerifier, newChallenge, signLink } from "./auth.ts"
-import { CAPS, type ControlLink, type ControlMessage, type MemberStatus, acceptedLink, dialLink } from "./control.ts"
+import { CAPS, type ControlLink, type ControlMessage, type MemberStatus, controlLink, parseControl } from "./control.ts"
 import { type Discovery, startDiscovery } from "./discovery.ts"
 import { PhiDetector } from "./failure-detector.ts"
 import { isMajority, majorityAnchor } from "./quorum.ts"
-import { systemTimers, type Timers } from "./timers.ts"
+import { type Clock, systemClock } from "./clock.ts"
+import type { AcceptedLink, Link } from "./link.ts"
+import { bunTransport, type Transport } from "./transport.ts"
 import { SyncLinks } from "./sync.ts"
 
 export interface ClusterOptions {
@@ -33,10 +34,10 @@ export interface ClusterOptions {
   /** A refused link, or a peer whose hello named another node than its token: count and show it (from: source address). */
   onRefused?: (from: string | undefined, refusal: Extract<LinkAuth, { ok: false }>) => void
   log: Logger
-  /** Timers the cluster arms (the simulator's, in tests). Default the runtime's. */
-  timers?: Timers
-  /** The clock link tokens are signed and checked with (the simulator's, in tests). Default Date.now. */
-  now?: () => number
+  /** Time and timers (the simulator's, in tests). Default the runtime's. */
+  clock?: Clock
+  /** How peers are reached (the simulator's network, in tests). Default Bun's sockets, fetch and DNS. */
+  transport?: Transport
 }
 
 export interface Member {
@@ -72,10 +73,13 @@ export interface ClusterEvents {
   "node-up": [Member]
   "node-down": [Member]
   status: [Member]
+  /** The control link to a peer closed (before its node-down, if it is down): frames in flight on it may be lost. */
+  "link-lost": [peer: string, link: ControlLink]
 }
 
 type RequestHandler = (from: string, body: unknown) => Promise<unknown> | unknown
-type MessageHandler = (from: string, body: unknown) => void
+/** `via`: the link it came on (a relay opened on a link ends with it). */
+type MessageHandler = (from: string, body: unknown, via: ControlLink) => void
 
 interface Peer extends Member {
   link?: ControlLink
@@ -90,7 +94,8 @@ interface Peer extends Member {
  */
 export class Cluster extends EventEmitter<ClusterEvents> {
   readonly sync: SyncLinks
-  readonly timers: Timers
+  readonly clock: Clock
+  readonly transport: Transport
   #self: Member
   #peers = new Map<string, Peer>()
   #urls = new Set<string>()
@@ -99,15 +104,15 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #ask = new Set<string>()
   /** Duplicate links on their way out: still read from, no longer written to. */
   #retired = new Set<ControlLink>()
-  #pending = new Map<number, { peer: string; resolve(v: unknown): void; reject(e: Error): void; timer: ReturnType<typeof setTimeout> }>()
+  #pending = new Map<number, { peer: string; resolve(v: unknown): void; reject(e: Error): void; timer: unknown }>()
   #rid = 0
   #onRequest: RequestHandler = () => {
     throw new Error("no request handler")
   }
   #onMessage: MessageHandler = () => {}
-  #timers: ReturnType<typeof setInterval>[] = []
+  #timers: unknown[] = []
   #stopDiscovery: (() => void) | undefined
-  #opts: Required<Omit<ClusterOptions, "self" | "linkTtlMs" | "onRefused" | "timers">> & Pick<ClusterOptions, "onRefused">
+  #opts: Required<Omit<ClusterOptions, "self" | "linkTtlMs" | "onRefused" | "clock" | "transport">> & Pick<ClusterOptions, "onRefused">
   readonly #verifier: LinkVerifier
   /** How unlikely each peer's silence is, given its own rhythm: a busy peer's late beats are learnt, not taken for death. */
   readonly #phi: PhiDetector
@@ -115,16 +120,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   constructor(opts: ClusterOptions) {
     super()
     const failureMs = opts.failureMs ?? 3000
-    this.#opts = { ...opts, heartbeatMs: opts.heartbeatMs ?? 500, failureMs, leaseMs: Math.min(opts.leaseMs ?? failureMs / 2, failureMs * 0.8), now: opts.now ?? Date.now }
-    this.#self = { ...opts.self, caps: CAPS, status: "joining", sessions: 0, lastHeard: this.#opts.now(), up: true, voter: true }
-    this.timers = opts.timers ?? systemTimers
+    this.clock = opts.clock ?? systemClock
+    this.transport = opts.transport ?? bunTransport(this.clock, (error) => opts.log.error("cluster link handler failed", { error }))
+    this.#opts = { ...opts, heartbeatMs: opts.heartbeatMs ?? 500, failureMs, leaseMs: Math.min(opts.leaseMs ?? failureMs / 2, failureMs * 0.8) }
+    this.#self = { ...opts.self, caps: CAPS, status: "joining", sessions: 0, lastHeard: this.clock.now(), up: true, voter: true }
     this.#phi = new PhiDetector({ intervalMs: this.#opts.heartbeatMs })
-    this.#verifier = new LinkVerifier(opts.secret, opts.self.id, { ttlMs: opts.linkTtlMs, now: opts.now })
-    this.sync = new SyncLinks(opts.repo, opts.self.id, (to, kind) => this.#sign(to, kind))
+    this.#verifier = new LinkVerifier(opts.secret, opts.self.id, { ttlMs: opts.linkTtlMs, now: () => this.clock.now() })
+    this.sync = new SyncLinks(opts.repo, opts.self.id, (to, kind) => this.#sign(to, kind), this.transport, this.clock)
   }
 
   get self(): Member {
-    return { ...this.#self, lastHeard: this.#opts.now() }
+    return { ...this.#self, lastHeard: this.clock.now() }
   }
 
   /**
@@ -155,7 +161,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    * loop) does not stretch it.
    */
   leaseUntil(): number {
-    const now = this.#opts.now()
+    const now = this.clock.now()
     const { voters } = this.quorum()
     if (voters.length === 1) return Number.POSITIVE_INFINITY
     const anchor = (id: string): number => {
@@ -169,14 +175,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   hasLease(): boolean {
-    return this.leaseUntil() > this.#opts.now()
+    return this.leaseUntil() > this.clock.now()
   }
 
   /** How long since anything arrived from a member (Infinity for one never heard). */
   silentMs(id: string): number {
     if (id === this.#self.id) return 0
     const p = this.#peers.get(id)
-    return p && p.lastHeard > 0 ? this.#opts.now() - p.lastHeard : Number.POSITIVE_INFINITY
+    return p && p.lastHeard > 0 ? this.clock.now() - p.lastHeard : Number.POSITIVE_INFINITY
   }
 
   /**
@@ -185,7 +191,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    * peers grant takeovers only past it (the owner's lease is over by then).
    */
   suspected(id: string): boolean {
-    const now = this.#opts.now()
+    const now = this.clock.now()
     return this.silentMs(id) > this.#opts.failureMs && this.#phi.suspected(id, now)
   }
 
@@ -216,9 +222,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   start(): void {
     this.#stopDiscovery = startDiscovery(this.#opts.discovery, (urls) => {
       for (const u of urls) this.#learnUrl(u)
-    }, this.#opts.log)
-    this.#timers.push(setInterval(() => this.#heartbeat(), this.#opts.heartbeatMs))
-    this.#timers.push(setInterval(() => this.#dialAll(), Math.max(250, this.#opts.heartbeatMs)))
+    }, { log: this.#opts.log, clock: this.clock, transport: this.transport })
+    this.#timers.push(this.clock.setInterval(() => this.#heartbeat(), this.#opts.heartbeatMs))
+    this.#timers.push(this.clock.setInterval(() => this.#dialAll(), Math.max(250, this.#opts.heartbeatMs)))
   }
 
   setStatus(status: MemberStatus): void {
@@ -245,7 +251,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (!link?.open) return Promise.reject(new Error(`no link to ${peerId}`))
     const rid = ++this.#rid
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         this.#pending.delete(rid)
         reject(new Error(`request to ${peerId} timed out after ${timeoutMs} ms`))
       }, timeoutMs)
@@ -269,33 +275,30 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /** A fresh single-use token for one dial to node `to`. */
   #sign(to: string, kind: LinkKind): string {
-    return signLink(this.#opts.secret, { from: this.#self.id, to, kind }, this.#opts.now())
+    return signLink(this.#opts.secret, { from: this.#self.id, to, kind }, this.clock.now())
   }
 
-  /** Bun handlers for control sockets we accepted (`ws.data.peer` authenticated). */
-  readonly socket = {
-    open: (ws: ServerWebSocket<{ peer: string; link?: ControlLink }>) => {
-      ws.data.link = acceptedLink(ws, ws.data.peer)
-      ws.data.link.send(this.#hello())
-    },
-    message: (ws: ServerWebSocket<{ peer: string; link?: ControlLink }>, data: string | Buffer) => {
-      let msg: ControlMessage
-      try {
-        msg = JSON.parse(String(data))
-      } catch {
-        return ws.close(4000, "control frames are JSON")
-      }
-      if (!ws.data.link) return
-      if (claimsOther(msg, ws.data.peer)) {
-        // The token said who dialled; a hello naming anyone else is a replayed or stolen link, never a peer.
-        this.#opts.onRefused?.(ws.remoteAddress, { ok: false, code: "hello-mismatch", reason: "the hello names another node than the link's token", node: ws.data.peer })
-        return ws.data.link.close(4003, "hello names another node than the link token")
-      }
-      this.#receive(ws.data.link, ws.data.peer, msg)
-    },
-    close: (ws: ServerWebSocket<{ peer: string; link?: ControlLink }>) => {
-      if (ws.data.link) this.#linkClosed(ws.data.peer, ws.data.link)
-    },
+  /**
+   * A link a peer dialled to us, its token checked (`peer` is who it is):
+   * the control protocol, or automerge-repo sync. `from`: its source address.
+   */
+  accept(kind: LinkKind, peer: string, link: AcceptedLink, from?: string): void {
+    if (kind === "sync") return this.sync.accept(peer, link)
+    const control = controlLink(link, peer)
+    link.handlers = {
+      message: (data) => {
+        const msg = parseControl(data)
+        if (!msg) return control.close(4000, "control frames are JSON objects")
+        if (claimsOther(msg, peer)) {
+          // The token said who dialled; a hello naming anyone else is a replayed or stolen link, never a peer.
+          this.#opts.onRefused?.(from, { ok: false, code: "hello-mismatch", reason: "the hello names another node than the link's token", node: peer })
+          return control.close(4003, "hello names another node than the link token")
+        }
+        this.#receive(control, peer, msg)
+      },
+      close: () => this.#linkClosed(peer, control),
+    }
+    control.send(this.#hello())
   }
 
   /** Says goodbye to every peer (they mark us down at once) and closes all links. */
@@ -303,14 +306,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   stop(moved?: Record<string, string>): void {
     this.#self.status = "gone"
     this.#stopDiscovery?.()
-    for (const t of this.#timers) clearInterval(t)
+    for (const t of this.#timers) this.clock.clearInterval(t)
     for (const p of this.#peers.values()) {
       p.link?.send({ t: "bye", moved })
       p.link?.close(1001, "node leaving")
     }
     this.sync.close()
     for (const p of this.#pending.values()) {
-      clearTimeout(p.timer)
+      this.clock.clearTimeout(p.timer)
       p.reject(new Error("cluster stopped"))
     }
   }
@@ -360,14 +363,18 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       const quick = known && !known.up ? Math.max(1_000, 4 * this.#opts.heartbeatMs) : undefined
       const peerId = known && !this.#ask.has(url) ? known.id : await this.#whoIs(url, quick)
       if (peerId === this.#self.id) return void this.#urls.delete(url)
-      const link = await dialLink(`${url.replace(/^http/, "ws")}/cluster/control?${this.#sign(peerId, "control")}`, this.#self.id, {
-        message: (msg) => {
+      let link: ControlLink | undefined
+      const raw: Link = await this.transport.dial(`${url}/cluster/control?${this.#sign(peerId, "control")}`, {
+        message: (data) => {
+          if (!link) return
+          const msg = parseControl(data)
+          if (!msg) return link.close(4000, "control frames are JSON objects")
           if (claimsOther(msg, peerId)) return link.close(4003, "hello names another node than /healthz did")
           this.#receive(link, peerId, msg)
         },
-        close: () => this.#linkClosed(peerId, link),
-        failed: (error) => this.#opts.log.error("control message failed", { peer: peerId, error }),
-      }, quick === undefined ? undefined : { ms: quick, timers: this.timers })
+        close: () => link && this.#linkClosed(peerId, link),
+      }, quick)
+      link = controlLink(raw, this.#self.id)
       link.send(this.#hello())
       this.#ask.delete(url)
     } catch (error) {
@@ -390,8 +397,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   async #whoIs(url: string, timeoutMs?: number): Promise<string> {
     const challenge = newChallenge()
     // Generous unless redialling a peer that is down: a busy peer answering late is still a peer.
-    const res = await fetch(`${url}/healthz?c=${challenge}`, { signal: AbortSignal.timeout(timeoutMs ?? Math.max(5_000, 2 * this.#opts.failureMs)) })
-    const body = (await res.json()) as { node?: unknown; proof?: unknown }
+    const res = await this.transport.getJson(`${url}/healthz?c=${challenge}`, timeoutMs ?? Math.max(5_000, 2 * this.#opts.failureMs))
+    const body = (res.body ?? {}) as { node?: unknown; proof?: unknown }
     if (!isNodeId(body.node)) throw new Error("its /healthz names no node")
     // Only a holder of the secret can prove the id: otherwise we would sign a token for whoever it names.
     if (!checkIdentityProof(this.#opts.secret, body.node, challenge, body.proof)) throw new NotAMember("its /healthz cannot prove it is a member (no proof over the cluster secret)")
@@ -413,7 +420,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
     const peer = this.#peers.get(from)
     if (!peer || (peer.link !== link && !this.#retired.has(link))) return
-    peer.lastHeard = this.#opts.now()
+    peer.lastHeard = this.clock.now()
     this.#phi.heartbeat(peer.id, peer.lastHeard)
     switch (msg.t) {
       case "hb-echo":
@@ -444,13 +451,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         const p = this.#pending.get(msg.rid)
         if (!p) return
         this.#pending.delete(msg.rid)
-        clearTimeout(p.timer)
+        this.clock.clearTimeout(p.timer)
         if (msg.ok) p.resolve(msg.body)
         else p.reject(new Error(msg.error ?? "request failed"))
         return
       }
       case "msg":
-        return this.#onMessage(from, msg.body)
+        return this.#onMessage(from, msg.body, link)
     }
   }
 
@@ -461,7 +468,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
     for (const p of hello.peers) {
       this.#learnUrl(p.url)
-      if (isNodeId(p.id) && p.id !== this.#self.id && !this.#peers.has(p.id) && !this.#heardOf.has(p.id)) this.#heardOf.set(p.id, this.#opts.now())
+      if (isNodeId(p.id) && p.id !== this.#self.id && !this.#peers.has(p.id) && !this.#heardOf.has(p.id)) this.#heardOf.set(p.id, this.clock.now())
     }
     this.#heardOf.delete(hello.id)
     this.#urls.add(hello.url)
@@ -474,7 +481,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       const keepNew = link.dialer === (this.#self.id < hello.id ? this.#self.id : hello.id)
       const retired = keepNew ? peer.link : link
       this.#retired.add(retired)
-      setTimeout(() => {
+      this.clock.setTimeout(() => {
         this.#retired.delete(retired)
         retired.close(1000, "duplicate link")
       }, 5_000)
@@ -484,7 +491,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     // A member never met before: the cluster re-formed around the ones dropped while unreachable.
     if (!peer) this.#pruned.clear()
     peer ??= { id: hello.id, url: hello.url, status: hello.status, version: hello.version, caps: [], sessions: 0, lastHeard: 0, up: false, voter: true }
-    Object.assign(peer, { url: hello.url, status: hello.status, version: hello.version, caps: hello.caps ?? [], sessions: hello.sessions, lastHeard: this.#opts.now(), up: true, voter: true, link })
+    Object.assign(peer, { url: hello.url, status: hello.status, version: hello.version, caps: hello.caps ?? [], sessions: hello.sessions, lastHeard: this.clock.now(), up: true, voter: true, link })
     this.#peers.set(peer.id, peer)
     this.#pruned.delete(peer.id)
     if (!wasUp) this.#phi.reset(peer.id, peer.lastHeard)
@@ -503,13 +510,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     peer.link = undefined
     // Requests in flight on it will get no answer: fail them now rather than at their timeout.
     this.#failPending(peerId, `link to ${peerId} closed`)
+    this.emit("link-lost", peerId, link)
     // A process that died refuses the redial at once: that is a faster verdict than the heartbeat timeout.
     if (peer.up && this.#self.id < peer.id) this.#dial(peer.url)
-    else if (peer.up) setTimeout(() => !peer.link?.open && peer.up && this.#dial(peer.url), this.#opts.heartbeatMs)
+    else if (peer.up) this.clock.setTimeout(() => !peer.link?.open && peer.up && this.#dial(peer.url), this.#opts.heartbeatMs)
   }
 
   #heartbeat(): void {
-    const now = this.#opts.now()
+    const now = this.clock.now()
     const hb: ControlMessage = { t: "hb", status: this.#self.status, sessions: this.#self.sessions, ts: now }
     for (const p of this.#peers.values()) {
       if (!p.up) continue
@@ -592,10 +600,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (this.#probing.has(p.id)) return
     this.#probing.add(p.id)
     try {
-      const res = await fetch(`${p.url}/healthz`, { signal: AbortSignal.timeout(Math.max(500, this.#opts.failureMs / 2)) })
-      const body = (await res.json()) as { node?: string }
+      const res = await this.transport.getJson(`${p.url}/healthz`, Math.max(500, this.#opts.failureMs / 2))
+      const body = (res.body ?? {}) as { node?: string }
       if (res.ok && body.node === p.id) {
-        p.lastHeard = this.#opts.now()
+        p.lastHeard = this.clock.now()
         return
       }
       this.#down(p, `silent for ${silentMs} ms`)
@@ -610,8 +618,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (!peer.up) return
     peer.up = false
     this.#phi.forget(peer.id)
+    const lost = peer.link
     peer.link?.close(1000, "marked down")
     peer.link = undefined
+    if (lost) this.emit("link-lost", peer.id, lost)
     // Requests waiting on it will not be answered: fail them now, not at their timeout (a drain's
     // handoff to a node cut off mid-request held its session frozen for the full 10 s).
     this.#failPending(peer.id, `${peer.id} is down (${why})`)
@@ -625,7 +635,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     for (const [rid, p] of this.#pending)
       if (p.peer === peerId) {
         this.#pending.delete(rid)
-        clearTimeout(p.timer)
+        this.clock.clearTimeout(p.timer)
         p.reject(new Error(why))
       }
   }

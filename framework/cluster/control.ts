@@ -1,5 +1,4 @@
-import type { ServerWebSocket } from "bun"
-import type { Timers } from "./timers.ts"
+import type { Link } from "./link.ts"
 
 /** Control messages between nodes (JSON over the control link). */
 export type ControlMessage =
@@ -21,7 +20,7 @@ export type MemberStatus = "joining" | "ready" | "draining" | "gone"
 /** What this version understands (sent in hello). */
 export const CAPS = ["batch", "registry-buckets", "quorum"]
 
-/** One control link to a peer, whichever side dialled; frames are JSON text. */
+/** One control link to a peer, whichever side dialled: JSON text frames over a Link. */
 export interface ControlLink {
   /** Who dialled: the pair keeps the link dialled by the lower node id. */
   readonly dialer: string
@@ -36,105 +35,50 @@ export interface ControlLink {
   batching: boolean
 }
 
-/** The send half of a link: writes at once, or queues until the end of the current task when batching. */
-function sender(write: (text: string) => void): { send(msg: ControlMessage, batching: boolean): void; flush(): void } {
-  // Messages are serialised as they are sent, in the caller's frame: a value JSON cannot carry throws there,
-  // where it is caught, not in the microtask (where a throw would end the process).
+/**
+ * The control protocol over a link. Messages are serialised as they are
+ * sent, in the caller's frame: a value JSON cannot carry throws there, where
+ * it is caught, not in the microtask (where a throw would end the process).
+ */
+export function controlLink(link: Link, dialer: string): ControlLink {
   let queue: string[] | undefined
+  const write = (text: string) => {
+    // A dropped frame must not pass silently (a lost reply would wait for its timeout): the link goes.
+    if (!link.send(text)) link.close(1011, "control frame dropped")
+  }
   const flush = () => {
     const q = queue
     queue = undefined
     if (q) write(q.length === 1 ? (q[0] as string) : `{"t":"batch","msgs":[${q.join(",")}]}`)
   }
   return {
-    send(msg, batching) {
+    dialer,
+    batching: false,
+    send(msg) {
+      if (!link.open) return
       const text = JSON.stringify(msg)
-      if (!batching && !queue) return write(text)
+      if (!this.batching && !queue) return write(text)
       if (queue) return void queue.push(text)
       queue = [text]
       queueMicrotask(flush)
     },
-    flush,
-  }
-}
-
-/** A control link we accepted on our port. */
-export function acceptedLink(ws: ServerWebSocket<unknown>, dialer: string): ControlLink {
-  let open = true
-  const out = sender((text) => {
-    if (open && ws.send(text) === 0) ws.close(1011, "control frame dropped")
-  })
-  return {
-    dialer,
-    batching: false,
-    send(msg) {
-      if (open) out.send(msg, this.batching)
-    },
     close(code = 1000, reason = "") {
-      if (!open) return
-      out.flush() // what was sent before the close (a goodbye) still goes
-      open = false
-      ws.close(code, reason)
+      flush() // what was sent before the close (a goodbye) still goes
+      link.close(code, reason)
     },
     get open() {
-      return open
+      return link.open
     },
   }
 }
 
-/** Dials a peer's control endpoint; resolves once open, rejects on refusal. */
-export function dialLink(
-  url: string,
-  dialer: string,
-  on: { message(msg: ControlMessage): void; close(code: number, reason: string): void; failed?(error: unknown): void },
-  /** Gives up a connect that has not opened by then (a SYN into a dropped route hangs for minutes). */
-  timeout?: { ms: number; timers: Timers },
-): Promise<ControlLink> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url)
-    let opened = false
-    const timer = timeout?.timers.setTimeout(() => !opened && ws.close(), timeout.ms)
-    const out = sender((text) => {
-      if (ws.readyState === WebSocket.OPEN) ws.send(text)
-    })
-    const link: ControlLink = {
-      dialer,
-      batching: false,
-      send(msg) {
-        if (ws.readyState === WebSocket.OPEN) out.send(msg, this.batching)
-      },
-      close(code = 1000, reason = "") {
-        out.flush() // what was sent before the close (a goodbye) still goes
-        if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(code, reason)
-      },
-      get open() {
-        return ws.readyState === WebSocket.OPEN
-      },
-    }
-    ws.onopen = () => {
-      opened = true
-      timeout?.timers.clearTimeout(timer)
-      resolve(link)
-    }
-    ws.onmessage = (ev) => {
-      let msg: ControlMessage
-      try {
-        msg = JSON.parse(String(ev.data))
-      } catch {
-        return link.close(4000, "control frames are JSON")
-      }
-      try {
-        on.message(msg)
-      } catch (error) {
-        // Bun ends the process on a throw out of a socket callback; one bad frame must not.
-        on.failed?.(error)
-      }
-    }
-    ws.onclose = (ev) => {
-      timeout?.timers.clearTimeout(timer)
-      if (!opened) reject(new Error(`cannot reach ${url.split("?")[0]} (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`))
-      else on.close(ev.code, ev.reason)
-    }
-    ws.onerror = () => {}
-  })
+/** One control frame read: a JSON object with a string `t`, or undefined. */
+export function parseControl(data: string | Uint8Array): ControlMessage | undefined {
+  if (typeof data !== "string") return undefined
+  try {
+    const msg = JSON.parse(data) as unknown
+    return typeof msg === "object" && msg !== null && typeof (msg as { t?: unknown }).t === "string" ? (msg as ControlMessage) : undefined
+  } catch {
+    return undefined
+  }
 }

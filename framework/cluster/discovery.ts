@@ -1,5 +1,6 @@
-import { Resolver } from "node:dns/promises"
 import type { Logger } from "../log/index.ts"
+import type { Clock } from "./clock.ts"
+import type { Transport } from "./transport.ts"
 
 /**
  * Where a node looks for peers. Static URLs (BATON_PEERS), DNS names
@@ -33,16 +34,14 @@ export function discoveryFromEnv(env: Record<string, string | undefined>, ownPor
 }
 
 /** Reports peer URLs as they are found; returns a stop function. */
-export function startDiscovery(d: Discovery, found: (urls: string[]) => void, log: Logger): () => void {
+export function startDiscovery(d: Discovery, found: (urls: string[]) => void, { log, clock, transport }: { log: Logger; clock: Clock; transport: Transport }): () => void {
   if (d.peers.length) found(d.peers)
   if (!d.dns) return () => {}
   const dns = d.dns
-  const resolver = new Resolver({ timeout: 2000, tries: 2 })
-  if (dns.server) resolver.setServers([dns.server])
   let last = ""
   const look = async () => {
     try {
-      const ips = (await resolver.resolve4(dns.name)).sort()
+      const ips = (await transport.resolve4(dns.name, dns.server)).sort()
       const key = ips.join(",")
       if (key !== last) log.info("dns discovery", { name: dns.name, addresses: ips })
       last = key
@@ -52,6 +51,6 @@ export function startDiscovery(d: Discovery, found: (urls: string[]) => void, lo
     }
   }
   void look()
-  const timer = setInterval(look, dns.everyMs)
-  return () => clearInterval(timer)
+  const timer = clock.setInterval(look, dns.everyMs)
+  return () => clock.clearInterval(timer)
 }

@@ -20,3 +20,8 @@ export interface LinkHandlers {
   close(code: number, reason: string): void
   pong?(): void
 }
+
+/** A link a peer dialled to us: whoever takes it (the control protocol, the sync adapter) sets its reader. */
+export interface AcceptedLink extends Link {
+  handlers?: LinkHandlers
+}

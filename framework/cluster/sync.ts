@@ -1,163 +1,95 @@
-import { EventEmitter } from "node:events"
-import type { NetworkAdapterInterface, Repo } from "@automerge/automerge-repo"
-import { WebSocketClientAdapter, WebSocketServerAdapter } from "@automerge/automerge-repo-network-websocket"
-import type { ServerWebSocket } from "bun"
+import type { Repo } from "@automerge/automerge-repo"
 import type { LinkKind } from "./auth.ts"
+import type { Clock } from "./clock.ts"
+import type { AcceptedLink, Link } from "./link.ts"
+import { LinkSyncAdapter } from "./sync-adapter.ts"
+import type { Transport } from "./transport.ts"
+
+/** How long after a sync link closes, while its peer is up, it is dialled again, ms. */
+const REDIAL_MS = 500
 
 /**
- * automerge-repo sync between nodes over the product card's WebSocket
- * adapters, exactly one link per pair: the node with the lower id dials
- * (`WebSocketClientAdapter`), the other accepts on its one HTTP port
- * (`WebSocketServerAdapter` over Bun's native sockets, through a shim).
+ * automerge-repo sync between nodes, exactly one link per pair: the node
+ * with the lower id dials, the other accepts on its one port. Both sides go
+ * through one LinkSyncAdapter (automerge-repo's NetworkAdapter over a Link).
+ * A closed link is dialled again while the peer is up, each time with a
+ * freshly signed token (tokens are single-use and short-lived).
  */
 export class SyncLinks {
-  readonly #repo: Repo
+  readonly adapter: LinkSyncAdapter
   readonly #selfId: string
   readonly #sign: (to: string, kind: LinkKind) => string
-  readonly #server = new ShimServer()
-  readonly #dialed = new Map<string, NetworkAdapterInterface>()
+  readonly #transport: Transport
+  readonly #clock: Clock
+  /** Peers this node dials, and their URL (present while the peer is up). */
+  readonly #wanted = new Map<string, string>()
+  readonly #links = new Map<string, Link>()
+  readonly #dialing = new Set<string>()
+  #closed = false
 
-  /** `sign`: a fresh link token (query string) for one dial to a node. */
-  constructor(repo: Repo, selfId: string, sign: (to: string, kind: LinkKind) => string) {
-    this.#repo = repo
+  constructor(repo: Repo, selfId: string, sign: (to: string, kind: LinkKind) => string, transport: Transport, clock: Clock) {
     this.#selfId = selfId
     this.#sign = sign
-    repo.networkSubsystem.addNetworkAdapter(new ReadyServerAdapter(this.#server as never, 5_000))
+    this.#transport = transport
+    this.#clock = clock
+    this.adapter = new LinkSyncAdapter({ timers: clock })
+    repo.networkSubsystem.addNetworkAdapter(this.adapter)
   }
 
   /** Opens the sync link to a peer that is up, when it is ours to dial. */
   connect(peerId: string, peerUrl: string): void {
-    if (this.#selfId >= peerId || this.#dialed.has(peerId)) return
-    const url = `${peerUrl.replace(/^http/, "ws")}/cluster/sync`
-    const adapter = new SafeClientAdapter(url, () => `${url}?${this.#sign(peerId, "sync")}`, 500)
-    this.#dialed.set(peerId, adapter)
-    this.#repo.networkSubsystem.addNetworkAdapter(adapter)
+    if (this.#closed || this.#selfId >= peerId) return
+    this.#wanted.set(peerId, peerUrl)
+    void this.#dial(peerId)
+  }
+
+  async #dial(peerId: string): Promise<void> {
+    const url = this.#wanted.get(peerId)
+    if (!url || this.#dialing.has(peerId) || this.#links.get(peerId)?.open) return
+    this.#dialing.add(peerId)
+    try {
+      let handlers: ReturnType<LinkSyncAdapter["attach"]> | undefined
+      const link = await this.#transport.dial(`${url}/cluster/sync?${this.#sign(peerId, "sync")}`, {
+        message: (data) => handlers?.message(data),
+        close: (code, reason) => {
+          handlers?.close(code, reason)
+          if (this.#links.get(peerId) === link) this.#links.delete(peerId)
+          this.#redialSoon(peerId)
+        },
+        pong: () => handlers?.pong?.(),
+      }, 5_000)
+      if (!this.#wanted.has(peerId)) return link.close(1000, "peer gone")
+      this.#links.set(peerId, link)
+      handlers = this.adapter.attach(peerId, link, "dialer")
+    } catch {
+      // Refused or unreachable: the control link decides whether the peer is down (then disconnect stops this).
+      this.#redialSoon(peerId)
+    } finally {
+      this.#dialing.delete(peerId)
+    }
+  }
+
+  #redialSoon(peerId: string): void {
+    if (this.#closed || !this.#wanted.has(peerId)) return
+    this.#clock.setTimeout(() => void this.#dial(peerId), REDIAL_MS)
+  }
+
+  /** A sync link a peer dialled to us (its token checked: `peer` is who it is). */
+  accept(peer: string, link: AcceptedLink): void {
+    if (this.#closed) return link.close(1001, "node leaving")
+    link.handlers = this.adapter.attach(peer, link, "acceptor")
   }
 
   /** Drops the sync link to a peer that is down (either side). */
   disconnect(peerId: string): void {
-    const adapter = this.#dialed.get(peerId)
-    if (adapter) {
-      this.#dialed.delete(peerId)
-      this.#repo.networkSubsystem.removeNetworkAdapter(adapter)
-    }
-    for (const shim of this.#server.clients) if (shim.peerNode === peerId) shim.terminate()
-  }
-
-  /** Bun WebSocket handlers for accepted sync sockets (`ws.data.peer` is the authenticated node id). */
-  readonly socket = {
-    open: (ws: ServerWebSocket<{ peer: string; shim?: ShimSocket }>) => {
-      const shim = new ShimSocket(ws, ws.data.peer)
-      ws.data.shim = shim
-      this.#server.clients.add(shim)
-      this.#server.emit("connection", shim)
-    },
-    message: (ws: ServerWebSocket<{ shim?: ShimSocket }>, data: string | Buffer) => {
-      if (typeof data !== "string") ws.data.shim?.emit("message", data)
-    },
-    close: (ws: ServerWebSocket<{ shim?: ShimSocket }>) => {
-      const shim = ws.data.shim
-      if (!shim) return
-      this.#server.clients.delete(shim)
-      shim.readyState = 3
-      shim.emit("close")
-    },
-    pong: (ws: ServerWebSocket<{ shim?: ShimSocket }>) => {
-      ws.data.shim?.emit("pong")
-    },
+    this.#wanted.delete(peerId)
+    this.#links.delete(peerId)
+    this.adapter.detach(peerId)
   }
 
   close(): void {
-    for (const id of [...this.#dialed.keys()]) this.disconnect(id)
-    for (const shim of this.#server.clients) shim.terminate()
-    this.#server.emit("close")
-  }
-}
-
-/**
- * WebSocketClientAdapter, minus three ways it can take the process down
- * under Bun: a socket closed while connecting emits "error" after the
- * adapter removed its listener (an unhandled error event), its error
- * handler rethrows anything but ECONNREFUSED, and send() throws on a socket
- * that is not open. A lost sync message is not a problem: the sync protocol
- * catches up on the next connection. Each dial (the first and every redial
- * the adapter schedules itself) gets a freshly signed URL: a link token is
- * single-use and short-lived, so a redial with the first one would be refused.
- */
-class SafeClientAdapter extends WebSocketClientAdapter {
-  readonly #dialUrl: () => string
-
-  constructor(url: string, dialUrl: () => string, retryMs: number) {
-    super(url, retryMs)
-    this.#dialUrl = dialUrl
-    this.onError = () => {}
-  }
-  /** Removed: the package's own redial (a timer its onClose sets and disconnect does not clear) must not dial again. */
-  #gone = false
-
-  override connect(peerId: Parameters<WebSocketClientAdapter["connect"]>[0], meta?: Parameters<WebSocketClientAdapter["connect"]>[1]): void {
-    // A dead peer's adapter redialling its URL forever, with tokens for its old id, refused each time by
-    // whoever restarted there (seen in the partition test: 20 refusals per 10 s).
-    if (this.#gone) return
-    // `url` is declared readonly but read afresh by every connect (the adapter's own redials included).
-    ;(this as { url: string }).url = this.#dialUrl()
-    super.connect(peerId, meta)
-    guard(this.socket)
-  }
-  override disconnect(): void {
-    this.#gone = true
-    guard(this.socket)
-    if (this.socket && this.peerId) super.disconnect()
-  }
-  override send(message: Parameters<WebSocketClientAdapter["send"]>[0]): void {
-    if (this.socket?.readyState !== WebSocket.OPEN) return
-    super.send(message)
-  }
-}
-
-function guard(socket: unknown): void {
-  ;(socket as { on?: (event: string, fn: () => void) => void } | undefined)?.on?.("error", () => {})
-}
-
-/** The server adapter waits for a first connection before it is ready; a node nobody dialled must not hang `find`. */
-class ReadyServerAdapter extends WebSocketServerAdapter {
-  override isReady(): boolean {
-    return true
-  }
-  override whenReady(): Promise<void> {
-    return Promise.resolve()
-  }
-}
-
-/** What WebSocketServerAdapter expects of a `ws` server: connection/close events and a clients set. */
-class ShimServer extends EventEmitter {
-  readonly clients = new Set<ShimSocket>()
-}
-
-/** A Bun ServerWebSocket dressed as a `ws` socket for WebSocketServerAdapter. */
-class ShimSocket extends EventEmitter {
-  readyState = 1
-  isAlive = true
-
-  constructor(
-    readonly ws: ServerWebSocket<unknown>,
-    readonly peerNode: string,
-  ) {
-    super()
-  }
-
-  send(data: ArrayBuffer | Uint8Array): void {
-    // 0 means Bun dropped the frame: a lost sync message must not pass silently, so resync from scratch.
-    if (this.ws.send(data as Uint8Array) === 0) this.ws.close(1011, "sync frame dropped under backpressure")
-  }
-  ping(): void {
-    this.ws.ping()
-  }
-  close(): void {
-    this.ws.close()
-  }
-  terminate(): void {
-    this.readyState = 3
-    this.ws.terminate()
+    this.#closed = true
+    for (const id of [...this.#wanted.keys(), ...this.#links.keys()]) this.disconnect(id)
+    this.adapter.disconnect()
   }
 }

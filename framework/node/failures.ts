@@ -1,6 +1,6 @@
 import type { Logger } from "../log/index.ts"
 import type { Registry } from "../metrics/index.ts"
-import { newErrorId } from "./errors.ts"
+import { newErrorId } from "../protocol/index.ts"
 
 /** Where a handler failed: a label of `baton_handler_errors_total`. */
 export type HandlerSite =

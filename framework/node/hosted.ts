@@ -1,12 +1,8 @@
 import type { PlayerId, Session } from "../game/index.ts"
-import { type Ack, diff, type NoticeCode, type SessionStatus } from "../protocol/index.ts"
+import type { Timers } from "../cluster/index.ts"
+import { type Ack, diff, type PlayerLink, type NoticeCode, type SessionStatus } from "../protocol/index.ts"
 
-/** The I/O edge a player is reached through (a WebSocket, later a relay); the node never sees sockets. */
-export interface PlayerLink {
-  /** Sends one text frame; false when the frame could not be queued. */
-  send(frame: string): boolean | void
-  close(code: number, reason: string): void
-}
+export type { PlayerLink }
 
 interface Attached {
   player: PlayerId
@@ -32,7 +28,7 @@ export class HostedSession {
   #sentShared: unknown
   #sentRev: number
   #sentStatus: SessionStatus
-  #wake: ReturnType<typeof setTimeout> | undefined
+  #wake: unknown
   #wakeAt: number | null = null
   #checkpointedRev = 0
   /** "replicated" durability: acks wait here until a replica holds their revision. */
@@ -59,7 +55,10 @@ export class HostedSession {
   /** Players whose `view` threw in the last flush: the node reports them and closes their links. */
   readonly viewFailures: { player: PlayerId; error: unknown }[] = []
 
-  constructor(readonly session: Session) {
+  constructor(
+    readonly session: Session,
+    readonly timers: Timers,
+  ) {
     this.#sentRev = session.record.rev
     this.#sentStatus = session.record.status
     this.#sentShared = session.record.state
@@ -189,16 +188,16 @@ export class HostedSession {
   schedule(now: number, fire: () => void): void {
     const at = this.session.nextWakeAt()
     if (at === this.#wakeAt) return
-    clearTimeout(this.#wake)
+    this.timers.clearTimeout(this.#wake)
     this.#wakeAt = at
-    this.#wake = at === null ? undefined : setTimeout(() => {
+    this.#wake = at === null ? undefined : this.timers.setTimeout(() => {
       this.#wakeAt = null
       fire()
     }, Math.max(0, at - now))
   }
 
   stop(): void {
-    clearTimeout(this.#wake)
+    this.timers.clearTimeout(this.#wake)
     this.#wake = undefined
     this.#wakeAt = null
   }

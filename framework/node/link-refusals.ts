@@ -1,3 +1,4 @@
+import { systemClock } from "../cluster/index.ts"
 import { isIP } from "node:net"
 import type { Logger } from "../log/index.ts"
 import type { Counter, Registry } from "../metrics/index.ts"
@@ -42,13 +43,7 @@ export class LinkRefusals {
     this.#count = metrics.counter("baton_cluster_link_refusals_total", "Cluster links refused, by reason")
     this.#windowMs = opts.windowMs ?? 10_000
     this.#maxSources = opts.maxSources ?? 20
-    this.#setTimer =
-      opts.setTimer ??
-      ((fn, ms) => {
-        const t = setTimeout(fn, ms)
-        t.unref?.()
-        return t
-      })
+    this.#setTimer = opts.setTimer ?? ((fn, ms) => systemClock.setTimeout(fn, ms))
   }
 
   /** `from`: the source address as seen (see sourceAddress); `node`: set only when the token's signature checked out. */

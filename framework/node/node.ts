@@ -2,8 +2,8 @@ import { type AnyGame, GameLoadError, type PlayerId, Session, type Spawn } from 
 import type { ClientMessage, OpenSession, ServerMessage, SessionSummary } from "../protocol/index.ts"
 import { CloseCode } from "../protocol/index.ts"
 import { type DataDirEvent, Store } from "../store/index.ts"
-import { BatonError, clientError } from "./errors.ts"
-import { type ClusterConfig, ClusterRole, type LocalNode } from "./clustering.ts"
+import { BatonError, clientError } from "../protocol/index.ts"
+import { type Clock, type ClusterConfig, ClusterRole, type NodePort, systemClock } from "../cluster/index.ts"
 import { Durability, type DurabilityReport } from "./durability.ts"
 import { handlerFailures } from "./failures.ts"
 import { HostedSession, type PlayerLink } from "./hosted.ts"
@@ -36,7 +36,15 @@ export interface NodeConfig {
   /** Least time between two automerge checkpoints of one session, ms (replicas get changes sooner, over the control link). Default 500. */
   checkpointMs?: number
   log?: Logger
-  clock?: () => number
+  /** Time and timers (the simulator's, in tests). Default the runtime's. */
+  clock?: Clock
+  /**
+   * How long a stopping node keeps its links open after its final
+   * checkpoints, ms: automerge-repo sends a document's changes at most every
+   * 100 ms, and this lets the last ones reach the replicas before the links
+   * close. Default 250.
+   */
+  finalSyncMs?: number
   /** Join a cluster: replication, placement, relaying. Absent: a lone node. */
   cluster?: ClusterConfig
   /** The cluster config will come later (joinCluster, once listening). */
@@ -71,7 +79,7 @@ const MAX_QUEUED = 10_000
 /** A relayed join waits this many rounds (250 ms each, after the relay's own look) for the owner to be reachable. */
 const RELAY_JOIN_TRIES = 240
 
-export class BatonNode implements LocalNode {
+export class BatonNode implements NodePort {
   readonly id = `n-${crypto.randomUUID().slice(0, 8)}`
   readonly games: ReadonlyMap<string, AnyGame>
   readonly log: Logger
@@ -83,7 +91,7 @@ export class BatonNode implements LocalNode {
   #links = new Map<PlayerLink, LinkState>()
   #dirty = new Set<HostedSession>()
   #flushQueued = false
-  #sweep: ReturnType<typeof setInterval> | undefined
+  #sweep: unknown
   #role: ClusterRole | undefined
   readonly #seen = new Observability(this.id, () => this.#now())
   #cfg: Required<Omit<NodeConfig, "dataDir" | "fsync" | "log" | "cluster" | "clustered">> & { dataDir?: string }
@@ -99,7 +107,7 @@ export class BatonNode implements LocalNode {
     this.games = games
     // What operators want to see on the dashboard is what the node already logs: tap it.
     this.log = this.#seen.tap(config.log ?? createLogger({ node: this.id }))
-    this.linkRefusals = new LinkRefusals(this.log, this.#seen.metrics)
+    this.linkRefusals = new LinkRefusals(this.log, this.#seen.metrics, { setTimer: (fn, ms) => this.clock.setTimeout(fn, ms) })
     const node = this
     this.#durability = new Durability({
       get store() {
@@ -121,7 +129,8 @@ export class BatonNode implements LocalNode {
       sweepMs: config.sweepMs ?? 5_000,
       maxSessions: config.maxSessions ?? 10_000,
       checkpointMs: config.checkpointMs ?? 500,
-      clock: config.clock ?? Date.now,
+      finalSyncMs: config.finalSyncMs ?? 250,
+      clock: config.clock ?? systemClock,
     }
   }
 
@@ -133,14 +142,14 @@ export class BatonNode implements LocalNode {
       fsync: config.fsync,
       peerId: node.id,
       checkpointMs: node.#cfg.checkpointMs,
-      clock: node.#cfg.clock,
+      clock: () => node.#cfg.clock.now(),
       onError: (session, error) => node.log.error("checkpoint failed", { session, error }),
       onDamage: (event) => node.#reportDamage(event),
       onCommit: (sessions, ms) => node.#seen.diskCommit(sessions, ms),
     })
     // A clustered node's stored sessions belong to the cluster: handoff and failover decide who resumes them.
     if (!config.cluster && !config.clustered) await node.#resumeStored()
-    node.#sweep = setInterval(() => node.collect(), node.#cfg.sweepMs)
+    node.#sweep = node.clock.setInterval(() => node.collect(), node.#cfg.sweepMs)
     node.#seen.gauges({
       sessions: () => node.#sessions.size,
       players: () => node.#links.size,
@@ -214,7 +223,7 @@ export class BatonNode implements LocalNode {
       if (error instanceof GameLoadError && error.code === "invalid_options") throw new BatonError(error.code, error.message, 400)
       throw clientError(error, this.log, { session: id, game: gameName, where: "create" }, error instanceof GameLoadError ? error.code : "game_error")
     }
-    const hosted = new HostedSession(session)
+    const hosted = new HostedSession(session, this.clock)
     hosted.holdAcks = this.#durability.holdsAcks(game)
     this.#sessions.set(session.id, hosted)
     this.#store.create(session.record, this.id)
@@ -395,7 +404,7 @@ export class BatonNode implements LocalNode {
     if (existing && existing.epoch >= epoch) throw new Error(`session ${record.id} already runs here at epoch ${existing.epoch}`)
     const session = Session.resume(game, record)
     if (existing) this.release(record.id, "superseded")
-    const hosted = new HostedSession(session)
+    const hosted = new HostedSession(session, this.clock)
     hosted.epoch = epoch
     hosted.holdAcks = this.#durability.holdsAcks(game)
     this.#role?.replicator.dropShadow(record.id)
@@ -529,19 +538,19 @@ export class BatonNode implements LocalNode {
    * Stops the node: every session's final state is written (and flushed to
    * disk when there is a data dir), then players are told to reconnect.
    */
-  async stop(reason = "node stopping", graceMs = 25_000): Promise<{ sessions: number; ms: number; drain?: import("../handoff/index.ts").DrainReport }> {
+  async stop(reason = "node stopping", graceMs = 25_000): Promise<{ sessions: number; ms: number; drain?: import("../cluster/index.ts").DrainReport }> {
     if (this.#status === "stopping" || this.#status === "stopped") return { sessions: 0, ms: 0 }
-    const started = performance.now()
-    let drain: import("../handoff/index.ts").DrainReport | undefined
+    const started = this.clock.monotonic()
+    let drain: import("../cluster/index.ts").DrainReport | undefined
     if (this.#role) {
-      const deadline = Date.now() + graceMs
+      const deadline = this.clock.now() + graceMs
       drain = await this.#role.handoff.drain(graceMs)
       this.log.info("drained", { sessions: drain.sessions, moved: drain.moved, failed: drain.failed.length, ms: drain.ms, pauseP50: drain.pauseP50, pauseP99: drain.pauseP99 })
       const copies = await this.#role.handOnCopies(deadline)
       if (copies.sessions) this.log.info("replica copies handed on", { copies: copies.sessions, confirmed: copies.handed, failed: copies.failed.slice(0, 5) })
     }
     this.#status = "stopping"
-    clearInterval(this.#sweep)
+    this.clock.clearInterval(this.#sweep)
     // What was not handed over is written out first: to disk, and to the replicas that will take it over.
     // Frozen first: an action that arrived after the final checkpoint would be acknowledged and then lost
     // (it queues unacknowledged instead, and the client resends it wherever the session resumes).
@@ -553,7 +562,7 @@ export class BatonNode implements LocalNode {
       if (rec) this.#store.checkpoint(rec)
     }
     await this.#store.flush()
-    if (this.#role && this.#sessions.size > 0) await Bun.sleep(250) // one sync round (automerge-repo sends at most every 100 ms)
+    if (this.#role && this.#sessions.size > 0) await this.clock.sleep(this.#cfg.finalSyncMs)
     this.#role?.stop(drain ? Object.fromEntries(drain.moves.filter((m) => m.to).map((m) => [m.session, m.to as string])) : undefined)
     await this.#store.close()
     const unreadable = this.#store.unreadable()
@@ -567,7 +576,7 @@ export class BatonNode implements LocalNode {
     const count = this.#sessions.size
     this.#sessions.clear()
     this.#status = "stopped"
-    return { sessions: count, ms: performance.now() - started, drain }
+    return { sessions: count, ms: this.clock.monotonic() - started, drain }
   }
 
   #join(link: PlayerLink, st: LinkState, msg: Extract<ClientMessage, { t: "join" }>): void {
@@ -611,13 +620,13 @@ export class BatonNode implements LocalNode {
     st.queued ??= []
     // A look that takes long (a peer that stopped answering costs a request timeout) is explained at once.
     let told = tries > 0
-    const slow = tries === 0 ? setTimeout(() => {
+    const slow = tries === 0 ? this.clock.setTimeout(() => {
       told = true
       send(link, { t: "notice", code: "owner_unreachable", message: `looking for the node running session ${msg.session}: it does not answer yet` })
     }, 500) : undefined
     role.relayJoin(link, msg).then(
       (forward) => {
-        clearTimeout(slow)
+        this.clock.clearTimeout(slow)
         if (!this.#links.has(link)) return
         if (!forward) {
           // Known to the registry but nobody reachable runs it (a partition, a takeover waiting for a
@@ -626,7 +635,7 @@ export class BatonNode implements LocalNode {
           if (this.#store.entry(msg.session)?.status === "open" && tries < RELAY_JOIN_TRIES) {
             if (!told)
               send(link, { t: "notice", code: "owner_unreachable", message: `session ${msg.session} runs on a node this node cannot reach now: waiting for it, nothing is lost` })
-            setTimeout(() => this.#links.has(link) && this.#rejoin(link, st, msg, role, tries + 1), 250)
+            this.clock.setTimeout(() => this.#links.has(link) && this.#rejoin(link, st, msg, role, tries + 1), 250)
             return
           }
           st.queued = undefined
@@ -641,7 +650,7 @@ export class BatonNode implements LocalNode {
         for (const m of queued) forward(m)
       },
       (error) => {
-        clearTimeout(slow)
+        this.clock.clearTimeout(slow)
         st.queued = undefined
         const e = clientError(error, this.log, { session: msg.session, where: "relayed join" }, "unavailable", 503)
         sendError(link, e.code, `cannot reach the owner of ${msg.session}: ${e.message}`, "join")
@@ -666,9 +675,9 @@ export class BatonNode implements LocalNode {
       if (h.queued.length >= MAX_QUEUED) return sendError(link, "unavailable", `session ${h.id} is waiting (${h.currentNotice?.message ?? "moving"}); try again`, msg.id)
       return void h.queued.push({ link, msg })
     }
-    const started = performance.now()
+    const started = this.clock.monotonic()
     const out = this.#hideGameError(h.session.act({ player: st.player, client: st.client, id: msg.id, name: msg.name, input: msg.input, now: this.#now() }), h.id)
-    this.#seen.action((performance.now() - started) / 1000, out.ok ? undefined : out.code)
+    this.#seen.action((this.clock.monotonic() - started) / 1000, out.ok ? undefined : out.code)
     h.ack(link, out.ok ? (out.value === undefined ? { i: msg.id, ok: true } : { i: msg.id, ok: true, v: out.value }) : { i: msg.id, ok: false, c: out.code, m: out.message })
     this.#markDirty(h)
   }
@@ -696,14 +705,14 @@ export class BatonNode implements LocalNode {
     // A crowded session (one change fans out to many players) is flushed on a short interval
     // instead of every turn: a frame per player per window rather than per action.
     if (h.links.size >= CROWD) {
-      if (this.#crowdDirty.size === 0) setTimeout(() => this.#flushCrowd(), CROWD_FLUSH_MS)
+      if (this.#crowdDirty.size === 0) this.clock.setTimeout(() => this.#flushCrowd(), CROWD_FLUSH_MS)
       this.#crowdDirty.add(h)
       return
     }
     this.#dirty.add(h)
     if (this.#flushQueued) return
     this.#flushQueued = true
-    setImmediate(() => this.#flush())
+    this.clock.soon(() => this.#flush())
   }
 
   #crowdDirty = new Set<HostedSession>()
@@ -724,7 +733,7 @@ export class BatonNode implements LocalNode {
       try {
         this.#flushOne(h)
       } catch (error) {
-        // Runs from setImmediate: a throw here would end the process, and skip every session after this one.
+        // Runs after the turn (clock.soon): a throw here would end the process, and skip every session after this one.
         handlerFailures(this)("flush", error)
       }
     }
@@ -813,7 +822,7 @@ export class BatonNode implements LocalNode {
       }
       try {
         const { record } = await this.#store.load(id)
-        const hosted = new HostedSession(Session.resume(game, record))
+        const hosted = new HostedSession(Session.resume(game, record), this.clock)
         hosted.holdAcks = this.#durability.holdsAcks(game)
         this.#sessions.set(id, hosted)
         this.#store.adopt(id, this.id)
@@ -827,7 +836,17 @@ export class BatonNode implements LocalNode {
   }
 
   #now(): number {
-    return this.#cfg.clock()
+    return this.#cfg.clock.now()
+  }
+
+  /** The node's time and timers (NodeConfig.clock). */
+  get clock(): Clock {
+    return this.#cfg.clock
+  }
+
+  /** A refused cluster link: counted, and shown on the timeline aggregated per source. */
+  refused(from: string | undefined, refusal: { code: string; reason: string; node?: string }, path: string): void {
+    this.linkRefusals.refused(from, refusal, path)
   }
 }
 

@@ -1,3 +1,4 @@
+import { systemClock } from "../cluster/index.ts"
 import type { Logger } from "../log/index.ts"
 import { Registry } from "../metrics/index.ts"
 
@@ -80,7 +81,7 @@ export class Observability {
   constructor(
     readonly nodeId: string,
     /** The node's clock: events are stamped with it. */
-    readonly now: () => number = Date.now,
+    readonly now: () => number = systemClock.now,
   ) {}
 
   /** A logger that also records the notable events (what the node already logs is what operators want to see). */

@@ -1,5 +1,5 @@
 import type { HTMLBundle, Server, ServerWebSocket } from "bun"
-import type { LinkAuth } from "../cluster/index.ts"
+import { acceptedLink, type LinkAuth, type ServerLink } from "../cluster/index.ts"
 import { idProblem } from "../game/index.ts"
 import { type BatonNode, type HandlerSite, handlerFailures, sourceAddress } from "../node/index.ts"
 import { CloseCode } from "../protocol/index.ts"
@@ -11,7 +11,7 @@ import type { Authenticate } from "./player-auth.ts"
 import { DEFAULT_LIMITS, type PlayerLimits, type PlayerSocketData, playerSockets } from "./players.ts"
 
 /** What a socket on our port is: a player, or a peer's control or sync link. */
-export type SocketData = PlayerSocketData | { kind: "control" | "sync"; peer: string }
+export type SocketData = PlayerSocketData | { kind: "control" | "sync"; peer: string; from?: string; link?: ServerLink }
 
 export interface ServeOptions {
   port?: number
@@ -84,7 +84,8 @@ export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketDa
           node.linkRefusals.refused(from, auth, url.pathname)
           return Response.json({ error: { code: "unauthorized", message: `cluster link refused: ${auth.reason}` } }, { status: 401 })
         }
-        if (server.upgrade(req, { data: { kind, peer: auth.node } })) return undefined
+        const from = sourceAddress(server.requestIP(req)?.address, req.headers.get("x-forwarded-for"), opts.trustProxy ?? false)
+        if (server.upgrade(req, { data: { kind, peer: auth.node, from } })) return undefined
         return Response.json({ error: { code: "bad_request", message: `${url.pathname} needs a WebSocket upgrade` } }, { status: 426 })
       }
       return api.fetch(req, { server })
@@ -102,30 +103,30 @@ export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketDa
       open(ws) {
         const d = ws.data
         guarded(ws, "open", () => {
-          if (d.kind === "player") players.open(ws as never)
-          else if (d.kind === "control") node.role?.cluster.socket.open(ws as never)
-          else node.role?.cluster.sync.socket.open(ws as never)
+          if (d.kind === "player") return players.open(ws as never)
+          d.link = acceptedLink(ws, (error) => failed("link-message", error))
+          const cluster = node.role?.cluster
+          if (!cluster) return d.link.close(1011, "this node left the cluster")
+          cluster.accept(d.kind, d.peer, d.link, d.from)
         })
       },
       message(ws, message) {
         const d = ws.data
         guarded(ws, "message", () => {
           if (d.kind === "player") players.message(ws as never, message)
-          else if (d.kind === "control") node.role?.cluster.socket.message(ws as never, message)
-          else node.role?.cluster.sync.socket.message(ws as never, message)
+          else d.link?.receive(typeof message === "string" ? message : new Uint8Array(message))
         })
       },
       close(ws, code, reason) {
         const d = ws.data
         guarded(ws, "close", () => {
           if (d.kind === "player") players.close(ws as never, code, reason)
-          else if (d.kind === "control") node.role?.cluster.socket.close(ws as never)
-          else node.role?.cluster.sync.socket.close(ws as never)
+          else d.link?.closed(code, reason)
         })
       },
       pong(ws) {
         guarded(ws, "pong", () => {
-          if (ws.data.kind === "sync") node.role?.cluster.sync.socket.pong(ws as never)
+          if (ws.data.kind !== "player") ws.data.link?.ponged()
         })
       },
     },

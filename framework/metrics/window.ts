@@ -1,5 +1,5 @@
 /** The latest `size` samples of a measure, for percentiles (replica lag, action latency). */
-export class Histogram {
+export class SampleWindow {
   #samples: number[] = []
   #next = 0
   #count = 0

@@ -1,16 +1,17 @@
 import type { AutomergeUrl, DocHandle } from "@automerge/automerge-repo"
-import { Cluster, type Discovery, type Member, rank, replicaSet } from "../cluster/index.ts"
-import type { Logger } from "../log/index.ts"
+import { Cluster, type Member } from "./cluster.ts"
+import type { Transport } from "./transport.ts"
+import type { Discovery } from "./discovery.ts"
+import { rank, replicaSet } from "./placement.ts"
 import type { ClientMessage, OpenSession } from "../protocol/index.ts"
 import type { SessionRecord } from "../game/index.ts"
-import { newestCheckpoint, type SessionDoc, type Store } from "../store/index.ts"
-import { type ClaimedRequest, type CopyRequest, type GrantRequest, Handoff, type RetractMessage, type HandoffHost, type HandoffRequest, type HostingRequest } from "../handoff/index.ts"
-import { clientError, errorFromWire, errorToWire } from "./errors.ts"
-import type { HostedSession, PlayerLink } from "./hosted.ts"
-import type { LinkRefusals } from "./link-refusals.ts"
-import { Histogram } from "./histogram.ts"
+import { newestCheckpoint, type SessionDoc } from "../store/index.ts"
+import { type ClaimedRequest, Handoff, type HandoffRequest, type HostingRequest } from "./handoff.ts"
+import type { NodePort } from "./port.ts"
+import type { CopyRequest, GrantRequest, RetractMessage } from "./takeover.ts"
+import { asPublic, clientError, errorFromWire, errorToWire, type PlayerLink } from "../protocol/index.ts"
+import { SampleWindow } from "../metrics/index.ts"
 import { type ReplicationMessage, Replicator } from "./replication.ts"
-import { asPublic } from "./summaries.ts"
 
 export interface ClusterConfig {
   /** The URL peers reach this node at. */
@@ -27,34 +28,12 @@ export interface ClusterConfig {
   leaseMs?: number
   /** How long a link token is good for, ms (default 60,000). */
   linkTtlMs?: number
+  /** How peers are reached (the simulator's network, in tests). Default Bun's sockets. */
+  transport?: Transport
 }
 
-/** What the cluster role needs of the node (the node implements it; no import cycle). */
-export interface LocalNode extends HandoffHost {
-  readonly id: string
-  readonly log: Logger
-  readonly linkRefusals: LinkRefusals
-  readonly store: Store
-  readonly sessionCount: number
-  hasSession(id: string): boolean
-  /** The session if it runs here. */
-  hosted(id: string): HostedSession | undefined
-  sessions(): unknown[]
-  timeline(since?: number): unknown[]
-  session(id: string): unknown
-  publicSession(id: string): unknown
-  openSessions(game: string): unknown[]
-  createLocal(game: string, options: unknown, id: string, seed?: string): unknown
-  open(link: PlayerLink): void
-  handle(link: PlayerLink, msg: ClientMessage): void
-  close(link: PlayerLink): void
-  /** A relayed player whose session now runs here: attach it locally. */
-  rejoinLocally(link: PlayerLink, join: Extract<ClientMessage, { t: "join" }>, then: ClientMessage[]): void
-  /** A "replicated" session has no live replica: its acks wait for the disk, or go out not durable. */
-  secureLocally(h: HostedSession): void
-  /** Runs actions that waited for the lease, or tells their players why they wait. */
-  leaseCheck(lease: boolean): void
-}
+/** How long a replica keeps its copy of a session after leaving its replica set (its owner alive), ms. */
+const SHADOW_GRACE_MS = 30_000
 
 /** Replica documents a node starts fetching per round (every 50 ms while there are more). */
 const FOLLOW_PER_ROUND = 25
@@ -102,10 +81,10 @@ export class ClusterRole {
   readonly handoff: Handoff
   readonly replicator: Replicator
   /** How old the changes were when a replica got them (the control-link stream). */
-  readonly replicaLag = new Histogram(10_000)
+  readonly replicaLag = new SampleWindow(10_000)
   /** How old a checkpoint was when it reached a replica's automerge document. */
-  readonly documentLag = new Histogram(10_000)
-  #node: LocalNode
+  readonly documentLag = new SampleWindow(10_000)
+  #node: NodePort
   #replicas: number | "all"
   /** Replica copies this node follows: session id → handle, and how to stop listening to it. */
   #following = new Map<string, { handle: DocHandle<SessionDoc>; off: () => void }>()
@@ -113,9 +92,9 @@ export class ClusterRole {
   #outbound = new Map<string, Relayed>()
   #byLink = new Map<PlayerLink, Relayed>()
   /** Players elsewhere whose session runs here: "peer/conn" → their link. */
-  #inbound = new Map<string, PlayerLink>()
+  #inbound = new Map<string, { link: PlayerLink; via: unknown }>()
 
-  constructor(node: LocalNode, cfg: ClusterConfig) {
+  constructor(node: NodePort, cfg: ClusterConfig) {
     this.#node = node
     this.#replicas = cfg.replicas ?? 2
     this.cluster = new Cluster({
@@ -127,8 +106,10 @@ export class ClusterRole {
       failureMs: cfg.failureMs,
       leaseMs: cfg.leaseMs,
       linkTtlMs: cfg.linkTtlMs,
-      onRefused: (from, r) => node.linkRefusals.refused(from, r, "/cluster/control"),
+      onRefused: (from, r) => node.refused(from, r, "/cluster/control"),
       log: node.log,
+      clock: node.clock,
+      transport: cfg.transport,
     })
     const registryId = node.store.registryHandle.documentId as string
     node.store.share({
@@ -160,7 +141,7 @@ export class ClusterRole {
     this.handoff = new Handoff(node, this.cluster, (session) => this.replicator.shadow(session))
     this.handoff.copyOn = (session, target, record, epoch, deadline) => this.#copyOn(session, [target], epoch, record, deadline).then(() => {})
     this.cluster.onRequest((from, body) => this.#onRequest(from, body as Body))
-    this.cluster.onMessage((from, body) => this.#onMessage(from, body as Body))
+    this.cluster.onMessage((from, body, via) => this.#onMessage(from, body as Body, via))
     const reshare = () => {
       this.#replicaSets.clear()
       node.store.repo.shareConfigChanged()
@@ -169,13 +150,13 @@ export class ClusterRole {
       this.#followSoon()
       // A node from before the registry's buckets reads flat entries only: keep them while one is here.
       node.store.setFlatRegistryReaders(this.cluster.members().some((m) => m.up && !m.caps.includes("registry-buckets")))
+      // New replicas get the whole record now, not at the session's next change: until they hold it,
+      // the acknowledged actions are only where the old replica set was.
+      this.replicator.resync()
     }
     this.cluster.on("node-up", reshare)
-    this.cluster.on("node-down", (m) => {
-      this.#peerGone(m)
-      reshare()
-      this.replicator.resync()
-    })
+    this.cluster.on("node-down", reshare)
+    this.cluster.on("link-lost", (peer, link) => this.#linkLost(peer, link))
     this.cluster.on("status", reshare)
     node.store.onEntriesChanged((ids) => {
       for (const id of ids) this.#toLook.add(id)
@@ -186,7 +167,7 @@ export class ClusterRole {
     // periodically, since a majority lost in a partition comes back when it heals. The first look
     // waits for membership to settle (a whole-cluster restart from disk: owners not met yet).
     const every = Math.max(250, (cfg.failureMs ?? 3_000) / 4)
-    const timers = this.cluster.timers
+    const timers = this.cluster.clock
     this.#orphanTimer = timers.setTimeout(() => {
       this.#sweepTimer = timers.setInterval(() => void this.handoff.sweep(), every)
     }, Math.max(1_000, (cfg.failureMs ?? 3_000) / 2))
@@ -262,7 +243,7 @@ export class ClusterRole {
     let owner = await this.#locate(msg.session)
     // A session in the middle of a move is briefly nowhere: look again before saying it does not exist.
     for (let i = 0; !owner && i < 10 && this.#node.store.entry(msg.session)?.status === "open"; i++) {
-      await Bun.sleep(100)
+      await this.#node.clock.sleep(100)
       owner = await this.#locate(msg.session)
     }
     if (!owner) return undefined
@@ -333,20 +314,20 @@ export class ClusterRole {
   async #repoint(r: Relayed, reason: string): Promise<void> {
     this.#outbound.delete(r.conn)
     r.pending = []
-    const startedAt = Date.now()
+    const startedAt = this.#node.clock.now()
     let owner: string | undefined
     let local = false
     // While the registry still has the session open, someone will run it (a takeover may wait for a
     // majority, a partition to heal): the player stays attached, told why, rather than sent away to retry.
     const open = () => this.#node.store.entry(r.join.session)?.status === "open"
     // Told within half a second, however long each look takes (a peer that stopped answering costs a timeout).
-    const told = this.cluster.timers.setTimeout(() => r.link.send(JSON.stringify({ t: "notice", code: "owner_unreachable", message: `no reachable node runs session ${r.join.session} now: waiting for it, nothing is lost` })), 500)
+    const told = this.cluster.clock.setTimeout(() => r.link.send(JSON.stringify({ t: "notice", code: "owner_unreachable", message: `no reachable node runs session ${r.join.session} now: waiting for it, nothing is lost` })), 500)
     for (let attempt = 0; (attempt < 30 || (open() && attempt < 600)) && !owner && !local && this.#byLink.get(r.link) === r; attempt++) {
       local = this.#node.hasSession(r.join.session)
       owner = local ? undefined : await this.#locate(r.join.session)
-      if (!owner && !local) await Bun.sleep(attempt < 30 ? 100 : 250)
+      if (!owner && !local) await this.#node.clock.sleep(attempt < 30 ? 100 : 250)
     }
-    this.cluster.timers.clearTimeout(told)
+    this.cluster.clock.clearTimeout(told)
     if (this.#byLink.get(r.link) !== r) return
     if (local) {
       this.#byLink.delete(r.link)
@@ -356,7 +337,7 @@ export class ClusterRole {
       this.#byLink.delete(r.link)
       return r.link.close(4010, reason)
     }
-    this.#node.log.info("relay re-pointed", { session: r.join.session, to: owner, waitedMs: Date.now() - startedAt })
+    this.#node.log.info("relay re-pointed", { session: r.join.session, to: owner, waitedMs: this.#node.clock.now() - startedAt })
     r.peer = owner
     r.conn = crypto.randomUUID()
     this.#outbound.set(r.conn, r)
@@ -409,7 +390,7 @@ export class ClusterRole {
     let handed = 0
     await Promise.all(
       targets.map((to) =>
-        this.cluster.request(to, { t: "copy-on", session, epoch, record } satisfies Body, Math.max(100, deadline - Date.now())).then(
+        this.cluster.request(to, { t: "copy-on", session, epoch, record } satisfies Body, Math.max(100, deadline - this.#node.clock.now())).then(
           () => void handed++,
           (error) => void failed.push(`${session} → ${to}: ${(error as Error).message}`),
         ),
@@ -449,11 +430,11 @@ export class ClusterRole {
   stop(moved?: Record<string, string>): void {
     this.#stopped = true
     this.replicator.stop()
-    clearTimeout(this.#followTimer)
-    clearTimeout(this.#pruneTimer)
-    this.cluster.timers.clearTimeout(this.#orphanTimer)
-    this.cluster.timers.clearInterval(this.#sweepTimer)
-    this.cluster.timers.clearInterval(this.#relayWatch)
+    this.#node.clock.clearTimeout(this.#followTimer)
+    this.#node.clock.clearTimeout(this.#pruneTimer)
+    this.cluster.clock.clearTimeout(this.#orphanTimer)
+    this.cluster.clock.clearInterval(this.#sweepTimer)
+    this.cluster.clock.clearInterval(this.#relayWatch)
     this.cluster.stop(moved)
   }
 
@@ -510,7 +491,7 @@ export class ClusterRole {
     }
   }
 
-  #onMessage(from: string, body: Body): void {
+  #onMessage(from: string, body: Body, via: unknown): void {
     switch (body.t) {
       case "rep":
       case "rep-batch":
@@ -529,18 +510,20 @@ export class ClusterRole {
             this.cluster.send(from, { t: "relay-close", conn: body.conn, code, reason } satisfies Body)
           },
         }
-        this.#inbound.set(key, link)
+        this.#inbound.set(key, { link, via })
         this.#node.open(link)
         return this.#node.handle(link, body.msg)
       }
       case "relay-in": {
-        const link = this.#inbound.get(`${from}/${body.conn}`)
-        if (link) this.#node.handle(link, body.msg)
+        const link = this.#inbound.get(`${from}/${body.conn}`)?.link
+        if (link) return this.#node.handle(link, body.msg)
+        // A relay this node no longer knows (released when a link dropped): the relaying node re-points it.
+        this.cluster.send(from, { t: "relay-close", conn: body.conn, code: 4010, reason: "relay unknown here" } satisfies Body)
         return
       }
       case "relay-end": {
         const key = `${from}/${body.conn}`
-        const link = this.#inbound.get(key)
+        const link = this.#inbound.get(key)?.link
         this.#inbound.delete(key)
         if (link) this.#node.close(link)
         return
@@ -560,15 +543,22 @@ export class ClusterRole {
     }
   }
 
-  /** A peer left: its relayed players are released here, and players relayed to it are told to reconnect. */
-  #peerGone(m: Member): void {
-    for (const [key, link] of this.#inbound)
-      if (key.startsWith(`${m.id}/`)) {
+  /**
+   * The control link to a peer closed (it left, died, or the link was only
+   * replaced): relays over it may have lost frames in flight. Its relayed
+   * players are released here; players relayed to it are re-pointed, which
+   * joins them again, and a join makes the client resend every action not
+   * acknowledged (the simulator found an action lost with a reset link,
+   * never answered).
+   */
+  #linkLost(peer: string, lost: unknown): void {
+    // Only relays opened on the lost link: one opened meanwhile on its replacement stays.
+    for (const [key, { link, via }] of this.#inbound)
+      if (via === lost && key.startsWith(`${peer}/`)) {
         this.#inbound.delete(key)
         this.#node.close(link)
       }
-    // Players relayed to a node that died follow their session to whoever takes it over.
-    for (const r of [...this.#outbound.values()]) if (r.peer === m.id) void this.#repoint(r, `node ${m.id} is gone`)
+    for (const r of [...this.#outbound.values()]) if (r.peer === peer) void this.#repoint(r, `the link to node ${peer} was lost`)
   }
 
   /** Document id → session id, kept from the registry (announce asks per peer and document). */
@@ -579,7 +569,7 @@ export class ClusterRole {
   /** Look at every session next time (at start, and when members or their status change). */
   #lookAtAll = true
   #shadowsPrunedAt = 0
-  #pruneTimer: ReturnType<typeof setTimeout> | undefined
+  #pruneTimer: unknown
   /** Document URLs being fetched to follow. */
   #fetching = new Set<string>()
   #stopped = false
@@ -589,11 +579,11 @@ export class ClusterRole {
     return session ? this.replicaSet(session) : []
   }
 
-  #followTimer: ReturnType<typeof setTimeout> | undefined
+  #followTimer: unknown
   /** Registry changes come in bursts (a thousand sessions created): look once per burst. */
   #followSoon(): void {
     if (this.#stopped) return
-    this.#followTimer ??= setTimeout(() => {
+    this.#followTimer ??= this.#node.clock.setTimeout(() => {
       this.#followTimer = undefined
       this.#followReplicas()
     }, 50)
@@ -638,8 +628,8 @@ export class ClusterRole {
     // What to announce to whom depends on which session a document is (announce asks by document).
     if (docsChanged) this.#node.store.repo.shareConfigChanged()
     if (this.#toLook.size > 0) this.#followSoon()
-    if (all || Date.now() - this.#shadowsPrunedAt > 2_000) this.#pruneShadows()
-    else this.#pruneTimer ??= setTimeout(() => this.#pruneShadows(), 2_000).unref()
+    if (all || this.#node.clock.now() - this.#shadowsPrunedAt > 2_000) this.#pruneShadows()
+    else this.#pruneTimer ??= this.#node.clock.setTimeout(() => this.#pruneShadows(), 2_000)
   }
 
   /** Whether this node is a replica of the session (and not its owner). */
@@ -679,7 +669,7 @@ export class ClusterRole {
         }
         const onChange = ({ doc }: { doc: SessionDoc }) => {
           const newest = newestCheckpoint(doc)
-          if (newest) this.documentLag.add(Date.now() - newest.at)
+          if (newest) this.documentLag.add(this.#node.clock.now() - newest.at)
         }
         this.#unfollow(session)
         handle.on("change", onChange)
@@ -689,19 +679,19 @@ export class ClusterRole {
         this.#fetching.delete(url)
         // automerge-repo keeps an unavailable handle and answers from it until the owner's announce
         // brings the document: try again in a while, not at once.
-        setTimeout(() => {
+        this.#node.clock.setTimeout(() => {
           this.#toLook.add(session)
           this.#followSoon()
-        }, 1_000).unref()
+        }, 1_000)
       },
     )
   }
 
   /** Every replicated session leaves a shadow here: drop those of sessions that are gone or not ours to hold. */
   #pruneShadows(): void {
-    clearTimeout(this.#pruneTimer)
+    this.#node.clock.clearTimeout(this.#pruneTimer)
     this.#pruneTimer = undefined
-    this.#shadowsPrunedAt = Date.now()
+    this.#shadowsPrunedAt = this.#node.clock.now()
     // Draining, this node is in no replica set, and its copies are what it hands on before it goes (handOnCopies).
     if (this.cluster.self.status === "draining") return
     // A session not in our registry copy yet (a new one: the stream can beat the registry's sync) keeps
@@ -710,8 +700,15 @@ export class ClusterRole {
       const e = this.#node.store.entry(session)
       if (!e) return idleMs < 60_000
       if (e.status !== "open") return false
-      // An owner that is not up may have died: its takeover needs the newest copy, which may be this one.
-      return this.replicaSet(session).includes(this.#node.id) || this.cluster.member(e.owner)?.up !== true
+      if (this.replicaSet(session).includes(this.#node.id)) return true
+      // An owner that is not up, or silent past its heartbeats, may have died: its takeover needs the
+      // newest copy, which may be this one (seed 5 of the simulator: a shadow dropped when a new member
+      // moved the replica set, while the owner's power-off was not detected yet, lost two acked actions).
+      if (this.cluster.member(e.owner)?.up !== true || this.cluster.silentMs(e.owner) > 2 * this.cluster.heartbeatMs) return true
+      // Out of the replica set, with the owner alive: the new replicas get its whole record at once
+      // (resync on every membership change) and its document within a checkpoint. Until they surely
+      // have, this copy may be the only one of the last acknowledged actions.
+      return idleMs < SHADOW_GRACE_MS
     })
   }
 }

@@ -1,8 +1,8 @@
-import type { Cluster } from "../cluster/index.ts"
+import type { Cluster } from "./cluster.ts"
 import { type ClientLedger, idProblem, LEDGER_RESULTS, type LedgerResult, type SessionRecord } from "../game/index.ts"
 import type { Logger } from "../log/index.ts"
 import { applyPatch, diff, type PatchOp } from "../protocol/index.ts"
-import type { HostedSession } from "./hosted.ts"
+import type { ReplicatedSession as HostedSession } from "./port.ts"
 
 /** Owner → replica: the record's changes since `base` (or the whole record), at `rev`; `since`: when the oldest of them was made. */
 export type ReplicationItem = {
@@ -58,10 +58,10 @@ export class Replicator {
   #confirmed = new Map<string, number>()
   /** When each session last sent something not yet confirmed. */
   #since = new Map<string, number>()
-  #watchdog: ReturnType<typeof setInterval>
+  #watchdog: unknown
   /** "local" sessions with changes not streamed yet, and when the oldest was made. */
   #streaming = new Map<string, { h: HostedSession; since: number }>()
-  #streamTimer: ReturnType<typeof setTimeout> | undefined
+  #streamTimer: unknown
 
   constructor(
     readonly cluster: Cluster,
@@ -90,7 +90,7 @@ export class Replicator {
     /** The epoch this node voted for in a takeover of the session still under way, if any. */
     readonly promisedEpoch: (session: string) => number | undefined = () => undefined,
   ) {
-    this.#watchdog = setInterval(() => this.#watch(), 100)
+    this.#watchdog = this.cluster.clock.setInterval(() => this.#watch(), 100)
   }
 
   /** When each session with held acks started holding them (for the players' notice). */
@@ -102,7 +102,7 @@ export class Replicator {
    * while the lease had lapsed go out once it is back; players waiting long are told why.
    */
   #watch(): void {
-    const now = Date.now()
+    const now = this.cluster.clock.now()
     const lease = this.mayAcknowledge()
     for (const [id, h] of this.#awaiting) {
       const since = this.#since.get(id)
@@ -130,14 +130,14 @@ export class Replicator {
   }
 
   stop(): void {
-    clearInterval(this.#watchdog)
-    clearTimeout(this.#streamTimer)
+    this.cluster.clock.clearInterval(this.#watchdog)
+    this.cluster.clock.clearTimeout(this.#streamTimer)
   }
 
   /** Owner side, "local" durability, after a flush that changed the session: streamed within STREAM_MS. */
   stream(h: HostedSession): void {
-    if (!this.#streaming.has(h.id)) this.#streaming.set(h.id, { h, since: Date.now() })
-    this.#streamTimer ??= setTimeout(() => this.#sendStream(), STREAM_MS)
+    if (!this.#streaming.has(h.id)) this.#streaming.set(h.id, { h, since: this.cluster.clock.now() })
+    this.#streamTimer ??= this.cluster.clock.setTimeout(() => this.#sendStream(), STREAM_MS)
   }
 
   #sendStream(): void {
@@ -205,7 +205,7 @@ export class Replicator {
     const peers = this.liveReplicas(h.id)
     if (peers.length === 0) return false
     const rec = h.session.record
-    const now = Date.now()
+    const now = this.cluster.clock.now()
     let sentNow = false
     for (const peer of peers) {
       const item = this.#itemFor(h, peer, now)
@@ -252,7 +252,7 @@ export class Replicator {
     if ((this.hostedEpoch(session) ?? 0) > epoch) return false
     const cur = this.#shadows.get(session)
     if (cur && (cur.epoch > epoch || (cur.epoch === epoch && cur.record.rev >= record.rev))) return true
-    this.#shadows.set(session, { epoch, record, at: Date.now() })
+    this.#shadows.set(session, { epoch, record, at: this.cluster.clock.now() })
     return true
   }
 
@@ -262,7 +262,7 @@ export class Replicator {
 
   /** Forgets the shadows `keep` says no to (it is told how long ago each was last updated). */
   pruneShadows(keep: (session: string, idleMs: number) => boolean): void {
-    const now = Date.now()
+    const now = this.cluster.clock.now()
     for (const [session, s] of this.#shadows) if (!keep(session, now - s.at)) this.#shadows.delete(session)
   }
 
@@ -282,8 +282,8 @@ export class Replicator {
       this.cluster.send(from, { t: "rep-nack", session: item.session } satisfies ReplicationMessage)
       return false
     }
-    this.#shadows.set(item.session, { epoch: item.epoch, record, at: Date.now() })
-    this.onLag(Date.now() - item.since)
+    this.#shadows.set(item.session, { epoch: item.epoch, record, at: this.cluster.clock.now() })
+    this.onLag(this.cluster.clock.now() - item.since)
     return true
   }
 

@@ -1,4 +1,4 @@
-import type { ErrorCode } from "../protocol/index.ts"
+import type { ErrorCode } from "./messages.ts"
 import type { Logger } from "../log/index.ts"
 
 /**

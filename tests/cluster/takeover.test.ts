@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, setSystemTime, test } from "bun:test"
 import type { Cluster, Member, Quorum } from "../../framework/cluster/index.ts"
 import type { SessionRecord } from "../../framework/game/index.ts"
-import { type CopyRequest, type GrantAnswer, type GrantRequest, type HandoffHost, type RetractMessage, Takeover } from "../../framework/handoff/index.ts"
+import { systemClock } from "../../framework/cluster/index.ts"
+import type { HandoffHost } from "../../framework/cluster/port.ts"
+import { type CopyRequest, type GrantAnswer, type GrantRequest, type RetractMessage, Takeover } from "../../framework/cluster/takeover.ts"
 
 /**
  * Takeover's rules with small fakes: a HandoffHost (registry entries, sessions
@@ -52,6 +54,7 @@ class FakeNode {
     net.nodes.set(id, this)
     const host = {
       id,
+      clock: systemClock,
       store: { entry: (s: string) => this.entries.get(s) },
       epochOf: (s: string) => this.running.get(s),
       adopt: (rec: SessionRecord, epoch: number, via: string) => {

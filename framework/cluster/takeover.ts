@@ -1,6 +1,7 @@
-import { type Cluster, isMajority } from "../cluster/index.ts"
+import type { Cluster } from "./cluster.ts"
+import { isMajority } from "./quorum.ts"
 import type { SessionRecord } from "../game/index.ts"
-import type { HandoffHost } from "./handoff.ts"
+import type { HandoffHost } from "./port.ts"
 
 /** Asks a member for its vote on one session's next epoch, and what copy of the session it holds. */
 export interface GrantRequest {
@@ -68,7 +69,7 @@ export class Takeover {
    */
   promisedEpoch(session: string): number | undefined {
     const p = this.#promised.get(session)
-    return p && Date.now() - p.at < PROMISE_MS ? p.epoch : undefined
+    return p && this.host.clock.now() - p.at < PROMISE_MS ? p.epoch : undefined
   }
 
   /** Voter side. */
@@ -92,7 +93,7 @@ export class Takeover {
     // An epoch is voted for once, ever (a lapsed vote still names its epoch: the next request asks above it).
     if (p && (p.epoch > req.epoch || (p.epoch === req.epoch && p.to !== from))) return no(`epoch ${p.epoch} was granted to ${p.to}`, p.epoch)
     if (copy && copy.epoch >= req.epoch) return no(`a copy of epoch ${copy.epoch} is here`, copy.epoch)
-    this.#promised.set(req.session, { epoch: req.epoch, to: from, at: Date.now() })
+    this.#promised.set(req.session, { epoch: req.epoch, to: from, at: this.host.clock.now() })
     return { ok: true, copy }
   }
 
@@ -129,7 +130,7 @@ export class Takeover {
 
   async #run(session: string, owner: string, via: string, voted: { epoch: number; by: string[] }): Promise<{ ok: true } | { ok: false; why: string }> {
     const me = this.host.id
-    const started = Date.now()
+    const started = this.host.clock.now()
     const e = this.host.store.entry(session)
     const mine = this.localCopy(session)
     const epoch = Math.max(e?.epoch ?? 0, mine?.epoch ?? 0, this.#promised.get(session)?.epoch ?? 0, this.#seen.get(session) ?? 0) + 1
@@ -187,7 +188,7 @@ export class Takeover {
     if (!copy?.record || copy.record.id !== session) return { ok: false, why: `the newest copy (on ${best.id}) is gone` }
     if (this.host.epochOf(session) !== undefined) return { ok: false, why: "it runs here already" }
     // The votes hold the old owner's replicas back only for PROMISE_MS: adopt well inside it, or not at all.
-    if (Date.now() - started > PROMISE_MS / 3) return { ok: false, why: `the votes are ${Date.now() - started} ms old` }
+    if (this.host.clock.now() - started > PROMISE_MS / 3) return { ok: false, why: `the votes are ${this.host.clock.now() - started} ms old` }
     try {
       this.host.adopt(copy.record, epoch, via)
     } catch (error) {
@@ -203,7 +204,7 @@ export class Takeover {
 
   /** Drops what is no longer needed: promises the registry has moved past, sessions gone. */
   prune(): void {
-    const now = Date.now()
+    const now = this.host.clock.now()
     for (const [id, p] of this.#promised) {
       const e = this.host.store.entry(id)
       if (!e || now - p.at > 4 * PROMISE_MS) this.#promised.delete(id)

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { asPublic } from "../../framework/node/summaries.ts"
+import { asPublic } from "../../framework/protocol/index.ts"
 
 describe("what an anonymous client is shown of a peer's answer", () => {
   test("an older node's full summary (player ids and all) is cut down to the public shape here", () => {

@@ -1,26 +1,10 @@
-import { type Cluster, type Member, rank } from "../cluster/index.ts"
+import type { Cluster, Member } from "./cluster.ts"
+import { rank } from "./placement.ts"
 import type { SessionRecord } from "../game/index.ts"
-import type { Logger } from "../log/index.ts"
+import type { HandoffHost } from "./port.ts"
 import { Store } from "../store/index.ts"
 import { Takeover } from "./takeover.ts"
 
-/** What moving sessions needs of the node (the node implements it; no import cycle). */
-export interface HandoffHost {
-  readonly id: string
-  readonly log: Logger
-  readonly store: Store
-  hostedEpochs(): Map<string, number>
-  /** The epoch of one session running here (hostedEpochs copies them all: too much per session of a drain). */
-  epochOf(id: string): number | undefined
-  freeze(id: string): SessionRecord | undefined
-  thaw(id: string): void
-  release(id: string, reason: string, urls?: string[]): void
-  /** `document`: the session document's bytes a handoff carried (the target continues that document). */
-  adopt(record: SessionRecord, epoch: number, via: string, document?: { bytes: Uint8Array; url?: string }): unknown
-  finalDocument(id: string): Uint8Array
-  setDraining(): void
-  recordMove(kind: "handoff" | "failover", ms: number): void
-}
 
 /** A handoff request: the session's document (its automerge changes) and the epoch the target takes. */
 export interface HandoffRequest {
@@ -113,7 +97,7 @@ export class Handoff {
 
   /** Source side: freeze, write the final checkpoint, hand it to the node placement names, release. */
   async handOff(id: string, deadline: number): Promise<MoveResult> {
-    const started = performance.now()
+    const started = this.#host.clock.monotonic()
     const epoch = this.#host.epochOf(id)
     const record = this.#host.freeze(id)
     if (!record || epoch === undefined) return { session: id, pauseMs: 0, error: "not running here" }
@@ -124,7 +108,7 @@ export class Handoff {
       // One session whose document cannot be written must not end the drain of all the others.
       this.#host.thaw(id)
       this.#host.log.error("handoff failed: the session's document cannot be written; the session stays here", { session: id, error })
-      return { session: id, pauseMs: performance.now() - started, error: `document cannot be written: ${(error as Error).message}` }
+      return { session: id, pauseMs: this.#host.clock.monotonic() - started, error: `document cannot be written: ${(error as Error).message}` }
     }
     const url = this.#host.store.urlOf(id)
     const refusals: string[] = []
@@ -132,7 +116,7 @@ export class Handoff {
     // cannot load the state (an older game version's state it cannot migrate) refuses; the next is asked.
     let attempt = 0
     for (const target of this.#candidates(id)) {
-      const left = deadline - Date.now()
+      const left = deadline - this.#host.clock.now()
       if (left <= 0) break
       // Each attempt takes a higher epoch: a request whose answer was lost (a link cut, a timeout) may
       // still be applied late, and that owner must lose to the next one, not tie with it.
@@ -151,12 +135,12 @@ export class Handoff {
     this.#host.thaw(id)
     const why = refusals.length ? refusals.join("; ") : "no ready node to take it"
     this.#host.log.error("handoff failed; the session stays here", { session: id, why })
-    return { session: id, pauseMs: performance.now() - started, error: why }
+    return { session: id, pauseMs: this.#host.clock.monotonic() - started, error: why }
   }
 
   async #handedOff(id: string, target: Member, started: number, record: SessionRecord, epoch: number, deadline: number): Promise<MoveResult> {
     this.#host.release(id, `handed off to ${target.id}`, [target.url])
-    const pauseMs = performance.now() - started
+    const pauseMs = this.#host.clock.monotonic() - started
     this.#host.recordMove("handoff", pauseMs)
     // The target holds the only other copy until its replicas have one: if it died before, what this
     // node acknowledged would leave with it. The target's replicas get the handed record from here too.
@@ -174,7 +158,7 @@ export class Handoff {
         const runs = await this.#cluster.request(peer, { t: "hosting", sessions: [session] } satisfies HostingRequest, 1_000)
         return Array.isArray(runs) && runs.includes(session)
       } catch {
-        await Bun.sleep(200)
+        await this.#host.clock.sleep(200)
       }
     }
     return false
@@ -186,8 +170,8 @@ export class Handoff {
    * peer until the deadline.
    */
   async drain(graceMs: number, concurrency = 8): Promise<DrainReport> {
-    const started = performance.now()
-    const deadline = Date.now() + graceMs
+    const started = this.#host.clock.monotonic()
+    const deadline = this.#host.clock.now() + graceMs
     this.#host.setDraining()
     const ids = [...this.#host.hostedEpochs().keys()]
     if (ids.length > 0 && !this.#peersReady()) {
@@ -195,7 +179,7 @@ export class Handoff {
       // for a peer (a one-machine deploy starts the new process, then stops the old one).
       if (this.#host.store.persistent) {
         this.#host.log.info("draining alone: sessions stay on disk for the next start", { sessions: ids.length })
-        return { sessions: ids.length, moved: 0, failed: [], ms: Math.round(performance.now() - started), pauseP50: null, pauseP99: null, moves: [] }
+        return { sessions: ids.length, moved: 0, failed: [], ms: Math.round(this.#host.clock.monotonic() - started), pauseP50: null, pauseP99: null, moves: [] }
       }
       // Every peer stopping too is a whole cluster going down (Ctrl-C on `bun run dev`): nobody is coming.
       const othersStopping = this.#cluster.members().some((m) => m.id !== this.#host.id && m.up && m.status === "draining")
@@ -220,7 +204,7 @@ export class Handoff {
       sessions: ids.length,
       moved: pauses.length,
       failed: moves.filter((m) => m.error),
-      ms: Math.round(performance.now() - started),
+      ms: Math.round(this.#host.clock.monotonic() - started),
       pauseP50: pct(0.5),
       pauseP99: pct(0.99),
       moves,
@@ -250,7 +234,7 @@ export class Handoff {
   async sweep(): Promise<number> {
     if (this.#sweeping) return 0
     this.#sweeping = true
-    const started = performance.now()
+    const started = this.#host.clock.monotonic()
     try {
       const me = this.#host.id
       const ready = this.#cluster.ready()
@@ -263,7 +247,7 @@ export class Handoff {
         if (owner === me || this.#cluster.member(owner)?.up) continue
         // Our own vote needs the owner silent for the failure timeout: no round before that.
         if (this.#cluster.silentMs(owner) < this.#cluster.failureMs) continue
-        if ((this.#retryAt.get(id)?.at ?? 0) > Date.now()) continue
+        if ((this.#retryAt.get(id)?.at ?? 0) > this.#host.clock.now()) continue
         if (rank(id, ready)[0]?.id !== me) continue
         due.push([id, owner])
       }
@@ -278,21 +262,21 @@ export class Handoff {
           if (out.ok) {
             this.#retryAt.delete(id)
             taken++
-            this.#host.recordMove("failover", performance.now() - started)
+            this.#host.recordMove("failover", this.#host.clock.monotonic() - started)
           } else {
             waiting.push(`${id}: ${out.why}`)
             // Backs off per session, 0.5 s doubling to 2 s: a minority would otherwise ask every peer every
             // round for as long as a partition lasts, and a longer cap left a takeover waiting seconds after
             // a voter that was a little behind on the silence had caught up (the suspicion test, once).
             const tries = (this.#retryAt.get(id)?.tries ?? 0) + 1
-            this.#retryAt.set(id, { tries, at: Date.now() + Math.min(2_000, 250 * 2 ** tries) })
+            this.#retryAt.set(id, { tries, at: this.#host.clock.now() + Math.min(2_000, 250 * 2 ** tries) })
           }
         }
       }
       await Promise.all(Array.from({ length: Math.min(16, due.length) }, worker))
-      if (taken) this.#host.log.info("failover", { sessions: taken, ms: Math.round(performance.now() - started) })
-      if (waiting.length && Date.now() - this.#saidWaiting > 5_000) {
-        this.#saidWaiting = Date.now()
+      if (taken) this.#host.log.info("failover", { sessions: taken, ms: Math.round(this.#host.clock.monotonic() - started) })
+      if (waiting.length && this.#host.clock.now() - this.#saidWaiting > 5_000) {
+        this.#saidWaiting = this.#host.clock.now()
         this.#host.log.warn("sessions wait to be taken over", { sessions: waiting.length, first: waiting[0] })
       }
       this.takeover.prune()
@@ -309,7 +293,7 @@ export class Handoff {
   #movedAway = new Map<string, { from: string; to: string; at: number }>()
 
   #noteMovedOut(m: Member): void {
-    const now = Date.now()
+    const now = this.#host.clock.now()
     for (const [id, x] of this.#movedAway) if (now - x.at > 60_000) this.#movedAway.delete(id)
     for (const [id, to] of Object.entries(m.movedOut ?? {})) if (typeof to === "string") this.#movedAway.set(id, { from: m.id, to, at: now })
   }
@@ -333,6 +317,6 @@ export class Handoff {
   }
 
   async #waitFor(cond: () => boolean, deadline: number): Promise<void> {
-    while (!cond() && Date.now() < deadline) await Bun.sleep(50)
+    while (!cond() && this.#host.clock.now() < deadline) await this.#host.clock.sleep(50)
   }
 }

@@ -1,0 +1,71 @@
+import type { ActionSeen, World } from "./world.ts"
+
+export interface Violation {
+  invariant: "exactly-once" | "one-owner" | "owned" | "timers" | "membership" | "answered" | "uncaught"
+  detail: string
+}
+
+/**
+ * The invariants, from what players were told and what nodes hold:
+ * - exactly-once: every acknowledged action is in its session's final state
+ *   once, at the position its ack named (two owners acknowledging at once
+ *   would name one position twice, or lose one of the two);
+ * - one-owner: no two actions of a session were acknowledged at one position;
+ * - owned: every session runs on exactly one live node at the end;
+ * - timers: each session's timer beat during the quiet end of the run;
+ * - membership: live nodes' views agree once the network healed;
+ * - answered: every action sent before the quiet end was answered.
+ */
+export function checkEnd(world: World, beatsAtQuiet: Map<string, number>, quietFrom: number): Violation[] {
+  const out: Violation[] = []
+  const live = world.live()
+  const bySession = new Map<string, ActionSeen[]>()
+  for (const a of world.actions) {
+    let xs = bySession.get(a.session)
+    if (!xs) bySession.set(a.session, (xs = []))
+    xs.push(a)
+  }
+  for (const session of world.sessions) {
+    const owners = live.filter((p) => p.node?.hasSession(session))
+    if (owners.length !== 1) {
+      out.push({ invariant: "owned", detail: `session ${session} runs on ${owners.length} live nodes (${owners.map((p) => p.label).join(", ") || "none"})` })
+      continue
+    }
+    const state = owners[0]?.node?.hosted(session)?.session.record.state as { applied: string[]; beats: number; armed: boolean }
+    const count = new Map<string, number>()
+    for (const id of state.applied) count.set(id, (count.get(id) ?? 0) + 1)
+    for (const [id, n] of count) if (n > 1) out.push({ invariant: "exactly-once", detail: `${session}: action ${id} applied ${n} times` })
+    const positions = new Map<number, string>()
+    for (const a of bySession.get(session) ?? []) {
+      if (a.position === undefined) continue
+      const other = positions.get(a.position)
+      if (other) out.push({ invariant: "one-owner", detail: `${session}: position ${a.position} acknowledged to ${other} and ${a.id}` })
+      positions.set(a.position, a.id)
+      if (state.applied[a.position - 1] !== a.id)
+        out.push({ invariant: "exactly-once", detail: `${session}: ${a.id} was acknowledged at position ${a.position}, the final state has ${state.applied[a.position - 1] ?? "nothing"} there (${count.get(a.id) ? "it is elsewhere" : "it is lost"})` })
+    }
+    const before = beatsAtQuiet.get(session)
+    if (state.armed && before !== undefined && state.beats <= before) out.push({ invariant: "timers", detail: `${session}: its timer did not fire after ${(quietFrom / 1000).toFixed(1)} s (beats ${state.beats})` })
+  }
+  for (const a of world.actions)
+    if (a.ackedAt === undefined && a.failed === undefined && a.sentAt < quietFrom) out.push({ invariant: "answered", detail: `${a.id} (session ${a.session}) sent at ${(a.sentAt / 1000).toFixed(2)} s never answered` })
+  const ids = new Set(live.map((p) => p.node?.id))
+  for (const p of live) {
+    const seen = p.node?.role?.cluster.members().filter((m) => m.up).map((m) => m.id) ?? []
+    const wrong = seen.filter((id) => !ids.has(id))
+    const missing = [...ids].filter((id) => id && !seen.includes(id))
+    if (wrong.length || missing.length) out.push({ invariant: "membership", detail: `${p.label} sees ${wrong.length ? `${wrong.join(", ")} up (gone)` : ""}${missing.length ? ` misses ${missing.join(", ")}` : ""}` })
+  }
+  return out
+}
+
+/** The session's beats on its owner now (to compare at the end). */
+export function beatsNow(world: World): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const session of world.sessions)
+    for (const p of world.live()) {
+      const state = p.node?.hosted(session)?.session.record.state as { beats?: number } | undefined
+      if (state?.beats !== undefined) out.set(session, Math.max(out.get(session) ?? 0, state.beats))
+    }
+  return out
+}

@@ -1,0 +1,44 @@
+import * as v from "valibot"
+import { defineGame } from "../game/index.ts"
+
+const v1 = v.object({ applied: v.array(v.string()), beats: v.number(), armed: v.boolean() })
+const v2 = v.object({ applied: v.array(v.string()), beats: v.number(), armed: v.boolean(), count: v.number() })
+
+/**
+ * The simulator's game: its state lists every action applied, by id, so the
+ * checker can find each acknowledged action exactly once; a timer beats
+ * every second once the first action arrives, so the checker can see timers
+ * fire wherever the session runs. Version 2 adds a counter, migrated from
+ * version 1's list (the rolling deploy's state migration).
+ */
+export function ledgerGame(version: 1 | 2 = 1) {
+  return defineGame({
+    name: "ledger",
+    version,
+    players: { min: 1, max: 64 },
+    durability: "replicated",
+    state: (version === 1 ? v1 : v2) as typeof v2,
+    setup: () => (version === 1 ? { applied: [], beats: 0, armed: false } : { applied: [], beats: 0, armed: false, count: 0 }) as never,
+    actions: {
+      add: {
+        input: v.object({ id: v.pipe(v.string(), v.minLength(1), v.maxLength(64)) }),
+        apply({ state, input, timers }) {
+          state.applied.push(input.id)
+          if (version === 2) state.count++
+          if (!state.armed) {
+            state.armed = true
+            timers.after(1_000, "beat")
+          }
+          return state.applied.length
+        },
+      },
+    },
+    timers: {
+      beat({ state, timers }) {
+        state.beats++
+        timers.after(1_000, "beat")
+      },
+    },
+    migrate: { 1: (old: { applied: string[]; beats: number; armed: boolean }) => ({ ...old, count: old.applied.length }) },
+  })
+}

@@ -1,0 +1,200 @@
+import { beatsNow, checkEnd, type Violation } from "./check.ts"
+import { ledgerGame } from "./game.ts"
+import { Scheduler } from "./scheduler.ts"
+import { type SimProcess, World } from "./world.ts"
+
+export type FaultKind = "crash" | "power-off" | "pause" | "partition" | "one-way" | "latency" | "resets" | "deploy" | "join"
+
+export const ALL_FAULTS: readonly FaultKind[] = ["crash", "power-off", "pause", "partition", "one-way", "latency", "resets", "deploy", "join"]
+
+export interface RunOptions {
+  seed: string
+  nodes?: number
+  /** Virtual ms of faults and play; a quiet end follows. Default 30,000. */
+  activeMs?: number
+  faults?: readonly FaultKind[]
+  sessions?: number
+  botsPerSession?: number
+  /** Mean ms between a bot's actions. Default 400. */
+  actEveryMs?: number
+  /** Called with the world at the end, before the checks (for debugging a seed). */
+  onEnd?: (world: World) => void
+}
+
+export interface RunResult {
+  seed: string
+  ok: boolean
+  violations: Violation[]
+  /** The world's events (faults, starts, stops), each stamped with virtual seconds. */
+  trace: string[]
+  /** sha256 of the trace and of every answer players got: equal for two runs of one seed. */
+  hash: string
+  steps: number
+  virtualMs: number
+  realMs: number
+  actions: { sent: number; acked: number; failed: number }
+  /** The longest a player waited for an answer, virtual ms. */
+  worstAnswerMs: number
+  /** The nodes' last log lines (for a failing seed). */
+  log: string[]
+}
+
+const HEARTBEAT_MS = 500
+const FAILURE_MS = 3_000
+
+/** Runs one seed: a cluster, bots, a fault plan drawn from the seed, then the invariants. */
+export async function runSeed(opts: RunOptions): Promise<RunResult> {
+  const sched = new Scheduler(opts.seed)
+  const uninstall = sched.install()
+  const violations: Violation[] = []
+  const rejected = (error: unknown) => violations.push({ invariant: "uncaught", detail: `unhandled rejection at ${(sched.now / 1000).toFixed(3)} s: ${(error as Error)?.stack ?? error}` })
+  process.on("unhandledRejection", rejected)
+  const rnd = sched.random.fork("plan")
+  const world = new World(sched, sched.random.fork("world"), { heartbeatMs: HEARTBEAT_MS, failureMs: FAILURE_MS, replicas: 2, secret: "sim-secret-0123456789abcdef" }, (v) => [ledgerGame(v === 1 ? 1 : 2)])
+  sched.onError = (owner, error) => violations.push({ invariant: "uncaught", detail: `${owner} at ${(sched.now / 1000).toFixed(3)} s: ${(error as Error)?.stack ?? error}` })
+  const activeMs = opts.activeMs ?? 30_000
+  const faults = opts.faults ?? ALL_FAULTS
+  try {
+    const n = opts.nodes ?? 3
+    for (let i = 1; i <= n; i++) world.start(`n${i}`, 1)
+    await sched.run(2_000)
+    for (let i = 0; i < (opts.sessions ?? 3); i++) world.createSession()
+    await sched.run(3_000)
+    const playUntil = 3_000 + activeMs
+    for (const [i, session] of world.sessions.entries())
+      for (let b = 0; b < (opts.botsPerSession ?? 2); b++) world.bot(`b${i}x${b}`, session, opts.actEveryMs ?? 400, playUntil)
+    // Faults, one at a time, each healed before the next: the cluster keeps a majority, so every
+    // invariant (liveness included) must hold; safety must hold whatever happens.
+    let t = 5_000
+    let version = 1
+    let joined = 0
+    while (faults.length > 0) {
+      t += rnd.between(1_000, 4_000)
+      if (t > playUntil - 2_000) break
+      const kind = rnd.pick(faults)
+      const duration = rnd.between(1_000, 8_000)
+      const at = t
+      t += duration
+      if (kind === "deploy") t += 8_000 * world.procs.length
+      sched.after(at - sched.now, () => void fault(kind, duration), "world")
+    }
+    async function fault(kind: FaultKind, duration: number): Promise<void> {
+      const live = world.live()
+      if (live.length === 0) return
+      const p = rnd.pick(live)
+      const clock = sched.clockFor("world")
+      switch (kind) {
+        case "crash":
+        case "power-off": {
+          world.crash(p, kind === "power-off")
+          await clock.sleep(duration)
+          world.start(p.label, p.version)
+          return
+        }
+        case "pause": {
+          const ms = FAILURE_MS * rnd.between(0.3, 2.5)
+          world.note(`${p.label} paused for ${Math.round(ms)} ms`)
+          sched.pause(p.owner)
+          await clock.sleep(ms)
+          sched.resume(p.owner)
+          world.note(`${p.label} resumed`)
+          return
+        }
+        case "partition": {
+          for (const q of live) if (q !== p) {
+            world.net.cut(p.owner, q.owner)
+            world.net.cut(q.owner, p.owner)
+          }
+          world.note(`${p.label} cut off from the others for ${Math.round(duration)} ms`)
+          await clock.sleep(duration)
+          world.net.heal()
+          world.note("network healed")
+          return
+        }
+        case "one-way": {
+          const q = rnd.pick(live.filter((x) => x !== p))
+          if (!q) return
+          world.net.cut(p.owner, q.owner)
+          world.note(`${p.label} → ${q.label} cut (one way) for ${Math.round(duration)} ms`)
+          await clock.sleep(duration)
+          world.net.heal()
+          world.note("network healed")
+          return
+        }
+        case "latency": {
+          const tail = rnd.between(20, 400)
+          world.net.opts = { ...world.net.opts, tailMs: tail }
+          world.note(`network delay tail ${Math.round(tail)} ms for ${Math.round(duration)} ms`)
+          await clock.sleep(duration)
+          world.net.opts = { ...world.net.opts, tailMs: 2 }
+          return
+        }
+        case "resets": {
+          world.net.opts = { ...world.net.opts, resetChance: 0.002 }
+          world.note(`links reset at random for ${Math.round(duration)} ms`)
+          await clock.sleep(duration)
+          world.net.opts = { ...world.net.opts, resetChance: 0 }
+          return
+        }
+        case "join": {
+          const q = world.start(`j${++joined}`, version)
+          world.note(`${q.label} joins`)
+          return
+        }
+        case "deploy": {
+          version++
+          world.note(`rolling deploy to v${version}`)
+          for (const old of [...world.live()]) {
+            const fresh = world.start(`${old.label.replace(/v\d+$/, "")}v${version}`, version)
+            await waitUntil(clock, () => fresh.state === "up" && fresh.node?.status === "ready", 10_000)
+            await clock.sleep(2 * HEARTBEAT_MS)
+            await world.stop(old)
+          }
+          world.note(`rolling deploy to v${version} done`)
+          return
+        }
+      }
+    }
+    await sched.run(playUntil + 10_000)
+    // The quiet end: nothing fails any more; every invariant must hold once it has settled.
+    world.net.heal()
+    const quietFrom = sched.now
+    const beats = beatsNow(world)
+    await sched.run(quietFrom + 10_000)
+    opts.onEnd?.(world)
+    violations.push(...checkEnd(world, beats, quietFrom))
+    const hasher = new Bun.CryptoHasher("sha256")
+    for (const line of world.trace) hasher.update(`${line}\n`)
+    for (const a of world.actions) hasher.update(`${a.id}:${a.position ?? "-"}:${a.failed ?? ""}\n`)
+    const acked = world.actions.filter((a) => a.ackedAt !== undefined)
+    return {
+      seed: opts.seed,
+      ok: violations.length === 0,
+      violations,
+      trace: world.trace,
+      hash: hasher.digest("hex").slice(0, 16),
+      steps: sched.steps,
+      virtualMs: sched.now,
+      realMs: 0,
+      actions: { sent: world.actions.length, acked: acked.length, failed: world.actions.filter((a) => a.failed).length },
+      worstAnswerMs: Math.max(0, ...acked.map((a) => (a.ackedAt as number) - a.sentAt)),
+      log: world.log.slice(-3000),
+    }
+  } finally {
+    process.off("unhandledRejection", rejected)
+    uninstall()
+    for (const p of world.procs as SimProcess[]) sched.kill(p.owner)
+  }
+}
+
+async function waitUntil(clock: { sleep(ms: number): Promise<void> }, cond: () => boolean, maxMs: number): Promise<void> {
+  for (let waited = 0; !cond() && waited < maxMs; waited += 100) await clock.sleep(100)
+}
+
+/** realMs is filled in by the caller (it reads the real clock, which a run replaces). */
+export async function timedRun(opts: RunOptions): Promise<RunResult> {
+  const t0 = performance.now()
+  const r = await runSeed(opts)
+  r.realMs = Math.round(performance.now() - t0)
+  return r
+}

@@ -1,0 +1,126 @@
+import { describe, expect, test } from "bun:test"
+import { Random } from "../../framework/sim/random.ts"
+import { Scheduler } from "../../framework/sim/scheduler.ts"
+import { SimNetwork } from "../../framework/sim/network.ts"
+import type { Link } from "../../framework/cluster/index.ts"
+
+describe("the simulator's scheduler", () => {
+  test("runs events in time order, ties in the order they were armed, on virtual time", async () => {
+    const s = new Scheduler(1)
+    const seen: string[] = []
+    s.after(20, () => seen.push(`b@${s.now}`))
+    s.after(10, () => seen.push(`a@${s.now}`))
+    s.after(20, () => seen.push(`c@${s.now}`))
+    await s.run(100)
+    expect(seen).toEqual(["a@10", "b@20", "c@20"])
+    expect(s.now).toBe(100)
+  })
+
+  test("a paused owner's events wait for resume; a dead owner's never run; intervals repeat until cancelled", async () => {
+    const s = new Scheduler(1)
+    const seen: string[] = []
+    const clock = s.clockFor("n1")
+    const h = clock.setInterval(() => seen.push(`tick@${s.now}`), 10)
+    s.after(25, () => s.pause("n1"), "world")
+    s.after(60, () => s.resume("n1"), "world")
+    s.after(75, () => clock.clearInterval(h), "world")
+    s.clockFor("n2").setTimeout(() => seen.push("never"), 50)
+    s.after(40, () => s.kill("n2"), "world")
+    await s.run(200)
+    expect(seen).toEqual(["tick@10", "tick@20", "tick@60", "tick@70"])
+  })
+
+  test("promise continuations run before the next event (microtasks drain after each event)", async () => {
+    const s = new Scheduler(1)
+    const seen: string[] = []
+    s.after(10, () => void Promise.resolve().then(() => seen.push("continuation")))
+    s.after(10, () => seen.push("next event"))
+    await s.run(20)
+    expect(seen).toEqual(["continuation", "next event"])
+  })
+
+  test("install replaces the clock, timers and random sources, and the undo restores them", async () => {
+    const s = new Scheduler("x")
+    const realNow = Date.now
+    const undo = s.install()
+    let fired = -1
+    try {
+      setTimeout(() => (fired = s.now), 30)
+      const a = Math.random()
+      expect(crypto.randomUUID()).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4/)
+      await s.run(100)
+      expect(fired).toBe(30)
+      expect(Date.now()).toBe(Date.UTC(2026, 0, 1) + 100)
+      const again = new Scheduler("x")
+      expect(again.random.fork("globals").float()).toBe(a)
+    } finally {
+      undo()
+    }
+    expect(Date.now).toBe(realNow)
+  })
+
+  test("a seeded source gives the same numbers for the same seed, others for another", () => {
+    const a = new Random("seed")
+    const b = new Random("seed")
+    const c = new Random("other")
+    const xs = [a.next(), a.next(), a.next()]
+    expect([b.next(), b.next(), b.next()]).toEqual(xs)
+    expect(c.next()).not.toBe(xs[0])
+  })
+})
+
+describe("the simulated network", () => {
+  async function pair(s: Scheduler, net: SimNetwork) {
+    const got: string[] = []
+    let server: Link | undefined
+    net.host("b.sim:1", {
+      owner: "b",
+      accept: (_url, link) => {
+        server = link
+        link.handlers = { message: (d) => got.push(`b:${d}`), close: (c) => got.push(`b closed ${c}`) }
+        return undefined
+      },
+      fetch: async () => Response.json({ node: "b" }),
+    })
+    let client: Link | undefined
+    s.after(0, () => void net.dial("a", "http://b.sim:1/x", { message: (d) => got.push(`a:${d}`), close: (c) => got.push(`a closed ${c}`) }, 1_000).then((l) => (client = l)), "a")
+    await s.run(s.now + 100)
+    return { got, client: client as Link, server: server as Link }
+  }
+
+  test("frames arrive in order; a cut holds them until it heals; a one-way cut leaves the other way open", async () => {
+    const s = new Scheduler(2)
+    const net = new SimNetwork(s, new Random(2), { baseMs: 1, tailMs: 5, resetChance: 0 })
+    const { got, client, server } = await pair(s, net)
+    for (const n of [1, 2, 3]) client.send(String(n))
+    await s.run(s.now + 100)
+    expect(got).toEqual(["b:1", "b:2", "b:3"])
+    net.cut("a", "b")
+    client.send("held")
+    server.send("back")
+    await s.run(s.now + 1_000)
+    expect(got).toEqual(["b:1", "b:2", "b:3", "a:back"])
+    net.heal()
+    await s.run(s.now + 1_000)
+    expect(got.at(-1)).toBe("b:held")
+  })
+
+  test("a dial across a cut times out; to a crashed host it is refused; a crash closes the other end", async () => {
+    const s = new Scheduler(3)
+    const net = new SimNetwork(s, new Random(3), { baseMs: 1, tailMs: 1, resetChance: 0 })
+    const { got } = await pair(s, net)
+    net.crashed("b")
+    await s.run(s.now + 100)
+    expect(got).toContain("a closed 1006")
+    net.cut("a", "b")
+    const errors: string[] = []
+    const dial = () => s.after(0, () => void net.dial("a", "http://b.sim:1/x", { message() {}, close() {} }, 500).catch((e) => errors.push((e as Error).message)), "a")
+    dial()
+    await s.run(s.now + 1_000)
+    expect(errors).toEqual(["cannot reach http://b.sim:1/x (timed out)"])
+    net.unhost("b.sim:1")
+    dial()
+    await s.run(s.now + 1_000)
+    expect(errors[1]).toBe("cannot reach http://b.sim:1/x (connection refused)")
+  })
+})

@@ -1,0 +1,48 @@
+import { describe, expect, test } from "bun:test"
+import { join } from "node:path"
+
+/**
+ * The cluster simulator (framework/sim) run as `bun run sim` would: whole
+ * clusters of real nodes in one process, faults drawn from each seed, the
+ * invariants checked at the end. In a subprocess, since a run replaces the
+ * process's clock, timers and random sources.
+ */
+const MAIN = join(import.meta.dir, "../../framework/sim/main.ts")
+
+async function sim(args: string[]): Promise<{ code: number; out: string }> {
+  const p = Bun.spawn(["bun", MAIN, ...args], { stdout: "pipe", stderr: "pipe" })
+  const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()])
+  return { code: await p.exited, out: out + err }
+}
+
+const summary = (out: string) => /seed \S+: .* trace ([0-9a-f]{16})/.exec(out)?.[1]
+
+describe("the simulator", () => {
+  test("a seed replays exactly: the same trace and the same answers to every player, twice", async () => {
+    const a = await sim(["--seed", "7", "--active", "8000"])
+    const b = await sim(["--seed", "7", "--active", "8000"])
+    expect(summary(a.out)).toBeDefined()
+    expect(summary(b.out)).toBe(summary(a.out) as string)
+    // A different seed is a different run.
+    const c = await sim(["--seed", "8", "--active", "8000"])
+    expect(summary(c.out)).not.toBe(summary(a.out) as string)
+  }, 120_000)
+
+  // Seeds that found bugs, kept as regression cases (the plan a seed draws changes with the code, so
+  // each bug also has a scripted case where it could be written as one).
+  // 5, 15: a replica dropped its copy when a new member moved the replica set while the owner's power-off
+  //        was not detected yet; the takeover started from an older copy and lost acknowledged actions.
+  // 11:    a control link reset mid-relay lost an action frame; the relay went on and the action was never answered.
+  // 2:     a player on a node that lost power waited forever (the SDK had no liveness check).
+  test.each(["2", "5", "11", "15"])("regression seed %s holds every invariant", async (seed) => {
+    const r = await sim(["--seed", seed, "--active", "20000"])
+    expect(r.out).toContain(`seed ${seed}: ok`)
+    expect(r.code).toBe(0)
+  }, 120_000)
+
+  test("a batch of seeds with every fault holds every invariant", async () => {
+    const r = await sim(["--seeds", process.env.BATON_SIM_SEEDS ?? "40", "--from", "1000", "--active", "8000", "--workers", "2"])
+    expect(r.out).toMatch(/\d+ seeds \(.*\): \d+ passed, 0 failed/)
+    expect(r.code).toBe(0)
+  }, 600_000)
+})
