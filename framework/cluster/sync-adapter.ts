@@ -1,6 +1,6 @@
 import { cbor, type Message, NetworkAdapter, type PeerId, type PeerMetadata } from "@automerge/automerge-repo"
 import type { Link, LinkHandlers } from "./link.ts"
-import { systemTimers, type Timers } from "./timers.ts"
+import { systemTimers, type Timers } from "./clock.ts"
 
 /** The one protocol version @automerge/automerge-repo-network-websocket speaks; a node of the previous Baton version uses it. */
 const PROTOCOL_V1 = "1"
