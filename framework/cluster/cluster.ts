@@ -9,6 +9,22 @@ import { isMajority, majorityAnchor } from "./quorum.ts"
 import { type Clock, systemClock } from "./clock.ts"
 import type { AcceptedLink, Link } from "./link.ts"
 import { bunTransport, type Transport } from "./transport.ts"
+import {
+  checkBody,
+  fromVersion1,
+  type Message,
+  type MessageName,
+  messages,
+  PeerFailure,
+  peerErrorOf,
+  PeerRequestError,
+  PROTOCOL_VERSION,
+  type Request,
+  type RequestName,
+  requests,
+  toPeerError,
+  toVersion1,
+} from "./protocol.ts"
 import { SyncLinks } from "./sync.ts"
 
 export interface ClusterOptions {
@@ -49,6 +65,8 @@ export interface Member {
   version: string
   /** What it understands beyond the first version (control.ts CAPS); an older node has fewer. */
   caps: string[]
+  /** The peer protocol version its hello named (1: a node from before versions were named). */
+  protocol: number
   sessions: number
   /** When we last heard from it (ms since the epoch); for self, now. */
   lastHeard: number
@@ -77,9 +95,9 @@ export interface ClusterEvents {
   "link-lost": [peer: string, link: ControlLink]
 }
 
-type RequestHandler = (from: string, body: unknown) => Promise<unknown> | unknown
+type RequestHandler = (from: string, body: never) => Promise<unknown> | unknown
 /** `via`: the link it came on (a relay opened on a link ends with it). */
-type MessageHandler = (from: string, body: unknown, via: ControlLink) => void
+type MessageHandler = (from: string, body: never, via: ControlLink) => void
 
 interface Peer extends Member {
   link?: ControlLink
@@ -106,10 +124,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #retired = new Set<ControlLink>()
   #pending = new Map<number, { peer: string; resolve(v: unknown): void; reject(e: Error): void; timer: unknown }>()
   #rid = 0
-  #onRequest: RequestHandler = () => {
-    throw new Error("no request handler")
-  }
-  #onMessage: MessageHandler = () => {}
+  readonly #handlers = new Map<string, RequestHandler>()
+  readonly #receivers = new Map<string, MessageHandler>()
   #timers: unknown[] = []
   #stopDiscovery: (() => void) | undefined
   #opts: Required<Omit<ClusterOptions, "self" | "linkTtlMs" | "onRefused" | "clock" | "transport">> & Pick<ClusterOptions, "onRefused">
@@ -123,8 +139,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.clock = opts.clock ?? systemClock
     this.transport = opts.transport ?? bunTransport(this.clock, (error) => opts.log.error("cluster link handler failed", { error }))
     this.#opts = { ...opts, heartbeatMs: opts.heartbeatMs ?? 500, failureMs, leaseMs: Math.min(opts.leaseMs ?? failureMs / 2, failureMs * 0.8) }
-    this.#self = { ...opts.self, caps: CAPS, status: "joining", sessions: 0, lastHeard: this.clock.now(), up: true, voter: true }
+    this.#self = { ...opts.self, caps: CAPS, protocol: PROTOCOL_VERSION, status: "joining", sessions: 0, lastHeard: this.clock.now(), up: true, voter: true }
     this.#phi = new PhiDetector({ intervalMs: this.#opts.heartbeatMs })
+    this.handle("cluster:down?", (_from, body) => this.#seesDown(body.ids))
     this.#verifier = new LinkVerifier(opts.secret, opts.self.id, { ttlMs: opts.linkTtlMs, now: () => this.clock.now() })
     this.sync = new SyncLinks(opts.repo, opts.self.id, (to, kind) => this.#sign(to, kind), this.transport, this.clock)
   }
@@ -238,34 +255,59 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.#self.sessions = sessions
   }
 
-  onRequest(handler: RequestHandler): void {
-    this.#onRequest = handler
-  }
-  onMessage(handler: MessageHandler): void {
-    this.#onMessage = handler
+  /** Answers requests `name` (its body checked against the protocol's schema first). */
+  handle<K extends RequestName>(name: K, handler: (from: string, body: Request<K>) => unknown): void {
+    this.#handlers.set(name, handler as RequestHandler)
   }
 
-  /** A request to one peer, answered by its onRequest handler. */
-  request(peerId: string, body: unknown, timeoutMs = 5_000): Promise<unknown> {
+  /** Takes one-way messages `name` (checked first; one that fails its schema is dropped and logged). */
+  receive<K extends MessageName>(name: K, handler: (from: string, body: Message<K>, via: ControlLink) => void): void {
+    this.#receivers.set(name, handler as MessageHandler)
+  }
+
+  /**
+   * A request to one peer. Rejects with a PeerRequestError: the peer's own
+   * refusal (its code), or "no_link", "link_closed", "down", "timeout",
+   * "stopped" when it could not be answered.
+   */
+  request<K extends RequestName>(peerId: string, name: K, body: Request<K>, timeoutMs = 5_000): Promise<unknown> {
     const link = this.#peers.get(peerId)?.link
-    if (!link?.open) return Promise.reject(new Error(`no link to ${peerId}`))
+    if (!link?.open) return Promise.reject(new PeerRequestError({ code: "no_link", message: `no link to ${peerId}` }))
     const rid = ++this.#rid
     return new Promise((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
         this.#pending.delete(rid)
-        reject(new Error(`request to ${peerId} timed out after ${timeoutMs} ms`))
+        reject(new PeerRequestError({ code: "timeout", message: `${name} to ${peerId} timed out after ${timeoutMs} ms` }))
       }, timeoutMs)
       this.#pending.set(rid, { peer: peerId, resolve, reject, timer })
-      link.send({ t: "req", rid, body })
+      link.send({ t: "req", rid, body: { ...body, t: name } })
     })
   }
 
   /** A one-way message to one peer; false when there is no open link. */
-  send(peerId: string, body: unknown): boolean {
+  send<K extends MessageName>(peerId: string, name: K, body: Message<K>): boolean {
     const link = this.#peers.get(peerId)?.link
     if (!link?.open) return false
-    link.send({ t: "msg", body })
+    link.send({ t: "msg", body: { ...body, t: name } })
     return true
+  }
+
+  #dispatchRequest(from: string, body: unknown): Promise<unknown> | unknown {
+    const name = (body as { t?: unknown } | null)?.t
+    const handler = typeof name === "string" && Object.hasOwn(requests, name) ? this.#handlers.get(name) : undefined
+    if (!handler) throw new PeerFailure({ code: "unknown_request", message: `unknown request ${JSON.stringify(name ?? null)}` })
+    const checked = checkBody(requests[name as RequestName], name as string, body)
+    if (!checked.ok) throw new PeerFailure(checked.error)
+    return handler(from, checked.body as never)
+  }
+
+  #dispatchMessage(from: string, body: unknown, via: ControlLink): void {
+    const name = (body as { t?: unknown } | null)?.t
+    const handler = typeof name === "string" && Object.hasOwn(messages, name) ? this.#receivers.get(name) : undefined
+    if (!handler) return this.#opts.log.warn("peer message of an unknown type dropped", { peer: from, type: typeof name === "string" ? name.slice(0, 40) : null })
+    const checked = checkBody(messages[name as MessageName], name as string, body)
+    if (!checked.ok) return this.#opts.log.warn("malformed peer message dropped", { peer: from, why: checked.error.message.slice(0, 300) })
+    handler(from, checked.body as never, via)
   }
 
   /** Authenticates an incoming cluster upgrade (each token once); returns the peer node id, or a reason to refuse. */
@@ -314,7 +356,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.sync.close()
     for (const p of this.#pending.values()) {
       this.clock.clearTimeout(p.timer)
-      p.reject(new Error("cluster stopped"))
+      p.reject(new PeerRequestError({ code: "stopped", message: "cluster stopped" }))
     }
   }
 
@@ -328,6 +370,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       sessions: this.#self.sessions,
       peers: [...this.#peers.values()].filter((p) => p.up).map((p) => ({ id: p.id, url: p.url })),
       caps: CAPS,
+      protocol: PROTOCOL_VERSION,
     }
   }
 
@@ -442,10 +485,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         return this.#down(peer, "left the cluster")
       case "req":
         return void Promise.resolve()
-          .then(() => (isDownQuestion(msg.body) ? this.#seesDown(msg.body.ids) : this.#onRequest(from, msg.body)))
+          .then(() => this.#dispatchRequest(from, msg.body))
           .then(
             (body) => link.send({ t: "res", rid: msg.rid, ok: true, body }),
-            (error) => link.send({ t: "res", rid: msg.rid, ok: false, error: (error as Error).message }),
+            (error) => {
+              const err = toPeerError(error)
+              link.send({ t: "res", rid: msg.rid, ok: false, error: toVersion1(err), err })
+            },
           )
       case "res": {
         const p = this.#pending.get(msg.rid)
@@ -453,11 +499,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         this.#pending.delete(msg.rid)
         this.clock.clearTimeout(p.timer)
         if (msg.ok) p.resolve(msg.body)
-        else p.reject(new Error(msg.error ?? "request failed"))
+        else p.reject(new PeerRequestError(peerErrorOf(msg.err) ?? fromVersion1(typeof msg.error === "string" ? msg.error : "request failed")))
         return
       }
       case "msg":
-        return this.#onMessage(from, msg.body, link)
+        return this.#dispatchMessage(from, msg.body, link)
     }
   }
 
@@ -490,8 +536,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const wasUp = peer?.up ?? false
     // A member never met before: the cluster re-formed around the ones dropped while unreachable.
     if (!peer) this.#pruned.clear()
-    peer ??= { id: hello.id, url: hello.url, status: hello.status, version: hello.version, caps: [], sessions: 0, lastHeard: 0, up: false, voter: true }
-    Object.assign(peer, { url: hello.url, status: hello.status, version: hello.version, caps: hello.caps ?? [], sessions: hello.sessions, lastHeard: this.clock.now(), up: true, voter: true, link })
+    peer ??= { id: hello.id, url: hello.url, status: hello.status, version: hello.version, caps: [], protocol: 1, sessions: 0, lastHeard: 0, up: false, voter: true }
+    Object.assign(peer, { url: hello.url, status: hello.status, version: hello.version, caps: hello.caps ?? [], protocol: typeof hello.protocol === "number" ? hello.protocol : 1, sessions: hello.sessions, lastHeard: this.clock.now(), up: true, voter: true, link })
     this.#peers.set(peer.id, peer)
     this.#pruned.delete(peer.id)
     if (!wasUp) this.#phi.reset(peer.id, peer.lastHeard)
@@ -509,7 +555,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (!peer || peer.link !== link) return
     peer.link = undefined
     // Requests in flight on it will get no answer: fail them now rather than at their timeout.
-    this.#failPending(peerId, `link to ${peerId} closed`)
+    this.#failPending(peerId, "link_closed", `link to ${peerId} closed`)
     this.emit("link-lost", peerId, link)
     // A process that died refuses the redial at once: that is a faster verdict than the heartbeat timeout.
     if (peer.up && this.#self.id < peer.id) this.#dial(peer.url)
@@ -563,7 +609,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const answers = await Promise.all(
       peers.map(async (peer) => {
         try {
-          return { peer, down: (await this.request(peer, { t: DOWN_QUESTION, ids }, 1_000)) as unknown }
+          return { peer, down: (await this.request(peer, "cluster:down?", { ids }, 1_000)) as unknown }
         } catch {
           return { peer, down: undefined }
         }
@@ -584,9 +630,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   /** Which of these members this node sees down (a peer deciding whether to drop them from the majority). */
-  #seesDown(ids: unknown): string[] {
-    if (!Array.isArray(ids)) return []
-    return ids.filter((id): id is string => typeof id === "string" && (this.#peers.get(id)?.up !== true || this.suspected(id)))
+  #seesDown(ids: string[]): string[] {
+    return ids.filter((id) => this.#peers.get(id)?.up !== true || this.suspected(id))
   }
 
   #probing = new Set<string>()
@@ -624,19 +669,19 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (lost) this.emit("link-lost", peer.id, lost)
     // Requests waiting on it will not be answered: fail them now, not at their timeout (a drain's
     // handoff to a node cut off mid-request held its session frozen for the full 10 s).
-    this.#failPending(peer.id, `${peer.id} is down (${why})`)
+    this.#failPending(peer.id, "down", `${peer.id} is down (${why})`)
     this.sync.disconnect(peer.id)
     this.#opts.log.info("node-down", { member: peer.id, why })
     this.emit("node-down", this.#public(peer))
     peer.movedOut = undefined
   }
 
-  #failPending(peerId: string, why: string): void {
+  #failPending(peerId: string, code: string, why: string): void {
     for (const [rid, p] of this.#pending)
       if (p.peer === peerId) {
         this.#pending.delete(rid)
         this.clock.clearTimeout(p.timer)
-        p.reject(new Error(why))
+        p.reject(new PeerRequestError({ code, message: why }))
       }
   }
 
@@ -650,11 +695,6 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 }
 
-const DOWN_QUESTION = "cluster:down?"
-
-function isDownQuestion(body: unknown): body is { t: typeof DOWN_QUESTION; ids: unknown } {
-  return typeof body === "object" && body !== null && (body as { t?: unknown }).t === DOWN_QUESTION
-}
 
 /** A hello (alone or in a batch) naming another node than the one the link is with. */
 function claimsOther(msg: ControlMessage, peer: string): boolean {

@@ -3,7 +3,7 @@ import type { Link } from "./link.ts"
 /** Control messages between nodes (JSON over the control link). */
 export type ControlMessage =
   /** `caps`: what the sender understands beyond the first version (CAPS); older nodes send fewer or none. */
-  | { t: "hello"; id: string; url: string; status: MemberStatus; version: string; sessions: number; peers: { id: string; url: string }[]; caps?: string[] }
+  | { t: "hello"; id: string; url: string; status: MemberStatus; version: string; sessions: number; peers: { id: string; url: string }[]; caps?: string[]; protocol?: number }
   /** Several messages in one frame, in order (only to peers whose hello said "batch"). */
   | { t: "batch"; msgs: ControlMessage[] }
   /** `ts`: the sender's clock, echoed back at once (hb-echo): the sender's lease is anchored at its own send time. */
@@ -12,7 +12,8 @@ export type ControlMessage =
   /** Leaving. `moved`: the sessions it handed off, and to whom (a peer's registry copy may not show it yet). */
   | { t: "bye"; moved?: Record<string, string> }
   | { t: "req"; rid: number; body: unknown }
-  | { t: "res"; rid: number; ok: boolean; body?: unknown; error?: string }
+  /** `error`: the message as a version-1 peer reads it; `err`: the structured error (version 2). */
+  | { t: "res"; rid: number; ok: boolean; body?: unknown; error?: string; err?: unknown }
   | { t: "msg"; body: unknown }
 
 export type MemberStatus = "joining" | "ready" | "draining" | "gone"

@@ -3,33 +3,14 @@ import { rank } from "./placement.ts"
 import type { SessionRecord } from "../game/index.ts"
 import type { HandoffHost } from "./port.ts"
 import { Store } from "../store/index.ts"
+import { PeerRequestError, type Request } from "./protocol.ts"
 import { Takeover } from "./takeover.ts"
 
+/** A handoff: the session's document (its automerge changes), its live record, and the epoch the target takes. */
+export type HandoffRequest = Request<"handoff">
+export type HostingRequest = Request<"hosting">
+export type ClaimedRequest = Request<"claimed">
 
-/** A handoff request: the session's document (its automerge changes) and the epoch the target takes. */
-export interface HandoffRequest {
-  t: "handoff"
-  session: string
-  epoch: number
-  /** base64 of the document's bytes. */
-  doc: string
-  /** The document's URL: the target writes on in the same document (older nodes start a fresh one). */
-  url?: string
-  /** The live record, exactly-once answers included (the document keeps only their counters). */
-  record?: SessionRecord
-  from: string
-}
-
-export interface HostingRequest {
-  t: "hosting"
-  sessions: string[]
-}
-
-export interface ClaimedRequest {
-  t: "claimed"
-  session: string
-  owner: string
-}
 
 export interface MoveResult {
   session: string
@@ -122,12 +103,13 @@ export class Handoff {
       // still be applied late, and that owner must lose to the next one, not tie with it.
       const next = epoch + 1 + attempt++
       try {
-        await this.#cluster.request(target.id, { t: "handoff", session: id, epoch: next, doc, url, record, from: this.#host.id } satisfies HandoffRequest, Math.min(left, 10_000))
+        await this.#cluster.request(target.id, "handoff", { session: id, epoch: next, doc, url, record, from: this.#host.id }, Math.min(left, 10_000))
         return await this.#handedOff(id, target, started, record, next, deadline)
       } catch (error) {
         const why = (error as Error).message
         // No answer is not a refusal: ask whether it took the session before giving it to anyone else.
-        if (!why.startsWith("refused:") && (await this.#runsThere(target.id, id))) return await this.#handedOff(id, target, started, record, next, deadline)
+        const refused = error instanceof PeerRequestError && error.code === "refused"
+        if (!refused && (await this.#runsThere(target.id, id))) return await this.#handedOff(id, target, started, record, next, deadline)
         refusals.push(`${target.id} (v${target.version}): ${why}`)
         this.#host.log.warn("handoff refused; trying the next node", { session: id, target: target.id, version: target.version, why })
       }
@@ -155,7 +137,7 @@ export class Handoff {
   async #runsThere(peer: string, session: string): Promise<boolean> {
     for (let i = 0; i < 3; i++) {
       try {
-        const runs = await this.#cluster.request(peer, { t: "hosting", sessions: [session] } satisfies HostingRequest, 1_000)
+        const runs = await this.#cluster.request(peer, "hosting", { sessions: [session] }, 1_000)
         return Array.isArray(runs) && runs.includes(session)
       } catch {
         await this.#host.clock.sleep(200)

@@ -1,35 +1,9 @@
 import type { Cluster } from "./cluster.ts"
+import type { LedgerChange, Message, ReplicationItem } from "./protocol.ts"
 import { type ClientLedger, idProblem, LEDGER_RESULTS, type LedgerResult, type SessionRecord } from "../game/index.ts"
 import type { Logger } from "../log/index.ts"
 import { applyPatch, diff, type PatchOp } from "../protocol/index.ts"
 import type { ReplicatedSession as HostedSession } from "./port.ts"
-
-/** Owner → replica: the record's changes since `base` (or the whole record), at `rev`; `since`: when the oldest of them was made. */
-export type ReplicationItem = {
-  session: string
-  epoch: number
-  base: number | null
-  rev: number
-  since: number
-  /** The record's changes outside the ledgers. */
-  ops?: PatchOp[]
-  /** Ledgers that changed: counters and the answers added since `base` (null: the ledger is gone). */
-  ledgers?: Record<string, LedgerChange | null>
-  full?: SessionRecord
-}
-
-/** A client's ledger as of `rev`: what a replica needs to answer a resend after a failover. */
-type LedgerChange = { player: string; seq: number; at: number; add: LedgerResult[] }
-
-export type ReplicationMessage =
-  | ({ t: "rep" } & ReplicationItem)
-  /** "local" durability: every session's changes of the last window, one message per peer, nothing acknowledged. */
-  | { t: "rep-batch"; items: ReplicationItem[] }
-  | { t: "rep-ack"; session: string; rev: number }
-  | { t: "rep-nack"; session: string }
-  /** The sender is not the owner any more: a newer epoch runs the session. */
-  | { t: "rep-fenced"; session: string; epoch: number }
-
 
 /** How often "local" durability streams changes to replicas, ms. */
 const STREAM_MS = 20
@@ -157,7 +131,7 @@ export class Replicator {
     for (const [peer, items] of batches) {
       let sent: ReplicationItem[]
       try {
-        sent = this.cluster.send(peer, { t: "rep-batch", items } satisfies ReplicationMessage) ? items : []
+        sent = this.cluster.send(peer, "rep-batch", { items }) ? items : []
       } catch {
         sent = this.#sendEach(peer, items)
       }
@@ -173,7 +147,7 @@ export class Replicator {
     const sent: ReplicationItem[] = []
     for (const item of items) {
       try {
-        if (this.cluster.send(peer, { t: "rep-batch", items: [item] } satisfies ReplicationMessage)) sent.push(item)
+        if (this.cluster.send(peer, "rep-batch", { items: [item] })) sent.push(item)
       } catch (error) {
         this.log.error("session cannot be replicated: its record does not serialise", { session: item.session, error })
       }
@@ -210,7 +184,7 @@ export class Replicator {
     for (const peer of peers) {
       const item = this.#itemFor(h, peer, now)
       if (!item) continue
-      if (this.cluster.send(peer, { t: "rep", ...item } satisfies ReplicationMessage)) sentNow = true
+      if (this.cluster.send(peer, "rep", { ...item })) sentNow = true
       else this.#sent.get(h.id)?.delete(peer)
     }
     if (sentNow && !this.#since.has(h.id)) this.#since.set(h.id, now)
@@ -272,14 +246,14 @@ export class Replicator {
     const newer = Math.max(this.hostedEpoch(item.session) ?? 0, cur?.epoch ?? 0)
     if (newer > item.epoch) {
       // A stale owner (it was cut off and the session moved on): never confirm its writes.
-      this.cluster.send(from, { t: "rep-fenced", session: item.session, epoch: newer } satisfies ReplicationMessage)
+      this.cluster.send(from, "rep-fenced", { session: item.session, epoch: newer })
       return false
     }
     let record: SessionRecord | undefined
     if (item.full) record = item.full
     else if (cur && cur.record.rev === item.base && item.ops) record = applyLedgers(applyPatch(cur.record, item.ops), item.ledgers)
     if (!record) {
-      this.cluster.send(from, { t: "rep-nack", session: item.session } satisfies ReplicationMessage)
+      this.cluster.send(from, "rep-nack", { session: item.session })
       return false
     }
     this.#shadows.set(item.session, { epoch: item.epoch, record, at: this.cluster.clock.now() })
@@ -287,38 +261,35 @@ export class Replicator {
     return true
   }
 
-  onMessage(from: string, msg: ReplicationMessage): void {
-    switch (msg.t) {
-      case "rep":
-        // A draining replica keeps what it gets (it hands its copies on before it leaves) but confirms
-        // nothing: an ack must rest on a copy that stays in the cluster. Nor does one that voted for a
-        // newer epoch: the takeover may start from a copy without this change. The owner is not told to
-        // stop (the takeover may fail, and the vote lapse): its acks just wait.
-        if (this.#take(from, msg) && this.cluster.self.status !== "draining" && (this.promisedEpoch(msg.session) ?? 0) <= msg.epoch)
-          this.cluster.send(from, { t: "rep-ack", session: msg.session, rev: msg.rev } satisfies ReplicationMessage)
-        return
-      case "rep-batch":
-        for (const item of msg.items) this.#take(from, item)
-        return
-      case "rep-ack": {
-        const h = this.#awaiting.get(msg.session)
-        this.#confirmed.set(msg.session, Math.max(this.#confirmed.get(msg.session) ?? 0, msg.rev))
-        if (this.mayAcknowledge()) h?.releaseAcks(msg.rev)
-        if (h && msg.rev >= h.session.record.rev) this.#since.delete(msg.session)
-        return
-      }
-      case "rep-fenced":
-        this.onFenced(msg.session, msg.epoch)
-        return
-      case "rep-nack": {
-        // That replica lost the thread (it restarted, or just joined the set): send it the whole record.
-        this.#sent.get(msg.session)?.delete(from)
-        const h = this.#awaiting.get(msg.session) ?? this.hosted(msg.session)
-        if (h?.holdAcks) this.replicate(h)
-        else if (h) this.stream(h)
-        return
-      }
-    }
+  /**
+   * Replica side. A draining replica keeps what it gets (it hands its copies on before it leaves) but
+   * confirms nothing: an ack must rest on a copy that stays in the cluster. Nor does one that voted for
+   * a newer epoch: the takeover may start from a copy without this change. The owner is not told to
+   * stop (the takeover may fail, and the vote lapse): its acks just wait.
+   */
+  onRep(from: string, item: Message<"rep">): void {
+    if (this.#take(from, item) && this.cluster.self.status !== "draining" && (this.promisedEpoch(item.session) ?? 0) <= item.epoch)
+      this.cluster.send(from, "rep-ack", { session: item.session, rev: item.rev })
+  }
+
+  onBatch(from: string, msg: Message<"rep-batch">): void {
+    for (const item of msg.items) this.#take(from, item)
+  }
+
+  /** Owner side: a replica holds `rev`. */
+  onAck(_from: string, msg: Message<"rep-ack">): void {
+    const h = this.#awaiting.get(msg.session)
+    this.#confirmed.set(msg.session, Math.max(this.#confirmed.get(msg.session) ?? 0, msg.rev))
+    if (this.mayAcknowledge()) h?.releaseAcks(msg.rev)
+    if (h && msg.rev >= h.session.record.rev) this.#since.delete(msg.session)
+  }
+
+  /** Owner side: that replica lost the thread (it restarted, or just joined the set): send it the whole record. */
+  onNack(from: string, msg: Message<"rep-nack">): void {
+    this.#sent.get(msg.session)?.delete(from)
+    const h = this.#awaiting.get(msg.session) ?? this.hosted(msg.session)
+    if (h?.holdAcks) this.replicate(h)
+    else if (h) this.stream(h)
   }
 }
 

@@ -9,9 +9,10 @@ import { newestCheckpoint, type SessionDoc } from "../store/index.ts"
 import { type ClaimedRequest, Handoff, type HandoffRequest, type HostingRequest } from "./handoff.ts"
 import type { NodePort } from "./port.ts"
 import type { CopyRequest, GrantRequest, RetractMessage } from "./takeover.ts"
-import { asPublic, clientError, errorFromWire, errorToWire, type PlayerLink } from "../protocol/index.ts"
+import { asPublic, BatonError, clientError, type PlayerLink } from "../protocol/index.ts"
 import { SampleWindow } from "../metrics/index.ts"
-import { type ReplicationMessage, Replicator } from "./replication.ts"
+import { Replicator } from "./replication.ts"
+import { PeerFailure, PeerRequestError } from "./protocol.ts"
 
 export interface ClusterConfig {
   /** The URL peers reach this node at. */
@@ -37,27 +38,6 @@ const SHADOW_GRACE_MS = 30_000
 
 /** Replica documents a node starts fetching per round (every 50 ms while there are more). */
 const FOLLOW_PER_ROUND = 25
-
-type Body =
-  | HandoffRequest
-  | ClaimedRequest
-  | GrantRequest
-  | CopyRequest
-  | RetractMessage
-  | HostingRequest
-  | ReplicationMessage
-  | { t: "create"; game: string; options?: unknown; id: string; seed?: string }
-  | { t: "where"; session: string }
-  | { t: "copy-on"; session: string; epoch: number; record: SessionRecord }
-  | { t: "list" }
-  | { t: "timeline"; since: number }
-  | { t: "info"; session: string; public?: boolean }
-  | { t: "open"; game: string }
-  | { t: "relay-open"; conn: string; msg: ClientMessage }
-  | { t: "relay-in"; conn: string; msg: ClientMessage }
-  | { t: "relay-end"; conn: string }
-  | { t: "relay-out"; conn: string; frame: string }
-  | { t: "relay-close"; conn: string; code: number; reason: string }
 
 interface Relayed {
   peer: string
@@ -140,8 +120,8 @@ export class ClusterRole {
     )
     this.handoff = new Handoff(node, this.cluster, (session) => this.replicator.shadow(session))
     this.handoff.copyOn = (session, target, record, epoch, deadline) => this.#copyOn(session, [target], epoch, record, deadline).then(() => {})
-    this.cluster.onRequest((from, body) => this.#onRequest(from, body as Body))
-    this.cluster.onMessage((from, body, via) => this.#onMessage(from, body as Body, via))
+    this.#handleRequests()
+    this.#receiveMessages()
     const reshare = () => {
       this.#replicaSets.clear()
       node.store.repo.shareConfigChanged()
@@ -231,10 +211,11 @@ export class ClusterRole {
 
   async createRemote(owner: string, game: string, options: unknown, id: string, seed?: string): Promise<unknown> {
     try {
-      return await this.cluster.request(owner, { t: "create", game, options, id, seed } satisfies Body)
+      return await this.cluster.request(owner, "create", { game, options, id, seed })
     } catch (error) {
       // Only a BatonError the owner marked as one is shown; a timeout or an exception's text is logged here.
-      throw errorFromWire(error) ?? clientError(error, this.#node.log, { session: id, game, owner, where: "relayed create" }, "unavailable", 503)
+      const e = error instanceof PeerRequestError && error.peerError.forClients ? error.peerError : undefined
+      throw e ? new BatonError(e.code, e.message, e.status, e.errorId) : clientError(error, this.#node.log, { session: id, game, owner, where: "relayed create" }, "unavailable", 503)
     }
   }
 
@@ -250,26 +231,26 @@ export class ClusterRole {
     const r: Relayed = { peer: owner, conn: crypto.randomUUID(), link, join: msg }
     this.#outbound.set(r.conn, r)
     this.#byLink.set(link, r)
-    this.cluster.send(owner, { t: "relay-open", conn: r.conn, msg } satisfies Body)
+    this.cluster.send(owner, "relay-open", { conn: r.conn, msg })
     return (m) => {
       const cur = this.#byLink.get(link)
       if (!cur) return
       if (cur.pending) cur.pending.push(m)
-      else this.cluster.send(cur.peer, { t: "relay-in", conn: cur.conn, msg: m } satisfies Body)
+      else this.cluster.send(cur.peer, "relay-in", { conn: cur.conn, msg: m })
     }
   }
 
   /** Sessions of every member that answers within a second (a cluster-wide GET /sessions). */
   async listAll(): Promise<unknown[]> {
     const peers = this.cluster.members().filter((m) => m.up && m.id !== this.#node.id)
-    const lists = await Promise.all(peers.map((p) => this.cluster.request(p.id, { t: "list" } satisfies Body, 1_000).catch(() => [])))
+    const lists = await Promise.all(peers.map((p) => this.cluster.request(p.id, "list", {}, 1_000).catch(() => [])))
     return [...this.#node.sessions(), ...lists.flat()]
   }
 
   /** Every member's timeline, merged by time (the dashboard's feed). */
   async timelineAll(since: number): Promise<unknown[]> {
     const peers = this.cluster.members().filter((m) => m.up && m.id !== this.#node.id)
-    const lists = await Promise.all(peers.map((p) => this.cluster.request(p.id, { t: "timeline", since } satisfies Body, 1_000).catch(() => [])))
+    const lists = await Promise.all(peers.map((p) => this.cluster.request(p.id, "timeline", { since }, 1_000).catch(() => [])))
     return [...this.#node.timeline(since), ...(lists.flat() as { time: number }[])].sort((a, b) => (a as { time: number }).time - (b as { time: number }).time)
   }
 
@@ -284,14 +265,14 @@ export class ClusterRole {
     if (this.#node.hasSession(session)) return pub ? this.#node.publicSession(session) : this.#node.session(session)
     const owner = await this.#locate(session)
     if (!owner) return undefined
-    const answer = await this.cluster.request(owner, { t: "info", session, public: pub } satisfies Body, 2_000)
+    const answer = await this.cluster.request(owner, "info", { session, public: pub }, 2_000)
     return pub ? asPublic(answer) : answer
   }
 
   /** The public listing across the cluster: open sessions of `game` with a seat free, oldest first. */
   async openAll(game: string, max = 100): Promise<unknown[]> {
     const peers = this.cluster.members().filter((m) => m.up && m.id !== this.#node.id)
-    const lists = await Promise.all(peers.map((p) => this.cluster.request(p.id, { t: "open", game } satisfies Body, 1_000).catch(() => [])))
+    const lists = await Promise.all(peers.map((p) => this.cluster.request(p.id, "open", { game }, 1_000).catch(() => [])))
     const theirs = (lists as unknown[]).flatMap((l) => (Array.isArray(l) ? l : [])).map(asPublic).filter((x): x is OpenSession => x !== undefined)
     const all: OpenSession[] = [...(this.#node.openSessions(game) as OpenSession[]), ...theirs]
     return all.sort((a, b) => a.createdAt - b.createdAt).slice(0, max)
@@ -303,7 +284,7 @@ export class ClusterRole {
     if (!r) return
     this.#byLink.delete(link)
     this.#outbound.delete(r.conn)
-    this.cluster.send(r.peer, { t: "relay-end", conn: r.conn } satisfies Body)
+    this.cluster.send(r.peer, "relay-end", { conn: r.conn })
   }
 
   /**
@@ -341,8 +322,8 @@ export class ClusterRole {
     r.peer = owner
     r.conn = crypto.randomUUID()
     this.#outbound.set(r.conn, r)
-    this.cluster.send(owner, { t: "relay-open", conn: r.conn, msg: r.join } satisfies Body)
-    for (const m of r.pending.splice(0)) this.cluster.send(owner, { t: "relay-in", conn: r.conn, msg: m } satisfies Body)
+    this.cluster.send(owner, "relay-open", { conn: r.conn, msg: r.join })
+    for (const m of r.pending.splice(0)) this.cluster.send(owner, "relay-in", { conn: r.conn, msg: m })
     r.pending = undefined
   }
 
@@ -376,7 +357,7 @@ export class ClusterRole {
       if (e && mine !== undefined && e.epoch > mine && e.owner !== this.#node.id) out.add(id)
     }
     const peers = this.cluster.members().filter((m) => m.up && m.id !== this.#node.id)
-    const answers = await Promise.all(peers.map((p) => this.cluster.request(p.id, { t: "hosting", sessions: ids } satisfies Body, 1_000).catch(() => undefined)))
+    const answers = await Promise.all(peers.map((p) => this.cluster.request(p.id, "hosting", { sessions: ids }, 1_000).catch(() => undefined)))
     if (answers.some((a) => !Array.isArray(a))) return undefined
     const asked = new Set(ids)
     for (const a of answers as string[][]) for (const id of a) if (asked.has(id)) out.add(id)
@@ -390,7 +371,7 @@ export class ClusterRole {
     let handed = 0
     await Promise.all(
       targets.map((to) =>
-        this.cluster.request(to, { t: "copy-on", session, epoch, record } satisfies Body, Math.max(100, deadline - this.#node.clock.now())).then(
+        this.cluster.request(to, "copy-on", { session, epoch, record }, Math.max(100, deadline - this.#node.clock.now())).then(
           () => void handed++,
           (error) => void failed.push(`${session} → ${to}: ${(error as Error).message}`),
         ),
@@ -447,100 +428,86 @@ export class ClusterRole {
     // stopped answering must not make the others wait for its timeout); only the one running it says yes.
     if (candidates.length === 0) return undefined
     const asks = candidates.map((peer) =>
-      this.cluster.request(peer, { t: "where", session } satisfies Body, 2_000).then((has) => (has === true ? peer : Promise.reject(new Error("not there")))),
+      this.cluster.request(peer, "where", { session }, 2_000).then((has) => (has === true ? peer : Promise.reject(new Error("not there")))),
     )
     return Promise.any(asks).catch(() => undefined)
   }
 
-  #onRequest(from: string, body: Body): unknown {
-    switch (body.t) {
-      case "create":
-        try {
-          return this.#node.createLocal(body.game, body.options, body.id, body.seed)
-        } catch (error) {
-          throw errorToWire(clientError(error, this.#node.log, { session: body.id, game: body.game, where: "create for a peer" }))
-        }
-      case "handoff":
-        try {
-          return this.handoff.accept(body)
-        } catch (error) {
-          throw new Error(`refused: ${(error as Error).message}`)
-        }
-      case "claimed":
-        return this.handoff.claimed(body)
-      case "grant":
-        return this.handoff.takeover.grant(from, body)
-      case "copy":
-        return this.handoff.takeover.copy(body)
-      case "hosting":
-        return this.handoff.hosting(body)
-      case "where":
-        return this.#node.hasSession(body.session)
-      case "copy-on":
-        return this.replicator.takeCopy(body.session, body.epoch, body.record)
-      case "list":
-        return this.#node.sessions()
-      case "timeline":
-        return this.#node.timeline(body.since)
-      case "info":
-        return (body.public ? this.#node.publicSession(body.session) : this.#node.session(body.session)) ?? null
-      case "open":
-        return this.#node.openSessions(body.game)
-      default:
-        throw new Error(`unknown request ${(body as { t?: string }).t}`)
-    }
+  /** What this node answers its peers (each body already checked against cluster/protocol.ts). */
+  #handleRequests(): void {
+    const c = this.cluster
+    c.handle("create", (_from, body) => {
+      try {
+        return this.#node.createLocal(body.game, body.options, body.id, body.seed)
+      } catch (error) {
+        // A refusal meant for the client goes as it is; anything else is logged here, under an error id.
+        const e = clientError(error, this.#node.log, { session: body.id, game: body.game, where: "create for a peer" })
+        throw new PeerFailure({ code: e.code, message: e.message, status: e.status, errorId: e.errorId, forClients: true })
+      }
+    })
+    c.handle("handoff", (_from, body) => {
+      try {
+        return this.handoff.accept(body)
+      } catch (error) {
+        throw new PeerFailure({ code: "refused", message: (error as Error).message })
+      }
+    })
+    c.handle("claimed", (_from, body) => this.handoff.claimed(body))
+    c.handle("grant", (from, body) => this.handoff.takeover.grant(from, body))
+    c.handle("copy", (_from, body) => this.handoff.takeover.copy(body))
+    c.handle("hosting", (_from, body) => this.handoff.hosting(body))
+    c.handle("where", (_from, body) => this.#node.hasSession(body.session))
+    c.handle("copy-on", (_from, body) => this.replicator.takeCopy(body.session, body.epoch, body.record))
+    c.handle("list", () => this.#node.sessions())
+    c.handle("timeline", (_from, body) => this.#node.timeline(body.since))
+    c.handle("info", (_from, body) => (body.public ? this.#node.publicSession(body.session) : this.#node.session(body.session)) ?? null)
+    c.handle("open", (_from, body) => this.#node.openSessions(body.game))
   }
 
-  #onMessage(from: string, body: Body, via: unknown): void {
-    switch (body.t) {
-      case "rep":
-      case "rep-batch":
-      case "rep-ack":
-      case "rep-nack":
-      case "rep-fenced":
-        return this.replicator.onMessage(from, body)
-      case "grant-retract":
-        return this.handoff.takeover.retracted(from, body)
-      case "relay-open": {
-        const key = `${from}/${body.conn}`
-        const link: PlayerLink = {
-          send: (frame) => this.cluster.send(from, { t: "relay-out", conn: body.conn, frame } satisfies Body),
-          close: (code, reason) => {
-            this.#inbound.delete(key)
-            this.cluster.send(from, { t: "relay-close", conn: body.conn, code, reason } satisfies Body)
-          },
-        }
-        this.#inbound.set(key, { link, via })
-        this.#node.open(link)
-        return this.#node.handle(link, body.msg)
+  /** One-way messages: replication, vote retractions, and relayed players' frames both ways. */
+  #receiveMessages(): void {
+    const c = this.cluster
+    const r = this.replicator
+    c.receive("rep", (from, body) => r.onRep(from, body))
+    c.receive("rep-batch", (from, body) => r.onBatch(from, body))
+    c.receive("rep-ack", (from, body) => r.onAck(from, body))
+    c.receive("rep-nack", (from, body) => r.onNack(from, body))
+    c.receive("rep-fenced", (_from, body) => r.onFenced(body.session, body.epoch))
+    c.receive("grant-retract", (from, body) => this.handoff.takeover.retracted(from, body))
+    c.receive("relay-open", (from, body, via) => {
+      const key = `${from}/${body.conn}`
+      const link: PlayerLink = {
+        send: (frame) => c.send(from, "relay-out", { conn: body.conn, frame }),
+        close: (code, reason) => {
+          this.#inbound.delete(key)
+          c.send(from, "relay-close", { conn: body.conn, code, reason })
+        },
       }
-      case "relay-in": {
-        const link = this.#inbound.get(`${from}/${body.conn}`)?.link
-        if (link) return this.#node.handle(link, body.msg)
-        // A relay this node no longer knows (released when a link dropped): the relaying node re-points it.
-        this.cluster.send(from, { t: "relay-close", conn: body.conn, code: 4010, reason: "relay unknown here" } satisfies Body)
-        return
-      }
-      case "relay-end": {
-        const key = `${from}/${body.conn}`
-        const link = this.#inbound.get(key)?.link
-        this.#inbound.delete(key)
-        if (link) this.#node.close(link)
-        return
-      }
-      case "relay-out":
-        this.#outbound.get(body.conn)?.link.send(body.frame)
-        return
-      case "relay-close": {
-        const r = this.#outbound.get(body.conn)
-        if (!r) return
-        if (body.code === 4010) return void this.#repoint(r, body.reason)
-        this.#outbound.delete(body.conn)
-        this.#byLink.delete(r.link)
-        r.link.close(body.code, body.reason)
-        return
-      }
-    }
+      this.#inbound.set(key, { link, via })
+      this.#node.open(link)
+      this.#node.handle(link, body.msg)
+    })
+    c.receive("relay-in", (from, body) => {
+      const link = this.#inbound.get(`${from}/${body.conn}`)?.link
+      if (link) return this.#node.handle(link, body.msg)
+      // A relay this node no longer knows (released when a link dropped): the relaying node re-points it.
+      c.send(from, "relay-close", { conn: body.conn, code: 4010, reason: "relay unknown here" })
+    })
+    c.receive("relay-end", (from, body) => {
+      const key = `${from}/${body.conn}`
+      const link = this.#inbound.get(key)?.link
+      this.#inbound.delete(key)
+      if (link) this.#node.close(link)
+    })
+    c.receive("relay-out", (_from, body) => this.#outbound.get(body.conn)?.link.send(body.frame))
+    c.receive("relay-close", (_from, body) => {
+      const out = this.#outbound.get(body.conn)
+      if (!out) return
+      if (body.code === 4010) return void this.#repoint(out, body.reason)
+      this.#outbound.delete(body.conn)
+      this.#byLink.delete(out.link)
+      out.link.close(body.code, body.reason)
+    })
   }
 
   /**

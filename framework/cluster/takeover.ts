@@ -1,34 +1,20 @@
 import type { Cluster } from "./cluster.ts"
 import { isMajority } from "./quorum.ts"
+import type { Message, Request } from "./protocol.ts"
+
+/** Asks a member for its vote on one session's next epoch (the owner must be silent to it for a failure timeout), and what copy it holds. */
+export type GrantRequest = Request<"grant">
+export type CopyRequest = Request<"copy">
+/** The requester of a vote gave its epoch up. */
+export type RetractMessage = Message<"grant-retract">
 import type { SessionRecord } from "../game/index.ts"
 import type { HandoffHost } from "./port.ts"
-
-/** Asks a member for its vote on one session's next epoch, and what copy of the session it holds. */
-export interface GrantRequest {
-  t: "grant"
-  session: string
-  epoch: number
-  /** The owner the registry names (it must be silent to the voter for a failure timeout). */
-  owner: string
-}
 
 /** A vote, with the voter's copy of the session either way (the takeover starts from the newest). */
 export type GrantAnswer = { ok: boolean; why?: string; epoch?: number; copy: CopyVersion | null }
 
 /** `streamed`: the owner's own stream (a replica's shadow), not a checkpointed document that may lag it. */
 type CopyVersion = { epoch: number; rev: number; streamed: boolean }
-
-/** The requester of a vote gave its epoch up (one-way message). */
-export interface RetractMessage {
-  t: "grant-retract"
-  session: string
-  epoch: number
-}
-
-export interface CopyRequest {
-  t: "copy"
-  session: string
-}
 
 type Copy = { record: SessionRecord; epoch: number; streamed?: boolean }
 
@@ -118,8 +104,8 @@ export class Takeover {
 
   #retract(session: string, epoch: number, by: string[]): void {
     for (const id of by)
-      if (id === this.host.id) this.retracted(id, { t: "grant-retract", session, epoch })
-      else this.cluster.send(id, { t: "grant-retract", session, epoch } satisfies RetractMessage)
+      if (id === this.host.id) this.retracted(id, { session, epoch })
+      else this.cluster.send(id, "grant-retract", { session, epoch })
   }
 
   /** Voter side: the requester gave up the epoch without adopting; the vote no longer holds anything back. */
@@ -134,7 +120,7 @@ export class Takeover {
     const e = this.host.store.entry(session)
     const mine = this.localCopy(session)
     const epoch = Math.max(e?.epoch ?? 0, mine?.epoch ?? 0, this.#promised.get(session)?.epoch ?? 0, this.#seen.get(session) ?? 0) + 1
-    const req: GrantRequest = { t: "grant", session, epoch, owner }
+    const req: GrantRequest = { session, epoch, owner }
     const own = this.grant(me, req)
     if (!own.ok) return this.#refused(session, own.epoch, `this node: ${own.why}`)
     voted.epoch = epoch
@@ -144,7 +130,7 @@ export class Takeover {
     const answers = await Promise.all(
       peers.map(async (id) => {
         try {
-          return { id, a: (await this.cluster.request(id, req, Math.max(1_000, this.cluster.failureMs / 2))) as GrantAnswer }
+          return { id, a: (await this.cluster.request(id, "grant", req, Math.max(1_000, this.cluster.failureMs / 2))) as GrantAnswer }
         } catch {
           return { id, a: undefined }
         }
@@ -180,7 +166,7 @@ export class Takeover {
     let copy: Copy | undefined | null = best.id === me ? mine : undefined
     if (!copy) {
       try {
-        copy = (await this.cluster.request(best.id, { t: "copy", session } satisfies CopyRequest, 5_000)) as Copy | null
+        copy = (await this.cluster.request(best.id, "copy", { session }, 5_000)) as Copy | null
       } catch (error) {
         return { ok: false, why: `the newest copy (on ${best.id}) could not be fetched: ${(error as Error).message}` }
       }

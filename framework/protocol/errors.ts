@@ -35,26 +35,3 @@ export function clientError(error: unknown, log: Logger, context: Record<string,
 export function newErrorId(): string {
   return `e-${crypto.randomUUID().slice(0, 13)}`
 }
-
-/**
- * A BatonError across a peer request (the cluster sends an error's message
- * only). The marker keeps any other text — a timeout, an older node's
- * exception — from being read as client-facing.
- */
-const WIRE = "baton-error "
-
-export function errorToWire(e: BatonError): Error {
-  return new Error(WIRE + JSON.stringify({ code: e.code, message: e.message, status: e.status, errorId: e.errorId }))
-}
-
-export function errorFromWire(error: unknown): BatonError | undefined {
-  const text = (error as Error)?.message
-  if (typeof text !== "string" || !text.startsWith(WIRE)) return undefined
-  try {
-    const e = JSON.parse(text.slice(WIRE.length)) as { code?: unknown; message?: unknown; status?: unknown; errorId?: unknown }
-    if (typeof e.code !== "string" || typeof e.message !== "string") return undefined
-    return new BatonError(e.code, e.message, typeof e.status === "number" ? e.status : 400, typeof e.errorId === "string" ? e.errorId : undefined)
-  } catch {
-    return undefined
-  }
-}

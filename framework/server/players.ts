@@ -1,7 +1,7 @@
 import type { ServerWebSocket, WebSocketHandler } from "bun"
 import type { BatonNode, PlayerLink } from "../node/index.ts"
 import { CloseCode, MAX_FRAME_BYTES } from "../protocol/index.ts"
-import { parseClientFrame } from "./player-protocol.ts"
+import { parseClientFrame } from "../protocol/index.ts"
 
 export interface PlayerSocketData {
   kind: "player"

@@ -76,17 +76,17 @@ class FakeNode {
         const up = [id, ...[...this.view].filter(([, v]) => v.voter && v.up).map(([m]) => m)]
         return { voters, up, majority: up.length * 2 > voters.length }
       },
-      request: async (to: string, body: GrantRequest | CopyRequest): Promise<unknown> => {
-        this.requests.push({ to, t: body.t })
+      request: async (to: string, t: "grant" | "copy", body: GrantRequest | CopyRequest): Promise<unknown> => {
+        this.requests.push({ to, t })
         const peer = net.nodes.get(to)
         if (!peer || net.unreachable.has(to)) throw new Error(`no link to ${to}`)
         // Over the wire: JSON both ways.
         const wire = JSON.parse(JSON.stringify(body))
-        const answer = wire.t === "grant" ? peer.takeover.grant(id, wire) : peer.takeover.copy(wire)
+        const answer = t === "grant" ? peer.takeover.grant(id, wire) : peer.takeover.copy(wire)
         if (net.answerLost.has(to)) throw new Error(`request to ${to} timed out after 1500 ms`)
         return JSON.parse(JSON.stringify(answer))
       },
-      send: (to: string, body: RetractMessage): boolean => {
+      send: (to: string, _t: "grant-retract", body: RetractMessage): boolean => {
         this.sent.push({ to, body })
         const peer = net.nodes.get(to)
         if (!peer || net.unreachable.has(to)) return false
@@ -136,7 +136,7 @@ function voter(owner: Partial<View> = DEAD, entry: Entry = { owner: "O", epoch: 
   return v
 }
 
-const ask = (v: FakeNode, epoch: number, from = "R", owner = "O"): GrantAnswer => v.takeover.grant(from, { t: "grant", session: S, epoch, owner })
+const ask = (v: FakeNode, epoch: number, from = "R", owner = "O"): GrantAnswer => v.takeover.grant(from, { session: S, epoch, owner })
 
 afterEach(() => setSystemTime())
 
@@ -193,7 +193,7 @@ describe("Takeover.grant: when a voter votes", () => {
     setSystemTime(new Date("2030-01-01T00:00:00Z"))
     const v = voter()
     expect(ask(v, 3, "R").ok).toBe(true)
-    v.takeover.retracted("R", { t: "grant-retract", session: S, epoch: 3 })
+    v.takeover.retracted("R", { session: S, epoch: 3 })
     expect(ask(v, 3, "Q").ok).toBe(false)
     expect(ask(v, 4, "Q").ok).toBe(true)
     setSystemTime(new Date(Date.now() + PROMISE_MS + 1))
@@ -234,7 +234,7 @@ describe("Takeover.grant: when a voter votes", () => {
   test("refuses malformed requests", () => {
     const v = voter()
     for (const epoch of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60]) expect(ask(v, epoch)).toMatchObject({ ok: false, why: "a malformed request" })
-    expect(v.takeover.grant("R", { t: "grant", session: S, epoch: 2, owner: 7 as unknown as string }).ok).toBe(false)
+    expect(v.takeover.grant("R", { session: S, epoch: 2, owner: 7 as unknown as string }).ok).toBe(false)
     expect(v.takeover.promisedEpoch(S)).toBeUndefined()
   })
 })
@@ -264,11 +264,11 @@ describe("Takeover.promisedEpoch: what a vote holds back", () => {
     setSystemTime(new Date("2030-01-01T00:00:00Z"))
     const v = voter()
     expect(ask(v, 2, "R").ok).toBe(true)
-    v.takeover.retracted("Q", { t: "grant-retract", session: S, epoch: 2 })
+    v.takeover.retracted("Q", { session: S, epoch: 2 })
     expect(v.takeover.promisedEpoch(S)).toBe(2)
-    v.takeover.retracted("R", { t: "grant-retract", session: S, epoch: 1 })
+    v.takeover.retracted("R", { session: S, epoch: 1 })
     expect(v.takeover.promisedEpoch(S)).toBe(2)
-    v.takeover.retracted("R", { t: "grant-retract", session: S, epoch: 2 })
+    v.takeover.retracted("R", { session: S, epoch: 2 })
     expect(v.takeover.promisedEpoch(S)).toBeUndefined()
   })
 })
@@ -284,7 +284,7 @@ describe("Takeover.run: the requester", () => {
     expect(r.adopted).toEqual([])
     expect(r.grantsFrom("V1")).toEqual(["grant"])
     // Every peer asked is told (a vote whose answer was lost stands too); those that refused ignore it.
-    expect(r.sent).toEqual(["V1", "V2", "V3"].map((to) => ({ to, body: { t: "grant-retract", session: S, epoch: 2 } })))
+    expect(r.sent).toEqual(["V1", "V2", "V3"].map((to) => ({ to, body: { session: S, epoch: 2 } })))
     expect(net.node("V1").takeover.promisedEpoch(S)).toBeUndefined()
     expect(r.takeover.promisedEpoch(S)).toBeUndefined()
     for (const id of ["V2", "V3"]) expect(net.node(id).takeover.promisedEpoch(S)).toBeUndefined()

@@ -1,6 +1,6 @@
 import * as v from "valibot"
 import { explainIssues, safeId } from "../game/index.ts"
-import type { ClientMessage, ErrorCode } from "../protocol/index.ts"
+import type { ClientMessage, ErrorCode } from "./messages.ts"
 
 const id = v.pipe(v.string(), v.minLength(1), v.maxLength(64))
 
@@ -27,6 +27,11 @@ export function parseClientFrame(text: string): Parsed {
   } catch (error) {
     return { ok: false, code: "bad_json", message: `frame is not JSON: ${(error as Error).message}` }
   }
+  return checkClientMessage(raw)
+}
+
+/** A player message already parsed from JSON (a peer relays them as objects), checked the same way. */
+export function checkClientMessage(raw: unknown): Parsed {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
     return { ok: false, code: "bad_message", message: "a frame must be a JSON object with a type field t" }
   const t = (raw as { t?: unknown }).t
