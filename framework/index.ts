@@ -1,5 +1,4 @@
 /** baton: define game modules. The node (server) and client live under `baton/server` and `baton/client`. */
-export * as v from "valibot"
 export {
   defineGame,
   type Game,
@@ -26,3 +25,9 @@ export {
   seedRng,
   rngOver,
 } from "./game/index.ts"
+/**
+ * valibot, the schema library a game describes its state, action inputs and
+ * options with (`v.object`, `v.picklist`...): the types flow from these
+ * schemas. Re-exported so a game needs no dependency of its own on it.
+ */
+export * as v from "valibot"

@@ -11,7 +11,9 @@ import {
 
 /** An action the session refused, or a connection that could not carry it. `code` is stable. */
 export class ActionError extends Error {
+  /** Raised by the SDK; `message` is for people. */
   constructor(
+    /** Stable, for programs: the game's `reject` code or the framework's (`invalid_input`, `session_ended`, `closed`...). */
     readonly code: string,
     message: string,
   ) {
@@ -20,22 +22,36 @@ export class ActionError extends Error {
   }
 }
 
+/**
+ * The connection: "connecting" (the first time), "open" (seated, actions
+ * flow), "reconnecting" (lost: actions wait and are resent), "closed" (for
+ * good: `close`, `leave`, or a refusal such as an ended session).
+ */
 export type ConnectionStatus = "connecting" | "open" | "reconnecting" | "closed"
 
 /** See GameSession.notice. */
 export interface Notice {
+  /**
+   * "no_replica": no other node confirms the session's changes yet;
+   * "no_quorum": the session's node is cut off from most of the cluster;
+   * "owner_unreachable": the session's node cannot be reached from here.
+   */
   code: Exclude<NoticeCode, "resolved">
+  /** The same, for people. */
   message: string
 }
 
+/** What `join` takes: where, which session, as whom, and how to reconnect. */
 export interface JoinOptions {
   /** The node (or front door): http(s)://host:port; in a browser, the page's origin by default. */
   url?: string
+  /** The session's id (from `createSession` or `listSessions`). */
   session: string
   /** This player's id. Remember it to get your seat back later. */
   player: string
-  /** First reconnect delay, doubled per failure up to `maxBackoffMs` (jittered). */
+  /** First reconnect delay, ms, doubled per failure up to `maxBackoffMs` (jittered). Default 100. */
   backoffMs?: number
+  /** Longest reconnect delay, ms (default 5,000). */
   maxBackoffMs?: number
   /**
    * A connection silent this long is given up and replaced, ms (default
@@ -70,7 +86,9 @@ const FINAL_CLOSES = new Set<number>([CloseCode.protocolAbuse, CloseCode.session
  * what was not acknowledged (the server applies each action id once).
  */
 export class GameSession<G extends AnyGame = AnyGame> {
+  /** The session's id. */
   readonly id: string
+  /** This player's id. */
   readonly player: string
   /** Random per instance: the server counts action ids per client. */
   readonly client = randomId()
@@ -96,6 +114,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
   #lostTries = 0
   #opts: Required<Omit<JoinOptions, "url" | "WebSocket" | "token">> & { wsUrl: string; WebSocket: typeof WebSocket; token?: JoinOptions["token"] }
 
+  /** Prefer `join(opts)`, which also connects; after `new`, call `start()`. Throws without a `url` outside a browser. */
   constructor(opts: JoinOptions) {
     this.id = opts.session
     this.player = opts.player
@@ -119,12 +138,15 @@ export class GameSession<G extends AnyGame = AnyGame> {
   get state(): ViewOf<G> {
     return this.#state
   }
+  /** This player's seat (from 0), or -1 until it is seated. */
   get seat(): number {
     return this.#seat
   }
+  /** The connection's status; `onStatus` tells of changes. */
   get status(): ConnectionStatus {
     return this.#status
   }
+  /** Whether the session has ended (see `result`); actions are refused from then on. */
   get ended(): boolean {
     return this.#sessionStatus === "ended"
   }
@@ -191,6 +213,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
     return () => set.delete(fn)
   }
 
+  /** Called with the connection's status when it changes. Returns an unsubscribe. */
   onStatus(fn: (status: ConnectionStatus) => void): () => void {
     this.#statusListeners.add(fn)
     return () => this.#statusListeners.delete(fn)

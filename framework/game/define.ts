@@ -24,6 +24,7 @@ export interface TimerControl<TName extends string = string> {
 
 /** What every piece of game code sees. `state` is a draft: mutate it in place. */
 export interface GameContext<S, TTimer extends string = string> {
+  /** The session's state, as a draft: mutate it in place; the changes commit only if the step succeeds. */
   state: S
   /** The time of this step, ms since the epoch (never read the clock yourself). */
   readonly now: number
@@ -31,6 +32,7 @@ export interface GameContext<S, TTimer extends string = string> {
   readonly rng: Rng
   /** Seated players in seat order. */
   readonly players: readonly PlayerId[]
+  /** Schedules and cancels this session's timers (handled by the game's `timers`). */
   readonly timers: TimerControl<TTimer>
   /** Sends an event to every player, or to the given ones. Events are not stored. */
   emit(event: string, data?: unknown, to?: PlayerId | readonly PlayerId[]): void
@@ -45,7 +47,9 @@ export interface GameContext<S, TTimer extends string = string> {
   spawn(game: string, options?: unknown): string
 }
 
+/** What an action's `apply` sees: the game context, the validated input and the player who sent it. */
 export interface ActionContext<S, I, TTimer extends string = string> extends GameContext<S, TTimer> {
+  /** The action's input, already validated against the action's `input` schema. */
   readonly input: I
   /** The player who sent the action (authenticated by the connection, never by the input). */
   readonly player: PlayerId
@@ -53,23 +57,36 @@ export interface ActionContext<S, I, TTimer extends string = string> extends Gam
   reject(code: string, message?: string): never
 }
 
+/** What `onJoin` and `onLeave` see: the game context and the player taking or giving up a seat. */
 export interface PlayerContext<S, TTimer extends string = string> extends GameContext<S, TTimer> {
+  /** The player taking or giving up its seat. */
   readonly player: PlayerId
+  /**
+   * In `onJoin`: refuses the seat with this code, the state stays as it was.
+   * In `onLeave`: drops the hook's changes only; the seat is freed anyway.
+   */
   reject(code: string, message?: string): never
 }
 
+/** What `tick.apply` sees: the game context and the fixed time step. */
 export interface TickContext<S, TTimer extends string = string> extends GameContext<S, TTimer> {
   /** Seconds since the previous tick (fixed: 1 / hz). */
   readonly dt: number
 }
 
+/** What a timer handler sees: the game context and the payload the timer was scheduled with. */
 export interface TimerContext<S, TTimer extends string = string> extends GameContext<S, TTimer> {
+  /** What was passed to `timers.after` / `timers.at`, as JSON (none: null). */
   readonly payload: unknown
 }
 
+/** What `setup` sees when a session is created. */
 export interface SetupContext {
+  /** The creation time, ms since the epoch. */
   readonly now: number
+  /** The session's seeded random source (seeded from the session id unless a seed was chosen). */
   readonly rng: Rng
+  /** The options the session was created with, validated against the game's `options` schema. */
   readonly options: unknown
 }
 
@@ -83,6 +100,11 @@ type Actions<S, I extends Record<string, AnySchema>, TTimer extends string> = {
   [K in keyof I]: ActionDef<S, I[K], TTimer>
 }
 
+/**
+ * What `defineGame` takes: a game module's definition. The type parameters
+ * are inferred from it: the state's schema, the actions' input schemas, what
+ * `view` returns and the timers' names.
+ */
 export interface GameConfig<
   TState extends AnySchema,
   TInputs extends Record<string, AnySchema>,
@@ -93,13 +115,19 @@ export interface GameConfig<
   name: string
   /** Version of the state's shape; raise it with a `migrate` step when the shape changes. */
   version: number
+  /**
+   * Seats per session: a join past `max` is refused; `min` is for clients
+   * (shown in the listings), the runtime does not wait for it.
+   */
   players: { min: number; max: number }
+  /** The state's valibot schema: the state type comes from it; `setup`'s state and every resumed state are checked against it. */
   state: TState
   /**
    * The starting state. TypeScript widens string literals returned here
    * (inference limits of object-literal arguments): write `phase: "lobby" as const`.
    */
   setup(ctx: SetupContext): v.InferOutput<TState>
+  /** What players can do, by name: each an `input` schema (checked before `apply` runs) and `apply`. */
   actions: Actions<v.InferOutput<TState>, TInputs, TTimer>
   /** What one player may see; without it every player sees the whole state. */
   view?(state: v.InferOutput<TState>, player: PlayerId): TView
@@ -110,7 +138,13 @@ export interface GameConfig<
    * (at most 2 KiB of JSON) and free of anything players must not learn.
    */
   publish?(state: v.InferOutput<TState>): unknown
+  /**
+   * Makes the game realtime: `apply` runs `hz` times a second (at most 120).
+   * A session that fell behind (a move, a stall) runs at most 5 owed ticks
+   * and skips the rest.
+   */
   tick?: { hz: number; apply(ctx: TickContext<v.InferOutput<TState>, TTimer>): void }
+  /** The handlers of the timers game code schedules (`timers.after(ms, name)`), by name. */
   timers?: Record<TTimer, (ctx: TimerContext<v.InferOutput<TState>, TTimer>) => void>
   /** Runs when a player takes a seat (not on a reconnect); may reject to refuse the seat. */
   onJoin?(ctx: PlayerContext<v.InferOutput<TState>, TTimer>): void
@@ -131,18 +165,25 @@ export interface Game<
   TView = unknown,
   TTimer extends string = string,
 > extends GameConfig<TState, TInputs, TView, TTimer> {
+  /** Marks a game module made by `defineGame`. */
   readonly kind: "baton.game"
+  /** The config's `durability`, "local" when it gave none. */
   durability: Durability
   /** Type-only carriers for the client SDK; undefined at run time. */
   readonly $types: { state: v.InferOutput<TState>; view: TView; inputs: { [K in keyof TInputs]: v.InferInput<TInputs[K]> } }
 }
 
+/** Any game module, whatever its types: what code that takes games of every kind accepts (an app's `games`). */
 // biome-ignore lint: any game, whatever its types
 export type AnyGame = Game<any, any, any, any>
 
+/** A game module's state type: `StateOf<typeof tictactoe>`. */
 export type StateOf<G extends AnyGame> = G["$types"]["state"]
+/** What one player sees of a game module's state: `view`'s return type, or the state's without `view`. */
 export type ViewOf<G extends AnyGame> = G["$types"]["view"]
+/** The names of a game module's actions (what `GameSession.act` takes). */
 export type ActionNames<G extends AnyGame> = keyof G["$types"]["inputs"] & string
+/** The input of action `K` of a game module, as a client sends it (before the schema's transforms). */
 export type InputOf<G extends AnyGame, K extends ActionNames<G>> = G["$types"]["inputs"][K]
 
 /**

@@ -12,7 +12,13 @@ export class Rejection extends Error {
 
 /** A session this game module cannot create or resume, and why. */
 export class GameLoadError extends Error {
+  /** Thrown by `Session.create` and `Session.resume`; the message says what to fix. */
   constructor(
+    /**
+     * Why: the options were refused, `setup` or its state failed
+     * (`game_error`), the record is newer than the module, a `migrate` step
+     * is missing or threw, or the migrated state fails the schema.
+     */
     readonly code: "invalid_options" | "game_error" | "version_too_new" | "no_migration" | "migration_failed" | "invalid_state",
     message: string,
   ) {

@@ -6,27 +6,37 @@ import type { RngState } from "./rng.ts"
  * another node resumes from. Nothing about a session lives outside it.
  */
 export interface SessionRecord<S = unknown> {
+  /** The session's id. */
   id: string
+  /** The name of the game module that runs it. */
   game: string
   /** The state's schema version (the game module's `version` when it was written). */
   version: number
+  /** "ended" once the game (or an operator, or idle collection) ended it: no more actions. */
   status: "open" | "ended"
+  /** The game's state. */
   state: S
+  /** Seated players, in seat order. */
   players: Seat[]
   /** Pending timers, deadlines as absolute times. */
   timers: TimerEntry[]
+  /** The id the next scheduled timer gets. */
   nextTimerId: number
   /** Sessions this one has spawned (their ids are `<id>-<n>`); absent in older records. */
   spawned?: number
+  /** The random source's state: the session's next random numbers continue from it. */
   rng: RngState
   /** Time of the last tick, or null for games without ticks. */
   tickAt: number | null
   /** Action ids applied per client: what makes resends exactly-once. */
   clients: Record<string, ClientLedger>
+  /** What the game passed to `end(...)`; null until it ends. */
   result: unknown
+  /** Creation time, ms since the epoch. */
   createdAt: number
   /** Last action, join or leave (drives idle collection). */
   activeAt: number
+  /** When it ended, or null. */
   endedAt: number | null
   /** Grows with every change of the record. */
   rev: number

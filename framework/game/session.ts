@@ -51,6 +51,7 @@ export class Session<G extends AnyGame = AnyGame> {
   #spawns: Spawn[] = []
 
   private constructor(
+    /** The game module this session runs. */
     readonly game: G,
     record: SessionRecord,
   ) {
@@ -140,15 +141,19 @@ export class Session<G extends AnyGame = AnyGame> {
     return new Session(game, { ...record, state: checked.output, version: game.version, tickAt })
   }
 
+  /** The whole session as plain JSON, what the store checkpoints. Each step replaces it rather than changing it. */
   get record(): SessionRecord<StateOf<G>> {
     return this.#record as SessionRecord<StateOf<G>>
   }
+  /** The session's id. */
   get id(): string {
     return this.#record.id
   }
+  /** Whether the session has ended (the game's `end`, or `end` here). */
   get ended(): boolean {
     return this.#record.status === "ended"
   }
+  /** The seat `player` holds, or undefined. */
   seatOf(player: PlayerId): number | undefined {
     return this.#record.players.find((s) => s.player === player)?.seat
   }
@@ -163,16 +168,19 @@ export class Session<G extends AnyGame = AnyGame> {
     return ledgerOf(this.#record, client)?.seq ?? 0
   }
 
+  /** The events game code emitted since the last call, for the host to deliver; clears them. */
   takeEvents(): Emitted[] {
     const out = this.#events
     this.#events = []
     return out
   }
+  /** The sessions game code asked for (`spawn`) since the last call, for the host to create; clears them. */
   takeSpawns(): Spawn[] {
     const out = this.#spawns
     this.#spawns = []
     return out
   }
+  /** Failures of game code no player caused (timers, ticks, `onLeave`) since the last call, for the host to log; clears them. */
   takeFaults(): GameFault[] {
     const out = this.#faults
     this.#faults = []

@@ -3,8 +3,11 @@ import { format } from "node:util"
 
 /** Structured logs: one JSON object a line (for machines), or a short line (for a terminal). */
 export interface Logger {
+  /** What happened in the normal course (a node listening, a session moved). `fields` go on the line. */
   info(msg: string, fields?: Record<string, unknown>): void
+  /** Something an operator may want to look at; the node carries on. */
   warn(msg: string, fields?: Record<string, unknown>): void
+  /** A failure. Written to stderr at once; an `error` field that is an Error keeps its stack. */
   error(msg: string, fields?: Record<string, unknown>): void
 }
 
@@ -28,6 +31,11 @@ function flushOut(): void {
 }
 process.on("exit", flushOut)
 
+/**
+ * A Logger in `format`: "json" (the default) writes one object a line with
+ * the `base` fields on each (a log pipeline's input), "pretty" a short line
+ * for a terminal, "silent" nothing. Errors go to stderr, the rest to stdout.
+ */
 export function createLogger(base: Record<string, unknown>, format: LogFormat = "json"): Logger {
   const write = (level: string, msg: string, fields?: Record<string, unknown>) => {
     if (format === "silent") return

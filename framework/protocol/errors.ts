@@ -8,9 +8,12 @@ import type { Logger } from "../log/index.ts"
  * code) is an exception and goes through `clientError` before a client sees it.
  */
 export class BatonError extends Error {
+  /** Raised by the framework, and by an app's hooks to refuse with a code of its own. */
   constructor(
+    /** Stable, for programs: one of ErrorCode (`unknown_session`, `rate_limited`...) or an app's own. */
     readonly code: ErrorCode | string,
     message: string,
+    /** The HTTP status an HTTP request is answered with (default 400). */
     readonly status = 400,
     /** Names the log line that holds the full text, when the message hides it. */
     readonly errorId?: string,

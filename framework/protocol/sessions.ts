@@ -1,15 +1,26 @@
 /** What a session is, as operators see it (GET /sessions, the dashboard) and as players looking for a game do (the public listing). */
 export interface SessionSummary {
+  /** The session's id. */
   id: string
+  /** The name of its game. */
   game: string
+  /** "ended" once it ended: it stays readable a while (NodeConfig.lingerMs), then it is collected. */
   status: "open" | "ended"
+  /** Seated players in seat order, each with whether it has a connection to the session now. */
   players: { player: string; seat: number; connected: boolean }[]
+  /** How many players hold a seat. */
   seated: number
+  /** The game's `players.min`. */
   minPlayers: number
+  /** The game's `players.max`: no seat is free once `seated` reaches it. */
   maxPlayers: number
+  /** Creation time, ms since the epoch. */
   createdAt: number
+  /** Time of the last action, join or leave, ms since the epoch. */
   activeAt: number
+  /** Grows with every change of the session. */
   rev: number
+  /** What the game passed to `end(...)`; null while it runs. */
   result: unknown
 }
 
@@ -19,13 +30,21 @@ export interface SessionSummary {
  * returns, when it has one.
  */
 export interface OpenSession {
+  /** The session's id: join it with this. */
   id: string
+  /** The name of its game. */
   game: string
+  /** "open" in a listing; "ended" once the game ended it. */
   status: "open" | "ended"
+  /** The game's `players.min`. */
   minPlayers: number
+  /** The game's `players.max`. */
   maxPlayers: number
+  /** How many players hold a seat. */
   seated: number
+  /** Creation time, ms since the epoch. */
   createdAt: number
+  /** What the game's `publish(state)` returned; absent without `publish`, or when the answer is over 2 KiB of JSON. */
   listing?: unknown
 }
 

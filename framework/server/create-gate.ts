@@ -25,6 +25,11 @@ const MAX_CLIENTS = 10_000
 /** Decides one creation: resolves when it may go ahead, throws a BatonError (401 or 429) when not. */
 export type CreateGate = (request: Request, address: string | undefined, body: { game: string; options: unknown }) => Promise<void>
 
+/**
+ * The gate in front of POST /sessions (`startNode` builds it): the
+ * `authorize` hook, then a rate limit per creator (its id, or its address).
+ * Requests with the admin token skip it.
+ */
 export function createGate(opts: CreateGateOptions): CreateGate {
   const clock = opts.clock ?? Date.now
   const buckets = new Map<string, { tokens: number; at: number }>()

@@ -7,6 +7,7 @@ import { hasAdminToken, type OperatorAccess } from "./access.ts"
 import type { CreateGate } from "./create-gate.ts"
 import { intrinsicsPolluted } from "./intrinsics.ts"
 
+/** What `httpApi` serves beyond the public API: the admin endpoints, the operators' views, the creation gate. */
 export interface HttpOptions {
   /** /admin endpoints: the admin token and what drain does (stop the node). */
   admin?: { token: string; drain(): void }

@@ -19,6 +19,7 @@ export function signPlayerToken(secret: string, player: string, ttlSeconds = 360
 
 export type TokenCheck = { ok: true; player: string } | { ok: false; reason: string }
 
+/** Checks a `signPlayerToken` token: its signature under `secret`, its player id, its expiry (at `now`). Says why when it fails. */
 export function verifyPlayerToken(secret: string, token: string, now = Date.now()): TokenCheck {
   const [payload, sig] = token.split(".")
   if (!payload || !sig) return { ok: false, reason: "malformed token" }

@@ -13,16 +13,21 @@ import { DEFAULT_LIMITS, type PlayerLimits, type PlayerSocketData, playerSockets
 /** What a socket on our port is: a player, or a peer's control or sync link. */
 export type SocketData = PlayerSocketData | { kind: "control" | "sync"; peer: string; from?: string; link?: ServerLink }
 
+/** Options of `serve`; `startNode` fills them from its own. */
 export interface ServeOptions {
+  /** The port (default 3000; 0 takes a free one). */
   port?: number
+  /** The address to bind (default 0.0.0.0: every interface). */
   hostname?: string
   /** Browser pages (Bun HTML imports, bundled on the fly) by path, e.g. { "/": index }. */
   pages?: Record<string, HTMLBundle>
-  /** Largest player frame accepted, bytes. */
+  /** Largest player frame accepted, bytes (default 64 KiB). */
   maxFrameBytes?: number
+  /** Bun.serve's development mode: contextual error pages, pages bundled for development (default false). */
   development?: boolean
   /** Who a player connection is (see player-auth.ts); without it, player ids are self-declared. */
   authenticate?: Authenticate
+  /** Per player connection: frames a second (default 200) and bytes queued for it before it is dropped (default 1 MiB). */
   limits?: Partial<PlayerLimits>
   /** /admin endpoints: a bearer token and what drain does (stop the node). */
   admin?: { token: string; drain(): void }

@@ -8,12 +8,27 @@ import { type AuthorizeCreate, createGate } from "./create-gate.ts"
 import { serve, serveAdmin } from "./serve.ts"
 import type { SocketData } from "./serve.ts"
 
+/**
+ * What `startNode` takes: the node's settings (NodeConfig) and its
+ * listeners'. `baton start` fills them from the environment (README,
+ * "Running a node").
+ */
 export interface StartNodeOptions extends Omit<NodeConfig, "games" | "log" | "cluster" | "clustered"> {
+  /** The game modules this node runs. */
   games: readonly AnyGame[]
+  /** Browser pages (Bun HTML imports) by path, e.g. { "/": index }; requested once at start, so they are bundled before players come. */
   pages?: Record<string, HTMLBundle>
+  /** The players' port (default 3000; 0 takes a free one). */
   port?: number
+  /** The address to bind (default 0.0.0.0: every interface). */
   hostname?: string
+  /** "json" (default: one object a line, console output included), "pretty" (for a terminal) or "silent". */
   log?: LogFormat
+  /**
+   * Dev mode (also BATON_DEV=1): the operators' views open, no limit on
+   * creating sessions, no warning about unauthenticated players; Bun's
+   * development mode for pages.
+   */
   development?: boolean
   /** Stop on SIGTERM / SIGINT and exit (default true). */
   handleSignals?: boolean
@@ -21,7 +36,9 @@ export interface StartNodeOptions extends Omit<NodeConfig, "games" | "log" | "cl
   graceMs?: number
   /** Who a player connection is; see player-auth.ts. `playerSecret` turns on the built-in signed tokens. */
   authenticate?: Authenticate
+  /** Accept players by the built-in signed tokens (`signPlayerToken` with this secret) when there is no `authenticate`. */
   playerSecret?: string
+  /** Per player connection: frames a second (default 200) and bytes queued for it before it is dropped (default 1 MiB). */
   limits?: Partial<PlayerLimits>
   /** Bearer token for /admin endpoints (POST /admin/drain) and, on the players' port, the operators' views. */
   adminToken?: string
@@ -46,12 +63,21 @@ export interface StartNodeOptions extends Omit<NodeConfig, "games" | "log" | "cl
   cluster?: Omit<ClusterConfig, "url"> & { url?: string }
 }
 
+/** A node `startNode` started and serves. */
 export interface RunningNode {
+  /** The node: its sessions, metrics and cluster role. */
   node: BatonNode
+  /** The Bun server on the players' port. */
   server: Server<SocketData>
+  /** Where players reach it, e.g. http://localhost:3000 (https with `tls`). */
   url: string
   /** The operators' listener, when there is one. */
   adminUrl?: string
+  /**
+   * Stops the node as SIGTERM does: its sessions handed over (or written
+   * out), players told to reconnect, then the listeners closed. Calling it
+   * again returns the same promise.
+   */
   stop(): Promise<void>
 }
 
@@ -146,7 +172,9 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
 
 /** An app: its games and the pages that play them. `baton start` / `baton dev` serve its default export. */
 export interface App {
+  /** The game modules the app serves. */
   games: readonly AnyGame[]
+  /** Browser pages (Bun HTML imports) by path, e.g. { "/": index }. */
   pages?: Record<string, HTMLBundle>
   /** Who a player connection is (your own auth); the node refuses connections it returns null for. */
   authenticate?: Authenticate
@@ -154,6 +182,7 @@ export interface App {
   authorizeCreate?: AuthorizeCreate
 }
 
+/** Declares an app, typed; returns it as it is. The default export of the app's index.ts. */
 export function defineApp(app: App): App {
   return app
 }
