@@ -300,6 +300,17 @@ export class BatonNode implements NodePort {
   }
 
   /**
+   * Whether this node applies actions of the session now: it runs it, is
+   * not handing it over, holds a majority's lease and is not waiting to
+   * confirm it still owns it. Two nodes never may at once (the simulator
+   * checks it after every step).
+   */
+  acting(id: string): boolean {
+    const h = this.#sessions.get(id)
+    return h !== undefined && !h.frozen && !this.#paused(h)
+  }
+
+  /**
    * Called by the cluster role every 100 ms: with the lease, runs the
    * actions that waited for it; without, tells the players of sessions
    * whose actions wait (within ~0.5 s of the first one).

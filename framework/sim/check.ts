@@ -59,6 +59,25 @@ export function checkEnd(world: World, beatsAtQuiet: Map<string, number>, quietF
   return out
 }
 
+/**
+ * After every step: no two running processes may apply (and so
+ * acknowledge) actions of one session at the same moment. Returns the
+ * sessions that have two, with who.
+ */
+export function checkStep(world: World): Violation[] {
+  const out: Violation[] = []
+  const running = world.live().filter((p) => !world.sched.isPaused(p.owner))
+  for (const session of world.sessions) {
+    let first: string | undefined
+    for (const p of running) {
+      if (!p.node?.acting(session)) continue
+      if (first === undefined) first = p.label
+      else out.push({ invariant: "one-owner", detail: `${session}: ${first} and ${p.label} both apply its actions at ${(world.sched.now / 1000).toFixed(3)} s` })
+    }
+  }
+  return out
+}
+
 /** The session's beats on its owner now (to compare at the end). */
 export function beatsNow(world: World): Map<string, number> {
   const out = new Map<string, number>()

@@ -1,4 +1,4 @@
-import { beatsNow, checkEnd, type Violation } from "./check.ts"
+import { beatsNow, checkEnd, checkStep, type Violation } from "./check.ts"
 import { ledgerGame } from "./game.ts"
 import { Scheduler } from "./scheduler.ts"
 import { type SimProcess, World } from "./world.ts"
@@ -155,12 +155,23 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
         }
       }
     }
-    await sched.run(playUntil + 10_000)
+    // Checked after every step; one report per session is enough to find it.
+    const seen = new Set<string>()
+    const each = () => {
+      for (const v of checkStep(world)) {
+        const key = v.detail.split(":")[0] as string
+        if (seen.has(key)) continue
+        seen.add(key)
+        violations.push(v)
+        world.note(`VIOLATION ${v.invariant}: ${v.detail}`)
+      }
+    }
+    await sched.run(playUntil + 10_000, { each })
     // The quiet end: nothing fails any more; every invariant must hold once it has settled.
     world.net.heal()
     const quietFrom = sched.now
     const beats = beatsNow(world)
-    await sched.run(quietFrom + 10_000)
+    await sched.run(quietFrom + 10_000, { each })
     opts.onEnd?.(world)
     violations.push(...checkEnd(world, beats, quietFrom))
     const hasher = new Bun.CryptoHasher("sha256")
