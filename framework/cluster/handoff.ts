@@ -2,7 +2,7 @@ import type { Cluster, Member } from "./cluster.ts"
 import { rank } from "./placement.ts"
 import type { SessionRecord } from "../game/index.ts"
 import type { HandoffHost } from "./port.ts"
-import { Store } from "../store/index.ts"
+import { newestCopy, Store } from "../store/index.ts"
 import { PeerRequestError, type Request } from "./protocol.ts"
 import { Takeover } from "./takeover.ts"
 
@@ -59,8 +59,10 @@ export class Handoff {
   #newestCopy(session: string): { record: SessionRecord; epoch: number; streamed: boolean } | undefined {
     const doc = this.#host.store.replicaCopy(session)
     const shadow = this.#shadow(session)
-    if (shadow && (!doc || shadow.epoch > doc.epoch || (shadow.epoch === doc.epoch && shadow.record.rev >= doc.record.rev))) return { ...shadow, streamed: true }
-    return doc && { record: doc.record, epoch: doc.epoch, streamed: false }
+    const streamed = shadow && { ...shadow, rev: shadow.record.rev, streamed: true }
+    const checkpointed = doc && { record: doc.record, epoch: doc.epoch, rev: doc.record.rev, streamed: false }
+    const best = newestCopy([streamed, checkpointed].filter((c) => c !== undefined))
+    return best && { record: best.record, epoch: best.epoch, streamed: best.streamed }
   }
 
   /** Target side: apply the changes, load (migrate, validate), resume, take the epoch. */

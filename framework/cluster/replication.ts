@@ -1,5 +1,6 @@
 import type { Cluster } from "./cluster.ts"
 import type { LedgerChange, Message, ReplicationItem } from "./protocol.ts"
+import { newerCopy } from "../store/index.ts"
 import { type ClientLedger, idProblem, LEDGER_RESULTS, type LedgerResult, type SessionRecord } from "../game/index.ts"
 import type { Logger } from "../log/index.ts"
 import { applyPatch, diff, type PatchOp } from "../protocol/index.ts"
@@ -225,7 +226,8 @@ export class Replicator {
     if (record?.id !== session || !Number.isSafeInteger(epoch) || !Number.isSafeInteger(record.rev)) return false
     if ((this.hostedEpoch(session) ?? 0) > epoch) return false
     const cur = this.#shadows.get(session)
-    if (cur && (cur.epoch > epoch || (cur.epoch === epoch && cur.record.rev >= record.rev))) return true
+    // Ours is as new or newer: the handed copy adds nothing (store/newest.ts).
+    if (cur && !newerCopy({ epoch, rev: record.rev }, { epoch: cur.epoch, rev: cur.record.rev })) return true
     this.#shadows.set(session, { epoch, record, at: this.cluster.clock.now() })
     return true
   }

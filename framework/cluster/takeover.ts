@@ -1,4 +1,5 @@
 import type { Cluster } from "./cluster.ts"
+import { newestCopy } from "../store/index.ts"
 import { isMajority } from "./quorum.ts"
 import type { Message, Request } from "./protocol.ts"
 
@@ -153,7 +154,7 @@ export class Takeover {
       const c = a?.copy
       if (c && typeof c.epoch === "number" && typeof c.rev === "number") copies.push({ id, epoch: c.epoch, rev: c.rev, streamed: c.streamed === true })
     }
-    const best = copies.reduce<(typeof copies)[number] | undefined>((b, c) => (!b || c.epoch > b.epoch || (c.epoch === b.epoch && c.rev > b.rev) ? c : b), undefined)
+    const best = newestCopy(copies)
     const lastEpoch = e?.epoch ?? 0
     if (!best) return { ok: false, why: "no member that answered holds a copy of the session" }
     // The owner's stream reaches its replicas before any ack; a document lags it by a checkpoint. With no

@@ -137,23 +137,22 @@ export class SimNetwork {
     }
     const server = end(b, a) as AcceptedLink & { side: Side }
     Object.defineProperty(server, "handlers", { get: () => b.handlers, set: (h: LinkHandlers) => (b.handlers = h) })
+    this.#resets.set(a, () => close(a, b, 1006, "connection reset"))
+    this.#resets.set(b, () => close(b, a, 1006, "connection reset"))
     return [end(a, b), server]
   }
 
-  /** A crashed host: the other end of each of its links sees it close (the OS resets them). */
+  /** Per link end: closes it as its process's death does (the close follows what it sent, in order). */
+  readonly #resets = new WeakMap<Side, () => void>()
+
+  /**
+   * A process that exited or crashed: the other end of each of its links
+   * sees it close, after whatever it had sent (its OS closes them). Links it
+   * closed itself before (a goodbye) are closed already, in order.
+   */
   crashed(owner: Owner): void {
-    for (const pair of this.#links) {
-      if (pair.a.owner !== owner && pair.b.owner !== owner) continue
-      const other = pair.a.owner === owner ? pair.b : pair.a
-      const self = pair.a.owner === owner ? pair.a : pair.b
-      self.open = false
-      if (!other.open) continue
-      this.#sched.after(this.#delay(), () => {
-        if (!other.open) return
-        other.open = false
-        other.handlers?.close(1006, "connection reset")
-      }, other.owner)
-    }
+    for (const pair of this.#links)
+      for (const side of [pair.a, pair.b]) if (side.owner === owner && side.open) this.#resets.get(side)?.()
     this.#links = this.#links.filter((p) => p.a.owner !== owner && p.b.owner !== owner)
   }
 

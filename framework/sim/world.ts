@@ -94,10 +94,12 @@ export class World {
   }
 
   /** Starts a process at `address` (a new label's or a restart's); resolves once it serves. */
-  start(label: string, version: number): SimProcess {
+  /** `peers`: the labels its discovery lists (default: every other process started so far). */
+  start(label: string, version: number, peerLabels?: string[]): SimProcess {
     const p: SimProcess = { label, owner: `${label}.${++this.#incarnation}`, address: `${label}.sim:3000`, version, state: "starting" }
     this.procs.push(p)
-    const peers = this.procs.filter((q) => q !== p).map((q) => this.url(q))
+    const listed = (q: SimProcess) => q !== p && (peerLabels === undefined || peerLabels.includes(q.label))
+    const peers = this.procs.filter(listed).map((q) => this.url(q))
     const clock = this.sched.clockFor(p.owner)
     this.sched.after(0, () => {
       void BatonNode.start({ games: this.#games(version), clock, log: this.#logger(p.label), clustered: true }).then(
@@ -117,7 +119,7 @@ export class World {
             url: this.url(p),
             version: `1.0.${version}`,
             secret: this.opts.secret,
-            discovery: { peers: [...new Set([...peers, ...this.procs.filter((q) => q !== p).map((q) => this.url(q))])] },
+            discovery: { peers: [...new Set([...peers, ...this.procs.filter(listed).map((q) => this.url(q))])] },
             heartbeatMs: this.opts.heartbeatMs,
             failureMs: this.opts.failureMs,
             replicas: this.opts.replicas,

@@ -5,6 +5,7 @@ import { free, init, loadIncremental } from "@automerge/automerge"
 import type { AutomergeUrl } from "@automerge/automerge-repo"
 import type { CheckedStorage, DamagedFile } from "./checked-storage.ts"
 import type { RegistryEntry } from "./registry-layout.ts"
+import { newerCopy } from "./newest.ts"
 import { readStored } from "./session-doc.ts"
 
 /** A document of the data dir that holds no readable session. */
@@ -97,8 +98,10 @@ export async function entriesFromDocuments(
   return { entries: new Map([...best].map(([id, f]) => [id, f.entry])), unreadable }
 }
 
+/** The rule of newest.ts; two documents of one epoch and revision: the later written. */
 function newer(a: { entry: RegistryEntry; rev: number; at: number }, b: { entry: RegistryEntry; rev: number; at: number }): boolean {
-  if (a.entry.epoch !== b.entry.epoch) return a.entry.epoch > b.entry.epoch
-  if (a.rev !== b.rev) return a.rev > b.rev
-  return a.at > b.at
+  const x = { epoch: a.entry.epoch, rev: a.rev }
+  const y = { epoch: b.entry.epoch, rev: b.rev }
+  if (newerCopy(x, y)) return true
+  return !newerCopy(y, x) && a.at > b.at
 }

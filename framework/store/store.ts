@@ -7,6 +7,7 @@ import { diff } from "../protocol/index.ts"
 import { AtomicFSStorageAdapter } from "./atomic-fs.ts"
 import { CheckedStorage, type DamagedFile } from "./checked-storage.ts"
 import { Journal, type Journaled } from "./journal.ts"
+import { newerCopy } from "./newest.ts"
 import { registryRebuild, type UnreadableDocument } from "./rebuild.ts"
 import { Registry, type RegistryDoc, type RegistryEntry, registryDocId } from "./registry.ts"
 import { fromStored, logEntry, newSessionDoc, readSessionDoc, readStored, type SessionCopy, type SessionDoc, toStored } from "./session-doc.ts"
@@ -297,7 +298,7 @@ export class Store {
   #journaled(id: string, copy: { rev: number; epoch: number } | undefined): Journaled | undefined {
     const j = this.#recovered.get(id)
     const floor = copy ?? { rev: -1, epoch: this.entry(id)?.epoch ?? 0 }
-    return j && j.epoch >= floor.epoch && j.record.rev > floor.rev ? j : undefined
+    return j && newerCopy({ epoch: j.epoch, rev: j.record.rev }, floor) ? j : undefined
   }
 
   /**

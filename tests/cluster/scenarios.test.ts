@@ -1,0 +1,172 @@
+import { describe, expect, test } from "bun:test"
+import { simulate } from "../support/sim.ts"
+
+/**
+ * The cluster's behaviours as scenarios on the simulator (real nodes on
+ * virtual time and a simulated network): what the membership, failover,
+ * fencing, drain, replication and partition tests proved with real
+ * processes and real waits, here exact and independent of the machine's
+ * load. Bounds are in virtual time. The real-process tests that remain
+ * prove what only processes show (signals, sockets, TLS, DNS, the disk,
+ * iptables partitions, the browser).
+ */
+describe("membership", () => {
+  test("three nodes see each other; a fourth listing one peer learns every other from it", async () => {
+    await simulate("membership-join", async (sim) => {
+      await sim.startCluster(["a", "b", "c"])
+      sim.world.start("d", 1, ["a"])
+      const ms = await sim.until(() => sim.converged(), 5_000, "d and every other node see each other")
+      expect(ms).toBeLessThan(2_000)
+      for (const x of ["a", "b", "c"]) expect(sim.sees("d", x) && sim.sees(x, "d")).toBe(true)
+    })
+  })
+
+  test("a node that stops gracefully is down for the others at once (it says goodbye)", async () => {
+    await simulate("membership-bye", async (sim) => {
+      await sim.startCluster(["a", "b", "c"])
+      const c = sim.proc("c").node?.id as string
+      void sim.world.stop(sim.proc("c"))
+      const down = (x: string) => sim.proc(x).node?.role?.cluster.member(c)?.up === false
+      const ms = await sim.until(() => sim.proc("c").state === "gone" && down("a") && down("b"), 5_000, "c is down for a and b")
+      expect(ms).toBeLessThan(1_000)
+      // Gone by its own word: no longer counted for the majority, no takeover needed for its sessions.
+      expect(sim.proc("a").node?.role?.cluster.member(c)?.voter).toBe(false)
+    })
+  })
+
+  test("a crashed node is down at once (its links reset); one that loses power within the failure timeout", async () => {
+    await simulate("membership-crash", async (sim) => {
+      await sim.startCluster(["a", "b", "c", "d"])
+      sim.world.crash(sim.proc("c"))
+      expect(await sim.until(() => !sim.sees("a", "c") && !sim.sees("b", "c"), 5_000, "crashed c is down")).toBeLessThan(1_000)
+      sim.world.crash(sim.proc("d"), true)
+      const silent = await sim.until(() => !sim.sees("a", "d") && !sim.sees("b", "d"), 3 * sim.failureMs, "powered-off d is down")
+      // Not before the failure timeout (a busy node is not dead), not long after it.
+      expect(silent).toBeGreaterThanOrEqual(sim.failureMs - sim.heartbeatMs)
+      expect(silent).toBeLessThan(sim.failureMs + 2 * sim.heartbeatMs + 1_000)
+    })
+  })
+
+  test("a node restarted at the same address (a new id) is dialled under its new id and rejoins", async () => {
+    await simulate("membership-restart", async (sim) => {
+      await sim.startCluster(["a", "b", "c"])
+      const old = sim.proc("c").node?.id
+      sim.world.crash(sim.proc("c"))
+      sim.world.start("c", 1)
+      await sim.until(() => sim.converged(), 10_000, "the new c is seen by all")
+      expect(sim.proc("c").node?.id).not.toBe(old)
+    })
+  })
+})
+
+describe("failover and fencing", () => {
+  test("the owner crashes under load: its sessions are taken over, no acknowledged action is lost or applied twice", async () => {
+    await simulate("failover-crash", async (sim) => {
+      await sim.startCluster(["a", "b", "c"])
+      const sessions = [await sim.createSession("a"), await sim.createSession("b"), await sim.createSession("c")]
+      for (const [i, s] of sessions.entries()) sim.play(s, [`p${i}a`, `p${i}b`], 20_000)
+      await sim.run(3_000)
+      const victim = sim.owner(sessions[0] as string) as NonNullable<ReturnType<typeof sim.owner>>
+      sim.world.crash(victim)
+      await sim.until(() => sessions.every((s) => sim.owner(s) !== undefined), 3 * sim.failureMs, "every session runs on a live node")
+      await sim.run(25_000)
+      for (const s of sessions) {
+        expect(sim.lostOrDoubled(s)).toEqual([])
+        expect(sim.acked(s)).toBeGreaterThan(20)
+      }
+      expect(sim.world.actions.filter((a) => a.sentAt < 20_000 && a.ackedAt === undefined && !a.failed)).toEqual([])
+    })
+  })
+
+  test("an owner frozen past the failure timeout is taken over; woken, it stops running the session and is back in every view", async () => {
+    await simulate("fencing-pause", async (sim) => {
+      await sim.startCluster(["a", "b", "c"])
+      const session = await sim.createSession("a")
+      sim.play(session, ["p1", "p2"], 20_000)
+      await sim.run(2_000)
+      const owner = sim.owner(session) as NonNullable<ReturnType<typeof sim.owner>>
+      sim.sched.pause(owner.owner)
+      await sim.until(() => sim.world.live().some((p) => p !== owner && p.node?.hasSession(session)), 4 * sim.failureMs, "another node takes it over")
+      sim.sched.resume(owner.owner)
+      const back = await sim.until(() => sim.converged() && owner.node?.hasSession(session) === false, 10_000, "the woken owner lets go and is seen by all")
+      expect(back).toBeLessThan(2_000)
+      await sim.run(20_000)
+      expect(sim.lostOrDoubled(session)).toEqual([])
+    })
+  })
+})
+
+describe("drain and replication", () => {
+  test("a draining node hands every session over; players keep playing, nothing lost, its replicas keep their copies", async () => {
+    await simulate("drain", async (sim) => {
+      await sim.startCluster(["a", "b", "c"])
+      const sessions = [await sim.createSession("a"), await sim.createSession("a"), await sim.createSession("a")]
+      for (const [i, s] of sessions.entries()) sim.play(s, [`p${i}`], 15_000)
+      await sim.run(2_000)
+      const owner = sim.owner(sessions[0] as string) as NonNullable<ReturnType<typeof sim.owner>>
+      await sim.stop(owner.label)
+      expect(sessions.every((s) => sim.owner(s) !== owner)).toBe(true)
+      await sim.run(20_000)
+      for (const s of sessions) expect(sim.lostOrDoubled(s)).toEqual([])
+      // The drain paused each moved session only briefly: no action waited long.
+      const waits = sim.world.actions.filter((a) => a.ackedAt !== undefined).map((a) => (a.ackedAt as number) - a.sentAt)
+      expect(Math.max(...waits)).toBeLessThan(1_000)
+    })
+  })
+
+  test("the registry converges on every node; a session's document reaches its replicas and not the others", async () => {
+    await simulate("replication", async (sim) => {
+      await sim.startCluster(["a", "b", "c", "d"])
+      const session = await sim.createSession("b")
+      sim.play(session, ["p"], 3_000)
+      await sim.run(5_000)
+      const live = sim.world.live()
+      for (const p of live) expect(p.node?.store.entry(session)?.status).toBe("open")
+      const set = live[0]?.node?.role?.replicaSet(session) ?? []
+      expect(set).toHaveLength(2)
+      for (const p of live) {
+        const view = p.node?.role?.inspect(session)
+        if (set.includes(p.node?.id as string)) expect(view?.holds).toBe(true)
+        else expect(view?.holds).toBe(false)
+      }
+    })
+  })
+})
+
+describe("partitions", () => {
+  test("a node cut off from the others (both ways): the majority takes its sessions, it acknowledges nothing more, players are told", async () => {
+    await simulate("partition-2-1", async (sim) => {
+      const [a, b, c] = await sim.startCluster(["a", "b", "c"])
+      const sessions = [await sim.createSession("a"), await sim.createSession("b"), await sim.createSession("c")]
+      for (const [i, s] of sessions.entries()) sim.play(s, [`p${i}x`, `p${i}y`], 25_000)
+      await sim.run(2_000)
+      for (const other of [a, b]) {
+        sim.world.net.cut(c?.owner as string, other?.owner as string)
+        sim.world.net.cut(other?.owner as string, c?.owner as string)
+      }
+      await sim.run(8_000)
+      // The minority applies nothing once its lease is over; a majority node runs each session.
+      expect(c?.node?.role?.cluster.hasLease()).toBe(false)
+      for (const s of sessions) expect(c?.node?.acting(s)).toBe(false)
+      sim.world.net.heal()
+      await sim.until(() => sim.converged() && sessions.every((s) => sim.world.live().filter((p) => p.node?.hasSession(s)).length === 1), 10_000, "healed: one owner each")
+      await sim.run(20_000)
+      for (const s of sessions) expect(sim.lostOrDoubled(s)).toEqual([])
+    })
+  })
+
+  test("a one-way cut (a's frames do not reach b): no acknowledged action lost, one owner per session after it heals", async () => {
+    await simulate("partition-one-way", async (sim) => {
+      const [a, b] = await sim.startCluster(["a", "b", "c"])
+      const sessions = [await sim.createSession("a"), await sim.createSession("b")]
+      for (const [i, s] of sessions.entries()) sim.play(s, [`q${i}`], 20_000)
+      await sim.run(2_000)
+      sim.world.net.cut(a?.owner as string, b?.owner as string)
+      await sim.run(8_000)
+      sim.world.net.heal()
+      await sim.until(() => sim.converged(), 10_000, "healed")
+      await sim.run(15_000)
+      for (const s of sessions) expect(sim.lostOrDoubled(s)).toEqual([])
+    })
+  })
+})
