@@ -11,12 +11,12 @@ const v2 = v.object({ applied: v.array(v.string()), beats: v.number(), armed: v.
  * fire wherever the session runs. Version 2 adds a counter, migrated from
  * version 1's list (the rolling deploy's state migration).
  */
-export function ledgerGame(version: 1 | 2 = 1) {
+export function ledgerGame(version: 1 | 2 = 1, opts: { durability?: "replicated" | "local"; migrates?: boolean } = {}) {
   return defineGame({
     name: "ledger",
     version,
     players: { min: 1, max: 64 },
-    durability: "replicated",
+    durability: opts.durability ?? "replicated",
     state: (version === 1 ? v1 : v2) as typeof v2,
     setup: () => (version === 1 ? { applied: [], beats: 0, armed: false } : { applied: [], beats: 0, armed: false, count: 0 }) as never,
     actions: {
@@ -39,6 +39,7 @@ export function ledgerGame(version: 1 | 2 = 1) {
         timers.after(1_000, "beat")
       },
     },
-    migrate: { 1: (old: { applied: string[]; beats: number; armed: boolean }) => ({ ...old, count: old.applied.length }) },
+    // Without it (migrates: false), version 2 cannot load a version-1 state: a node of each must keep its own.
+    migrate: opts.migrates === false ? undefined : { 1: (old: { applied: string[]; beats: number; armed: boolean }) => ({ ...old, count: old.applied.length }) },
   })
 }

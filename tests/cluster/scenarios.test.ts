@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test"
+import { ledgerGame } from "../../framework/sim/game.ts"
 import { simulate } from "../support/sim.ts"
 
 /**
@@ -64,7 +65,7 @@ describe("failover and fencing", () => {
     await simulate("failover-crash", async (sim) => {
       await sim.startCluster(["a", "b", "c"])
       const sessions = [await sim.createSession("a"), await sim.createSession("b"), await sim.createSession("c")]
-      for (const [i, s] of sessions.entries()) sim.play(s, [`p${i}a`, `p${i}b`], 20_000)
+      for (const [i, s] of sessions.entries()) await sim.play(s, [`p${i}a`, `p${i}b`], 20_000)
       await sim.run(3_000)
       const victim = sim.owner(sessions[0] as string) as NonNullable<ReturnType<typeof sim.owner>>
       sim.world.crash(victim)
@@ -82,7 +83,7 @@ describe("failover and fencing", () => {
     await simulate("fencing-pause", async (sim) => {
       await sim.startCluster(["a", "b", "c"])
       const session = await sim.createSession("a")
-      sim.play(session, ["p1", "p2"], 20_000)
+      await sim.play(session, ["p1", "p2"], 20_000)
       await sim.run(2_000)
       const owner = sim.owner(session) as NonNullable<ReturnType<typeof sim.owner>>
       sim.sched.pause(owner.owner)
@@ -101,7 +102,7 @@ describe("drain and replication", () => {
     await simulate("drain", async (sim) => {
       await sim.startCluster(["a", "b", "c"])
       const sessions = [await sim.createSession("a"), await sim.createSession("a"), await sim.createSession("a")]
-      for (const [i, s] of sessions.entries()) sim.play(s, [`p${i}`], 15_000)
+      for (const [i, s] of sessions.entries()) await sim.play(s, [`p${i}`], 15_000)
       await sim.run(2_000)
       const owner = sim.owner(sessions[0] as string) as NonNullable<ReturnType<typeof sim.owner>>
       await sim.stop(owner.label)
@@ -118,7 +119,7 @@ describe("drain and replication", () => {
     await simulate("replication", async (sim) => {
       await sim.startCluster(["a", "b", "c", "d"])
       const session = await sim.createSession("b")
-      sim.play(session, ["p"], 3_000)
+      await sim.play(session, ["p"], 3_000)
       await sim.run(5_000)
       const live = sim.world.live()
       for (const p of live) expect(p.node?.store.entry(session)?.status).toBe("open")
@@ -138,7 +139,7 @@ describe("partitions", () => {
     await simulate("partition-2-1", async (sim) => {
       const [a, b, c] = await sim.startCluster(["a", "b", "c"])
       const sessions = [await sim.createSession("a"), await sim.createSession("b"), await sim.createSession("c")]
-      for (const [i, s] of sessions.entries()) sim.play(s, [`p${i}x`, `p${i}y`], 25_000)
+      for (const [i, s] of sessions.entries()) await sim.play(s, [`p${i}x`, `p${i}y`], 25_000)
       await sim.run(2_000)
       for (const other of [a, b]) {
         sim.world.net.cut(c?.owner as string, other?.owner as string)
@@ -159,7 +160,7 @@ describe("partitions", () => {
     await simulate("partition-one-way", async (sim) => {
       const [a, b] = await sim.startCluster(["a", "b", "c"])
       const sessions = [await sim.createSession("a"), await sim.createSession("b")]
-      for (const [i, s] of sessions.entries()) sim.play(s, [`q${i}`], 20_000)
+      for (const [i, s] of sessions.entries()) await sim.play(s, [`q${i}`], 20_000)
       await sim.run(2_000)
       sim.world.net.cut(a?.owner as string, b?.owner as string)
       await sim.run(8_000)
@@ -168,5 +169,77 @@ describe("partitions", () => {
       await sim.run(15_000)
       for (const s of sessions) expect(sim.lostOrDoubled(s)).toEqual([])
     })
+  })
+})
+
+describe("durability and versions", () => {
+  test('"replicated" with no replica left: actions wait and the players are told why; all land, once each, when a replica is back', async () => {
+    await simulate("no-replica", async (sim) => {
+      await sim.startCluster(["a", "b"])
+      const session = await sim.createSession("a")
+      const [p] = await sim.play(session, ["p"], 30_000, 300)
+      await sim.run(2_000)
+      const other = sim.world.live().find((x) => !x.node?.hasSession(session)) as NonNullable<ReturnType<typeof sim.owner>>
+      sim.world.crash(other)
+      const cut = sim.now
+      await sim.run(6_000)
+      // Nothing acknowledged after the lease ran out (a takeover could be under way elsewhere); the player knows why.
+      const late = sim.world.actions.filter((a) => a.ackedAt !== undefined && (a.ackedAt as number) > cut + sim.failureMs / 2 + 100)
+      expect(late).toEqual([])
+      expect(p?.notice?.code).toMatch(/^(no_quorum|no_replica)$/)
+      expect(p?.pendingCount).toBeGreaterThan(3)
+      sim.world.start(other.label, 1)
+      await sim.until(() => p?.pendingCount === 0 && p?.notice === null, 30_000, "every waiting action lands once the replica is back")
+      await sim.run(5_000)
+      expect(sim.lostOrDoubled(session)).toEqual([])
+    })
+  })
+
+  test('"local" durability in a partition: what the cut-off owner acknowledged within its lease is all that can be lost', async () => {
+    await simulate(
+      "local-lease",
+      async (sim) => {
+        const procs = await sim.startCluster(["a", "b", "c"])
+        const session = await sim.createSession("a")
+        await sim.play(session, ["p1", "p2", "p3"], 25_000, 100)
+        await sim.run(3_000)
+        const owner = sim.owner(session) as NonNullable<ReturnType<typeof sim.owner>>
+        for (const q of procs) if (q !== owner) {
+          sim.world.net.cut(owner.owner, q.owner)
+          sim.world.net.cut(q.owner, owner.owner)
+        }
+        const cut = sim.now
+        await sim.run(8_000)
+        sim.world.net.heal()
+        await sim.run(20_000)
+        const lost = sim.lostOrDoubled(session).filter((x) => x.endsWith("lost"))
+        const ids = new Set(lost.map((x) => x.split(" ")[0]))
+        const leaseEnd = cut + sim.failureMs / 2
+        for (const a of sim.world.actions.filter((x) => ids.has(x.id))) expect(a.ackedAt as number).toBeLessThanOrEqual(leaseEnd + 50)
+        expect(sim.lostOrDoubled(session).filter((x) => x.includes("times"))).toEqual([])
+      },
+      { games: () => [ledgerGame(1, { durability: "local" })] },
+    )
+  })
+
+  test("a new version that cannot load an old state: the session stays with a node of the old version", async () => {
+    await simulate(
+      "versions",
+      async (sim) => {
+        await sim.startCluster(["a", "b"])
+        const session = await sim.createSession("a")
+        await sim.play(session, ["p"], 10_000)
+        await sim.run(1_000)
+        sim.world.start("c", 2)
+        await sim.until(() => sim.converged(), 5_000, "the new version joins")
+        const owner = sim.owner(session) as NonNullable<ReturnType<typeof sim.owner>>
+        await sim.stop(owner.label)
+        // Refused by c (its game cannot migrate the state): handed to the other node of version 1.
+        expect(sim.owner(session)?.version).toBe(1)
+        await sim.run(12_000)
+        expect(sim.lostOrDoubled(session)).toEqual([])
+      },
+      { games: (v) => [ledgerGame(v === 1 ? 1 : 2, { migrates: false })] },
+    )
   })
 })

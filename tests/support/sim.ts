@@ -105,9 +105,10 @@ export class Sim {
   }
 
   /** Bots playing `session` through the front door until `forMs` from now; their SDK sessions by name. */
-  play(session: string, bots: string[], forMs: number, everyMs = 200): GameSession[] {
+  async play(session: string, bots: string[], forMs: number, everyMs = 200): Promise<GameSession[]> {
     for (const b of bots) this.world.bot(b, session, everyMs, this.sched.now + forMs)
-    return bots.map((b) => this.world.bots.get(b)).filter((s): s is GameSession => s !== undefined)
+    await this.until(() => bots.every((b) => this.world.bots.get(b)?.status === "open"), 5_000, `${bots.join(", ")} join ${session}`)
+    return bots.map((b) => this.world.bots.get(b) as GameSession)
   }
 
   bot(name: string): GameSession | undefined {
