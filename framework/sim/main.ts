@@ -2,6 +2,7 @@ import { ALL_FAULTS, type FaultKind, type RunOptions, type RunResult, timedRun }
 
 /**
  * bun run sim [--seed S | --seeds N [--from K]] [--active MS] [--nodes N] [--faults a,b] [--workers W] [--verbose]
+ * bun run sim --scale [--nodes 100] [--sessions 10000]
  *
  * One seed: runs it, prints its trace, and on failure the violations and the
  * nodes' last log lines. Many: runs them (in W worker processes), a progress
@@ -23,9 +24,17 @@ const base: Omit<RunOptions, "seed"> = {
   faults: faults ?? ALL_FAULTS,
 }
 
-if (flag("worker") !== undefined) await worker()
+if (has("scale")) await scale()
+else if (flag("worker") !== undefined) await worker()
 else if (flag("seed") !== undefined) await one(flag("seed") as string)
 else await many(num("seeds", 100), num("from", 1), num("workers", Math.max(1, navigator.hardwareConcurrency ?? 1)))
+
+/** The scale run: a big cluster, its figures as one JSON line at the end (docs/simulator.md, "Scale"). */
+async function scale(): Promise<void> {
+  const { runScale } = await import("./scale.ts")
+  const figures = await runScale({ nodes: num("nodes", 100), sessions: num("sessions", 10_000), progress: (line) => console.log(line) })
+  console.log(JSON.stringify(figures))
+}
 
 function num(name: string, dflt: number): number {
   const v = flag(name)

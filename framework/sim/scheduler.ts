@@ -57,6 +57,9 @@ export class Scheduler {
   #byId = new Map<number, Task>()
   #paused = new Map<Owner, Task[]>()
   #dead = new Set<Owner>()
+  /** Real CPU time per owner, ms (events and the promise continuations they ran), when `measure` is on. */
+  readonly cost = new Map<Owner, { total: number; max: number; events: number }>()
+  measure = false
   /** A throw out of an event (it would reach the process's uncaughtException in production). */
   onError: (owner: Owner, error: unknown) => void = () => {}
 
@@ -148,12 +151,21 @@ export class Scheduler {
         task.at = this.now + task.every
         this.#push(task)
       } else this.#byId.delete(task.seq)
+      const t0 = this.measure ? realNow() : 0
       try {
         task.fn()
       } catch (error) {
         this.onError(task.owner, error)
       }
       await drainMicrotasks()
+      if (this.measure) {
+        const ms = realNow() - t0
+        const c = this.cost.get(task.owner) ?? { total: 0, max: 0, events: 0 }
+        c.total += ms
+        c.max = Math.max(c.max, ms)
+        c.events++
+        this.cost.set(task.owner, c)
+      }
       this.current = "world"
       opts.each?.()
     }
@@ -255,6 +267,7 @@ function before(a: Task, b: Task): boolean {
 }
 
 const realSetImmediate = setImmediate
+const realNow = performance.now.bind(performance)
 
 /** Lets every promise continuation queued so far (and those they queue) run. */
 function drainMicrotasks(): Promise<void> {
