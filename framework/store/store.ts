@@ -507,10 +507,7 @@ export class Store {
     await this.#journal?.close()
   }
 
-  /**
-   * Deleting a document the synchronizer is still announcing makes
-   * automerge-repo log errors for it: let the current round finish first.
-   */
+  /** See DELETE_AFTER_MS. */
   #deleteLater(url: AutomergeUrl): void {
     setTimeout(() => {
       try {
@@ -518,6 +515,15 @@ export class Store {
       } catch {
         // already gone with the repo
       }
-    }, 3_000).unref()
+    }, DELETE_AFTER_MS).unref()
   }
 }
+
+/**
+ * How long a collected session's document lives on, ms: deleting a document
+ * the synchronizer is still announcing to peers makes automerge-repo log
+ * errors for it (its announce and sync rounds are throttled to 100 ms each;
+ * a peer's reply can take a round trip more), so the current rounds finish
+ * first. Nothing reads the document meanwhile: the registry entry is gone.
+ */
+const DELETE_AFTER_MS = 3_000
