@@ -6,6 +6,9 @@ import { newestCopy, Store } from "../store/index.ts"
 import { PeerRequestError, type Request } from "./protocol.ts"
 import { Takeover } from "./takeover.ts"
 
+/** Failure timeouts a takeover waits, per place in the ranking behind the head, before a node not at the head tries. */
+const STEP_ASIDE = 2
+
 /** A handoff: the session's document (its automerge changes), its live record, and the epoch the target takes. */
 export type HandoffRequest = Request<"handoff">
 export type HostingRequest = Request<"hosting">
@@ -232,7 +235,12 @@ export class Handoff {
         // Our own vote needs the owner silent for the failure timeout: no round before that.
         if (this.#cluster.silentMs(owner) < this.#cluster.failureMs) continue
         if ((this.#retryAt.get(id)?.at ?? 0) > this.#host.clock.now()) continue
-        if (rank(id, ready)[0]?.id !== me) continue
+        // The head of the ranking takes it over. One that cannot (its version of the game cannot load
+        // the state, it is stuck) must not hold it forever: the next tries after STEP_ASIDE failure
+        // timeouts more, the one after that after twice that (the simulator found a failover stuck on
+        // a new version's node with no migration, while an old one could have taken it).
+        const pos = rank(id, ready).findIndex((m) => m.id === me)
+        if (pos < 0 || this.#cluster.silentMs(owner) - this.#cluster.failureMs < pos * STEP_ASIDE * this.#cluster.failureMs) continue
         due.push([id, owner])
       }
       if (due.length === 0) return 0

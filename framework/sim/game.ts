@@ -9,9 +9,13 @@ const v2 = v.object({ applied: v.array(v.string()), beats: v.number(), armed: v.
  * checker can find each acknowledged action exactly once; a timer beats
  * every second once the first action arrives, so the checker can see timers
  * fire wherever the session runs. Version 2 adds a counter, migrated from
- * version 1's list (the rolling deploy's state migration).
+ * version 1's list (the rolling deploy's state migration); later versions
+ * migrate the one before unchanged.
  */
-export function ledgerGame(version: 1 | 2 = 1, opts: { durability?: "replicated" | "local"; migrates?: boolean } = {}) {
+export function ledgerGame(version = 1, opts: { durability?: "replicated" | "local"; migrates?: boolean } = {}) {
+  const migrate: Record<number, (old: any) => unknown> = { 1: (old: { applied: string[]; beats: number; armed: boolean }) => ({ ...old, count: old.applied.length }) }
+  // Versions past 2 change nothing in the state: each migrates the one before as it is.
+  for (let v = 2; v < version; v++) migrate[v] = (old: unknown) => old
   return defineGame({
     name: "ledger",
     version,
@@ -24,7 +28,7 @@ export function ledgerGame(version: 1 | 2 = 1, opts: { durability?: "replicated"
         input: v.object({ id: v.pipe(v.string(), v.minLength(1), v.maxLength(64)) }),
         apply({ state, input, timers }) {
           state.applied.push(input.id)
-          if (version === 2) state.count++
+          if (version >= 2) state.count++
           if (!state.armed) {
             state.armed = true
             timers.after(1_000, "beat")
@@ -40,6 +44,6 @@ export function ledgerGame(version: 1 | 2 = 1, opts: { durability?: "replicated"
       },
     },
     // Without it (migrates: false), version 2 cannot load a version-1 state: a node of each must keep its own.
-    migrate: opts.migrates === false ? undefined : { 1: (old: { applied: string[]; beats: number; armed: boolean }) => ({ ...old, count: old.applied.length }) },
+    migrate: opts.migrates === false ? undefined : migrate,
   })
 }

@@ -50,7 +50,7 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
   const rejected = (error: unknown) => violations.push({ invariant: "uncaught", detail: `unhandled rejection at ${(sched.now / 1000).toFixed(3)} s: ${(error as Error)?.stack ?? error}` })
   process.on("unhandledRejection", rejected)
   const rnd = sched.random.fork("plan")
-  const world = new World(sched, sched.random.fork("world"), { heartbeatMs: HEARTBEAT_MS, failureMs: FAILURE_MS, replicas: 2, secret: "sim-secret-0123456789abcdef" }, (v) => [ledgerGame(v === 1 ? 1 : 2)])
+  const world = new World(sched, sched.random.fork("world"), { heartbeatMs: HEARTBEAT_MS, failureMs: FAILURE_MS, replicas: 2, secret: "sim-secret-0123456789abcdef" }, (v) => [ledgerGame(v)])
   sched.onError = (owner, error) => violations.push({ invariant: "uncaught", detail: `${owner} at ${(sched.now / 1000).toFixed(3)} s: ${(error as Error)?.stack ?? error}` })
   const activeMs = opts.activeMs ?? 30_000
   const faults = opts.faults ?? ALL_FAULTS

@@ -239,7 +239,104 @@ describe("durability and versions", () => {
         await sim.run(12_000)
         expect(sim.lostOrDoubled(session)).toEqual([])
       },
-      { games: (v) => [ledgerGame(v === 1 ? 1 : 2, { migrates: false })] },
+      { games: (v) => [ledgerGame(v, { migrates: false })] },
+    )
+  })
+})
+
+describe("rolling deploys", () => {
+  test("a failover whose first choice cannot load the state (a new version, no migration) goes to the next node", async () => {
+    await simulate(
+      "step-aside",
+      async (sim) => {
+        const [a, b] = await sim.startCluster(["a", "b"], 2)
+        const session = await sim.createSession("a")
+        await sim.play(session, ["s1"], 30_000)
+        await sim.run(1_000)
+        sim.world.start("c", 3)
+        await sim.until(() => sim.converged(), 5_000, "the new version joins")
+        const owner = sim.owner(session) as NonNullable<ReturnType<typeof sim.owner>>
+        const survivor = owner === a ? b : a
+        sim.world.crash(owner)
+        const ms = await sim.until(() => sim.owner(session) !== undefined, 10 * sim.failureMs, "the session runs again")
+        expect(sim.owner(session)).toBe(survivor as NonNullable<typeof survivor>)
+        expect(ms).toBeLessThan(4 * sim.failureMs)
+        await sim.run(30_000)
+        expect(sim.lostOrDoubled(session)).toEqual([])
+      },
+      { games: (v) => [ledgerGame(v, { migrates: v < 3 })] },
+    )
+  })
+
+  test("a drain while the third node is cut off from both others: every session moves or stays, nothing lost", async () => {
+    await simulate("drain-partition", async (sim) => {
+      const [a, b, c] = await sim.startCluster(["a", "b", "c"])
+      const sessions = await Promise.all([sim.createSession("a"), sim.createSession("b"), sim.createSession("c")].map((p) => p))
+      for (const [i, s] of sessions.entries()) await sim.play(s, [`d${i}`], 25_000)
+      await sim.run(2_000)
+      for (const other of [a, b]) {
+        sim.world.net.cut(c?.owner as string, other?.owner as string)
+        sim.world.net.cut(other?.owner as string, c?.owner as string)
+      }
+      sim.world.start("a2", 2)
+      await sim.run(1_000)
+      await sim.stop("a")
+      await sim.run(6_000)
+      sim.world.net.heal()
+      await sim.until(() => sim.converged() && sessions.every((s) => sim.world.live().filter((p) => p.node?.hasSession(s)).length === 1), 15_000, "healed: one owner each")
+      await sim.run(20_000)
+      for (const s of sessions) expect(sim.lostOrDoubled(s)).toEqual([])
+    })
+  })
+
+  test("the node receiving a drain's sessions crashes 250 ms into the drain: nothing acknowledged is lost", async () => {
+    await simulate("drain-target-crash", async (sim) => {
+      await sim.startCluster(["a", "b", "c"])
+      const sessions: string[] = []
+      for (let i = 0; i < 6; i++) sessions.push(await sim.createSession("a"))
+      for (const [i, s] of sessions.entries()) await sim.play(s, [`k${i}`], 25_000, 150)
+      await sim.run(2_000)
+      const owner = sim.owner(sessions[0] as string) as NonNullable<ReturnType<typeof sim.owner>>
+      // As in a rolling deploy: the replacement is up before the old node drains (with three voters
+      // left after a crash, two of them still make a majority).
+      sim.world.start("fresh", 1)
+      await sim.until(() => sim.converged(), 5_000, "the replacement joins")
+      void sim.world.stop(owner)
+      await sim.run(250)
+      const target = sim.world.live().find((p) => p !== owner && sessions.some((s) => p.node?.hasSession(s))) ?? sim.world.live().find((p) => p !== owner)
+      sim.world.crash(target as NonNullable<typeof target>)
+      await sim.until(() => sessions.every((s) => sim.owner(s) !== undefined), 20_000, "every session runs on a live node")
+      await sim.run(25_000)
+      for (const s of sessions) expect(sim.lostOrDoubled(s)).toEqual([])
+    })
+  })
+
+  test("two rolls to new game versions (the state migrates), a node killed in the middle of the second", async () => {
+    await simulate(
+      "two-rolls",
+      async (sim) => {
+        await sim.startCluster(["a", "b", "c"])
+        const sessions = [await sim.createSession("a"), await sim.createSession("b"), await sim.createSession("c")]
+        for (const [i, s] of sessions.entries()) await sim.play(s, [`r${i}x`, `r${i}y`], 60_000, 300)
+        await sim.run(2_000)
+        for (const [version, suffix] of [[2, "v2"], [3, "v3"]] as const) {
+          for (const old of [...sim.world.live()]) {
+            const fresh = sim.world.start(`${old.label.replace(/v\d$/, "")}${suffix}`, version)
+            await sim.until(() => fresh.state === "up" && fresh.node?.status === "ready" && sim.converged(), 10_000, `${fresh.label} joins`)
+            if (version === 3 && old.label.startsWith("b")) {
+              sim.world.crash(old)
+              await sim.until(() => sessions.every((s) => sim.owner(s) !== undefined), 20_000, "the killed node's sessions run again")
+            } else await sim.stop(old.label)
+          }
+        }
+        await sim.run(60_000)
+        for (const s of sessions) {
+          expect(sim.lostOrDoubled(s)).toEqual([])
+          expect(sim.owner(s)?.version).toBe(3)
+          expect((sim.owner(s)?.node?.hosted(s)?.session.record.state as { count?: number }).count).toBe(sim.owner(s)?.node?.hosted(s)?.session.record.state && (sim.owner(s)?.node?.hosted(s)?.session.record.state as { applied: string[] }).applied.length)
+        }
+      },
+      { games: (v) => [ledgerGame(v)] },
     )
   })
 })

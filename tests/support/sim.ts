@@ -25,7 +25,7 @@ export class Sim {
       this.sched,
       this.sched.random.fork("world"),
       { heartbeatMs: this.heartbeatMs, failureMs: this.failureMs, replicas: opts.replicas ?? 2, secret: "scenario-secret-0123456789abcdef" },
-      opts.games ?? ((v) => [ledgerGame(v === 1 ? 1 : 2)]),
+      opts.games ?? ((v) => [ledgerGame(v)]),
     )
   }
 
