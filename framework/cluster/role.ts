@@ -1,4 +1,3 @@
-import type { AutomergeUrl, DocHandle } from "@automerge/automerge-repo"
 import { Cluster, type Member } from "./cluster.ts"
 import type { Transport } from "./transport.ts"
 import type { Discovery } from "./discovery.ts"
@@ -6,13 +5,17 @@ import { rank, replicaSet } from "./placement.ts"
 import type { ClientMessage, OpenSession } from "../protocol/index.ts"
 import type { SessionRecord } from "../game/index.ts"
 import { newestCheckpoint, type SessionDoc } from "../store/index.ts"
-import { type ClaimedRequest, Handoff, type HandoffRequest, type HostingRequest } from "./handoff.ts"
+import { ReplicaFollower } from "./follow.ts"
+import { Handoff } from "./handoff.ts"
 import type { NodePort } from "./port.ts"
-import type { CopyRequest, GrantRequest, RetractMessage } from "./takeover.ts"
+import { Relays } from "./relay.ts"
 import { asPublic, BatonError, clientError, type PlayerLink } from "../protocol/index.ts"
 import { SampleWindow } from "../metrics/index.ts"
 import { Replicator } from "./replication.ts"
 import { PeerFailure, PeerRequestError } from "./protocol.ts"
+
+/** How often relayed players' owners are checked for silence, and actions that waited for the lease run, ms. */
+const WATCH_MS = 100
 
 export interface ClusterConfig {
   /** The URL peers reach this node at. */
@@ -33,28 +36,12 @@ export interface ClusterConfig {
   transport?: Transport
 }
 
-/** How long a replica keeps its copy of a session after leaving its replica set (its owner alive), ms. */
-const SHADOW_GRACE_MS = 30_000
-
-/** Replica documents a node starts fetching per round (every 50 ms while there are more). */
-const FOLLOW_PER_ROUND = 25
-
-interface Relayed {
-  peer: string
-  conn: string
-  link: PlayerLink
-  /** The join that opened it: replayed to the new owner when the session moves. */
-  join: Extract<ClientMessage, { t: "join" }>
-  /** Messages that arrive while the relay is being re-pointed. */
-  pending?: ClientMessage[]
-  /** The player was told the owner is not answering. */
-  silent?: boolean
-}
-
 /**
- * The node's part in a cluster: placement of new sessions, which documents
- * go to which peers (replica sets), replicas following their documents, and
- * relaying players to the owner of their session.
+ * The node's part in a cluster, a façade over the parts in this folder:
+ * membership (Cluster), replication of acks (Replicator), moving sessions
+ * (Handoff), replicas following their documents (ReplicaFollower) and
+ * relaying players (Relays). Here: placement of new sessions and replica
+ * sets, the answers to peers' requests, and the cluster-wide views.
  */
 export class ClusterRole {
   readonly cluster: Cluster
@@ -62,17 +49,10 @@ export class ClusterRole {
   readonly replicator: Replicator
   /** How old the changes were when a replica got them (the control-link stream). */
   readonly replicaLag = new SampleWindow(10_000)
-  /** How old a checkpoint was when it reached a replica's automerge document. */
-  readonly documentLag = new SampleWindow(10_000)
+  readonly follower: ReplicaFollower
+  readonly relays: Relays
   #node: NodePort
   #replicas: number | "all"
-  /** Replica copies this node follows: session id → handle, and how to stop listening to it. */
-  #following = new Map<string, { handle: DocHandle<SessionDoc>; off: () => void }>()
-  /** Players here whose session runs elsewhere: conn id → where. */
-  #outbound = new Map<string, Relayed>()
-  #byLink = new Map<PlayerLink, Relayed>()
-  /** Players elsewhere whose session runs here: "peer/conn" → their link. */
-  #inbound = new Map<string, { link: PlayerLink; via: unknown }>()
 
   constructor(node: NodePort, cfg: ClusterConfig) {
     this.#node = node
@@ -94,7 +74,7 @@ export class ClusterRole {
     const registryId = node.store.registryHandle.documentId as string
     node.store.share({
       // The registry goes everywhere; a session document only to its replica set.
-      announce: (peer, doc) => doc === registryId || this.#replicaSetOfDoc(doc).includes(peer),
+      announce: (peer, doc) => doc === registryId || this.follower.replicaSetOfDoc(doc).includes(peer),
       access: (peer) => this.cluster.member(peer)?.up === true,
     })
     this.replicator = new Replicator(
@@ -120,14 +100,20 @@ export class ClusterRole {
     )
     this.handoff = new Handoff(node, this.cluster, (session) => this.replicator.shadow(session))
     this.handoff.copyOn = (session, target, record, epoch, deadline) => this.#copyOn(session, [target], epoch, record, deadline).then(() => {})
+    this.follower = new ReplicaFollower(node, this.cluster, {
+      replicaSet: (session) => this.replicaSet(session),
+      forget: (session) => this.#replicaSets.delete(session),
+      trim: (known) => {
+        if (this.#replicaSets.size > 2 * known + 100) this.#replicaSets.clear()
+      },
+    }, this.replicator)
+    this.relays = new Relays(this.cluster, node, (session) => this.#locate(session))
     this.#handleRequests()
     this.#receiveMessages()
     const reshare = () => {
       this.#replicaSets.clear()
       node.store.repo.shareConfigChanged()
-      // Replica sets moved: every session may be ours to follow now, or no longer.
-      this.#lookAtAll = true
-      this.#followSoon()
+      this.follower.lookAtAll()
       // A node from before the registry's buckets reads flat entries only: keep them while one is here.
       node.store.setFlatRegistryReaders(this.cluster.members().some((m) => m.up && !m.caps.includes("registry-buckets")))
       // New replicas get the whole record now, not at the session's next change: until they hold it,
@@ -136,12 +122,7 @@ export class ClusterRole {
     }
     this.cluster.on("node-up", reshare)
     this.cluster.on("node-down", reshare)
-    this.cluster.on("link-lost", (peer, link) => this.#linkLost(peer, link))
     this.cluster.on("status", reshare)
-    node.store.onEntriesChanged((ids) => {
-      for (const id of ids) this.#toLook.add(id)
-      this.#followSoon()
-    })
     this.cluster.start()
     // Sessions whose owner is gone or cut off are taken over once a majority agrees: asked again
     // periodically, since a majority lost in a partition comes back when it heals. The first look
@@ -152,35 +133,13 @@ export class ClusterRole {
       this.#sweepTimer = timers.setInterval(() => void this.handoff.sweep(), every)
     }, Math.max(1_000, (cfg.failureMs ?? 3_000) / 2))
     this.#relayWatch = timers.setInterval(() => {
-      this.#watchRelays()
+      this.relays.watch()
       node.leaseCheck(this.cluster.hasLease())
-    }, 100)
+    }, WATCH_MS)
   }
   #orphanTimer: unknown
   #sweepTimer: unknown
   #relayWatch: unknown
-
-  /**
-   * Players relayed to an owner this node has not heard from for a while
-   * (a partition, a stalled owner) are told so at once, and told again when
-   * it answers: their actions are kept and resent, nothing is lost.
-   */
-  #watchRelays(): void {
-    // A heartbeat late by a quarter second: the player hears of it within about half a second of a cut.
-    const late = this.cluster.heartbeatMs + 250
-    for (const r of this.#outbound.values()) {
-      const silent = this.cluster.silentMs(r.peer) > late || this.cluster.member(r.peer)?.up === false
-      if (silent === !!r.silent) continue
-      r.silent = silent
-      r.link.send(
-        JSON.stringify(
-          silent
-            ? { t: "notice", code: "owner_unreachable", message: "this node cannot reach the node running the session (a network partition, or that node is overloaded): actions wait, none is lost" }
-            : { t: "notice", code: "resolved", message: "the session's node answers again" },
-        ),
-      )
-    }
-  }
 
   /**
    * No other member counts for the majority except ones leaving gracefully,
@@ -220,24 +179,8 @@ export class ClusterRole {
   }
 
   /** A player here joins a session that is not here: find its owner and relay. */
-  async relayJoin(link: PlayerLink, msg: Extract<ClientMessage, { t: "join" }>): Promise<((m: ClientMessage) => void) | undefined> {
-    let owner = await this.#locate(msg.session)
-    // A session in the middle of a move is briefly nowhere: look again before saying it does not exist.
-    for (let i = 0; !owner && i < 10 && this.#node.store.entry(msg.session)?.status === "open"; i++) {
-      await this.#node.clock.sleep(100)
-      owner = await this.#locate(msg.session)
-    }
-    if (!owner) return undefined
-    const r: Relayed = { peer: owner, conn: crypto.randomUUID(), link, join: msg }
-    this.#outbound.set(r.conn, r)
-    this.#byLink.set(link, r)
-    this.cluster.send(owner, "relay-open", { conn: r.conn, msg })
-    return (m) => {
-      const cur = this.#byLink.get(link)
-      if (!cur) return
-      if (cur.pending) cur.pending.push(m)
-      else this.cluster.send(cur.peer, "relay-in", { conn: cur.conn, msg: m })
-    }
+  relayJoin(link: PlayerLink, msg: Extract<ClientMessage, { t: "join" }>): Promise<((m: ClientMessage) => void) | undefined> {
+    return this.relays.join(link, msg)
   }
 
   /** Sessions of every member that answers within a second (a cluster-wide GET /sessions). */
@@ -280,51 +223,7 @@ export class ClusterRole {
 
   /** The player's connection here closed. */
   relayEnd(link: PlayerLink): void {
-    const r = this.#byLink.get(link)
-    if (!r) return
-    this.#byLink.delete(link)
-    this.#outbound.delete(r.conn)
-    this.cluster.send(r.peer, "relay-end", { conn: r.conn })
-  }
-
-  /**
-   * The session moved: point the relay at its new owner and join again
-   * there. The player sees a fresh "joined" (its SDK resends what was not
-   * acknowledged) and no disconnect.
-   */
-  async #repoint(r: Relayed, reason: string): Promise<void> {
-    this.#outbound.delete(r.conn)
-    r.pending = []
-    const startedAt = this.#node.clock.now()
-    let owner: string | undefined
-    let local = false
-    // While the registry still has the session open, someone will run it (a takeover may wait for a
-    // majority, a partition to heal): the player stays attached, told why, rather than sent away to retry.
-    const open = () => this.#node.store.entry(r.join.session)?.status === "open"
-    // Told within half a second, however long each look takes (a peer that stopped answering costs a timeout).
-    const told = this.cluster.clock.setTimeout(() => r.link.send(JSON.stringify({ t: "notice", code: "owner_unreachable", message: `no reachable node runs session ${r.join.session} now: waiting for it, nothing is lost` })), 500)
-    for (let attempt = 0; (attempt < 30 || (open() && attempt < 600)) && !owner && !local && this.#byLink.get(r.link) === r; attempt++) {
-      local = this.#node.hasSession(r.join.session)
-      owner = local ? undefined : await this.#locate(r.join.session)
-      if (!owner && !local) await this.#node.clock.sleep(attempt < 30 ? 100 : 250)
-    }
-    this.cluster.clock.clearTimeout(told)
-    if (this.#byLink.get(r.link) !== r) return
-    if (local) {
-      this.#byLink.delete(r.link)
-      return this.#node.rejoinLocally(r.link, r.join, r.pending.splice(0))
-    }
-    if (!owner) {
-      this.#byLink.delete(r.link)
-      return r.link.close(4010, reason)
-    }
-    this.#node.log.info("relay re-pointed", { session: r.join.session, to: owner, waitedMs: this.#node.clock.now() - startedAt })
-    r.peer = owner
-    r.conn = crypto.randomUUID()
-    this.#outbound.set(r.conn, r)
-    this.cluster.send(owner, "relay-open", { conn: r.conn, msg: r.join })
-    for (const m of r.pending.splice(0)) this.cluster.send(owner, "relay-in", { conn: r.conn, msg: m })
-    r.pending = undefined
+    this.relays.end(link)
   }
 
   /**
@@ -400,19 +299,17 @@ export class ClusterRole {
   stats() {
     return {
       replicas: this.#replicas,
-      following: this.#following.size,
-      relayedOut: this.#outbound.size,
-      relayedIn: this.#inbound.size,
+      following: this.follower.following,
+      relayedOut: this.relays.outbound,
+      relayedIn: this.relays.inbound,
       replicaLagMs: this.replicaLag.summary(),
-      documentLagMs: this.documentLag.summary(),
+      documentLagMs: this.follower.documentLag.summary(),
     }
   }
 
   stop(moved?: Record<string, string>): void {
-    this.#stopped = true
     this.replicator.stop()
-    this.#node.clock.clearTimeout(this.#followTimer)
-    this.#node.clock.clearTimeout(this.#pruneTimer)
+    this.follower.stop()
     this.cluster.clock.clearTimeout(this.#orphanTimer)
     this.cluster.clock.clearInterval(this.#sweepTimer)
     this.cluster.clock.clearInterval(this.#relayWatch)
@@ -464,7 +361,7 @@ export class ClusterRole {
     c.handle("open", (_from, body) => this.#node.openSessions(body.game))
   }
 
-  /** One-way messages: replication, vote retractions, and relayed players' frames both ways. */
+  /** One-way messages: replication and vote retractions (Relays takes the relayed players' frames). */
   #receiveMessages(): void {
     const c = this.cluster
     const r = this.replicator
@@ -474,208 +371,5 @@ export class ClusterRole {
     c.receive("rep-nack", (from, body) => r.onNack(from, body))
     c.receive("rep-fenced", (_from, body) => r.onFenced(body.session, body.epoch))
     c.receive("grant-retract", (from, body) => this.handoff.takeover.retracted(from, body))
-    c.receive("relay-open", (from, body, via) => {
-      const key = `${from}/${body.conn}`
-      const link: PlayerLink = {
-        send: (frame) => c.send(from, "relay-out", { conn: body.conn, frame }),
-        close: (code, reason) => {
-          this.#inbound.delete(key)
-          c.send(from, "relay-close", { conn: body.conn, code, reason })
-        },
-      }
-      this.#inbound.set(key, { link, via })
-      this.#node.open(link)
-      this.#node.handle(link, body.msg)
-    })
-    c.receive("relay-in", (from, body) => {
-      const link = this.#inbound.get(`${from}/${body.conn}`)?.link
-      if (link) return this.#node.handle(link, body.msg)
-      // A relay this node no longer knows (released when a link dropped): the relaying node re-points it.
-      c.send(from, "relay-close", { conn: body.conn, code: 4010, reason: "relay unknown here" })
-    })
-    c.receive("relay-end", (from, body) => {
-      const key = `${from}/${body.conn}`
-      const link = this.#inbound.get(key)?.link
-      this.#inbound.delete(key)
-      if (link) this.#node.close(link)
-    })
-    c.receive("relay-out", (_from, body) => this.#outbound.get(body.conn)?.link.send(body.frame))
-    c.receive("relay-close", (_from, body) => {
-      const out = this.#outbound.get(body.conn)
-      if (!out) return
-      if (body.code === 4010) return void this.#repoint(out, body.reason)
-      this.#outbound.delete(body.conn)
-      this.#byLink.delete(out.link)
-      out.link.close(body.code, body.reason)
-    })
-  }
-
-  /**
-   * The control link to a peer closed (it left, died, or the link was only
-   * replaced): relays over it may have lost frames in flight. Its relayed
-   * players are released here; players relayed to it are re-pointed, which
-   * joins them again, and a join makes the client resend every action not
-   * acknowledged (the simulator found an action lost with a reset link,
-   * never answered).
-   */
-  #linkLost(peer: string, lost: unknown): void {
-    // Only relays opened on the lost link: one opened meanwhile on its replacement stays.
-    for (const [key, { link, via }] of this.#inbound)
-      if (via === lost && key.startsWith(`${peer}/`)) {
-        this.#inbound.delete(key)
-        this.#node.close(link)
-      }
-    for (const r of [...this.#outbound.values()]) if (r.peer === peer) void this.#repoint(r, `the link to node ${peer} was lost`)
-  }
-
-  /** Document id → session id, kept from the registry (announce asks per peer and document). */
-  #docToSession = new Map<string, string>()
-  #sessionToDoc = new Map<string, string>()
-  /** Sessions whose entries changed since the last look. */
-  #toLook = new Set<string>()
-  /** Look at every session next time (at start, and when members or their status change). */
-  #lookAtAll = true
-  #shadowsPrunedAt = 0
-  #pruneTimer: unknown
-  /** Document URLs being fetched to follow. */
-  #fetching = new Set<string>()
-  #stopped = false
-
-  #replicaSetOfDoc(docId: string): string[] {
-    const session = this.#docToSession.get(docId)
-    return session ? this.replicaSet(session) : []
-  }
-
-  #followTimer: unknown
-  /** Registry changes come in bursts (a thousand sessions created): look once per burst. */
-  #followSoon(): void {
-    if (this.#stopped) return
-    this.#followTimer ??= this.#node.clock.setTimeout(() => {
-      this.#followTimer = undefined
-      this.#followReplicas()
-    }, 50)
-  }
-
-  /**
-   * Keeps a synced copy of every session document this node is a replica
-   * (not the owner) of. A node joining a big cluster is a replica of
-   * thousands at once: it fetches a bounded number per round, so its event
-   * loop keeps answering heartbeats (a node silent for seconds is taken for
-   * dead, and its sessions taken over while it runs them).
-   */
-  #followReplicas(): void {
-    let sessions: Set<string> = this.#toLook
-    this.#toLook = new Set()
-    const all = this.#lookAtAll
-    if (all) {
-      // Only at start and when members or their status change: a look at every session costs
-      // several µs each (~95 ms at 30,000: tests/bench/registry-change.ts).
-      this.#lookAtAll = false
-      const entries = this.#node.store.entries()
-      sessions = new Set([...sessions, ...entries.map(([id]) => id), ...this.#sessionToDoc.keys(), ...this.#following.keys()])
-    }
-    // Replica sets asked for sessions that are gone (an operator's lookup, a late replication message).
-    if (this.#replicaSets.size > 2 * this.#sessionToDoc.size + 100) this.#replicaSets.clear()
-    let docsChanged = false
-    let started = 0
-    for (const session of sessions) {
-      const e = this.#node.store.entry(session)
-      if (this.#mapDoc(session, e?.doc)) docsChanged = true
-      if (!e) this.#replicaSets.delete(session)
-      const mine = e !== undefined && this.#isReplica(session, e)
-      const held = this.#following.get(session)?.handle
-      if (!mine) {
-        if (held) this.#unfollow(session)
-        continue
-      }
-      if (held?.url === e.doc || this.#fetching.has(e.doc)) continue
-      if (started++ >= FOLLOW_PER_ROUND) this.#toLook.add(session)
-      else this.#follow(session, e.doc)
-    }
-    // What to announce to whom depends on which session a document is (announce asks by document).
-    if (docsChanged) this.#node.store.repo.shareConfigChanged()
-    if (this.#toLook.size > 0) this.#followSoon()
-    if (all || this.#node.clock.now() - this.#shadowsPrunedAt > 2_000) this.#pruneShadows()
-    else this.#pruneTimer ??= this.#node.clock.setTimeout(() => this.#pruneShadows(), 2_000)
-  }
-
-  /** Whether this node is a replica of the session (and not its owner). */
-  #isReplica(session: string, e = this.#node.store.entry(session)): boolean {
-    return e !== undefined && e.owner !== this.#node.id && this.replicaSet(session).includes(this.#node.id)
-  }
-
-  #unfollow(session: string): void {
-    this.#following.get(session)?.off()
-    this.#following.delete(session)
-  }
-
-  /** Records which document a session is written to; true when that changed. */
-  #mapDoc(session: string, url: string | undefined): boolean {
-    const doc = url?.replace(/^automerge:/, "")
-    const had = this.#sessionToDoc.get(session)
-    if (had === doc) return false
-    if (had !== undefined) this.#docToSession.delete(had)
-    if (doc === undefined) this.#sessionToDoc.delete(session)
-    else {
-      this.#sessionToDoc.set(session, doc)
-      this.#docToSession.set(doc, session)
-    }
-    return true
-  }
-
-  #follow(session: string, url: AutomergeUrl): void {
-    this.#fetching.add(url)
-    void this.#node.store.repo.find<SessionDoc>(url).then(
-      (handle) => {
-        this.#fetching.delete(url)
-        // While it was fetched the entry may have moved to another document, or the session to this
-        // node or out of its replica set: look at it again instead.
-        if (this.#node.store.entry(session)?.doc !== url || !this.#isReplica(session)) {
-          this.#toLook.add(session)
-          return this.#followSoon()
-        }
-        const onChange = ({ doc }: { doc: SessionDoc }) => {
-          const newest = newestCheckpoint(doc)
-          if (newest) this.documentLag.add(this.#node.clock.now() - newest.at)
-        }
-        this.#unfollow(session)
-        handle.on("change", onChange)
-        this.#following.set(session, { handle, off: () => handle.off("change", onChange) })
-      },
-      () => {
-        this.#fetching.delete(url)
-        // automerge-repo keeps an unavailable handle and answers from it until the owner's announce
-        // brings the document: try again in a while, not at once.
-        this.#node.clock.setTimeout(() => {
-          this.#toLook.add(session)
-          this.#followSoon()
-        }, 1_000)
-      },
-    )
-  }
-
-  /** Every replicated session leaves a shadow here: drop those of sessions that are gone or not ours to hold. */
-  #pruneShadows(): void {
-    this.#node.clock.clearTimeout(this.#pruneTimer)
-    this.#pruneTimer = undefined
-    this.#shadowsPrunedAt = this.#node.clock.now()
-    // Draining, this node is in no replica set, and its copies are what it hands on before it goes (handOnCopies).
-    if (this.cluster.self.status === "draining") return
-    // A session not in our registry copy yet (a new one: the stream can beat the registry's sync) keeps
-    // its shadow for a minute.
-    this.replicator.pruneShadows((session, idleMs) => {
-      const e = this.#node.store.entry(session)
-      if (!e) return idleMs < 60_000
-      if (e.status !== "open") return false
-      if (this.replicaSet(session).includes(this.#node.id)) return true
-      // An owner that is not up, or silent past its heartbeats, may have died: its takeover needs the
-      // newest copy, which may be this one (seed 5 of the simulator: a shadow dropped when a new member
-      // moved the replica set, while the owner's power-off was not detected yet, lost two acked actions).
-      if (this.cluster.member(e.owner)?.up !== true || this.cluster.silentMs(e.owner) > 2 * this.cluster.heartbeatMs) return true
-      // Out of the replica set, with the owner alive: the new replicas get its whole record at once
-      // (resync on every membership change) and its document within a checkpoint. Until they surely
-      // have, this copy may be the only one of the last acknowledged actions.
-      return idleMs < SHADOW_GRACE_MS
-    })
   }
 }

@@ -156,7 +156,7 @@ export class BatonNode implements NodePort {
       documents: () => Object.keys(node.#store.repo.handles).length,
       documentSizes: () => [...node.#sessions.keys()].slice(0, 50).map((id) => node.#store.docSize(id)),
       replicaLag: () => node.#role?.replicaLag.summary(),
-      documentLag: () => node.#role?.documentLag.summary(),
+      documentLag: () => node.#role?.follower.documentLag.summary(),
       members: () => node.#role?.cluster.members() ?? [],
       notDurable: () => node.durability().notDurable,
     })

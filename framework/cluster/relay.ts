@@ -1,0 +1,246 @@
+import type { ClientMessage, PlayerLink } from "../protocol/index.ts"
+import type { Cluster } from "./cluster.ts"
+import type { NodePort } from "./port.ts"
+
+type Join = Extract<ClientMessage, { t: "join" }>
+
+interface Relayed {
+  peer: string
+  conn: string
+  link: PlayerLink
+  /** The join that opened it: replayed to the new owner when the session moves. */
+  join: Join
+  /** Messages that arrive while the relay is being re-pointed. */
+  pending?: ClientMessage[]
+  /** The player was told the owner is not answering. */
+  silent?: boolean
+}
+
+/** A relay with no owner to point at looks again on news (the registry, a member up or down), or after this, ms. */
+const RELOOK_MS = 250
+/** A joining player's session may be between two owners: looked for this long before it is "unknown", ms. */
+const JOIN_LOOK_MS = 1_000
+/** A relay whose session left the registry gives up after this long, ms. */
+const GONE_PATIENCE_MS = 3_000
+/**
+ * One whose session is still open waits this long for an owner (a takeover
+ * waiting for a majority, a partition to heal) before the player is sent
+ * away to reconnect, ms.
+ */
+const OPEN_PATIENCE_MS = 150_000
+/** A player hears that its owner is unreachable within this of the relay losing it, ms. */
+const NOTICE_AFTER_MS = 500
+
+/**
+ * Players connected to this node whose session runs on another: each
+ * relayed to the owner over the control link, for the player the same as
+ * being there; and the reverse, players relayed here. A relay follows its
+ * session when it moves, and is joined again when the link under it is
+ * lost (the client then resends what was not acknowledged).
+ */
+export class Relays {
+  readonly #cluster: Cluster
+  readonly #node: NodePort
+  readonly #locate: (session: string) => Promise<string | undefined>
+  /** Players here whose session runs elsewhere: conn id → where. */
+  #outbound = new Map<string, Relayed>()
+  #byLink = new Map<PlayerLink, Relayed>()
+  /** Players elsewhere whose session runs here: "peer/conn" → their link, and the control link it came on. */
+  #inbound = new Map<string, { link: PlayerLink; via: unknown }>()
+  /** Re-pointing relays waiting for news of their session. */
+  #waiting = new Map<string, Set<() => void>>()
+
+  constructor(cluster: Cluster, node: NodePort, locate: (session: string) => Promise<string | undefined>) {
+    this.#cluster = cluster
+    this.#node = node
+    this.#locate = locate
+    this.#receive()
+    node.store.onEntriesChanged((ids) => {
+      for (const id of ids) this.#wake(id)
+    })
+    const wakeAll = () => {
+      for (const id of [...this.#waiting.keys()]) this.#wake(id)
+    }
+    cluster.on("node-up", wakeAll)
+    cluster.on("node-down", wakeAll)
+    cluster.on("link-lost", (peer, link) => this.#linkLost(peer, link))
+  }
+
+  get outbound(): number {
+    return this.#outbound.size
+  }
+  get inbound(): number {
+    return this.#inbound.size
+  }
+
+  /** A player here joins a session that is not here: find its owner and relay. */
+  async join(link: PlayerLink, msg: Join): Promise<((m: ClientMessage) => void) | undefined> {
+    let owner = await this.#locate(msg.session)
+    // A session in the middle of a move is briefly nowhere: look again on news before saying it does not exist.
+    const deadline = this.#node.clock.now() + JOIN_LOOK_MS
+    while (!owner && this.#node.clock.now() < deadline && this.#node.store.entry(msg.session)?.status === "open") {
+      await this.#news(msg.session, RELOOK_MS)
+      owner = await this.#locate(msg.session)
+    }
+    if (!owner) return undefined
+    const r: Relayed = { peer: owner, conn: crypto.randomUUID(), link, join: msg }
+    this.#outbound.set(r.conn, r)
+    this.#byLink.set(link, r)
+    this.#cluster.send(owner, "relay-open", { conn: r.conn, msg })
+    return (m) => {
+      const cur = this.#byLink.get(link)
+      if (!cur) return
+      if (cur.pending) cur.pending.push(m)
+      else this.#cluster.send(cur.peer, "relay-in", { conn: cur.conn, msg: m })
+    }
+  }
+
+  /** The player's connection here closed. */
+  end(link: PlayerLink): void {
+    const r = this.#byLink.get(link)
+    if (!r) return
+    this.#byLink.delete(link)
+    this.#outbound.delete(r.conn)
+    this.#cluster.send(r.peer, "relay-end", { conn: r.conn })
+  }
+
+  /**
+   * Players relayed to an owner this node has not heard from for a while
+   * (a partition, a stalled owner) are told so at once, and told again when
+   * it answers: their actions are kept and resent, nothing is lost.
+   */
+  watch(): void {
+    // A heartbeat late by a quarter second: the player hears of it within about half a second of a cut.
+    const late = this.#cluster.heartbeatMs + 250
+    for (const r of this.#outbound.values()) {
+      const silent = this.#cluster.silentMs(r.peer) > late || this.#cluster.member(r.peer)?.up === false
+      if (silent === !!r.silent) continue
+      r.silent = silent
+      r.link.send(
+        JSON.stringify(
+          silent
+            ? { t: "notice", code: "owner_unreachable", message: "this node cannot reach the node running the session (a network partition, or that node is overloaded): actions wait, none is lost" }
+            : { t: "notice", code: "resolved", message: "the session's node answers again" },
+        ),
+      )
+    }
+  }
+
+  /** Resolves on news of the session (its registry entry changed, a member came or went), or after `ms`. */
+  #news(session: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.#waiting.get(session)
+      if (!set) this.#waiting.set(session, (set = new Set()))
+      const done = () => {
+        this.#node.clock.clearTimeout(timer)
+        set.delete(done)
+        if (set.size === 0) this.#waiting.delete(session)
+        resolve()
+      }
+      const timer = this.#node.clock.setTimeout(done, ms)
+      set.add(done)
+    })
+  }
+
+  #wake(session: string): void {
+    for (const done of [...(this.#waiting.get(session) ?? [])]) done()
+  }
+
+  /**
+   * The control link to a peer closed (it left, died, or the link was only
+   * replaced): relays over it may have lost frames in flight. Its relayed
+   * players are released here; players relayed to it are re-pointed, which
+   * joins them again, and a join makes the client resend every action not
+   * acknowledged (the simulator found an action lost with a reset link,
+   * never answered).
+   */
+  #linkLost(peer: string, lost: unknown): void {
+    // Only relays opened on the lost link: one opened meanwhile on its replacement stays.
+    for (const [key, { link, via }] of this.#inbound)
+      if (via === lost && key.startsWith(`${peer}/`)) {
+        this.#inbound.delete(key)
+        this.#node.close(link)
+      }
+    for (const r of [...this.#outbound.values()]) if (r.peer === peer) void this.#repoint(r, `the link to node ${peer} was lost`)
+  }
+
+  /**
+   * The session moved: point the relay at its new owner and join again
+   * there. The player sees a fresh "joined" (its SDK resends what was not
+   * acknowledged) and no disconnect.
+   */
+  async #repoint(r: Relayed, reason: string): Promise<void> {
+    this.#outbound.delete(r.conn)
+    r.pending = []
+    const clock = this.#node.clock
+    const startedAt = clock.now()
+    let owner: string | undefined
+    let local = false
+    // While the registry still has the session open, someone will run it (a takeover may wait for a
+    // majority, a partition to heal): the player stays attached, told why, rather than sent away to retry.
+    const patience = () => (this.#node.store.entry(r.join.session)?.status === "open" ? OPEN_PATIENCE_MS : GONE_PATIENCE_MS)
+    // Told within half a second, however long each look takes (a peer that stopped answering costs a timeout).
+    const told = clock.setTimeout(() => r.link.send(JSON.stringify({ t: "notice", code: "owner_unreachable", message: `no reachable node runs session ${r.join.session} now: waiting for it, nothing is lost` })), NOTICE_AFTER_MS)
+    while (!owner && !local && this.#byLink.get(r.link) === r && clock.now() - startedAt < patience()) {
+      local = this.#node.hasSession(r.join.session)
+      owner = local ? undefined : await this.#locate(r.join.session)
+      if (!owner && !local) await this.#news(r.join.session, RELOOK_MS)
+    }
+    clock.clearTimeout(told)
+    if (this.#byLink.get(r.link) !== r) return
+    if (local) {
+      this.#byLink.delete(r.link)
+      return this.#node.rejoinLocally(r.link, r.join, r.pending.splice(0))
+    }
+    if (!owner) {
+      this.#byLink.delete(r.link)
+      return r.link.close(4010, reason)
+    }
+    this.#node.log.info("relay re-pointed", { session: r.join.session, to: owner, waitedMs: clock.now() - startedAt })
+    r.peer = owner
+    r.conn = crypto.randomUUID()
+    this.#outbound.set(r.conn, r)
+    this.#cluster.send(owner, "relay-open", { conn: r.conn, msg: r.join })
+    for (const m of r.pending.splice(0)) this.#cluster.send(owner, "relay-in", { conn: r.conn, msg: m })
+    r.pending = undefined
+  }
+
+  /** Relayed players' frames, both ways. */
+  #receive(): void {
+    const c = this.#cluster
+    c.receive("relay-open", (from, body, via) => {
+      const key = `${from}/${body.conn}`
+      const link: PlayerLink = {
+        send: (frame) => c.send(from, "relay-out", { conn: body.conn, frame }),
+        close: (code, reason) => {
+          this.#inbound.delete(key)
+          c.send(from, "relay-close", { conn: body.conn, code, reason })
+        },
+      }
+      this.#inbound.set(key, { link, via })
+      this.#node.open(link)
+      this.#node.handle(link, body.msg)
+    })
+    c.receive("relay-in", (from, body) => {
+      const link = this.#inbound.get(`${from}/${body.conn}`)?.link
+      if (link) return this.#node.handle(link, body.msg)
+      // A relay this node no longer knows (released when a link dropped): the relaying node re-points it.
+      c.send(from, "relay-close", { conn: body.conn, code: 4010, reason: "relay unknown here" })
+    })
+    c.receive("relay-end", (from, body) => {
+      const key = `${from}/${body.conn}`
+      const link = this.#inbound.get(key)?.link
+      this.#inbound.delete(key)
+      if (link) this.#node.close(link)
+    })
+    c.receive("relay-out", (_from, body) => this.#outbound.get(body.conn)?.link.send(body.frame))
+    c.receive("relay-close", (_from, body) => {
+      const out = this.#outbound.get(body.conn)
+      if (!out) return
+      if (body.code === 4010) return void this.#repoint(out, body.reason)
+      this.#outbound.delete(body.conn)
+      this.#byLink.delete(out.link)
+      out.link.close(body.code, body.reason)
+    })
+  }
+}
