@@ -108,6 +108,7 @@ export class ClusterRole {
       linkTtlMs: cfg.linkTtlMs,
       onRefused: (from, r) => node.refused(from, r, "/cluster/control"),
       log: node.log,
+      onEvent: (event) => node.emit(event),
       clock: node.clock,
       transport: cfg.transport,
     })
@@ -121,7 +122,7 @@ export class ClusterRole {
       this.cluster,
       node.id,
       (session) => this.replicaSet(session),
-      node.log,
+      node,
       (session) => node.hosted(session)?.epoch,
       (session, epoch) => {
         const mine = node.hosted(session)?.epoch
@@ -234,7 +235,7 @@ export class ClusterRole {
       return await this.cluster.request(owner, { t: "create", game, options, id, seed } satisfies Body)
     } catch (error) {
       // Only a BatonError the owner marked as one is shown; a timeout or an exception's text is logged here.
-      throw errorFromWire(error) ?? clientError(error, this.#node.log, { session: id, game, owner, where: "relayed create" }, "unavailable", 503)
+      throw errorFromWire(error) ?? clientError(error, this.#node, { session: id, game, owner, where: "relayed create" }, "unavailable", 503)
     }
   }
 
@@ -458,7 +459,7 @@ export class ClusterRole {
         try {
           return this.#node.createLocal(body.game, body.options, body.id, body.seed)
         } catch (error) {
-          throw errorToWire(clientError(error, this.#node.log, { session: body.id, game: body.game, where: "create for a peer" }))
+          throw errorToWire(clientError(error, this.#node, { session: body.id, game: body.game, where: "create for a peer" }))
         }
       case "handoff":
         try {
