@@ -5,6 +5,7 @@ import { startNode } from "../server/index.ts"
 import { loadApp } from "./load-app.ts"
 import { runDev } from "./dev.ts"
 import { runNew } from "./new.ts"
+import { parentChannel } from "./event-channel.ts"
 import { nodeOptionsFromEnv } from "./node-env.ts"
 
 const USAGE = `usage: baton <command> [app-dir] [options]
@@ -37,6 +38,9 @@ async function main(argv: string[]): Promise<number> {
     case "start": {
       const app = await loadApp(appDir)
       const port = portFrom(values.port ?? process.env.PORT ?? "3000")
+      // Spawned with Bun's ipc option (the dev cluster, tests, benchmarks): every event goes to the parent.
+      const channel = parentChannel()
+      const flushed = async () => channel?.flushed()
       const running = await startNode({
         games: app.games,
         pages: app.pages,
@@ -45,8 +49,10 @@ async function main(argv: string[]): Promise<number> {
         port,
         hostname: values.host ?? process.env.HOST ?? "0.0.0.0",
         ...nodeOptionsFromEnv(process.env, port),
+        onEvent: channel && ((event) => channel.send(event)),
+        beforeExit: flushed,
       })
-      stopAfterLifetime(running.stop)
+      stopAfterLifetime(() => running.stop().then(flushed))
       return -1
     }
     case "dev": {

@@ -1,7 +1,8 @@
 import { resolve } from "node:path"
 import type { Subprocess } from "bun"
+import type { NodeEvent } from "../node/index.ts"
 
-/** One node process of the dev cluster, with what its logs told us. */
+/** One node process of the dev cluster, with what its events told us. */
 export interface DevNode {
   index: number
   port: number
@@ -10,10 +11,12 @@ export interface DevNode {
   id?: string
   ready: boolean
   exited: boolean
-  /** Peers this node has seen come up (from its node-up logs). */
+  /** Peers this node sees up (its member-up and member-down events). */
   seen: Set<string>
   /** "moved N of M sessions in X ms", once it drained. */
   drainSummary?: string
+  /** Resolves when the node's event channel has closed: every event it sent has arrived. */
+  eventsDone: Promise<void>
 }
 
 export interface DevEvent {
@@ -32,8 +35,10 @@ const NOISE = /TimeoutNegativeWarning|Timeout duration|--trace-warnings|error wa
 
 /**
  * Runs N real node processes on consecutive ports that know each other
- * (BATON_PEERS), in dev mode (no secret needed). Watches their JSON logs for
- * the events worth showing a developer.
+ * (BATON_PEERS), in dev mode (no secret needed). Learns what they do from
+ * the typed events each sends over Bun IPC (event-channel.ts), and shows a
+ * developer the notable ones, and the nodes' warnings, errors and stray
+ * output (their log lines are shown, never read for decisions).
  */
 export class DevCluster {
   readonly nodes: DevNode[] = []
@@ -99,6 +104,8 @@ export class DevCluster {
       prev.ready = false
       prev.proc.kill("SIGTERM")
       await prev.proc.exited
+      // The exit can be seen before the last events (drained, stopped) are read from the channel.
+      await Promise.race([prev.eventsDone, Bun.sleep(1_000)])
       progress(`[${i + 1}/${old.length}] ${prev.id ?? prev.port} ${prev.drainSummary ?? "stopped"}`)
     }
     progress(`roll to ${version} done in ${((performance.now() - started) / 1000).toFixed(1)} s`)
@@ -119,6 +126,10 @@ export class DevCluster {
   }
 
   spawn(index: number, port: number, extraEnv: Record<string, string> = {}): DevNode {
+    let eventsClosed = () => {}
+    const eventsDone = new Promise<void>((resolve) => (eventsClosed = resolve))
+    // Set below, before any message can arrive (they are delivered on a later turn).
+    let node: DevNode | undefined
     const proc = Bun.spawn(["bun", CLI, "start", this.appDir], {
       env: {
         ...process.env,
@@ -133,17 +144,20 @@ export class DevCluster {
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
+      ipc: (message) => node && this.#nodeEvent(node, message as NodeEvent),
+      onDisconnect: () => eventsClosed(),
     })
-    const node: DevNode = { index, port, url: `http://127.0.0.1:${port}`, proc, ready: false, exited: false, seen: new Set() }
-    this.nodes.push(node)
-    void this.#readLogs(node, proc.stdout)
-    void this.#readLogs(node, proc.stderr)
+    const started: DevNode = { index, port, url: `http://127.0.0.1:${port}`, proc, ready: false, exited: false, seen: new Set(), eventsDone }
+    node = started
+    this.nodes.push(started)
+    void this.#showLogs(started, proc.stdout)
+    void this.#showLogs(started, proc.stderr)
     void proc.exited.then((code) => {
-      node.exited = true
-      node.ready = false
-      this.event(`node ${node.id ?? port} exited (${code})`)
+      started.exited = true
+      started.ready = false
+      this.event(`node ${started.id ?? port} exited (${code})`)
     })
-    return node
+    return started
   }
 
   /** Nodes that can take traffic (for the front door). */
@@ -169,7 +183,46 @@ export class DevCluster {
 
   #stopping = false
 
-  async #readLogs(node: DevNode, stream: ReadableStream<Uint8Array>): Promise<void> {
+  /** What a node's events tell: its id, readiness, the members it sees, its drain; the notable ones are shown. */
+  #nodeEvent(node: DevNode, e: NodeEvent): void {
+    const who = `node ${e.node}`
+    switch (e.t) {
+      case "listening":
+        node.id = e.node
+        node.ready = true
+        return this.event(`${who} listening on ${node.url}`)
+      case "member-up":
+        node.seen.add(e.member)
+        return this.event(`${who} sees node-up ${e.member}`)
+      case "member-down":
+        node.seen.delete(e.member)
+        return this.event(`${who} sees node-down ${e.member}${e.why ? ` (${e.why})` : ""}`)
+      case "member-status":
+        return this.event(`${who} sees ${e.member} ${e.status}`)
+      case "draining":
+        return this.event(`${who} draining (${e.sessions} sessions)`)
+      case "drained":
+        node.drainSummary = `moved ${e.moved} of ${e.sessions} sessions in ${e.ms} ms`
+        return this.event(`${who} ${node.drainSummary}`)
+      case "session-adopted":
+        return this.event(`${who} adopted ${e.session} (${e.via}, epoch ${e.epoch}${e.fromVersion !== e.toVersion ? `, state v${e.fromVersion}→v${e.toVersion}` : ""})`)
+      case "failover":
+        return this.event(`${who} took over ${e.sessions} sessions of ${e.from.join(", ")} in ${e.ms} ms`)
+      case "session-created":
+        return this.event(`${who} created ${e.game} session ${e.session}`)
+      case "player-joined":
+        return this.event(`${who}: ${e.player} joined ${e.session}`)
+      case "session-collected":
+        return this.event(`${who}: session collected ${e.session}`)
+      case "session-idle-ended":
+        return this.event(`${who}: session idle, ended ${e.session}`)
+      case "stopped":
+        return this.event(`${who}: node stopped`)
+    }
+  }
+
+  /** A node's log, for the developer's eyes only: its warnings and errors, and output that is not a log line. */
+  async #showLogs(node: DevNode, stream: ReadableStream<Uint8Array>): Promise<void> {
     const reader = stream.getReader()
     const decoder = new TextDecoder()
     let buf = ""
@@ -179,13 +232,13 @@ export class DevCluster {
       buf += decoder.decode(value, { stream: true })
       let nl: number
       while ((nl = buf.indexOf("\n")) >= 0) {
-        this.#line(node, buf.slice(0, nl))
+        this.#showLine(node, buf.slice(0, nl))
         buf = buf.slice(nl + 1)
       }
     }
   }
 
-  #line(node: DevNode, line: string): void {
+  #showLine(node: DevNode, line: string): void {
     let l: Record<string, unknown>
     try {
       l = JSON.parse(line)
@@ -193,40 +246,6 @@ export class DevCluster {
       if (line.trim() && !NOISE.test(line)) this.event(`[${node.port}] ${line}`)
       return
     }
-    const who = `node ${String(l.node ?? node.port)}`
-    switch (l.msg) {
-      case "node listening":
-        node.id = String(l.node)
-        node.ready = true
-        return this.event(`${who} listening on ${node.url}`)
-      case "node-up":
-        node.seen.add(String(l.member))
-        return this.event(`${who} sees node-up ${l.member}`)
-      case "node-down":
-        node.seen.delete(String(l.member))
-        return this.event(`${who} sees node-down ${l.member}${l.why ? ` (${l.why})` : ""}`)
-      case "draining":
-        return this.event(`${who} draining (${l.sessions} sessions)`)
-      case "session adopted":
-        return this.event(`${who} adopted ${l.session} (${l.via}, epoch ${l.epoch}${l.fromVersion !== l.toVersion ? `, state v${l.fromVersion}→v${l.toVersion}` : ""})`)
-      case "failover":
-        return this.event(`${who} took over ${l.sessions} sessions of ${l.from} in ${l.ms} ms`)
-      case "member status":
-        return this.event(`${who} sees ${l.member} ${l.status}`)
-      case "session created":
-        return this.event(`${who} created ${l.game} session ${l.session}`)
-      case "player joined":
-        return this.event(`${who}: ${l.player} joined ${l.session}`)
-      case "node stopped":
-      case "session collected":
-      case "session idle, ended":
-        return this.event(`${who}: ${l.msg}${l.session ? ` ${l.session}` : ""}`)
-      default:
-        if (typeof l.msg === "string" && l.msg.startsWith("moved ")) {
-          node.drainSummary = l.msg
-          return this.event(`${who} ${l.msg}`)
-        }
-        if (l.level === "error" || l.level === "warn") this.event(`${who} ${String(l.level).toUpperCase()}: ${l.msg}${l.error ? ` ${JSON.stringify(l.error)}` : ""}`)
-    }
+    if (l.level === "error" || l.level === "warn") this.event(`node ${String(l.node ?? node.id ?? node.port)} ${String(l.level).toUpperCase()}: ${l.msg}${l.error ? ` ${JSON.stringify(l.error)}` : ""}`)
   }
 }

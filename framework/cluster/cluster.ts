@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events"
 import type { Repo } from "@automerge/automerge-repo"
 import type { Logger } from "../log/index.ts"
+import { errorText, type MemberEvent, type NodeEventBody } from "../protocol/index.ts"
 import { checkIdentityProof, identityProof, isNodeId, type LinkAuth, type LinkKind, LinkVerifier, newChallenge, signLink } from "./auth.ts"
 import { CAPS, type ControlLink, type ControlMessage, type MemberStatus, controlLink, parseControl } from "./control.ts"
 import { type Discovery, startDiscovery } from "./discovery.ts"
@@ -50,6 +51,8 @@ export interface ClusterOptions {
   /** A refused link, or a peer whose hello named another node than its token: count and show it (from: source address). */
   onRefused?: (from: string | undefined, refusal: Extract<LinkAuth, { ok: false }>) => void
   log: Logger
+  /** Raises the node's typed events: members up, down and changing status; a failed link handler. */
+  onEvent: (event: MemberEvent | Extract<NodeEventBody, { t: "link-handler-failed" }>) => void
   /** Time and timers (the simulator's, in tests). Default the runtime's. */
   clock?: Clock
   /** How peers are reached (the simulator's network, in tests). Default Bun's sockets, fetch and DNS. */
@@ -137,7 +140,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     super()
     const failureMs = opts.failureMs ?? 3000
     this.clock = opts.clock ?? systemClock
-    this.transport = opts.transport ?? bunTransport(this.clock, (error) => opts.log.error("cluster link handler failed", { error }))
+    this.transport =
+      opts.transport ??
+      bunTransport(this.clock, (error) => {
+        opts.log.error("cluster link handler failed", { error })
+        opts.onEvent({ t: "link-handler-failed", error: errorText(error) })
+      })
     this.#opts = { ...opts, heartbeatMs: opts.heartbeatMs ?? 500, failureMs, leaseMs: Math.min(opts.leaseMs ?? failureMs / 2, failureMs * 0.8) }
     this.#self = { ...opts.self, caps: CAPS, protocol: PROTOCOL_VERSION, status: "joining", sessions: 0, lastHeard: this.clock.now(), up: true, voter: true }
     this.#phi = new PhiDetector({ intervalMs: this.#opts.heartbeatMs })
@@ -239,7 +247,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   start(): void {
     this.#stopDiscovery = startDiscovery(this.#opts.discovery, (urls) => {
       for (const u of urls) this.#learnUrl(u)
-    }, { log: this.#opts.log, clock: this.clock, transport: this.transport })
+    }, { log: this.#opts.log, onEvent: this.#opts.onEvent, clock: this.clock, transport: this.transport })
     this.#timers.push(this.clock.setInterval(() => this.#heartbeat(), this.#opts.heartbeatMs))
     this.#timers.push(this.clock.setInterval(() => this.#dialAll(), Math.max(250, this.#opts.heartbeatMs)))
   }
@@ -476,6 +484,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         if (msg.status !== peer.status) {
           peer.status = msg.status
           this.#opts.log.info("member status", { member: peer.id, status: peer.status })
+          this.#opts.onEvent({ t: "member-status", member: peer.id, status: peer.status })
           this.emit("status", this.#public(peer))
         }
         return
@@ -545,6 +554,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.sync.connect(peer.id, peer.url)
     if (!wasUp) {
       this.#opts.log.info("node-up", { member: peer.id, url: peer.url, status: peer.status, version: peer.version })
+      this.#opts.onEvent({ t: "member-up", member: peer.id, url: peer.url, status: peer.status, version: peer.version })
       this.emit("node-up", this.#public(peer))
     }
   }
@@ -672,6 +682,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.#failPending(peer.id, "down", `${peer.id} is down (${why})`)
     this.sync.disconnect(peer.id)
     this.#opts.log.info("node-down", { member: peer.id, why })
+    this.#opts.onEvent({ t: "member-down", member: peer.id, why })
     this.emit("node-down", this.#public(peer))
     peer.movedOut = undefined
   }

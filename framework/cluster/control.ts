@@ -1,4 +1,5 @@
 import type { Link } from "./link.ts"
+import type { MemberStatus } from "../protocol/index.ts"
 
 /** Control messages between nodes (JSON over the control link). */
 export type ControlMessage =
@@ -16,7 +17,7 @@ export type ControlMessage =
   | { t: "res"; rid: number; ok: boolean; body?: unknown; error?: string; err?: unknown }
   | { t: "msg"; body: unknown }
 
-export type MemberStatus = "joining" | "ready" | "draining" | "gone"
+export type { MemberStatus }
 
 /** What this version understands (sent in hello). */
 export const CAPS = ["batch", "registry-buckets", "quorum"]

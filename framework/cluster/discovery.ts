@@ -1,4 +1,5 @@
 import type { Logger } from "../log/index.ts"
+import type { MemberEvent } from "../protocol/index.ts"
 import type { Clock } from "./clock.ts"
 import type { Transport } from "./transport.ts"
 
@@ -34,7 +35,11 @@ export function discoveryFromEnv(env: Record<string, string | undefined>, ownPor
 }
 
 /** Reports peer URLs as they are found; returns a stop function. */
-export function startDiscovery(d: Discovery, found: (urls: string[]) => void, { log, clock, transport }: { log: Logger; clock: Clock; transport: Transport }): () => void {
+export function startDiscovery(
+  d: Discovery,
+  found: (urls: string[]) => void,
+  { log, onEvent, clock, transport }: { log: Logger; onEvent: (event: Extract<MemberEvent, { t: "peers-discovered" }>) => void; clock: Clock; transport: Transport },
+): () => void {
   if (d.peers.length) found(d.peers)
   if (!d.dns) return () => {}
   const dns = d.dns
@@ -43,7 +48,10 @@ export function startDiscovery(d: Discovery, found: (urls: string[]) => void, { 
     try {
       const ips = (await transport.resolve4(dns.name, dns.server)).sort()
       const key = ips.join(",")
-      if (key !== last) log.info("dns discovery", { name: dns.name, addresses: ips })
+      if (key !== last) {
+        log.info("dns discovery", { name: dns.name, addresses: ips })
+        onEvent({ t: "peers-discovered", name: dns.name, addresses: ips })
+      }
       last = key
       found(ips.map((ip) => `${dns.tls ? "https" : "http"}://${ip}:${dns.port}`))
     } catch (error) {

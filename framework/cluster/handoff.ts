@@ -5,6 +5,7 @@ import type { HandoffHost } from "./port.ts"
 import { newestCopy, Store } from "../store/index.ts"
 import { PeerRequestError, type Request } from "./protocol.ts"
 import { Takeover } from "./takeover.ts"
+import { errorText } from "../protocol/index.ts"
 
 /** Failure timeouts a takeover waits, per place in the ranking behind the head, before a node not at the head tries. */
 const STEP_ASIDE = 2
@@ -94,6 +95,7 @@ export class Handoff {
       // One session whose document cannot be written must not end the drain of all the others.
       this.#host.thaw(id)
       this.#host.log.error("handoff failed: the session's document cannot be written; the session stays here", { session: id, error })
+      this.#host.emit({ t: "handoff-failed", session: id, why: `document cannot be written: ${errorText(error)}` })
       return { session: id, pauseMs: this.#host.clock.monotonic() - started, error: `document cannot be written: ${(error as Error).message}` }
     }
     const url = this.#host.store.urlOf(id)
@@ -117,11 +119,13 @@ export class Handoff {
         if (!refused && (await this.#runsThere(target.id, id))) return await this.#handedOff(id, target, started, record, next, deadline)
         refusals.push(`${target.id} (v${target.version}): ${why}`)
         this.#host.log.warn("handoff refused; trying the next node", { session: id, target: target.id, version: target.version, why })
+        this.#host.emit({ t: "handoff-refused", session: id, target: target.id, version: target.version, why })
       }
     }
     this.#host.thaw(id)
     const why = refusals.length ? refusals.join("; ") : "no ready node to take it"
     this.#host.log.error("handoff failed; the session stays here", { session: id, why })
+    this.#host.emit({ t: "handoff-failed", session: id, why })
     return { session: id, pauseMs: this.#host.clock.monotonic() - started, error: why }
   }
 
@@ -166,12 +170,14 @@ export class Handoff {
       // for a peer (a one-machine deploy starts the new process, then stops the old one).
       if (this.#host.store.persistent) {
         this.#host.log.info("draining alone: sessions stay on disk for the next start", { sessions: ids.length })
+        this.#host.emit({ t: "drain-kept-on-disk", sessions: ids.length })
         return { sessions: ids.length, moved: 0, failed: [], ms: Math.round(this.#host.clock.monotonic() - started), pauseP50: null, pauseP99: null, moves: [] }
       }
       // Every peer stopping too is a whole cluster going down (Ctrl-C on `bun run dev`): nobody is coming.
       const othersStopping = this.#cluster.members().some((m) => m.id !== this.#host.id && m.up && m.status === "draining")
       if (!othersStopping) {
         this.#host.log.info("draining: waiting for a peer to hand sessions to", { sessions: ids.length, graceMs })
+        this.#host.emit({ t: "drain-waiting", sessions: ids.length, graceMs })
         await this.#waitFor(() => this.#peersReady(), deadline)
       }
     }
@@ -245,6 +251,7 @@ export class Handoff {
       }
       if (due.length === 0) return 0
       let taken = 0
+      const from = new Set<string>()
       const waiting: string[] = []
       let next = 0
       const worker = async () => {
@@ -254,6 +261,7 @@ export class Handoff {
           if (out.ok) {
             this.#retryAt.delete(id)
             taken++
+            from.add(owner)
             this.#host.recordMove("failover", this.#host.clock.monotonic() - started)
           } else {
             waiting.push(`${id}: ${out.why}`)
@@ -266,7 +274,11 @@ export class Handoff {
         }
       }
       await Promise.all(Array.from({ length: Math.min(16, due.length) }, worker))
-      if (taken) this.#host.log.info("failover", { sessions: taken, ms: Math.round(this.#host.clock.monotonic() - started) })
+      if (taken) {
+        const ms = Math.round(this.#host.clock.monotonic() - started)
+        this.#host.log.info("failover", { sessions: taken, ms, from: [...from] })
+        this.#host.emit({ t: "failover", sessions: taken, ms, from: [...from] })
+      }
       if (waiting.length && this.#host.clock.now() - this.#saidWaiting > 5_000) {
         this.#saidWaiting = this.#host.clock.now()
         this.#host.log.warn("sessions wait to be taken over", { sessions: waiting.length, first: waiting[0] })

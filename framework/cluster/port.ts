@@ -1,6 +1,6 @@
 import type { SessionRecord } from "../game/index.ts"
 import type { Logger } from "../log/index.ts"
-import type { ClientMessage, NoticeCode, PlayerLink } from "../protocol/index.ts"
+import type { ClientMessage, NodeEventBody, NoticeCode, PlayerLink } from "../protocol/index.ts"
 import type { Store } from "../store/index.ts"
 import type { Clock } from "./clock.ts"
 
@@ -11,7 +11,10 @@ import type { Clock } from "./clock.ts"
  */
 export interface NodePort {
   readonly id: string
+  /** For people: what happened, in words. */
   readonly log: Logger
+  /** For programs: raises one of the node's typed events (the node stamps it with its clock and id). */
+  emit(event: NodeEventBody): void
   readonly store: Store
   /** The node's clock and timers (the simulator's in tests). */
   readonly clock: Clock
@@ -60,7 +63,7 @@ export interface NodePort {
 /** What moving sessions needs of the node. */
 export type HandoffHost = Pick<
   NodePort,
-  "id" | "log" | "store" | "clock" | "hostedEpochs" | "epochOf" | "freeze" | "thaw" | "release" | "adopt" | "finalDocument" | "setDraining" | "recordMove"
+  "id" | "log" | "emit" | "store" | "clock" | "hostedEpochs" | "epochOf" | "freeze" | "thaw" | "release" | "adopt" | "finalDocument" | "setDraining" | "recordMove"
 >
 
 /** A session running on this node, as replication sees it. */

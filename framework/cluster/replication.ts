@@ -2,7 +2,7 @@ import type { Cluster } from "./cluster.ts"
 import type { LedgerChange, Message, ReplicationItem } from "./protocol.ts"
 import { newerCopy } from "../store/index.ts"
 import { type ClientLedger, idProblem, LEDGER_RESULTS, type LedgerResult, type SessionRecord } from "../game/index.ts"
-import type { Logger } from "../log/index.ts"
+import { errorText, type FailureSink } from "../protocol/index.ts"
 import { applyPatch, diff, type PatchOp } from "../protocol/index.ts"
 import type { ReplicatedSession as HostedSession } from "./port.ts"
 
@@ -42,7 +42,8 @@ export class Replicator {
     readonly cluster: Cluster,
     readonly selfId: string,
     readonly replicasOf: (session: string) => string[],
-    readonly log: Logger,
+    /** The node's log and events: a record that cannot be sent is a failure operators must see. */
+    readonly sink: FailureSink,
     /** The epoch of the session if it runs here (a node that took it over must refuse its old owner). */
     readonly hostedEpoch: (session: string) => number | undefined,
     /** Told by a replica that a newer epoch owns the session: stop running it now. */
@@ -150,7 +151,8 @@ export class Replicator {
       try {
         if (this.cluster.send(peer, "rep-batch", { items: [item] })) sent.push(item)
       } catch (error) {
-        this.log.error("session cannot be replicated: its record does not serialise", { session: item.session, error })
+        this.sink.log.error("session cannot be replicated: its record does not serialise", { session: item.session, error })
+        this.sink.emit({ t: "replication-failed", session: item.session, error: errorText(error) })
       }
     }
     return sent

@@ -68,6 +68,7 @@ export class ClusterRole {
       linkTtlMs: cfg.linkTtlMs,
       onRefused: (from, r) => node.refused(from, r, "/cluster/control"),
       log: node.log,
+      onEvent: (event) => node.emit(event),
       clock: node.clock,
       transport: cfg.transport,
     })
@@ -81,7 +82,7 @@ export class ClusterRole {
       this.cluster,
       node.id,
       (session) => this.replicaSet(session),
-      node.log,
+      node,
       (session) => node.hosted(session)?.epoch,
       (session, epoch) => {
         const mine = node.hosted(session)?.epoch
@@ -174,7 +175,7 @@ export class ClusterRole {
     } catch (error) {
       // Only a BatonError the owner marked as one is shown; a timeout or an exception's text is logged here.
       const e = error instanceof PeerRequestError && error.peerError.forClients ? error.peerError : undefined
-      throw e ? new BatonError(e.code, e.message, e.status, e.errorId) : clientError(error, this.#node.log, { session: id, game, owner, where: "relayed create" }, "unavailable", 503)
+      throw e ? new BatonError(e.code, e.message, e.status, e.errorId) : clientError(error, this.#node, { session: id, game, owner, where: "relayed create" }, "unavailable", 503)
     }
   }
 
@@ -338,7 +339,7 @@ export class ClusterRole {
         return this.#node.createLocal(body.game, body.options, body.id, body.seed)
       } catch (error) {
         // A refusal meant for the client goes as it is; anything else is logged here, under an error id.
-        const e = clientError(error, this.#node.log, { session: body.id, game: body.game, where: "create for a peer" })
+        const e = clientError(error, this.#node, { session: body.id, game: body.game, where: "create for a peer" })
         throw new PeerFailure({ code: e.code, message: e.message, status: e.status, errorId: e.errorId, forClients: true })
       }
     })

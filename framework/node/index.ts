@@ -6,3 +6,5 @@ export { captureConsole, createLogger, type Logger, type LogFormat } from "../lo
 export type { ClusterConfig } from "../cluster/index.ts"
 export { handlerFailures, type HandlerSite, type ReportFailure } from "./failures.ts"
 export { LinkRefusals, sourceAddress } from "./link-refusals.ts"
+export { NodeEvents, type NodeEventListener, type NodeEvent, type NodeEventBody, type EventOf } from "./events.ts"
+export type { TimelineEvent } from "./timeline.ts"

@@ -2,6 +2,7 @@ import { systemClock } from "../cluster/index.ts"
 import { isIP } from "node:net"
 import type { Logger } from "../log/index.ts"
 import type { Counter, Registry } from "../metrics/index.ts"
+import type { RefusalEvent } from "../protocol/index.ts"
 
 export interface RefusalOptions {
   /** One aggregated event per source per window, ms. Default 10,000. */
@@ -24,7 +25,7 @@ const OTHERS = "(other sources)"
  * Refused cluster links, counted and shown without letting whoever makes
  * them flood the timeline: every refusal counts in a metric (labelled by
  * our own reason code, never by source), the first from a source in a
- * window is logged at once, and the rest from it are summed up in one event
+ * window is logged and raised at once, and the rest from it are summed up in one event
  * when the window ends. At most `maxSources` sources are tracked per window;
  * more are summed as one. Nothing the caller sent is shown but a source
  * address (a well-formed IP) and, when the token's signature checked out,
@@ -32,14 +33,17 @@ const OTHERS = "(other sources)"
  */
 export class LinkRefusals {
   readonly #log: Logger
+  readonly #emit: (event: RefusalEvent) => void
   readonly #count: Counter
   readonly #windowMs: number
   readonly #maxSources: number
   readonly #setTimer: (fn: () => void, ms: number) => unknown
   #window: Map<string, Tally> | undefined
 
-  constructor(log: Logger, metrics: Registry, opts: RefusalOptions = {}) {
+  /** `emit`: the node's events (the timeline shows them). */
+  constructor(log: Logger, emit: (event: RefusalEvent) => void, metrics: Registry, opts: RefusalOptions = {}) {
     this.#log = log
+    this.#emit = emit
     this.#count = metrics.counter("baton_cluster_link_refusals_total", "Cluster links refused, by reason")
     this.#windowMs = opts.windowMs ?? 10_000
     this.#maxSources = opts.maxSources ?? 20
@@ -64,13 +68,18 @@ export class LinkRefusals {
       return
     }
     this.#window.set(key, { more: key === OTHERS ? 1 : 0, codes: key === OTHERS ? { [r.code]: 1 } : {} })
-    if (key !== OTHERS) this.#log.warn("cluster link refused", { from: source, path, code: r.code, reason: r.reason, signer: r.node })
+    if (key === OTHERS) return
+    this.#log.warn("cluster link refused", { from: source, path, code: r.code, reason: r.reason, signer: r.node })
+    this.#emit({ t: "link-refused", from: source, path, code: r.code, reason: r.reason, ...(r.node ? { signer: r.node } : {}) })
   }
 
   #close(window: Map<string, Tally>): void {
     if (this.#window === window) this.#window = undefined
-    for (const [from, t] of window)
-      if (t.more > 0) this.#log.warn("cluster link refused", { from, count: t.more, reasons: t.codes, windowMs: this.#windowMs })
+    for (const [from, t] of window) {
+      if (t.more === 0) continue
+      this.#log.warn("cluster link refused", { from, count: t.more, reasons: t.codes, windowMs: this.#windowMs })
+      this.#emit({ t: "link-refusals", from, count: t.more, reasons: t.codes, windowMs: this.#windowMs })
+    }
   }
 }
 

@@ -9,6 +9,8 @@ import { handlerFailures } from "./failures.ts"
 import { HostedSession, type PlayerLink } from "./hosted.ts"
 import { LISTING_MAX, publicView, summarize } from "./summaries.ts"
 import { Observability, type TimelineEvent } from "./observability.ts"
+import { type NodeEventBody, type NodeEventListener, NodeEvents } from "./events.ts"
+import { errorText } from "../protocol/index.ts"
 import { LinkRefusals } from "./link-refusals.ts"
 import { createLogger, type Logger } from "../log/index.ts"
 import type { Registry } from "../metrics/index.ts"
@@ -36,6 +38,11 @@ export interface NodeConfig {
   /** Least time between two automerge checkpoints of one session, ms (replicas get changes sooner, over the control link). Default 500. */
   checkpointMs?: number
   log?: Logger
+  /**
+   * Gets every event of the node from its very start (those of opening the
+   * data dir included, before start() returns); `node.events.on` for later.
+   */
+  onEvent?: NodeEventListener
   /** Time and timers (the simulator's, in tests). Default the runtime's. */
   clock?: Clock
   /**
@@ -83,6 +90,8 @@ export class BatonNode implements NodePort {
   readonly id = `n-${crypto.randomUUID().slice(0, 8)}`
   readonly games: ReadonlyMap<string, AnyGame>
   readonly log: Logger
+  /** What happens on this node, as typed events (the timeline, the dev cluster and tests read these, not the log). */
+  readonly events: NodeEvents
   /** Refused cluster links: counted, and shown on the timeline aggregated per source. */
   readonly linkRefusals: LinkRefusals
   #status: NodeStatus = "starting"
@@ -93,8 +102,8 @@ export class BatonNode implements NodePort {
   #flushQueued = false
   #sweep: unknown
   #role: ClusterRole | undefined
-  readonly #seen = new Observability(this.id, () => this.#now())
-  #cfg: Required<Omit<NodeConfig, "dataDir" | "fsync" | "log" | "cluster" | "clustered">> & { dataDir?: string }
+  readonly #seen = new Observability()
+  #cfg: Required<Omit<NodeConfig, "dataDir" | "fsync" | "log" | "onEvent" | "cluster" | "clustered">> & { dataDir?: string }
   #durability: Durability
 
   private constructor(config: NodeConfig) {
@@ -105,9 +114,12 @@ export class BatonNode implements NodePort {
       games.set(g.name, g)
     }
     this.games = games
-    // What operators want to see on the dashboard is what the node already logs: tap it.
-    this.log = this.#seen.tap(config.log ?? createLogger({ node: this.id }))
-    this.linkRefusals = new LinkRefusals(this.log, this.#seen.metrics, { setTimer: (fn, ms) => this.clock.setTimeout(fn, ms) })
+    this.log = config.log ?? createLogger({ node: this.id })
+    const clock = config.clock ?? systemClock
+    this.events = new NodeEvents(this.id, () => clock.now(), (error, event) => this.log.error("event listener failed", { event: event.t, error }))
+    this.events.on((event) => this.#seen.record(event))
+    if (config.onEvent) this.events.on(config.onEvent)
+    this.linkRefusals = new LinkRefusals(this.log, (event) => this.emit(event), this.#seen.metrics, { setTimer: (fn, ms) => this.clock.setTimeout(fn, ms) })
     const node = this
     this.#durability = new Durability({
       get store() {
@@ -130,7 +142,7 @@ export class BatonNode implements NodePort {
       maxSessions: config.maxSessions ?? 10_000,
       checkpointMs: config.checkpointMs ?? 500,
       finalSyncMs: config.finalSyncMs ?? 250,
-      clock: config.clock ?? systemClock,
+      clock,
     }
   }
 
@@ -143,7 +155,10 @@ export class BatonNode implements NodePort {
       peerId: node.id,
       checkpointMs: node.#cfg.checkpointMs,
       clock: () => node.#cfg.clock.now(),
-      onError: (session, error) => node.log.error("checkpoint failed", { session, error }),
+      onError: (session, error) => {
+        node.log.error("checkpoint failed", { session, error })
+        node.emit({ t: "checkpoint-failed", session, error: errorText(error) })
+      },
       onDamage: (event) => node.#reportDamage(event),
       onCommit: (sessions, ms) => node.#seen.diskCommit(sessions, ms),
     })
@@ -221,7 +236,7 @@ export class BatonNode implements NodePort {
       // Invalid options are about the client's own input (valibot's words): worth telling. Anything
       // else came from game code or a broken schema: the client gets a code and an error id.
       if (error instanceof GameLoadError && error.code === "invalid_options") throw new BatonError(error.code, error.message, 400)
-      throw clientError(error, this.log, { session: id, game: gameName, where: "create" }, error instanceof GameLoadError ? error.code : "game_error")
+      throw clientError(error, this, { session: id, game: gameName, where: "create" }, error instanceof GameLoadError ? error.code : "game_error")
     }
     const hosted = new HostedSession(session, this.clock)
     hosted.holdAcks = this.#durability.holdsAcks(game)
@@ -231,6 +246,7 @@ export class BatonNode implements NodePort {
     this.#wake(hosted)
     this.#role?.cluster.setLoad(this.#sessions.size)
     this.log.info("session created", { session: session.id, game: game.name })
+    this.emit({ t: "session-created", session: session.id, game: game.name })
     return summarize(hosted)
   }
 
@@ -399,6 +415,7 @@ export class BatonNode implements NodePort {
     this.#role?.replicator.forget(id)
     this.#role?.cluster.setLoad(this.#sessions.size)
     this.log.info("session released", { session: id, reason })
+    this.emit({ t: "session-released", session: id, reason })
   }
 
   /**
@@ -426,6 +443,7 @@ export class BatonNode implements NodePort {
     this.#wake(hosted)
     this.#role?.cluster.setLoad(this.#sessions.size)
     this.log.info("session adopted", { session: record.id, game: record.game, epoch, via, fromVersion: record.version, toVersion: game.version })
+    this.emit({ t: "session-adopted", session: record.id, game: record.game, epoch, via, fromVersion: record.version, toVersion: game.version })
     return summarize(hosted)
   }
 
@@ -449,6 +467,7 @@ export class BatonNode implements NodePort {
     this.#status = "draining"
     this.#role?.cluster.setStatus("draining")
     this.log.info("draining", { sessions: this.#sessions.size })
+    this.emit({ t: "draining", sessions: this.#sessions.size })
   }
 
   /** The document bytes of a frozen session, with its final state written. */
@@ -540,6 +559,7 @@ export class BatonNode implements NodePort {
       } else if (h.links.size === 0 && r.activeAt + this.#cfg.idleMs <= now) {
         h.session.end({ reason: "idle" }, now)
         this.log.info("session idle, ended", { session: h.id })
+        this.emit({ t: "session-idle-ended", session: h.id })
         this.#markDirty(h)
       }
     }
@@ -556,7 +576,9 @@ export class BatonNode implements NodePort {
     if (this.#role) {
       const deadline = this.clock.now() + graceMs
       drain = await this.#role.handoff.drain(graceMs)
-      this.log.info("drained", { sessions: drain.sessions, moved: drain.moved, failed: drain.failed.length, ms: drain.ms, pauseP50: drain.pauseP50, pauseP99: drain.pauseP99 })
+      const drained = { sessions: drain.sessions, moved: drain.moved, failed: drain.failed.length, ms: drain.ms, pauseP50: drain.pauseP50, pauseP99: drain.pauseP99 }
+      this.log.info("drained", drained)
+      this.emit({ t: "drained", ...drained })
       const copies = await this.#role.handOnCopies(deadline)
       if (copies.sessions) this.log.info("replica copies handed on", { copies: copies.sessions, confirmed: copies.handed, failed: copies.failed.slice(0, 5) })
     }
@@ -587,7 +609,9 @@ export class BatonNode implements NodePort {
     const count = this.#sessions.size
     this.#sessions.clear()
     this.#status = "stopped"
-    return { sessions: count, ms: this.clock.monotonic() - started, drain }
+    const ms = this.clock.monotonic() - started
+    this.emit({ t: "stopped", sessions: count, ms: Math.round(ms), unreadable })
+    return { sessions: count, ms, drain }
   }
 
   #join(link: PlayerLink, st: LinkState, msg: Extract<ClientMessage, { t: "join" }>): void {
@@ -622,7 +646,10 @@ export class BatonNode implements NodePort {
     })
     const notice = h.currentNotice
     if (notice) send(link, { t: "notice", ...notice })
-    if (!out.rejoined) this.log.info("player joined", { session: h.id, player, seat: out.seat })
+    if (!out.rejoined) {
+      this.log.info("player joined", { session: h.id, player, seat: out.seat })
+      this.emit({ t: "player-joined", session: h.id, player, seat: out.seat })
+    }
     this.#markDirty(h)
   }
 
@@ -663,7 +690,7 @@ export class BatonNode implements NodePort {
       (error) => {
         this.clock.clearTimeout(slow)
         st.queued = undefined
-        const e = clientError(error, this.log, { session: msg.session, where: "relayed join" }, "unavailable", 503)
+        const e = clientError(error, this, { session: msg.session, where: "relayed join" }, "unavailable", 503)
         sendError(link, e.code, `cannot reach the owner of ${msg.session}: ${e.message}`, "join")
       },
     )
@@ -708,7 +735,7 @@ export class BatonNode implements NodePort {
   /** What game code threw is for the log: the player gets the code and an error id. */
   #hideGameError<T extends { ok: boolean; code?: string; message?: string }>(out: T, session: string): T {
     if (out.ok || out.code !== "game_error") return out
-    const e = clientError(new Error(out.message), this.log, { session, where: "game code" }, "game_error", 500)
+    const e = clientError(new Error(out.message), this, { session, where: "game code" }, "game_error", 500)
     return { ...out, message: e.message }
   }
 
@@ -767,7 +794,10 @@ export class BatonNode implements NodePort {
       if (!this.#role) this.secureLocally(h)
       else if (!this.#role.replicator.replicate(h)) this.#role.replicator.onNoReplica(h)
     } else if (this.#role && h.changedSinceStream()) this.#role.replicator.stream(h)
-    for (const f of h.session.takeFaults()) this.log.error("game code failed", { session: h.id, where: f.where, error: f.error })
+    for (const f of h.session.takeFaults()) {
+      this.log.error("game code failed", { session: h.id, where: f.where, error: f.error })
+      this.emit({ t: "game-code-failed", session: h.id, where: f.where, error: errorText(f.error) })
+    }
     const rec = h.takeCheckpoint()
     if (rec) this.#store.checkpoint(rec)
     this.#wake(h)
@@ -780,8 +810,10 @@ export class BatonNode implements NodePort {
       if (this.#status === "ready") this.createLocal(s.game, s.options, s.id)
       else void this.#role?.createRemote(this.#role.ownerFor(s.id).id, s.game, s.options, s.id)
       this.log.info("session spawned", { session: s.id, game: s.game, by: parent })
+      this.emit({ t: "session-spawned", session: s.id, game: s.game, by: parent })
     } catch (error) {
       this.log.error("spawn failed", { session: s.id, game: s.game, by: parent, error })
+      this.emit({ t: "spawn-failed", session: s.id, game: s.game, by: parent, error: errorText(error) })
     }
   }
 
@@ -804,18 +836,24 @@ export class BatonNode implements NodePort {
     this.#store.remove(h.id)
     this.#role?.cluster.setLoad(this.#sessions.size)
     this.log.info("session collected", { session: h.id, reason })
+    this.emit({ t: "session-collected", session: h.id, reason })
   }
 
   #reportDamage(e: DataDirEvent): void {
-    if (e.t === "damaged-file") this.log.error("damaged file in the data dir set aside", { file: e.file, movedTo: e.movedTo, why: e.why, document: e.document, session: e.session })
-    else if (e.t === "damaged-journal")
+    if (e.t === "damaged-file") {
+      this.log.error("damaged file in the data dir set aside", { file: e.file, movedTo: e.movedTo, why: e.why, document: e.document, session: e.session })
+      this.emit({ t: "damaged-file", file: e.file, movedTo: e.movedTo, why: e.why, document: e.document, session: e.session })
+    } else if (e.t === "damaged-journal") {
       this.log.error("damaged journal lines skipped; the file is set aside", { file: e.file, lines: e.lines.slice(0, 20), damagedLines: e.lines.length, movedTo: e.movedTo })
-    else
+      this.emit({ t: "damaged-journal", file: e.file, lines: e.lines.slice(0, 20), damagedLines: e.lines.length, movedTo: e.movedTo })
+    } else {
       this.log.error(e.why === "damaged" ? "registry damaged: rebuilt from the session documents" : "registry missing: rebuilt from the session documents", {
         files: e.setAside.map((f) => ({ file: f.file, why: f.why, movedTo: f.movedTo })),
         sessions: e.sessions,
         unreadable: e.unreadable,
       })
+      this.emit({ t: "registry-rebuilt", why: e.why, setAside: e.setAside, sessions: e.sessions, unreadable: e.unreadable })
+    }
   }
 
   async #resumeStored(): Promise<void> {
@@ -829,6 +867,7 @@ export class BatonNode implements NodePort {
       const game = this.games.get(entry.game)
       if (!game) {
         this.log.error("stored session of an unknown game left as it is", { session: id, game: entry.game })
+        this.emit({ t: "resume-failed", session: id, game: entry.game, why: "this node has no such game" })
         continue
       }
       try {
@@ -841,9 +880,13 @@ export class BatonNode implements NodePort {
         resumed++
       } catch (error) {
         this.log.error("stored session cannot be resumed; left as it is", { session: id, game: entry.game, error })
+        this.emit({ t: "resume-failed", session: id, game: entry.game, why: errorText(error) })
       }
     }
-    if (entries.length) this.log.info("sessions resumed from the data dir", { resumed, stored: entries.length })
+    if (entries.length) {
+      this.log.info("sessions resumed from the data dir", { resumed, stored: entries.length })
+      this.emit({ t: "sessions-resumed", resumed, stored: entries.length })
+    }
   }
 
   #now(): number {
@@ -853,6 +896,11 @@ export class BatonNode implements NodePort {
   /** The node's time and timers (NodeConfig.clock). */
   get clock(): Clock {
     return this.#cfg.clock
+  }
+
+  /** Raises one of this node's events (cluster code reports through here: it never imports the node). */
+  emit(event: NodeEventBody): void {
+    this.events.emit(event)
   }
 
   /** A refused cluster link: counted, and shown on the timeline aggregated per source. */

@@ -1,49 +1,11 @@
-import { systemClock } from "../cluster/index.ts"
-import type { Logger } from "../log/index.ts"
 import { Registry } from "../metrics/index.ts"
+import type { NodeEvent } from "./events.ts"
+import { shown, type TimelineEvent, type TimelineList } from "./timeline.ts"
 
-/** Log messages that are the cluster's events worth a place on the dashboard's timeline (players' are below). */
-const TIMELINE = new Set([
-  "node listening",
-  "node-up",
-  "node-down",
-  "member status",
-  "draining",
-  "drained",
-  "session adopted",
-  "session released",
-  "failover",
-  "handoff refused; trying the next node",
-])
+export type { TimelineEvent } from "./timeline.ts"
 
-/** Events anyone on the network can cause: kept in their own short list, so they never push the others out. */
-const OUTSIDE = new Set(["cluster link refused"])
-
-/**
- * Events a player can cause at will (join and leave in a loop, create
- * sessions, send frames that make game code fail): in a list of their own
- * too, so a player cannot push the cluster's events (members, drains,
- * failovers) off the operators' timeline either.
- */
-const BY_PLAYERS = new Set([
-  "player joined",
-  "session created",
-  "session spawned",
-  "session collected",
-  "session idle, ended",
-  "handler failed",
-  "request failed",
-  "game code failed",
-  "spawn failed",
-])
-
-export interface TimelineEvent {
-  time: number
-  node: string
-  level: string
-  msg: string
-  [field: string]: unknown
-}
+/** Entries each of the timeline's lists keeps (timeline.ts says which events go where). */
+const KEPT: Record<TimelineList, number> = { cluster: 500, players: 300, outside: 50 }
 
 /** What the gauges read when /metrics is scraped. */
 export interface GaugeSources {
@@ -59,14 +21,12 @@ export interface GaugeSources {
 }
 
 /**
- * What a node shows its operators: the timeline (its notable log events,
- * which is what the dashboard's feed is) and the Prometheus metrics.
+ * What a node shows its operators: the timeline (its notable events, which
+ * is what the dashboard's feed is) and the Prometheus metrics.
  */
 export class Observability {
   readonly metrics = new Registry()
-  readonly #timeline: TimelineEvent[] = []
-  readonly #outside: TimelineEvent[] = []
-  readonly #byPlayers: TimelineEvent[] = []
+  readonly #lists: Record<TimelineList, TimelineEvent[]> = { cluster: [], players: [], outside: [] }
   readonly #actions = this.metrics.counter("baton_actions_total", "Actions applied or refused")
   readonly #rejected = this.metrics.counter("baton_actions_rejected_total", "Actions refused, by code")
   readonly #actionSeconds = this.metrics.histogram("baton_action_seconds", "Time to validate and apply one action", [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05])
@@ -78,36 +38,20 @@ export class Observability {
   readonly #diskSessions = this.metrics.counter("baton_durable_write_sessions_total", "Sessions those group commits wrote (a journal line each)")
   readonly #diskSeconds = this.metrics.histogram("baton_durable_write_seconds", "Time of one group commit to the data dir", [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25])
 
-  constructor(
-    readonly nodeId: string,
-    /** The node's clock: events are stamped with it. */
-    readonly now: () => number = systemClock.now,
-  ) {}
-
-  /** A logger that also records the notable events (what the node already logs is what operators want to see). */
-  tap(base: Logger): Logger {
-    const tap = (level: "info" | "warn" | "error") => (msg: string, fields?: Record<string, unknown>) => {
-      base[level](msg, fields)
-      const list = OUTSIDE.has(msg)
-        ? this.#outside
-        : BY_PLAYERS.has(msg)
-          ? this.#byPlayers
-          : TIMELINE.has(msg) || msg.startsWith("moved ") || level === "error"
-            ? this.#timeline
-            : undefined
-      if (list) {
-        list.push({ time: this.now(), node: this.nodeId, level, msg, ...fields })
-        const max = list === this.#outside ? 50 : list === this.#byPlayers ? 300 : 500
-        if (list.length > max) list.splice(0, list.length - max)
-      }
-    }
-    return { info: tap("info"), warn: tap("warn"), error: tap("error") }
+  /** One of the node's events: kept on the timeline if it shows that type (timeline.ts). */
+  record(event: NodeEvent): void {
+    const it = shown(event)
+    if (!it) return
+    const list = this.#lists[it.list]
+    list.push(it.entry)
+    if (list.length > KEPT[it.list]) list.splice(0, list.length - KEPT[it.list])
   }
 
-  /** The notable events, oldest first: the cluster's last 500, players' last 300, and the last 50 refused cluster links. */
+  /** The notable events after `since`, oldest first: the cluster's last 500, players' last 300, and the last 50 refused cluster links. */
   timeline(since = 0): TimelineEvent[] {
-    const lists = [this.#timeline, this.#byPlayers, this.#outside].map((l) => l.filter((e) => e.time > since))
-    return lists.flat().sort((a, b) => a.time - b.time)
+    return Object.values(this.#lists)
+      .flatMap((l) => l.filter((e) => e.time > since))
+      .sort((a, b) => a.time - b.time)
   }
 
   action(seconds: number, refusal?: string): void {

@@ -1,5 +1,12 @@
 import type { ErrorCode } from "./messages.ts"
 import type { Logger } from "../log/index.ts"
+import { errorText, type NodeEventBody } from "./events.ts"
+
+/** Where a failure goes: the node's log, for people, and its events. */
+export interface FailureSink {
+  readonly log: Logger
+  emit(event: NodeEventBody): void
+}
 
 /**
  * A refusal with a stable code (for programs) and a message (for people).
@@ -26,12 +33,20 @@ export class BatonError extends Error {
 /**
  * What a client may be told of `error`: a BatonError as it is; anything else
  * as `code` with a generic message and an error id, the full text logged
- * under the same id (so an operator finds it from what the player reports).
+ * (and raised as a "request-failed" event) under the same id, so an
+ * operator finds it from what the player reports.
  */
-export function clientError(error: unknown, log: Logger, context: Record<string, unknown>, code = "internal", status = 500): BatonError {
+export function clientError(
+  error: unknown,
+  sink: FailureSink,
+  context: { where: string; session?: string } & Record<string, unknown>,
+  code = "internal",
+  status = 500,
+): BatonError {
   if (error instanceof BatonError) return error
   const errorId = newErrorId()
-  log.error("request failed", { ...context, errorId, error })
+  sink.log.error("request failed", { ...context, errorId, error })
+  sink.emit({ t: "request-failed", errorId, where: context.where, ...(context.session ? { session: context.session } : {}), error: errorText(error) })
   return new BatonError(code, `${code === "internal" ? "internal error" : code.replace(/_/g, " ")} (error id ${errorId}, logged on the node)`, status, errorId)
 }
 

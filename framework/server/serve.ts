@@ -2,7 +2,7 @@ import type { HTMLBundle, Server, ServerWebSocket } from "bun"
 import { acceptedLink, type LinkAuth, type ServerLink } from "../cluster/index.ts"
 import { idProblem } from "../game/index.ts"
 import { type BatonNode, type HandlerSite, handlerFailures, sourceAddress } from "../node/index.ts"
-import { CloseCode } from "../protocol/index.ts"
+import { CloseCode, errorText } from "../protocol/index.ts"
 import type { OperatorAccess } from "./access.ts"
 import type { CreateGate } from "./create-gate.ts"
 import { httpApi } from "./http.ts"
@@ -67,6 +67,7 @@ export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketDa
             player = (await opts.authenticate(req)) ?? undefined
           } catch (error) {
             node.log.error("authenticate threw", { error })
+            node.emit({ t: "authenticate-failed", error: errorText(error) })
           }
           if (!player) refused = "the connection's credentials were refused"
           else if (idProblem(player)) {

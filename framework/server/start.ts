@@ -61,6 +61,12 @@ export interface StartNodeOptions extends Omit<NodeConfig, "games" | "log" | "cl
   trustProxy?: boolean
   /** Join a cluster once listening; `url` defaults to http://HOST:PORT as bound. */
   cluster?: Omit<ClusterConfig, "url"> & { url?: string }
+  /**
+   * Awaited before the process exits on a signal or a drain request (with
+   * handleSignals): work that must not be cut off, such as events still on
+   * their way to a parent process.
+   */
+  beforeExit?: () => Promise<void>
 }
 
 /** A node `startNode` started and serves. */
@@ -83,7 +89,7 @@ export interface RunningNode {
 
 /** Starts a node and serves it; on SIGTERM it writes every session out, tells players to reconnect, and exits. */
 export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
-  const { games, pages, port, hostname, log, development, handleSignals = true, cluster, graceMs: _grace, adminToken, adminPort, adminHost, operatorViews, authorizeCreate, createsPerMinute, authenticate, playerSecret, limits, tls, trustProxy, ...config } = opts
+  const { games, pages, port, hostname, log, development, handleSignals = true, cluster, graceMs: _grace, adminToken, adminPort, adminHost, operatorViews, authorizeCreate, createsPerMinute, authenticate, playerSecret, limits, tls, trustProxy, beforeExit, ...config } = opts
   let node: BatonNode | undefined
   const logger = createLogger({ get node() { return node?.id } }, log ?? "json")
   // A JSON log is one object a line: what libraries print to the console becomes lines of it too.
@@ -92,7 +98,11 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
   const auth = authenticate ?? (playerSecret ? tokenAuthenticate(playerSecret) : undefined)
   if (!auth && !development && process.env.BATON_DEV !== "1") logger.warn("players are not authenticated: ids are self-declared (set BATON_PLAYER_SECRET or an authenticate hook)")
   const dev = !!development || process.env.BATON_DEV === "1"
-  const admin = adminToken ? { token: adminToken, drain: () => void running.stop().then(() => handleSignals && process.exit(0)) } : undefined
+  const exit = async (code: number) => {
+    await beforeExit?.().catch(() => {})
+    process.exit(code)
+  }
+  const admin = adminToken ? { token: adminToken, drain: () => void running.stop().then(() => handleSignals && exit(0)) } : undefined
   const server = serve(node, {
     port,
     hostname,
@@ -148,25 +158,26 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
       process.on(signal, () => {
         logger.info(`${signal}: stopping`, { sessions: running.node.sessionCount })
         running.stop().then(
-          () => process.exit(0),
+          () => exit(0),
           (error) => {
             logger.error("stop failed", { error })
-            process.exit(1)
+            return exit(1)
           },
         )
       })
   if (!dev && !adminServer && !adminToken && operatorViews !== "open")
     logger.warn("the operators' views (/sessions, /cluster, /metrics, /dashboard) are off: set BATON_ADMIN_PORT or BATON_ADMIN_TOKEN")
   const durability = node.durability()
-  logger.info("node listening", {
+  const listening = {
     url,
     adminUrl: adminUrl ?? null,
     games: games.map((g) => g.name),
     dataDir: config.dataDir ?? null,
     cluster: !!cluster,
     version: cluster?.version ?? null,
-    ...(durability.durable ? {} : { durable: false, reason: durability.reason }),
-  })
+  }
+  logger.info("node listening", { ...listening, ...(durability.durable ? {} : { durable: false, reason: durability.reason }) })
+  node.emit({ t: "listening", ...listening, durable: durability.durable, ...(durability.reason ? { reason: durability.reason } : {}) })
   return running
 }
 

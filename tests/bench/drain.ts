@@ -1,6 +1,6 @@
 /**
  * Drain time: N sessions on one node of a 2-node cluster, then SIGTERM it and
- * read its drain report (total time, pause per session p50/p99).
+ * read its "drained" event (total time, pause per session p50/p99).
  *
  *   bun tests/bench/drain.ts [sessions=100] [players per session=1]
  */
@@ -41,15 +41,15 @@ export async function measureDrain(sessions: number, withPlayers = true) {
         players.push(...(await Promise.all(mine.slice(i, i + BATCH).map((id) => join<typeof counter>({ url: b.url, session: id, player: "p" })))))
     await Promise.all(players.map((p) => p.act("inc", { by: 1 })))
     await a.stop()
-    const line = a.logs.find((l) => String(l.msg).startsWith("moved "))
+    const [drained] = a.eventsOf("drained")
     for (const p of players) p.close()
     return {
       sessions,
-      moved: Number(line?.moved),
-      drainMs: Number(/in (\d+) ms/.exec(String(line?.msg))?.[1]),
-      pauseP50: Number(line?.pauseP50),
-      pauseP99: Number(line?.pauseP99),
-      failed: Number(line?.failed),
+      moved: drained?.moved ?? Number.NaN,
+      drainMs: drained?.ms ?? Number.NaN,
+      pauseP50: drained?.pauseP50 ?? Number.NaN,
+      pauseP99: drained?.pauseP99 ?? Number.NaN,
+      failed: drained?.failed ?? Number.NaN,
     }
   } finally {
     await c.stopAll()

@@ -13,6 +13,7 @@
  * nothing even so, since each drain hands the final state over.
  */
 import { startFrontDoor } from "../../framework/cli/front-door.ts"
+import type { NodeEvent } from "../../framework/node/index.ts"
 import { TestCluster } from "../support/cluster.ts"
 import { waitUntil } from "../support/wait.ts"
 import { createSessions, type GameName, registryOwners, startBots } from "./bots.ts"
@@ -41,7 +42,7 @@ export interface RollingResult {
   silentDowns: number
   /** Sessions whose registry entry (on the first live node) names no live node once the roll is over. */
   unsettled: string[]
-  /** What the nodes logged about takeovers, down verdicts and fencing (why a session moved without a handoff). */
+  /** What the nodes' events say about takeovers, down verdicts and fencing (why a session moved without a handoff). */
   incidents: string[]
   acked: number
   lost: number
@@ -81,7 +82,8 @@ export async function measureRolling(sessions = 60, paceMs = 50, game: GameName 
     const latencies = (from: number, to: number) => bots!.bots.flatMap((b) => b.acks.filter((a) => a.sent >= from && a.sent <= to).map((a) => a.at - a.sent))
     const during = latencies(start, end)
     const check = await bots.stopAndVerify()
-    const logs = c.nodes.flatMap((n) => n.logs)
+    const events = c.nodes.flatMap((n) => n.events)
+    const takeover = (e: NodeEvent) => e.t === "session-adopted" && !e.via.startsWith("handoff")
     return {
       sessions,
       game,
@@ -93,12 +95,12 @@ export async function measureRolling(sessions = 60, paceMs = 50, game: GameName 
       maxMoves: Math.max(...moves),
       drainsReported: steps.reduce((s, r) => s + r.moved, 0),
       drainMsPerNode: steps.map((r) => r.drainMs),
-      takeovers: logs.filter((l) => l.msg === "session adopted" && !String(l.via).startsWith("handoff")).length,
-      silentDowns: logs.filter((l) => l.msg === "node-down" && String(l.why).startsWith("silent")).length,
+      takeovers: events.filter(takeover).length,
+      silentDowns: events.filter((e) => e.t === "member-down" && e.why.startsWith("silent")).length,
       unsettled,
-      incidents: logs
-        .filter((l) => l.msg === "node-down" || l.msg === "failover" || (l.msg === "session adopted" && !String(l.via).startsWith("handoff")) || /^fenced|superseded/.test(String(l.reason ?? "")) || l.msg === "handoff failed; the session stays here")
-        .map((l) => `${String(l.time ?? "").slice(11, 23)} ${l.node} ${l.msg} ${JSON.stringify({ ...l, time: undefined, node: undefined, msg: undefined, level: undefined })}`)
+      incidents: events
+        .filter((e) => e.t === "member-down" || e.t === "failover" || e.t === "handoff-failed" || takeover(e) || (e.t === "session-released" && /^fenced|superseded/.test(e.reason)))
+        .map((e) => `${new Date(e.time).toISOString().slice(11, 23)} ${e.node} ${e.t} ${JSON.stringify({ ...e, time: undefined, node: undefined, t: undefined })}`)
         .sort(),
       ...check,
     }

@@ -2,7 +2,7 @@ import { afterAll, expect, test } from "bun:test"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
-import { waitUntil } from "../support/wait.ts"
+import { NodeEventLog } from "../support/node-events.ts"
 
 const ROOT = resolve(import.meta.dir, "../..")
 const dir = mkdtempSync(join(tmpdir(), "baton-env-"))
@@ -11,18 +11,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 /** Starts `baton start` with the module report preloaded, stops it with SIGTERM, returns the modules it loaded. */
 async function modulesOfNode(env: Record<string, string | undefined>): Promise<string[]> {
   const report = join(dir, `modules-${Math.random().toString(36).slice(2)}.json`)
+  const events = new NodeEventLog()
   const proc = Bun.spawn(["bun", "--preload", "./tests/support/report-modules.ts", "framework/cli/main.ts", "start", "tests/fixtures/app"], {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: "0", HOST: "127.0.0.1", BATON_LOG: "json", BATON_MAX_LIFETIME_MS: "20000", BATON_REPORT_MODULES: report },
-    stdout: "pipe",
+    stdout: "ignore",
     stderr: "pipe",
+    ...events.spawnOptions,
   })
-  let out = ""
-  void (async () => {
-    const reader = proc.stdout.getReader()
-    for (let r = await reader.read(); !r.done; r = await reader.read()) out += new TextDecoder().decode(r.value)
-  })()
-  await waitUntil(() => out.includes("node listening"), "node listening")
+  await events.waitFor("listening")
   proc.kill("SIGTERM")
   await proc.exited
   expect(existsSync(report)).toBe(true)

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { resolve } from "node:path"
 import { signLink } from "../../framework/cluster/index.ts"
+import type { EventOf } from "../../framework/node/index.ts"
 import { TEST_SECRET, TestCluster } from "../support/cluster.ts"
 import { freePort, startNodeProcess } from "../support/node-process.ts"
 import { waitUntil } from "../support/wait.ts"
@@ -24,7 +25,10 @@ const tryUpgrade = (url: string) =>
   })
 
 const wsUrl = (i: number, path: string) => `${c.nodes[i]!.url.replace("http", "ws")}${path}`
-const refusals = (i: number, code?: string) => c.nodes[i]!.logs.filter((l) => l.msg === "cluster link refused" && (!code || l.code === code))
+type Refusal = EventOf<"link-refused"> | EventOf<"link-refusals">
+/** Node i's refused-link events (with `code`: only the first-of-a-window ones with that code). */
+const refusals = (i: number, code?: string) =>
+  c.nodes[i]!.events.filter((e): e is Refusal => (e.t === "link-refused" && (!code || e.code === code)) || (e.t === "link-refusals" && !code))
 const metric = async (i: number, reason: string) => {
   const text = await (await fetch(`${c.nodes[i]!.url}/metrics`)).text()
   return Number(new RegExp(`^baton_cluster_link_refusals_total\\{reason="${reason}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0)
@@ -40,7 +44,7 @@ describe("cluster links need the cluster secret", () => {
     const forged = await fetch(`${c.nodes[0]!.url}/cluster/control?${signLink("not-the-secret", { from: intruderId, to: ids[0]!, kind: "control" })}`)
     expect(forged.status).toBe(401)
     await waitUntil(() => refusals(0, "bad-signature").length > 0, "node 0 logs the refusal")
-    expect(refusals(0, "bad-signature")[0]!.reason).toMatch(/bad signature/)
+    expect(refusals(0, "bad-signature")[0]).toMatchObject({ reason: expect.stringMatching(/bad signature/) })
     // The id it claims is its own word, unproven: it is not shown.
     expect(JSON.stringify(refusals(0))).not.toContain(intruderId)
     for (const n of c.nodes.slice(0, 2)) expect((await c.members(n)).map((m) => m.id)).not.toContain(intruderId)
@@ -90,7 +94,7 @@ describe("cluster links need the cluster secret", () => {
     await waitUntil(async () => (await metric(0, "hello-mismatch")) >= 1, "the refusal is counted")
     const member = (await c.members(c.nodes[0]!)).find((m) => m.id === ids[1])
     expect(member).toMatchObject({ up: true, status: "ready" })
-    expect(c.nodes[0]!.logs.some((l) => l.msg === "node-down" && l.member === ids[1])).toBe(false)
+    expect(c.nodes[0]!.eventsOf("member-down", (e) => e.member === ids[1])).toEqual([])
   })
 
   test("a flood of refused links is counted and summed up per source; spoofed headers and its text are not shown", async () => {
@@ -103,13 +107,13 @@ describe("cluster links need the cluster secret", () => {
       )
     expect(await metric(0, "malformed")).toBeGreaterThanOrEqual(600)
     // One event at once, then one summing up the rest when the window closes (a window may end mid-flood: then a few).
-    const told = () => refusals(0).slice(before).reduce((n, l) => n + (typeof l.count === "number" ? l.count : 1), 0)
+    const told = () => refusals(0).slice(before).reduce((n, e) => n + (e.t === "link-refusals" ? e.count : 1), 0)
     await waitUntil(() => told() >= 600, "the events account for all 600", { timeoutMs: 30_000 })
     const events = ((await (await fetch(`${c.nodes[0]!.url}/cluster/timeline?since=${since}`)).json()) as { events: Record<string, unknown>[] }).events
     const shown = events.filter((e) => e.msg === "cluster link refused")
     expect(shown.length).toBeLessThanOrEqual(3)
     expect(shown.every((e) => e.from === "127.0.0.1")).toBe(true)
-    const all = JSON.stringify(events) + JSON.stringify(c.nodes[0]!.logs)
+    const all = JSON.stringify(events) + JSON.stringify(c.nodes[0]!.events) + JSON.stringify(c.nodes[0]!.logs)
     expect(all).not.toContain("6.6.6.6")
     expect(all).not.toContain("<img")
     // The real events are still there.
@@ -131,12 +135,12 @@ describe("cluster links need the cluster secret", () => {
     const lone = await startNodeProcess({ env: { BATON_TRUST_PROXY: "1" } })
     const fresh = () => `${lone.url.replace("http", "ws")}/cluster/control?${signLink("any", { from: "n-x", to: "n-y", kind: "control" })}`
     expect(await tryUpgrade(fresh())).toMatchObject({ opened: false })
-    await waitUntil(() => lone.logs.some((l) => l.msg === "cluster link refused" && String(l.reason).includes("not in a cluster")), "the refusal is logged")
+    await lone.waitForEvent("link-refused", (e) => e.reason.includes("not in a cluster"))
     // The proxy's own entry is the last one; what the client wrote before it is not believed.
     const res = await fetch(`${lone.url}/cluster/sync?${signLink("any", { from: "n-x", to: "n-y", kind: "sync" })}`, { headers: { "x-forwarded-for": "6.6.6.6, 10.1.2.3" } })
     expect(res.status).toBe(401)
-    await waitUntil(() => lone.logs.some((l) => l.msg === "cluster link refused" && l.from === "10.1.2.3"), "the forwarded source is logged")
-    expect(JSON.stringify(lone.logs)).not.toContain("6.6.6.6")
+    await lone.waitForEvent("link-refused", (e) => e.from === "10.1.2.3")
+    expect(JSON.stringify(lone.events) + JSON.stringify(lone.logs)).not.toContain("6.6.6.6")
     await lone.kill()
   })
 

@@ -33,13 +33,13 @@ describe.skipIf(!ready)("DNS discovery against a real DNS server", () => {
 
     // The first node starts alone: the name lists only itself.
     const first = await startNodeProcess({ port, env: { ...env, ...discovery, HOST: addrs[0]! } })
-    await waitUntil(() => first.logs.some((l) => l.msg === "dns discovery"), "the first lookup")
+    await first.waitForEvent("peers-discovered")
     // A second node that looks for nobody: only the first node's next lookup can bring them together.
     const second = await startNodeProcess({ port, env: { ...env, HOST: addrs[1]! } })
     expect(await upCount(first)).toBe(1)
     await dns.serve(name, addrs.slice(0, 2))
     await waitUntil(async () => (await upCount(first)) === 2 && (await upCount(second)) === 2, "the first node finds the second through DNS")
-    expect(first.logs.some((l) => l.msg === "dns discovery" && (l.addresses as string[]).length === 2)).toBe(true)
+    expect(first.eventsOf("peers-discovered", (e) => e.addresses.length === 2)).toHaveLength(1)
 
     // A third pod joins through the same name.
     await dns.serve(name, addrs)

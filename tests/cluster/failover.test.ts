@@ -57,7 +57,8 @@ describe("failover (SIGKILL) under replicated durability", () => {
     expect(moved.length).toBeGreaterThan(0)
     // Failover time: from SIGKILL to each moved session acknowledging an action again.
     await waitUntil(() => moved.every((id) => backAt.has(id)), "every moved session acts again", { timeoutMs: 15_000 }).catch((e) => {
-      for (const n of c.live) console.log(n.url, JSON.stringify(n.logs.filter((l) => l.level !== "info" || /failover|adopt|fenced|released|node-down/.test(String(l.msg)))))
+      const telling = new Set(["failover", "session-adopted", "session-released", "member-down", "handoff-failed", "handler-failed", "request-failed"])
+      for (const n of c.live) console.log(n.url, JSON.stringify(n.events.filter((e) => telling.has(e.t))))
       console.log("stalled", moved.filter((id) => !backAt.has(id)))
       throw e
     })

@@ -39,8 +39,8 @@ describe("fencing by epoch", () => {
 
     ownerNode.proc.kill("SIGCONT")
     // Woken up, the old owner learns of the newer epoch and lets go of the session.
-    const released = await waitUntil(() => ownerNode.logs.find((l) => l.msg === "session released" && l.session === id), "the old owner releases it", { timeoutMs: 15_000 })
-    expect(String(released.reason)).toContain("fenced")
+    const released = await ownerNode.waitForEvent("session-released", (e) => e.session === id, 15_000)
+    expect(released.reason).toContain("fenced")
     stop = true
     await loop
     await waitUntil(() => player.state.total === acked, `the state holds every acknowledged action (${acked}, has ${player.state.total})`)

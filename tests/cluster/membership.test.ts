@@ -15,7 +15,7 @@ describe("cluster membership (3 real nodes)", () => {
     const ids = await Promise.all(c.nodes.map((n) => c.idOf(n)))
     for (const [i, n] of c.nodes.entries()) {
       const others = ids.filter((_, j) => j !== i)
-      for (const id of others) expect(n.logs.some((l) => l.msg === "node-up" && l.member === id)).toBe(true)
+      for (const id of others) expect(n.eventsOf("member-up", (e) => e.member === id)).toHaveLength(1)
       const members = await c.members(n)
       expect(members.map((m) => m.id).sort()).toEqual([...ids].sort())
       for (const m of members) {
@@ -40,7 +40,7 @@ describe("cluster membership (3 real nodes)", () => {
     const id = await c.idOf(leaving)
     expect(await leaving.stop()).toBe(0)
     await waitUntil(async () => !(await upIds(0)).includes(id) && !(await upIds(1)).includes(id), "the others mark it down", { timeoutMs: 1000 })
-    expect(c.nodes[0]!.logs.find((l) => l.msg === "node-down" && l.member === id)?.why).toBe("left the cluster")
+    expect((await c.nodes[0]!.waitForEvent("member-down", (e) => e.member === id)).why).toBe("left the cluster")
   })
 
   test("a killed node (SIGKILL) is detected: the refused redial marks it down", async () => {
@@ -59,7 +59,7 @@ describe("cluster membership (3 real nodes)", () => {
     silent.proc.kill("SIGSTOP")
     try {
       await waitUntil(async () => !(await upIds(0)).includes(id), "node 0 marks the silent peer down", { timeoutMs: 5000 })
-      expect(c.nodes[0]!.logs.find((l) => l.msg === "node-down" && l.member === id)?.why).toMatch(/^silent for \d+ ms$/)
+      expect((await c.nodes[0]!.waitForEvent("member-down", (e) => e.member === id)).why).toMatch(/^silent for \d+ ms$/)
     } finally {
       silent.proc.kill("SIGCONT")
       await silent.kill()

@@ -292,18 +292,8 @@ class OwnershipWatch {
   }
 }
 
-interface LogLine {
-  msg?: string
-  time?: string
-  session?: string
-  epoch?: number
-  via?: string
-  reason?: string
-  node?: string
-}
-
-/** What the node logs say about who ran which session when. */
-function ownershipFromLogs(s: Scenario) {
+/** What the nodes' events say about who ran which session when. */
+function ownershipFromEvents(s: Scenario) {
   type Interval = { node: string; from: number; to: number; via: string }
   const intervals = new Map<string, Interval[]>()
   const adoptions: { node: string; session: string; epoch: number; via: string }[] = []
@@ -312,18 +302,16 @@ function ownershipFromLogs(s: Scenario) {
     const label = s.cluster.label(n)
     const open = new Map<string, { from: number; via: string }>()
     const end = s.cluster.exitedAt.get(n) ?? Date.now()
-    for (const l of n.logs as LogLine[]) {
-      if (!l.session) continue
-      const t = l.time ? Date.parse(l.time) : Number.NaN
-      if (l.msg === "session created") open.set(l.session, { from: t, via: "created" })
-      else if (l.msg === "session adopted") {
-        open.set(l.session, { from: t, via: String(l.via) })
-        adoptions.push({ node: label, session: l.session, epoch: Number(l.epoch), via: String(l.via) })
-      } else if (l.msg === "session released") {
-        const o = open.get(l.session)
-        open.delete(l.session)
-        if (o) intervals.set(l.session, [...(intervals.get(l.session) ?? []), { node: label, ...o, to: t }])
-        if (/^fenced|superseded/.test(String(l.reason))) fenced.push({ node: label, session: l.session, reason: String(l.reason), time: t })
+    for (const e of n.events) {
+      if (e.t === "session-created") open.set(e.session, { from: e.time, via: "created" })
+      else if (e.t === "session-adopted") {
+        open.set(e.session, { from: e.time, via: e.via })
+        adoptions.push({ node: label, session: e.session, epoch: e.epoch, via: e.via })
+      } else if (e.t === "session-released") {
+        const o = open.get(e.session)
+        open.delete(e.session)
+        if (o) intervals.set(e.session, [...(intervals.get(e.session) ?? []), { node: label, ...o, to: e.time }])
+        if (/^fenced|superseded/.test(e.reason)) fenced.push({ node: label, session: e.session, reason: e.reason, time: e.time })
       }
     }
     for (const [session, o] of open) intervals.set(session, [...(intervals.get(session) ?? []), { node: label, ...o, to: end }])
@@ -494,10 +482,10 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
   if (outOfOrder) failures.push(`b: ${outOfOrder} bots' acknowledged marks are in the state out of order`)
 
   // c. never two nodes acting for one session.
-  const fromLogs = ownershipFromLogs(s)
+  const fromEvents = ownershipFromEvents(s)
   const dual = [...s.watch.dual]
   // Fencing that threw acknowledged actions away: a session released as fenced whose players lost acks.
-  const fencedWithLostAcks = [...new Set(fromLogs.fenced.filter((f) => lostSessions.has(f.session)).map((f) => f.session))]
+  const fencedWithLostAcks = [...new Set(fromEvents.fenced.filter((f) => lostSessions.has(f.session)).map((f) => f.session))]
   if (dual.length)
     failures.push(
       `c: ${dual.length} sessions had two nodes applying actions at once (seen by polling /sessions?local=1; e.g. ${dual
@@ -505,15 +493,15 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
         .map(([id, d]) => `${id} on ${[...d.nodes].join("+")} for ${Math.round(d.last - d.first)} ms from +${Math.round(d.first - fault.at)} ms`)
         .join("; ")})`,
     )
-  const sameEpochConcurrent = fromLogs.sameEpoch.filter((x) => x.concurrent)
+  const sameEpochConcurrent = fromEvents.sameEpoch.filter((x) => x.concurrent)
   if (sameEpochConcurrent.length) failures.push(`c: ${sameEpochConcurrent.length} sessions adopted by two nodes at one epoch while both ran them (${sameEpochConcurrent.slice(0, 2).map((x) => `${x.key} by ${x.nodes.join("+")}`).join("; ")})`)
   if (fencedWithLostAcks.length)
     failures.push(
       `c: ${fencedWithLostAcks.length} sessions were fenced on a node that had acknowledged actions the new owner never had (${fencedWithLostAcks
         .slice(0, 2)
         .map((id) => {
-          const f = fromLogs.fenced.find((x) => x.session === id)
-          const o = fromLogs.twoOwners.find((x) => x.session === id)
+          const f = fromEvents.fenced.find((x) => x.session === id)
+          const o = fromEvents.twoOwners.find((x) => x.session === id)
           return `${id}: released on ${f?.node} as "${f?.reason}"${o ? `; ${o.nodes[1]} had adopted it (failover) while ${o.nodes[0]} still ran it, for ${Math.round(o.ms)} ms` : ""}`
         })
         .join("; ")})`,
@@ -559,7 +547,7 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
     sessions: SESSIONS,
     bots: bots.length,
     faultMs: Math.round(fault.endedAt - fault.at),
-    // Wall-clock times, to read the node logs (their "time" field) against.
+    // Wall-clock times, to read the nodes' events and logs (their "time" fields) against.
     faultFrom: wall(fault.at),
     faultTo: wall(fault.endedAt),
     acks: bots.reduce((n, b) => n + b.acks.length, 0),
@@ -576,13 +564,13 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
     notice,
     answeredWithoutValue,
     dualActingSessions: dual.length,
-    twoOwnersInLogs: new Set(fromLogs.twoOwners.map((o) => o.session)).size,
-    twoOwnersLongestMs: Math.round(Math.max(0, ...fromLogs.twoOwners.map((o) => o.ms))),
-    sameEpochAdoptions: { concurrent: sameEpochConcurrent.length, afterTheFirstHolderDied: fromLogs.sameEpoch.length - sameEpochConcurrent.length },
-    fencedReleases: fromLogs.fenced.length,
+    twoOwnersInEvents: new Set(fromEvents.twoOwners.map((o) => o.session)).size,
+    twoOwnersLongestMs: Math.round(Math.max(0, ...fromEvents.twoOwners.map((o) => o.ms))),
+    sameEpochAdoptions: { concurrent: sameEpochConcurrent.length, afterTheFirstHolderDied: fromEvents.sameEpoch.length - sameEpochConcurrent.length },
+    fencedReleases: fromEvents.fenced.length,
     fencedWithLostAcks: fencedWithLostAcks.length,
-    failoverAdoptions: fromLogs.adoptions.filter((a) => !a.via.startsWith("handoff")).length,
-    handoffAdoptions: fromLogs.adoptions.filter((a) => a.via.startsWith("handoff")).length,
+    failoverAdoptions: fromEvents.adoptions.filter((a) => !a.via.startsWith("handoff")).length,
+    handoffAdoptions: fromEvents.adoptions.filter((a) => a.via.startsWith("handoff")).length,
     divergentViews: divergent.length,
     unreadableViews: unreadable.length,
     sdkErrors: errors,
@@ -602,11 +590,12 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
       mkdirSync(dir, { recursive: true })
       for (const n of cluster.all) {
         writeFileSync(`${dir}/${cluster.label(n)}.jsonl`, n.logs.map((l) => JSON.stringify(l)).join("\n"))
+        writeFileSync(`${dir}/${cluster.label(n)}.events.jsonl`, n.events.map((e) => JSON.stringify(e)).join("\n"))
         writeFileSync(`${dir}/${cluster.label(n)}.stderr`, n.stderr())
       }
       const lostAcks = bots.flatMap((b) => b.acks.filter((a) => !(views.get(b.sessionId)?.[0]?.[b.player] ?? []).includes(a.mark)).map((a) => ({ session: b.sessionId, player: b.player, slot: b.slot, mark: a.mark, id: a.id, ackedAt: wall(a.at) })))
       writeFileSync(`${dir}/lost-acks.json`, JSON.stringify(lostAcks, null, 1))
-      console.log(`logs and lost acks written to ${dir}`)
+      console.log(`logs, events and lost acks written to ${dir}`)
     }
   }
   for (const n of cluster.all) if (n.proc.exitCode !== null && n.proc.exitCode !== 0 && n.proc.signalCode !== "SIGKILL") console.log("NODE DIED", n.url, n.proc.exitCode, n.stderr().slice(-2000))
@@ -649,10 +638,10 @@ describe.skipIf(!support.ok)("partitions between real node processes (network na
     const l = lab as NetnsLab
     const a = s.cluster.slots[0] as NodeProcess
     a.proc.kill("SIGTERM")
-    await a.waitForLog("draining", 10_000)
+    await a.waitForEvent("draining", undefined, 10_000)
     const at = performance.now()
     l.isolate(2)
-    const drainRunningAtCut = !a.logs.some((x) => x.msg === "drained")
+    const drainRunningAtCut = a.eventsOf("drained").length === 0
     // A's successor starts in A's namespace (same address and port) once A has gone, as a roll does.
     let replacedAt: number | undefined
     await waitUntil(() => a.proc.exitCode !== null || performance.now() - at > FAULT_MS, "A exits or the fault ends", { timeoutMs: FAULT_MS + 1_000, everyMs: 20 })
@@ -668,7 +657,7 @@ describe.skipIf(!support.ok)("partitions between real node processes (network na
       await s.cluster.startSlot(0)
       replacedAt = performance.now() - at
     }
-    const drained = a.logs.find((x) => x.msg === "drained")
+    const [drained] = a.eventsOf("drained")
     const failures = await finish(s, {
       at,
       endedAt,
@@ -693,13 +682,13 @@ describe.skipIf(!support.ok)("partitions between real node processes (network na
     const at = performance.now()
     a.proc.kill("SIGTERM")
     await Bun.sleep(250) // the brief: 200-300 ms into the drain
-    // Who got most of A's sessions so far: A's "handed off to <id>" lines, else the registry, else placement's choice.
+    // Who got most of A's sessions so far: A's "handed off to <id>" releases, else the registry, else placement's choice.
     const handed = new Map<string, number>()
     const count = (id: string) => handed.set(id, (handed.get(id) ?? 0) + 1)
-    let how = "A's log"
-    for (const x of a.logs) {
-      const to = /^handed off to (\S+)/.exec(String(x.reason ?? ""))?.[1]
-      if (x.msg === "session released" && to) count(to)
+    let how = "A's events"
+    for (const x of a.eventsOf("session-released")) {
+      const to = /^handed off to (\S+)/.exec(x.reason)?.[1]
+      if (to) count(to)
     }
     if (handed.size === 0) {
       how = "registry"
@@ -722,7 +711,7 @@ describe.skipIf(!support.ok)("partitions between real node processes (network na
     await Promise.race([a.proc.exited, Bun.sleep(20_000)])
     await Promise.all([c.startSlot(0), c.startSlot(victim)])
     const endedAt = performance.now()
-    const drained = a.logs.find((x) => x.msg === "drained")
+    const [drained] = a.eventsOf("drained")
     const failures = await finish(s, {
       at,
       endedAt,
@@ -752,7 +741,7 @@ describe.skipIf(!support.ok)("partitions between real node processes (network na
     const hog = cpuHog(FAULT_MS)
     await Bun.sleep(FAULT_MS)
     await hog.stop()
-    const downs = s.cluster.all.flatMap((n) => n.logs.filter((l) => l.msg === "node-down" && Date.parse(String(l.time)) >= Date.now() - FAULT_MS - 1_000))
+    const downs = s.cluster.all.flatMap((n) => n.eventsOf("member-down", (e) => e.time >= Date.now() - FAULT_MS - 1_000))
     const failures = await finish(s, { at, endedAt: performance.now(), sides: { all: ALL }, minority: [], extra: { hogs: navigator.hardwareConcurrency, nodeDownVerdicts: downs.length } })
     expect(failures).toEqual([])
   }, 120_000)

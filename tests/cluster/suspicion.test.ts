@@ -137,7 +137,7 @@ describe("suspicion: a frozen node (SIGSTOP) and its return (SIGCONT)", () => {
 
     // The woken node let go of every session taken from it.
     for (const s of owned)
-      await waitUntil(() => victim.logs.find((l) => l.msg === "session released" && l.session === s), `the woken node releases ${s}`, { timeoutMs: 10_000 })
+      await victim.waitForEvent("session-released", (e) => e.session === s, 10_000)
 
     const figures = {
       downMs: Math.round(downMs),
@@ -163,7 +163,7 @@ describe("suspicion: a frozen node (SIGSTOP) and its return (SIGCONT)", () => {
       pl.p.close()
     }
     // No epoch of a session was adopted by two nodes.
-    const adoptions = cluster.nodes.flatMap((n, i) => n.logs.filter((l) => l.msg === "session adopted").map((l) => `${l.session}@${l.epoch}`).map((k) => ({ k, node: ids[i] })))
+    const adoptions = cluster.nodes.flatMap((n, i) => n.eventsOf("session-adopted").map((e) => ({ k: `${e.session}@${e.epoch}`, node: ids[i] })))
     const byKey = new Map<string, Set<string | undefined>>()
     for (const a of adoptions) byKey.set(a.k, (byKey.get(a.k) ?? new Set()).add(a.node))
     expect([...byKey].filter(([, nodes]) => nodes.size > 1)).toEqual([])

@@ -101,7 +101,7 @@ describe('"replicated" durability with no live replica', () => {
     const node = await startNodeProcess({ app: APP })
     const warned = node.logs.find((l) => l.msg === "replicated sessions are not durable")
     expect(warned).toMatchObject({ level: "warn", games: ["journal"] })
-    expect(node.logs.find((l) => l.msg === "node listening")).toMatchObject({ durable: false, reason: expect.stringContaining("no data dir") })
+    expect(node.eventsOf("listening")[0]).toMatchObject({ durable: false, reason: expect.stringContaining("no data dir") })
     const { id } = await createSession({ url: node.url, game: "journal" })
     const ready = await fetch(`${node.url}/readyz`)
     expect(ready.status).toBe(200)

@@ -24,7 +24,7 @@ describe("session collection", () => {
     expect(ended.result).toEqual({ winner: "ada" })
     expect((await raw.waitClosed()).code).toBe(4404)
     await waitUntil(async () => !(await exists(id)), "the ended session is gone")
-    expect(node.logs.some((l) => l.msg === "session collected" && l.session === id)).toBe(true)
+    await node.waitForEvent("session-collected", (e) => e.session === id)
   })
 
   test("an idle session with nobody connected is ended, then collected; a connected one is kept", async () => {
@@ -32,7 +32,7 @@ describe("session collection", () => {
     const busy = await createSession({ url: node.url, game: "notes" })
     const player = await join<typeof notes>({ url: node.url, session: busy.id, player: "ada" })
     await waitUntil(async () => !(await exists(idle.id)), "the idle session is collected")
-    expect(node.logs.some((l) => l.msg === "session idle, ended" && l.session === idle.id)).toBe(true)
+    await node.waitForEvent("session-idle-ended", (e) => e.session === idle.id)
     expect(await exists(busy.id)).toBe(true)
     expect(player.ended).toBe(false)
     player.close()

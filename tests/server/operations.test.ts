@@ -125,7 +125,7 @@ describe("creating sessions", () => {
     ada.send({ t: "act", id: 1, name: "wave", input: {} })
     await ada.next((f) => f.t === "u" && f.a?.[0]?.i === 1)
     ada.close() // gone, but she played and her seat is held: the session waits for her (the idle time)
-    const collected = (id: string) => node.logs.find((l) => l.msg === "session collected" && l.session === id)
+    const collected = (id: string) => node.eventsOf("session-collected", (e) => e.session === id)[0]
     await waitUntil(() => collected(empty) && collected(touched), "the unjoined and the unplayed sessions are collected", { timeoutMs: 30_000 })
     expect(collected(empty)).toMatchObject({ reason: "nobody joined" })
     expect(collected(touched)).toMatchObject({ reason: "nobody played" })

@@ -96,34 +96,26 @@ async function totalOf(node: NodeProcess, session: string): Promise<number> {
   return total
 }
 
-/** The node's log lines with this message (errors go to stderr, the rest to stdout). */
-function logged(node: NodeProcess, msg: string): Record<string, unknown>[] {
-  const errors = node
-    .stderr()
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-  return [...node.logs, ...errors].filter((l) => l.msg === msg)
-}
 
 describe("a damaged registry", () => {
   for (const [kind, damage] of Object.entries(damages)) {
     test(`${kind} registry files: the node starts, names them, sets them aside, rebuilds the registry and serves every session`, async () => {
       const { dataDir, damaged } = damagedCopy(`registry-${kind}`, (d) => chunkFiles(d, registryDocId("baton")), damage)
       const node = await startNodeProcess({ port: freePort(), env: env(dataDir) })
-      const [line] = logged(node, "registry damaged: rebuilt from the session documents")
-      expect(line).toBeDefined()
-      const named = (line?.files as { file: string; movedTo: string }[]).map((f) => f.file)
+      const [rebuilt] = node.eventsOf("registry-rebuilt", (e) => e.why === "damaged")
+      expect(rebuilt).toBeDefined()
+      const named = (rebuilt?.setAside ?? []).map((f) => f.file)
       for (const f of damaged) expect(named).toContain(f)
-      expect(line?.sessions).toBe(3)
+      expect(rebuilt?.sessions).toBe(3)
       // Set aside, not deleted: the operator's data stays.
-      for (const f of line?.files as { movedTo: string }[]) expect(existsSync(f.movedTo)).toBe(true)
-      expect(logged(node, "sessions resumed from the data dir")[0]).toMatchObject({ resumed: 3, stored: 3 })
+      for (const f of rebuilt?.setAside ?? []) expect(existsSync(f.movedTo)).toBe(true)
+      expect(node.eventsOf("sessions-resumed")[0]).toMatchObject({ resumed: 3, stored: 3 })
       for (const id of sessions) expect(await totalOf(node, id)).toBe(ACTS)
       expect(await node.stop()).toBe(0)
       // The rebuilt registry is the registry from now on.
       const again = await startNodeProcess({ port: freePort(), env: env(dataDir) })
-      expect(logged(again, "sessions resumed from the data dir")[0]).toMatchObject({ resumed: 3 })
+      expect(again.eventsOf("sessions-resumed")[0]).toMatchObject({ resumed: 3 })
+      expect(again.eventsOf("registry-rebuilt")).toEqual([])
       expect(again.stderr()).not.toContain("registry")
       expect(await again.stop()).toBe(0)
     }, 60_000)
@@ -132,8 +124,8 @@ describe("a damaged registry", () => {
   test("a missing registry beside stored sessions is rebuilt too", async () => {
     const { dataDir } = damagedCopy("registry-missing", (d) => chunkFiles(d, registryDocId("baton")), (f) => rmSync(f))
     const node = await startNodeProcess({ port: freePort(), env: env(dataDir) })
-    expect(logged(node, "registry missing: rebuilt from the session documents")[0]).toMatchObject({ sessions: 3 })
-    expect(logged(node, "sessions resumed from the data dir")[0]).toMatchObject({ resumed: 3 })
+    expect(node.eventsOf("registry-rebuilt", (e) => e.why === "missing")[0]).toMatchObject({ sessions: 3 })
+    expect(node.eventsOf("sessions-resumed")[0]).toMatchObject({ resumed: 3 })
     expect(await node.stop()).toBe(0)
   }, 60_000)
 })
@@ -144,10 +136,10 @@ describe("a damaged storage id", () => {
       const file = (d: string) => joinPath(d, "automerge", "st", "orage-adapter-id")
       const { dataDir } = damagedCopy(`storage-id-${kind}`, (d) => [file(d)], damage)
       const node = await startNodeProcess({ port: freePort(), env: env(dataDir) })
-      const [line] = await waitUntil(() => logged(node, "damaged file in the data dir set aside"), "the storage id file is named")
-      expect(line).toMatchObject({ file: file(dataDir) })
-      expect(existsSync(String(line?.movedTo))).toBe(true)
-      expect(logged(node, "sessions resumed from the data dir")[0]).toMatchObject({ resumed: 3 })
+      const named = await node.waitForEvent("damaged-file")
+      expect(named).toMatchObject({ file: file(dataDir) })
+      expect(existsSync(named.movedTo)).toBe(true)
+      expect(node.eventsOf("sessions-resumed")[0]).toMatchObject({ resumed: 3 })
       await waitUntil(() => existsSync(file(dataDir)) && /^[0-9a-f-]{36}$/.test(readFileSync(file(dataDir), "utf8")), "a new storage id is written")
       expect(await node.stop()).toBe(0)
     }, 60_000)
@@ -160,11 +152,11 @@ describe("a damaged session document", () => {
       const [victim, ...healthy] = sessions as [string, ...string[]]
       const { dataDir, damaged } = damagedCopy(`session-${kind}`, (d) => chunkFiles(d, documentOf(d, victim)), damage)
       const node = await startNodeProcess({ port: freePort(), env: env(dataDir) })
-      const named = logged(node, "damaged file in the data dir set aside")
-      expect(named.map((l) => l.file).sort()).toEqual([...damaged].sort())
-      for (const l of named) expect(l.session).toBe(victim)
-      expect(logged(node, "stored session cannot be resumed; left as it is")[0]).toMatchObject({ session: victim })
-      expect(logged(node, "sessions resumed from the data dir")[0]).toMatchObject({ resumed: 2, stored: 3 })
+      const named = node.eventsOf("damaged-file")
+      expect(named.map((e) => e.file).sort()).toEqual([...damaged].sort())
+      for (const e of named) expect(e.session).toBe(victim)
+      expect(node.eventsOf("resume-failed")[0]).toMatchObject({ session: victim })
+      expect(node.eventsOf("sessions-resumed")[0]).toMatchObject({ resumed: 2, stored: 3 })
 
       // Actions on the healthy sessions up to the SIGTERM: every one acknowledged must survive it.
       const acked = new Map<string, number>()
@@ -189,7 +181,7 @@ describe("a damaged session document", () => {
       for (const c of clients) c.close()
       await Promise.all(loops)
       expect(code).toBe(0)
-      expect(logged(node, "stopped without the sessions whose documents could not be read (left on disk as they are)")[0]?.sessions).toMatchObject([{ session: victim }])
+      expect(node.eventsOf("stopped")[0]?.unreadable).toMatchObject([{ session: victim }])
 
       const again = await startNodeProcess({ port: freePort(), env: env(dataDir) })
       for (const id of healthy) expect(await totalOf(again, id)).toBeGreaterThanOrEqual(ACTS + (acked.get(id) ?? 0))
@@ -223,14 +215,14 @@ describe("a damaged session document on a clustered node", () => {
     await cluster.waitConverged()
     const named = await waitUntil(
       () => {
-        const lines = logged(second, "damaged file in the data dir set aside")
-        return lines.length >= damaged.length ? lines : undefined
+        const found = second.eventsOf("damaged-file")
+        return found.length >= damaged.length ? found : undefined
       },
       "every damaged file is named",
       { timeoutMs: 20_000 },
     )
-    expect(named.map((l) => l.file).sort()).toEqual([...damaged].sort())
-    for (const l of named) expect(l.session).toBe(victim)
+    expect(named.map((e) => e.file).sort()).toEqual([...damaged].sort())
+    for (const e of named) expect(e.session).toBe(victim)
 
     // A session this node owns, played on through its SIGTERM.
     const secondId = await cluster.idOf(second)

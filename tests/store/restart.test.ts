@@ -37,11 +37,11 @@ describe("disk store (BATON_DATA_DIR)", () => {
     bob.on("reminder", (d) => reminders.push(d))
 
     expect(await first.stop()).toBe(0)
-    expect(first.logs.some((l) => l.msg === "node stopped")).toBe(true)
+    expect(first.eventsOf("stopped")).toHaveLength(1)
     await waitUntil(() => ada.status === "reconnecting" && bob.status === "reconnecting", "both players notice the node went away")
 
     const second = await startNodeProcess({ port, env })
-    expect(second.logs.find((l) => l.msg === "sessions resumed from the data dir")).toMatchObject({ resumed: 1 })
+    expect(second.eventsOf("sessions-resumed")[0]).toMatchObject({ resumed: 1 })
     // The SDK reconnects by itself, to its seat.
     await waitUntil(() => ada.status === "open" && bob.status === "open", "both players are back", { timeoutMs: 10_000 })
     expect(ada.seat).toBe(0)

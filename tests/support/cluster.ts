@@ -131,15 +131,15 @@ export class TestCluster {
       const next = await this.add({ env })
       await this.waitConverged()
       const code = await prev.stop()
-      const drained = prev.logs.find((l) => String(l.msg).startsWith("moved "))
+      const [drained] = prev.eventsOf("drained")
       const step: RollStep = {
-        stopped: String(prev.logs.find((l) => l.msg === "node listening")?.node),
+        stopped: prev.id,
         started: next.url,
         exitCode: code,
-        moved: Number(drained?.moved ?? 0),
-        failed: Number(drained?.failed ?? 0),
-        drainMs: Number(/in (\d+) ms/.exec(String(drained?.msg))?.[1] ?? Number.NaN),
-        pauseP99: Number(drained?.pauseP99 ?? 0),
+        moved: drained?.moved ?? 0,
+        failed: drained?.failed ?? 0,
+        drainMs: drained?.ms ?? Number.NaN,
+        pauseP99: drained?.pauseP99 ?? 0,
       }
       steps.push(step)
       progress(`roll step ${i + 1}/${old.length}: ${JSON.stringify(step)}`)

@@ -300,7 +300,7 @@ export class NetnsCluster {
   /** The process in each slot now (a replaced one is in `all`). */
   readonly slots: (NodeProcess | undefined)[]
   readonly all: NodeProcess[] = []
-  /** When each process exited (Date.now()), for reading its logs against the others'. */
+  /** When each process exited (Date.now()), for reading its events against the others'. */
   readonly exitedAt = new Map<NodeProcess, number>()
   readonly #slotOf = new Map<NodeProcess, number>()
   readonly urls: string[]

@@ -1,6 +1,7 @@
 import { resolve } from "node:path"
 import type { Subprocess } from "bun"
-import { waitUntil } from "./wait.ts"
+import type { EventOf, NodeEvent } from "../../framework/node/index.ts"
+import { NodeEventLog } from "./node-events.ts"
 
 const ROOT = resolve(import.meta.dir, "../..")
 const CLI = resolve(ROOT, "framework/cli/main.ts")
@@ -10,16 +11,23 @@ export const TEST_APP = resolve(ROOT, "tests/fixtures/app")
 export interface NodeProcess {
   url: string
   port: number
+  /** The node's id (from its "listening" event). */
+  id: string
   proc: Subprocess<"ignore", "pipe", "pipe">
-  /** Every log line so far, parsed (JSON lines). */
+  /** Every event the node sent so far (Bun IPC): what tests learn what it did from. */
+  events: NodeEvent[]
+  /** The events of one type so far, optionally only those `where` accepts. */
+  eventsOf<T extends NodeEvent["t"]>(t: T, where?: (e: EventOf<T>) => boolean): EventOf<T>[]
+  /** The first event of type `t` that `where` accepts, waiting for it; fails if the node exits first. */
+  waitForEvent<T extends NodeEvent["t"]>(t: T, where?: (e: EventOf<T>) => boolean, timeoutMs?: number): Promise<EventOf<T>>
+  /** Every stdout log line so far, parsed (JSON lines): for tests of what the node tells people. */
   logs: Record<string, unknown>[]
   /** Raw stderr, for failures. */
   stderr(): string
-  /** SIGTERM and wait for the exit code. */
+  /** SIGTERM and wait for the exit code (and the last events). */
   stop(): Promise<number>
   /** SIGKILL (a crash) and wait. */
   kill(): Promise<number>
-  waitForLog(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>
 }
 
 export interface StartOptions {
@@ -39,6 +47,7 @@ const running = new Set<NodeProcess>()
 /** Starts `baton start` as a real Bun process on 127.0.0.1 (or `host`, in `netns`) and waits until it listens. */
 export async function startNodeProcess(opts: StartOptions = {}): Promise<NodeProcess> {
   const inNetns = opts.netns ? ["ip", "netns", "exec", opts.netns, process.execPath] : ["bun"]
+  const events = new NodeEventLog()
   const proc = Bun.spawn([...inNetns, ...(process.env.BATON_PROFILE_DIR ? ["--cpu-prof-md", `--cpu-prof-dir=${process.env.BATON_PROFILE_DIR}`] : []), CLI, "start", opts.app ?? TEST_APP], {
     cwd: ROOT,
     env: {
@@ -56,6 +65,7 @@ export async function startNodeProcess(opts: StartOptions = {}): Promise<NodePro
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
+    ...events.spawnOptions,
   })
   const logs: Record<string, unknown>[] = []
   let err = ""
@@ -86,32 +96,37 @@ export async function startNodeProcess(opts: StartOptions = {}): Promise<NodePro
       err += new TextDecoder().decode(value)
     }
   })()
-  const waitForLog = async (msg: string, timeoutMs = 15_000) => {
-    let exited = false
-    const line = await waitUntil(() => logs.find((l) => l.msg === msg) ?? (exited = proc.exitCode !== null), `log "${msg}"`, { timeoutMs })
-    if (line === true || exited) throw new Error(`node exited (${proc.exitCode}) before logging "${msg}": ${err}`)
-    return line as Record<string, unknown>
+  const listening = await events.waitFor("listening").catch(async (error) => {
+    // Timed out with the process still up: it would otherwise run on to its lifetime.
+    if (proc.exitCode === null) proc.kill("SIGKILL")
+    const code = await proc.exited
+    throw new Error(`the node did not listen (${(error as Error).message}; exit ${code}): ${err}`)
+  })
+  const url = listening.url.replace("localhost", "127.0.0.1")
+  // The exit can be seen before the last events are read from the channel (they matter: drained, stopped).
+  const exit = async () => {
+    const code = await proc.exited
+    await Promise.race([events.closed, Bun.sleep(2_000)])
+    running.delete(node)
+    return code
   }
-  const listening = await waitForLog("node listening")
-  const url = String(listening.url).replace("localhost", "127.0.0.1")
   const node: NodeProcess = {
     url,
     port: Number(new URL(url).port),
+    id: listening.node,
     proc,
+    events: events.events,
+    eventsOf: (t, where) => events.of(t, where),
+    waitForEvent: (t, where, timeoutMs) => events.waitFor(t, where, timeoutMs),
     logs,
     stderr: () => err,
-    waitForLog,
-    async stop() {
+    stop() {
       proc.kill("SIGTERM")
-      const code = await proc.exited
-      running.delete(node)
-      return code
+      return exit()
     },
-    async kill() {
+    kill() {
       proc.kill("SIGKILL")
-      const code = await proc.exited
-      running.delete(node)
-      return code
+      return exit()
     },
   }
   running.add(node)

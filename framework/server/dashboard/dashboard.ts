@@ -20,13 +20,19 @@ interface Summary {
   id: string
   players: { player: string; connected: boolean }[]
 }
+/** A timeline entry (node/timeline.ts): a node's event, with its level and words. */
 interface Event {
+  /** The event's type; absent from nodes older than typed events (a roll mixes versions). */
+  t?: string
   time: number
   node: string
   level: string
   msg: string
   [k: string]: unknown
 }
+
+/** Sessions moving: highlighted. */
+const MOVES = new Set(["session-adopted", "session-released", "failover", "draining", "drained"])
 
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T
 const esc = (s: unknown) => String(s ?? "").replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`)
@@ -47,7 +53,7 @@ async function get<T>(path: string): Promise<T> {
 }
 
 function detail(e: Event): string {
-  const keys = ["session", "member", "status", "game", "player", "via", "reason", "why", "epoch", "sessions", "moved", "ms", "from", "target", "signer", "count", "reasons"]
+  const keys = ["session", "member", "status", "game", "player", "via", "reason", "why", "epoch", "sessions", "moved", "ms", "from", "target", "signer", "count", "reasons", "site", "where", "errorId", "error"]
   return keys
     .filter((k) => e[k] !== undefined && e[k] !== null)
     .map((k) => `${k}=${typeof e[k] === "object" ? JSON.stringify(e[k]) : e[k]}`)
@@ -95,7 +101,8 @@ async function refresh(): Promise<void> {
   $("#timeline").innerHTML = [...events]
     .reverse()
     .map((e) => {
-      const kind = /adopted|released|failover|moved|draining|drained/.test(e.msg) ? "move" : e.level === "error" ? "error" : ""
+      const moving = e.t ? MOVES.has(e.t) : /adopted|released|failover|moved|draining|drained/.test(e.msg)
+      const kind = moving ? "move" : e.level === "error" ? "error" : ""
       return `<li class="${kind}"><span class="time">${new Date(e.time).toLocaleTimeString()}</span><span class="node">${short(e.node)}</span>${esc(e.msg)} <span class="detail">${esc(detail(e))}</span></li>`
     })
     .join("")

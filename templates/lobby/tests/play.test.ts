@@ -55,5 +55,5 @@ test("two players queue in the lobby, get a duel of their own, and play it to th
 
 test("the node stops cleanly on SIGTERM, as an orchestrator stops it", async () => {
   expect(await node.stop()).toBe(0)
-  expect(node.logs.some((l) => l.msg === "session spawned")).toBe(true)
+  expect(node.events.some((e) => e.t === "session-spawned")).toBe(true)
 })

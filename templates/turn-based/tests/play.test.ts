@@ -46,5 +46,5 @@ test("two players join through the SDK, take turns, and never see the other flee
 
 test("the node stops cleanly on SIGTERM, as an orchestrator stops it", async () => {
   expect(await node.stop()).toBe(0)
-  expect(node.logs.some((l) => l.msg === "node stopped")).toBe(true)
+  expect(node.events.some((e) => e.t === "stopped")).toBe(true)
 })
