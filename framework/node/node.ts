@@ -15,7 +15,9 @@ import { LinkRefusals } from "./link-refusals.ts"
 import { createLogger, type Logger } from "../log/index.ts"
 import type { Registry } from "../metrics/index.ts"
 
+/** How a node runs: its games, where it keeps sessions, how long they live, and whether it joins a cluster. */
 export interface NodeConfig {
+  /** The game modules this node runs (defineGame), each under its own name. */
   games: readonly AnyGame[]
   /** Keeps sessions on disk (automerge-repo-storage-nodefs) for a restart; in memory when absent. */
   dataDir?: string
@@ -37,6 +39,7 @@ export interface NodeConfig {
   maxSessions?: number
   /** Least time between two automerge checkpoints of one session, ms (replicas get changes sooner, over the control link). Default 500. */
   checkpointMs?: number
+  /** Where log lines go (default: JSON lines on stdout). */
   log?: Logger
   /**
    * Gets every event of the node from its very start (those of opening the
@@ -75,20 +78,25 @@ interface LinkState {
   queued?: ClientMessage[]
 }
 
-/**
- * One Bun process of the runtime: a façade over the store (automerge-repo)
- * and the sessions it runs. Knows no sockets: the server hands it
- * PlayerLinks and already-validated protocol messages.
- */
 /** Actions a session keeps while it waits (a handoff, a lost lease); past it, players are asked to retry. */
 const MAX_QUEUED = 10_000
 
 /** A relayed join waits this many rounds (250 ms each, after the relay's own look) for the owner to be reachable. */
 const RELAY_JOIN_TRIES = 240
 
-export class BatonNode implements NodePort {
+/**
+ * One Bun process of the runtime: a façade over the store (automerge-repo)
+ * and the sessions it runs. Knows no sockets: the server hands it
+ * PlayerLinks and already-validated protocol messages. `startNode`
+ * (baton/server) makes and serves one; use this class directly to embed a
+ * node in a server of your own.
+ */
+export class BatonNode {
+  /** This process's node id: new at every start (a restarted node is a new member). */
   readonly id = `n-${crypto.randomUUID().slice(0, 8)}`
+  /** The games this node runs, by name. */
   readonly games: ReadonlyMap<string, AnyGame>
+  /** Where this node writes its log lines (for people; programs read `events`). */
   readonly log: Logger
   /** What happens on this node, as typed events (the timeline, the dev cluster and tests read these, not the log). */
   readonly events: NodeEvents
@@ -184,7 +192,7 @@ export class BatonNode implements NodePort {
   /** Starts the cluster role (once the node's URL is known: after it listens). */
   joinCluster(config: ClusterConfig): void {
     if (this.#role) throw new Error("this node is already in a cluster")
-    this.#role = new ClusterRole(this, config)
+    this.#role = new ClusterRole(this.#port(), config)
     this.#role.cluster.setStatus("ready")
   }
 
@@ -193,19 +201,24 @@ export class BatonNode implements NodePort {
     return this.#role
   }
 
+  /** Whether the session runs on this node. */
   hasSession(id: string): boolean {
     return this.#sessions.has(id)
   }
 
+  /** starting → ready → draining → stopping → stopped. */
   get status(): NodeStatus {
     return this.#status
   }
+  /** The automerge-repo store holding this node's sessions and the cluster's registry. */
   get store(): Store {
     return this.#store
   }
+  /** Sessions running on this node. */
   get sessionCount(): number {
     return this.#sessions.size
   }
+  /** Player connections open on this node (relayed ones included). */
   get playerCount(): number {
     return this.#links.size
   }
@@ -250,6 +263,7 @@ export class BatonNode implements NodePort {
     return summarize(hosted)
   }
 
+  /** Every session running on this node, as operators see it. */
   sessions(): SessionSummary[] {
     return [...this.#sessions.values()].map((h) => summarize(h))
   }
@@ -273,26 +287,28 @@ export class BatonNode implements NodePort {
     return h ? publicView(h, this.log) : undefined
   }
 
+  /** One session running here, as operators see it. */
   session(id: string): SessionSummary | undefined {
     const h = this.#sessions.get(id)
     return h ? summarize(h) : undefined
   }
 
+  /** The session running here, with its players and pending acks (tools and tests read its record). */
   hosted(id: string): HostedSession | undefined {
     return this.#sessions.get(id)
   }
 
-  epochOf(id: string): number | undefined {
+  #epochOf(id: string): number | undefined {
     return this.#sessions.get(id)?.epoch
   }
 
   /** The sessions running here and their epochs (fencing compares them with the registry). */
-  hostedEpochs(): Map<string, number> {
+  #hostedEpochs(): Map<string, number> {
     return new Map([...this.#sessions].map(([id, h]) => [id, h.epoch]))
   }
 
   /** Stops applying actions to a session (they queue) and returns its final record. */
-  freeze(id: string): Session["record"] | undefined {
+  #freeze(id: string): Session["record"] | undefined {
     const h = this.#sessions.get(id)
     if (!h) return undefined
     h.frozen = true
@@ -331,7 +347,7 @@ export class BatonNode implements NodePort {
    * actions that waited for it; without, tells the players of sessions
    * whose actions wait (within ~0.5 s of the first one).
    */
-  leaseCheck(lease: boolean): void {
+  #leaseCheck(lease: boolean): void {
     const now = this.#now()
     if (!lease) {
       for (const h of this.#sessions.values()) {
@@ -371,7 +387,7 @@ export class BatonNode implements NodePort {
         this.#pausedSince.delete(id)
         if (!h) continue
         if (elsewhere.has(id)) {
-          this.release(id, "fenced: another node took it over while this one could not reach a majority")
+          this.#release(id, "fenced: another node took it over while this one could not reach a majority")
           continue
         }
         h.notice("resolved", "actions are answered again")
@@ -383,7 +399,7 @@ export class BatonNode implements NodePort {
     }
   }
 
-  thaw(id: string): void {
+  #thaw(id: string): void {
     const h = this.#sessions.get(id)
     if (!h?.frozen) return
     h.frozen = false
@@ -397,7 +413,7 @@ export class BatonNode implements NodePort {
    * resends what was not acknowledged); relayed players are re-pointed by
    * the node they are connected to.
    */
-  release(id: string, reason: string, urls?: string[]): void {
+  #release(id: string, reason: string, urls?: string[]): void {
     const h = this.#sessions.get(id)
     if (!h) return
     h.stop()
@@ -425,13 +441,13 @@ export class BatonNode implements NodePort {
    * document (a handoff's bytes merged into this node's copy) or, after a
    * failover, in a fresh document; the registry names it.
    */
-  adopt(record: Session["record"], epoch: number, via: string, document?: { bytes: Uint8Array; url?: string }): SessionSummary {
+  #adopt(record: Session["record"], epoch: number, via: string, document?: { bytes: Uint8Array; url?: string }): SessionSummary {
     const game = this.games.get(record.game)
     if (!game) throw new GameLoadError("game_error", `node ${this.id} has no game "${record.game}"`)
     const existing = this.#sessions.get(record.id)
     if (existing && existing.epoch >= epoch) throw new Error(`session ${record.id} already runs here at epoch ${existing.epoch}`)
     const session = Session.resume(game, record)
-    if (existing) this.release(record.id, "superseded")
+    if (existing) this.#release(record.id, "superseded")
     const hosted = new HostedSession(session, this.clock)
     hosted.epoch = epoch
     hosted.holdAcks = this.#durability.holdsAcks(game)
@@ -457,12 +473,12 @@ export class BatonNode implements NodePort {
     return this.#seen.metrics
   }
 
-  recordMove(kind: "handoff" | "failover", ms: number): void {
+  #recordMove(kind: "handoff" | "failover", ms: number): void {
     this.#seen.move(kind, ms)
   }
 
   /** Readiness fails and placement skips this node from now on. */
-  setDraining(): void {
+  #setDraining(): void {
     if (this.#status !== "ready") return
     this.#status = "draining"
     this.#role?.cluster.setStatus("draining")
@@ -471,7 +487,7 @@ export class BatonNode implements NodePort {
   }
 
   /** The document bytes of a frozen session, with its final state written. */
-  finalDocument(id: string): Uint8Array {
+  #finalDocument(id: string): Uint8Array {
     const h = this.#sessions.get(id)
     if (!h) throw new Error(`session ${id} does not run here`)
     return this.#store.saveNow(h.session.record)
@@ -482,7 +498,7 @@ export class BatonNode implements NodePort {
     this.#links.set(link, {})
   }
 
-  rejoinLocally(link: PlayerLink, join: Extract<ClientMessage, { t: "join" }>, then: ClientMessage[]): void {
+  #rejoinLocally(link: PlayerLink, join: Extract<ClientMessage, { t: "join" }>, then: ClientMessage[]): void {
     const st = this.#links.get(link)
     if (!st) return
     st.forward = undefined
@@ -536,7 +552,7 @@ export class BatonNode implements NodePort {
   }
 
   /** A session with held acks and no live replica (see durability.ts). */
-  secureLocally(h: HostedSession): void {
+  #secureLocally(h: HostedSession): void {
     this.#durability.secureLocally(h)
   }
 
@@ -791,7 +807,7 @@ export class BatonNode implements NodePort {
     }
     if (h.holdAcks) {
       // In a cluster, the cluster decides what holds acks without a replica (usually: nothing does).
-      if (!this.#role) this.secureLocally(h)
+      if (!this.#role) this.#secureLocally(h)
       else if (!this.#role.replicator.replicate(h)) this.#role.replicator.onNoReplica(h)
     } else if (this.#role && h.changedSinceStream()) this.#role.replicator.stream(h)
     for (const f of h.session.takeFaults()) {
@@ -893,6 +909,57 @@ export class BatonNode implements NodePort {
     return this.#cfg.clock.now()
   }
 
+  /**
+   * What the cluster may do to this node (cluster/port.ts): freeze, thaw,
+   * adopt and release sessions, their final documents, acks without a
+   * replica. Private to the node and its cluster role: apps never see it.
+   */
+  #port(): NodePort {
+    const node = this
+    return {
+      get id() {
+        return node.id
+      },
+      get log() {
+        return node.log
+      },
+      get store() {
+        return node.#store
+      },
+      get clock() {
+        return node.clock
+      },
+      get sessionCount() {
+        return node.#sessions.size
+      },
+      emit: (event) => node.emit(event),
+      hasSession: (id) => node.hasSession(id),
+      hosted: (id) => node.hosted(id),
+      hostedEpochs: () => node.#hostedEpochs(),
+      epochOf: (id) => node.#epochOf(id),
+      freeze: (id) => node.#freeze(id),
+      thaw: (id) => node.#thaw(id),
+      release: (id, reason, urls) => node.#release(id, reason, urls),
+      adopt: (record, epoch, via, document) => node.#adopt(record, epoch, via, document),
+      finalDocument: (id) => node.#finalDocument(id),
+      setDraining: () => node.#setDraining(),
+      recordMove: (kind, ms) => node.#recordMove(kind, ms),
+      secureLocally: (h) => node.#secureLocally(h as HostedSession),
+      leaseCheck: (lease) => node.#leaseCheck(lease),
+      createLocal: (game, options, id, seed) => node.createLocal(game, options, id, seed),
+      sessions: () => node.sessions(),
+      timeline: (since) => node.timeline(since),
+      session: (id) => node.session(id),
+      publicSession: (id) => node.publicSession(id),
+      openSessions: (game) => node.openSessions(game),
+      open: (link) => node.open(link),
+      handle: (link, msg) => node.handle(link, msg),
+      close: (link) => node.close(link),
+      rejoinLocally: (link, join, then) => node.#rejoinLocally(link, join, then),
+      refused: (from, refusal, path) => node.#refused(from, refusal, path),
+    }
+  }
+
   /** The node's time and timers (NodeConfig.clock). */
   get clock(): Clock {
     return this.#cfg.clock
@@ -904,7 +971,7 @@ export class BatonNode implements NodePort {
   }
 
   /** A refused cluster link: counted, and shown on the timeline aggregated per source. */
-  refused(from: string | undefined, refusal: { code: string; reason: string; node?: string }, path: string): void {
+  #refused(from: string | undefined, refusal: { code: string; reason: string; node?: string }, path: string): void {
     this.linkRefusals.refused(from, refusal, path)
   }
 }
