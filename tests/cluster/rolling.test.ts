@@ -7,12 +7,12 @@ import { type RollStep, TestCluster } from "../support/cluster.ts"
 import { waitUntil } from "../support/wait.ts"
 
 /**
- * The proof of issue 4: a 3-node cluster, 100 sessions with bots acting
+ * The proof of issue 4: a 3-node cluster, 30 sessions with bots acting
  * continuously through the SDK, two full rolling restarts (each a new code
  * version with a state migration), and one SIGKILL under "replicated"
  * durability. Nothing acknowledged may be lost or applied twice.
  */
-const SESSIONS = 100
+const SESSIONS = 30
 const app = resolve(import.meta.dir, "../fixtures/rolling")
 let c: TestCluster | undefined
 let door: FrontDoor | undefined
