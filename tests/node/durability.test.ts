@@ -127,7 +127,10 @@ describe('"replicated" durability with no live replica', () => {
     const c = await TestCluster.start(2, { BATON_SWEEP_MS: "200" }, APP)
     const { id } = await createSession({ url: c.nodes[0]!.url, game: "journal" })
     const owns = async (n: NodeProcess) => ((await (await fetch(`${n.url}/sessions?local=1`)).json()) as { sessions: { id: string }[] }).sessions.some((x) => x.id === id)
-    const owner = (await owns(c.nodes[0]!)) ? c.nodes[0]! : c.nodes[1]!
+    // Placement picked one of the two (through a relayed create when it is the other): ask until one says it runs it.
+    let found: NodeProcess | undefined
+    await waitUntil(async () => (found = (await owns(c.nodes[0]!)) ? c.nodes[0]! : (await owns(c.nodes[1]!)) ? c.nodes[1]! : undefined) !== undefined, "one node runs the new session")
+    const owner = found as NodeProcess
     const other = owner === c.nodes[0] ? c.nodes[1]! : c.nodes[0]!
     const p = await join<typeof journal>({ url: owner.url, session: id, player: "ada" })
     sessions.push(p as unknown as GameSession)

@@ -1,52 +1,13 @@
 /**
- * `baton new` end to end: every template scaffolded into a temporary
- * directory, installed against this checkout's framework, its own tests run
- * there, and its `bun run dev` started and stopped. Plus the refusals.
+ * `baton new`'s refusals and questions. Each template's whole path (scaffold,
+ * install, its own tests, `bun run dev`) is a file of its own:
+ * scaffold-turn-based, scaffold-realtime, scaffold-lobby.
  */
-import { afterAll, describe, expect, test } from "bun:test"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs"
-import { join, resolve } from "node:path"
+import { describe, expect, test } from "bun:test"
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { listTemplates } from "../../framework/cli/new.ts"
-import { freeRun } from "../support/node-process.ts"
-import { waitUntil } from "../support/wait.ts"
-
-const ROOT = resolve(import.meta.dir, "../..")
-const CLI = join(ROOT, "framework/cli/main.ts")
-const FRAMEWORK = realpathSync(join(ROOT, "framework"))
-const TEMPLATES = ["turn-based", "realtime", "lobby"]
-
-const scratch = mkdtempSync("/tmp/baton-scaffold-")
-const running = new Set<ReturnType<typeof Bun.spawn>>()
-afterAll(() => {
-  for (const p of running) p.kill("SIGKILL")
-  rmSync(scratch, { recursive: true, force: true })
-})
-
-interface Ran {
-  code: number
-  out: string
-  err: string
-}
-
-/** Runs a command to its end (killed after `timeoutMs`), with its output. */
-async function run(cmd: string[], opts: { cwd?: string; timeoutMs?: number; stdin?: string } = {}): Promise<Ran> {
-  const proc = Bun.spawn(cmd, {
-    cwd: opts.cwd ?? ROOT,
-    stdin: opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]),
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", BATON_MAX_LIFETIME_MS: "60000" },
-  })
-  running.add(proc)
-  const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 30_000)
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
-  clearTimeout(timer)
-  running.delete(proc)
-  return { code, out, err }
-}
-
-const batonNew = (args: string[], opts?: { stdin?: string }) => run(["bun", CLI, "new", ...args], opts)
-
+import { batonNew, CLI, ROOT, run, scratch, TEMPLATES } from "../support/scaffold.ts"
 
 describe("baton new: refusals and questions", () => {
   test("lists the three templates", () => {
@@ -110,81 +71,3 @@ describe("baton new: refusals and questions", () => {
   })
 })
 
-for (const template of TEMPLATES) {
-  describe(`baton new --template ${template}`, () => {
-    const dir = join(scratch, `my-${template}-game`)
-
-    test("scaffolds a project of its own", async () => {
-      const r = await batonNew([dir, "--template", template])
-      expect(r.err).toBe("")
-      expect(r.code).toBe(0)
-      expect(r.out).toContain(`from the ${template} template`)
-      for (const f of ["package.json", "README.md", "index.ts", "Dockerfile", ".dockerignore", ".gitignore", "tsconfig.json", "k8s/deployment.yaml", "k8s/services.yaml"])
-        expect(existsSync(join(dir, f))).toBe(true)
-      for (const d of ["games", "pages", "tests"]) expect(readdirSync(join(dir, d)).length).toBeGreaterThan(0)
-
-      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"))
-      expect(pkg.name).toBe(`my-${template}-game`)
-      expect(pkg.dependencies.baton).toBe(`file:${FRAMEWORK}`)
-      expect(Object.keys(pkg.scripts)).toEqual(expect.arrayContaining(["dev", "start", "test", "roll"]))
-      // The README opens with its own two commands.
-      const head = readFileSync(join(dir, "README.md"), "utf8").split("\n").slice(0, 6).join("\n")
-      expect(head).toContain("bun install && bun run dev")
-      expect(head).toContain("bun test")
-      expect(readFileSync(join(dir, "k8s/deployment.yaml"), "utf8")).toContain(`name: my-${template}-game`)
-    })
-
-    test("installs against this checkout's framework", async () => {
-      const r = await run(["bun", "install"], { cwd: dir, timeoutMs: 90_000 })
-      expect(`${r.code} ${r.err}`).toStartWith("0")
-      expect(existsSync(join(dir, "bun.lock"))).toBe(true)
-      // "baton" and its entries resolve inside the project, and the framework's own dependencies came with it.
-      const own = join(realpathSync(dir), "node_modules")
-      for (const entry of ["baton", "baton/server", "baton/client"]) expect(Bun.resolveSync(entry, dir)).toStartWith(join(own, "baton"))
-      for (const dep of ["hono", "valibot", "mutative", "@automerge/automerge-repo"])
-        expect(Bun.resolveSync(dep, join(own, "baton"))).toStartWith(join(own, dep))
-    }, 100_000)
-
-    test("its own tests pass there (bun test), and it type-checks", async () => {
-      const t = await run(["bun", "test"], { cwd: dir, timeoutMs: 60_000 })
-      const summary = `${t.out}\n${t.err}`
-      expect(summary).toMatch(/\b0 fail\b/)
-      expect(summary).toMatch(/\b[1-9]\d* pass\b/)
-      expect(t.code).toBe(0)
-      const tc = await run(["bun", "run", "typecheck"], { cwd: dir, timeoutMs: 60_000 })
-      expect(`${tc.code}\n${tc.out}${tc.err}`).toStartWith("0\n")
-    }, 130_000)
-
-    test("bun run dev serves it, and Ctrl-C stops it cleanly", async () => {
-      const port = freeRun(3)
-      const proc = Bun.spawn(["bun", "run", "dev", "--port", String(port), "--nodes", "1"], {
-        cwd: dir,
-        stdin: "ignore",
-        stdout: "pipe",
-        stderr: "pipe",
-        env: { ...process.env, BATON_MAX_LIFETIME_MS: "60000" },
-      })
-      running.add(proc)
-      let out = ""
-      for (const stream of [proc.stdout, proc.stderr]) {
-        void (async () => {
-          const reader = stream.getReader()
-          for (let r = await reader.read(); !r.done; r = await reader.read()) out += new TextDecoder().decode(r.value)
-        })()
-      }
-      const url = `http://127.0.0.1:${port}`
-      await waitUntil(async () => (await fetch(`${url}/healthz`)).ok, "the front door answers /healthz", { timeoutMs: 20_000, everyMs: 100 })
-      const page = await fetch(`${url}/`)
-      expect(page.status).toBe(200)
-      expect(await page.text()).toContain("<!doctype html>")
-      const games = (await (await fetch(`${url}/games`)).json()) as { games: { name: string }[] }
-      expect(games.games.length).toBeGreaterThan(0)
-
-      proc.kill("SIGINT")
-      expect(await proc.exited).toBe(0)
-      running.delete(proc)
-      expect(out).toContain("stopped.")
-      for (const p of [port, port + 1]) expect(await fetch(`http://127.0.0.1:${p}/healthz`).then(() => "up", () => "down")).toBe("down")
-    }, 40_000)
-  })
-}

@@ -1,0 +1,3 @@
+import { describeTemplate } from "../support/scaffold.ts"
+
+describeTemplate("realtime")
