@@ -10,6 +10,15 @@ import type { ReplicatedSession as HostedSession } from "./port.ts"
 const STREAM_MS = 20
 /** Acks held this long get the session's players a notice saying why (the issue asks for within a second). */
 const NOTICE_MS = 250
+/** How often held acks are looked at: released when the lease is back, their players told why they wait, ms. */
+const WATCH_MS = 100
+/**
+ * Changes a replica has not confirmed after this are sent again, whole, ms:
+ * a replication message can be lost with a link (a replica restarting, a
+ * link replaced), and acks must not wait forever behind it. Three watch
+ * rounds: a confirmation is one round trip, a few ms on a LAN.
+ */
+const RESEND_AFTER_MS = 300
 
 /**
  * Keeps replicas' copies fresh over the control link, without waiting for
@@ -66,7 +75,7 @@ export class Replicator {
     /** The epoch this node voted for in a takeover of the session still under way, if any. */
     readonly promisedEpoch: (session: string) => number | undefined = () => undefined,
   ) {
-    this.#watchdog = this.cluster.clock.setInterval(() => this.#watch(), 100)
+    this.#watchdog = this.cluster.clock.setInterval(() => this.#watch(), WATCH_MS)
   }
 
   /** When each session with held acks started holding them (for the players' notice). */
@@ -82,7 +91,7 @@ export class Replicator {
     const lease = this.mayAcknowledge()
     for (const [id, h] of this.#awaiting) {
       const since = this.#since.get(id)
-      if (since !== undefined && now - since >= 300) {
+      if (since !== undefined && now - since >= RESEND_AFTER_MS) {
         this.#sent.delete(id)
         if (!this.replicate(h)) this.onNoReplica(h)
       } else if (lease) {
