@@ -78,6 +78,15 @@ export function checkStep(world: World): Violation[] {
   return out
 }
 
+/** Every running process sees exactly the running ones up and ready (its membership view has converged). */
+export function viewsAgree(world: World): boolean {
+  const running = world.procs.filter((p) => p.state === "starting" || p.state === "up")
+  const live = world.live().filter((p) => !world.sched.isPaused(p.owner))
+  if (live.length < running.length || live.some((p) => p.node?.status !== "ready")) return false
+  const ids = live.map((p) => p.node?.id).sort().join(",")
+  return live.every((p) => (p.node?.role?.cluster.members() ?? []).filter((m) => m.up && m.status === "ready").map((m) => m.id).sort().join(",") === ids)
+}
+
 /** The session's beats on its owner now (to compare at the end). */
 export function beatsNow(world: World): Map<string, number> {
   const out = new Map<string, number>()

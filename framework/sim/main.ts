@@ -58,7 +58,7 @@ async function one(seed: string): Promise<void> {
 }
 
 function report(r: RunResult): void {
-  const line = `seed ${r.seed}: ${r.ok ? "ok" : `${r.violations.length} violations`} · ${r.actions.acked}/${r.actions.sent} actions acknowledged, worst answer ${Math.round(r.worstAnswerMs)} ms · ${r.steps} events, ${(r.virtualMs / 1000).toFixed(0)} s simulated in ${r.realMs} ms · trace ${r.hash}`
+  const line = `seed ${r.seed}: ${r.ok ? "ok" : `${r.violations.length} violations`} · ${r.actions.acked}/${r.actions.sent} actions acknowledged, worst answer ${Math.round(r.worstAnswerMs)} ms, views agreed ${Math.round(r.worstConvergeMs)} ms after a fault at worst · ${r.steps} events, ${(r.virtualMs / 1000).toFixed(0)} s simulated in ${r.realMs} ms · trace ${r.hash}`
   console.log(line)
   for (const v of r.violations.slice(0, 20)) console.log(`  ${v.invariant}: ${v.detail}`)
   if (r.violations.length > 20) console.log(`  … and ${r.violations.length - 20} more`)
@@ -113,9 +113,10 @@ async function many(count: number, from: number, workers: number): Promise<void>
   if (tty) process.stdout.write("\n")
   const failed = results.filter((r) => !r.ok)
   const worst = results.reduce((m, r) => Math.max(m, r.worstAnswerMs), 0)
+  const converge = results.reduce((m, r) => Math.max(m, r.worstConvergeMs ?? 0), 0)
   const sorted = results.map((r) => r.realMs).sort((a, b) => a - b)
   console.log(
-    `${results.length} seeds (${from}..${from + count - 1}): ${results.length - failed.length} passed, ${failed.length} failed · ${results.reduce((n, r) => n + r.actions.acked, 0)} actions acknowledged · worst answer ${Math.round(worst)} ms · ${Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0)} ms per seed (median) · ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    `${results.length} seeds (${from}..${from + count - 1}): ${results.length - failed.length} passed, ${failed.length} failed · ${results.reduce((n, r) => n + r.actions.acked, 0)} actions acknowledged · worst answer ${Math.round(worst)} ms · views agree ${Math.round(converge)} ms after a fault at worst · ${Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0)} ms per seed (median) · ${((performance.now() - started) / 1000).toFixed(1)} s`,
   )
   if (failed.length) console.log(`failing seeds: ${failed.map((r) => r.seed).join(", ")}`)
   process.exit(failed.length || results.length < count ? 1 : 0)

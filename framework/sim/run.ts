@@ -1,4 +1,4 @@
-import { beatsNow, checkEnd, checkStep, type Violation } from "./check.ts"
+import { beatsNow, checkEnd, checkStep, viewsAgree, type Violation } from "./check.ts"
 import { ledgerGame } from "./game.ts"
 import { Scheduler } from "./scheduler.ts"
 import { type SimProcess, World } from "./world.ts"
@@ -35,12 +35,20 @@ export interface RunResult {
   actions: { sent: number; acked: number; failed: number }
   /** The longest a player waited for an answer, virtual ms. */
   worstAnswerMs: number
+  /** The longest membership views took to agree again after a fault ended, virtual ms. */
+  worstConvergeMs: number
   /** The nodes' last log lines (for a failing seed). */
   log: string[]
 }
 
 const HEARTBEAT_MS = 500
 const FAILURE_MS = 3_000
+/**
+ * After a fault ends, membership views must agree again within this: a
+ * restarted node's predecessor is declared down within the failure timeout
+ * and a heartbeat, the new one is met within a dial round.
+ */
+const CONVERGE_BOUND_MS = 2 * FAILURE_MS
 
 /** Runs one seed: a cluster, bots, a fault plan drawn from the seed, then the invariants. */
 export async function runSeed(opts: RunOptions): Promise<RunResult> {
@@ -78,6 +86,10 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
       if (kind === "deploy") t += 8_000 * world.procs.length
       sched.after(at - sched.now, () => void fault(kind, duration), "world")
     }
+    // When the last fault ended (a heal, a resume, a restart): views must agree again within CONVERGE_BOUND_MS.
+    let healedAt: number | undefined
+    let worstConvergeMs = 0
+    const ended = () => void (healedAt = sched.now)
     async function fault(kind: FaultKind, duration: number): Promise<void> {
       const live = world.live()
       if (live.length === 0) return
@@ -89,6 +101,7 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
           world.crash(p, kind === "power-off")
           await clock.sleep(duration)
           world.start(p.label, p.version)
+          ended()
           return
         }
         case "pause": {
@@ -98,6 +111,7 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
           await clock.sleep(ms)
           sched.resume(p.owner)
           world.note(`${p.label} resumed`)
+          ended()
           return
         }
         case "partition": {
@@ -109,6 +123,7 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
           await clock.sleep(duration)
           world.net.heal()
           world.note("network healed")
+          ended()
           return
         }
         case "one-way": {
@@ -119,6 +134,7 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
           await clock.sleep(duration)
           world.net.heal()
           world.note("network healed")
+          ended()
           return
         }
         case "latency": {
@@ -139,6 +155,7 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
         case "join": {
           const q = world.start(`j${++joined}`, version)
           world.note(`${q.label} joins`)
+          ended()
           return
         }
         case "deploy": {
@@ -151,6 +168,7 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
             await world.stop(old)
           }
           world.note(`rolling deploy to v${version} done`)
+          ended()
           return
         }
       }
@@ -158,6 +176,12 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
     // Checked after every step; one report per session is enough to find it.
     const seen = new Set<string>()
     const each = () => {
+      if (healedAt !== undefined && viewsAgree(world)) {
+        const ms = sched.now - healedAt
+        worstConvergeMs = Math.max(worstConvergeMs, ms)
+        if (ms > CONVERGE_BOUND_MS) violations.push({ invariant: "membership", detail: `views took ${Math.round(ms)} ms to agree after a fault ended (bound ${CONVERGE_BOUND_MS} ms)` })
+        healedAt = undefined
+      }
       for (const v of checkStep(world)) {
         const key = v.detail.split(":")[0] as string
         if (seen.has(key)) continue
@@ -189,6 +213,7 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
       realMs: 0,
       actions: { sent: world.actions.length, acked: acked.length, failed: world.actions.filter((a) => a.failed).length },
       worstAnswerMs: Math.max(0, ...acked.map((a) => (a.ackedAt as number) - a.sentAt)),
+      worstConvergeMs,
       log: world.log.slice(-3000),
     }
   } finally {
