@@ -415,18 +415,26 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       const peerId = known && !this.#ask.has(url) ? known.id : await this.#whoIs(url, quick)
       if (peerId === this.#self.id) return void this.#urls.delete(url)
       let link: ControlLink | undefined
+      // Bun can hand us the peer's first frame (its hello) in the same turn as the open, before the
+      // dial's promise has resolved: kept and read once the link exists, never dropped (a dropped hello
+      // left a dialler without its peer for good: the rolling test hung on it once).
+      const early: (string | Uint8Array)[] = []
+      const read = (data: string | Uint8Array) => {
+        if (!link) return void early.push(data)
+        const msg = parseControl(data)
+        if (!msg) return link.close(4000, "control frames are JSON objects")
+        if (claimsOther(msg, peerId)) return link.close(4003, "hello names another node than /healthz did")
+        this.#receive(link, peerId, msg)
+      }
+      let closedEarly = false
       const raw: Link = await this.transport.dial(`${url}/cluster/control?${this.#sign(peerId, "control")}`, {
-        message: (data) => {
-          if (!link) return
-          const msg = parseControl(data)
-          if (!msg) return link.close(4000, "control frames are JSON objects")
-          if (claimsOther(msg, peerId)) return link.close(4003, "hello names another node than /healthz did")
-          this.#receive(link, peerId, msg)
-        },
-        close: () => link && this.#linkClosed(peerId, link),
+        message: read,
+        close: () => (link ? this.#linkClosed(peerId, link) : void (closedEarly = true)),
       }, quick)
       link = controlLink(raw, this.#self.id)
       link.send(this.#hello())
+      for (const data of early.splice(0)) read(data)
+      if (closedEarly) this.#linkClosed(peerId, link)
       this.#ask.delete(url)
     } catch (error) {
       this.#ask.add(url)

@@ -49,8 +49,10 @@ export class SyncLinks {
     this.#dialing.add(peerId)
     try {
       let handlers: ReturnType<LinkSyncAdapter["attach"]> | undefined
+      // A frame that arrives with the open, before the dial resolved, is kept (see Cluster's control dial).
+      const early: (string | Uint8Array)[] = []
       const link = await this.#transport.dial(`${url}/cluster/sync?${this.#sign(peerId, "sync")}`, {
-        message: (data) => handlers?.message(data),
+        message: (data) => (handlers ? handlers.message(data) : void early.push(data)),
         close: (code, reason) => {
           handlers?.close(code, reason)
           if (this.#links.get(peerId) === link) this.#links.delete(peerId)
@@ -61,6 +63,7 @@ export class SyncLinks {
       if (!this.#wanted.has(peerId)) return link.close(1000, "peer gone")
       this.#links.set(peerId, link)
       handlers = this.adapter.attach(peerId, link, "dialer")
+      for (const data of early.splice(0)) handlers.message(data)
     } catch {
       // Refused or unreachable: the control link decides whether the peer is down (then disconnect stops this).
       this.#redialSoon(peerId)
