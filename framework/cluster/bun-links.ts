@@ -19,13 +19,7 @@ export interface ServerLink extends AcceptedLink {
 /** A link over a socket Bun's server accepted (`ws.data` is the caller's). */
 export function acceptedLink(ws: ServerWebSocket<unknown>, failed: (error: unknown) => void = () => {}): ServerLink {
   let open = true
-  const guard = (fn: () => void) => {
-    try {
-      fn()
-    } catch (error) {
-      failed(error)
-    }
-  }
+  const guard = guarded(failed)
   const link: ServerLink = {
     send(data) {
       if (!open) return false
@@ -72,13 +66,7 @@ export function dialWebSocket(url: string, handlers: LinkHandlers, timeout?: { m
     ws.binaryType = "arraybuffer"
     let opened = false
     const timer = timeout?.timers.setTimeout(() => !opened && ws.close(), timeout.ms)
-    const guard = (fn: () => void) => {
-      try {
-        fn()
-      } catch (error) {
-        failed(error)
-      }
-    }
+    const guard = guarded(failed)
     const link: Link = {
       send(data) {
         if (ws.readyState !== WebSocket.OPEN) return false
@@ -109,4 +97,15 @@ export function dialWebSocket(url: string, handlers: LinkHandlers, timeout?: { m
     }
     ws.onerror = () => {}
   })
+}
+
+/** Runs a handler; its throw goes to `failed` (Bun ends the process on a throw out of a socket callback). */
+function guarded(failed: (error: unknown) => void): (fn: () => void) => void {
+  return (fn) => {
+    try {
+      fn()
+    } catch (error) {
+      failed(error)
+    }
+  }
 }

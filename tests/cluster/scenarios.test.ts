@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test"
 import { ledgerGame } from "../../framework/sim/game.ts"
+import type { SimProcess } from "../../framework/sim/world.ts"
 import { simulate } from "../support/sim.ts"
 
 /**
@@ -141,10 +142,7 @@ describe("partitions", () => {
       const sessions = [await sim.createSession("a"), await sim.createSession("b"), await sim.createSession("c")]
       for (const [i, s] of sessions.entries()) await sim.play(s, [`p${i}x`, `p${i}y`], 25_000)
       await sim.run(2_000)
-      for (const other of [a, b]) {
-        sim.world.net.cut(c?.owner as string, other?.owner as string)
-        sim.world.net.cut(other?.owner as string, c?.owner as string)
-      }
+      sim.isolate(c as SimProcess, [a, b] as SimProcess[])
       await sim.run(8_000)
       // The minority applies nothing once its lease is over; a majority node runs each session.
       expect(c?.node?.role?.cluster.hasLease()).toBe(false)
@@ -204,10 +202,7 @@ describe("durability and versions", () => {
         await sim.play(session, ["p1", "p2", "p3"], 25_000, 100)
         await sim.run(3_000)
         const owner = sim.owner(session) as NonNullable<ReturnType<typeof sim.owner>>
-        for (const q of procs) if (q !== owner) {
-          sim.world.net.cut(owner.owner, q.owner)
-          sim.world.net.cut(q.owner, owner.owner)
-        }
+        sim.isolate(owner, procs.filter((q) => q !== owner))
         const cut = sim.now
         await sim.run(8_000)
         sim.world.net.heal()
@@ -274,10 +269,7 @@ describe("rolling deploys", () => {
       const sessions = await Promise.all([sim.createSession("a"), sim.createSession("b"), sim.createSession("c")].map((p) => p))
       for (const [i, s] of sessions.entries()) await sim.play(s, [`d${i}`], 25_000)
       await sim.run(2_000)
-      for (const other of [a, b]) {
-        sim.world.net.cut(c?.owner as string, other?.owner as string)
-        sim.world.net.cut(other?.owner as string, c?.owner as string)
-      }
+      sim.isolate(c as SimProcess, [a, b] as SimProcess[])
       sim.world.start("a2", 2)
       await sim.run(1_000)
       await sim.stop("a")

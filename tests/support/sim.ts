@@ -78,6 +78,14 @@ export class Sim {
     })
   }
 
+  /** Cuts a process off from the given others (default: every other process), both ways. */
+  isolate(p: SimProcess, from: SimProcess[] = this.world.procs.filter((q) => q !== p)): void {
+    for (const q of from) {
+      this.world.net.cut(p.owner, q.owner)
+      this.world.net.cut(q.owner, p.owner)
+    }
+  }
+
   /** Crashes a process (silent: it loses power, its links are not reset). */
   crash(label: string, silent = false): void {
     this.world.crash(this.proc(label), silent)
