@@ -20,7 +20,7 @@ export type ControlMessage =
 export type { MemberStatus }
 
 /** What this version understands (sent in hello). */
-export const CAPS = ["batch", "registry-buckets", "quorum"]
+export const CAPS = ["batch", "registry-buckets", "quorum", "registry-mesh"]
 
 /** One control link to a peer, whichever side dialled: JSON text frames over a Link. */
 export interface ControlLink {

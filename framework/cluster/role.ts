@@ -1,6 +1,7 @@
 import { Cluster, type Member } from "./cluster.ts"
 import type { Transport } from "./transport.ts"
 import type { Discovery } from "./discovery.ts"
+import { meshNeighbours } from "./mesh.ts"
 import { rank, replicaSet } from "./placement.ts"
 import type { ClientMessage, OpenSession } from "../protocol/index.ts"
 import type { SessionRecord } from "../game/index.ts"
@@ -53,6 +54,8 @@ export class ClusterRole {
   readonly relays: Relays
   #node: NodePort
   #replicas: number | "all"
+  /** The peers this node syncs the registry with (mesh.ts), as of the last membership change. */
+  #mesh = new Set<string>()
 
   constructor(node: NodePort, cfg: ClusterConfig) {
     this.#node = node
@@ -74,10 +77,13 @@ export class ClusterRole {
     })
     const registryId = node.store.registryHandle.documentId as string
     node.store.share({
-      // The registry goes everywhere; a session document only to its replica set.
-      announce: (peer, doc) => doc === registryId || this.follower.replicaSetOfDoc(doc).includes(peer),
-      access: (peer) => this.cluster.member(peer)?.up === true,
+      // The registry goes to the mesh neighbours (everyone, in a small cluster); a session document to its replica set.
+      announce: (peer, doc) => (doc === registryId ? this.#registryPeer(peer) : this.follower.replicaSetOfDoc(doc).includes(peer)),
+      // Refused outside the mesh too: automerge-repo keeps syncing with a peer that once sent a message about a
+      // document as long as it has access, and while a cluster forms every node starts in a complete mesh.
+      access: (peer, doc) => this.cluster.member(peer)?.up === true && (doc !== registryId || this.#registryPeer(peer)),
     })
+    this.cluster.sync.adapter.heldEverywhere(registryId)
     this.replicator = new Replicator(
       this.cluster,
       node.id,
@@ -113,6 +119,7 @@ export class ClusterRole {
     this.#receiveMessages()
     const reshare = () => {
       this.#replicaSets.clear()
+      this.#mesh = meshNeighbours(node.id, this.cluster.members().filter((m) => m.up).map((m) => m.id))
       node.store.repo.shareConfigChanged()
       this.follower.lookAtAll()
       // A node from before the registry's buckets reads flat entries only: keep them while one is here.
@@ -332,6 +339,11 @@ export class ClusterRole {
   }
 
   /** What this node answers its peers (each body already checked against cluster/protocol.ts). */
+  /** Whether the registry syncs with `peer`: a mesh neighbour, or a node from before the mesh (it syncs with everyone). */
+  #registryPeer(peer: string): boolean {
+    return this.#mesh.has(peer) || this.cluster.member(peer)?.caps.includes("registry-mesh") === false
+  }
+
   #handleRequests(): void {
     const c = this.cluster
     c.handle("create", (_from, body) => {

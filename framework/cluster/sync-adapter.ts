@@ -51,6 +51,8 @@ export class LinkSyncAdapter extends NetworkAdapter {
   #connected = false
   /** The keep-alive interval, armed while any link is attached (undefined: none). */
   #keepAlive?: { handle: unknown }
+  /** Documents every node holds from its start (see `heldEverywhere`). */
+  readonly #everywhere = new Set<string>()
 
   /** `keepAliveMs`: how often links are pinged; one silent for two intervals is closed. */
   constructor(opts: { timers?: Timers; keepAliveMs?: number } = {}) {
@@ -82,8 +84,21 @@ export class LinkSyncAdapter extends NetworkAdapter {
     for (const p of [...this.#peers.values()]) this.#drop(p, SYNC_CLOSE.done, "sync adapter disconnected")
   }
 
+  /**
+   * A document every node creates for itself at start (the registry): a
+   * refusal to sync it ("doc-unavailable") says nothing a peer can use, so
+   * none is sent or delivered. And one must not be: automerge-repo (2.5)
+   * answers a refusal from a peer it refuses with a refusal, so two nodes
+   * that each decline to sync such a document with the other would trade
+   * refusals for as long as both are up.
+   */
+  heldEverywhere(documentId: string): void {
+    this.#everywhere.add(documentId)
+  }
+
   /** Called by the repo. Never throws: a message with no link to carry it is dropped (its peer-disconnected went out with the link). */
   send(message: Message): void {
+    if (message.type === "doc-unavailable" && this.#everywhere.has(String(message.documentId))) return
     const p = this.#peers.get(message.targetId)
     if (p?.announced && !this.#write(p, message)) this.#drop(p, SYNC_CLOSE.refused, "sync frame refused")
   }
@@ -153,6 +168,7 @@ export class LinkSyncAdapter extends NetworkAdapter {
       this.#drop(p, SYNC_CLOSE.protocol, "refused by the other node")
     } else if (p.announced && frame.senderId === p.id) {
       // Other senders are dropped, as the package's server does: only the authenticated node speaks on its link.
+      if (frame.type === "doc-unavailable" && this.#everywhere.has(String((frame as { documentId?: unknown }).documentId))) return
       this.emit("message", frame as unknown as Message)
     }
   }

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test"
+import { meshNeighbours } from "../../framework/cluster/index.ts"
 import { ledgerGame } from "../../framework/sim/game.ts"
 import type { SimProcess } from "../../framework/sim/world.ts"
 import { simulate } from "../support/sim.ts"
@@ -131,6 +132,43 @@ describe("drain and replication", () => {
         if (set.includes(p.node?.id as string)) expect(view?.holds).toBe(true)
         else expect(view?.holds).toBe(false)
       }
+    })
+  })
+})
+
+describe("the registry past eight nodes", () => {
+  test("it travels over a sparse mesh: every node holds every entry, each hears it from a few peers only, and a crash changes neither", async () => {
+    await simulate("registry-mesh", async (sim) => {
+      const labels = Array.from({ length: 12 }, (_, i) => `n${i + 1}`)
+      await sim.startCluster(labels)
+      // Who sent each node registry sync messages, from here on.
+      const heardFrom = new Map<string, Set<string>>()
+      for (const p of sim.world.live()) {
+        const node = p.node as NonNullable<typeof p.node>
+        const registry = node.store.registryHandle.documentId
+        const senders = new Set<string>()
+        heardFrom.set(node.id, senders)
+        node.store.repo.networkSubsystem.on("message", (m) => {
+          if (m.type === "sync" && m.documentId === registry) senders.add(m.senderId)
+        })
+      }
+      const everywhere = (ids: string[]) => () => sim.world.live().every((p) => ids.every((s) => p.node?.store.entry(s)?.owner === sim.owner(s)?.node?.id))
+      const sessions: string[] = []
+      for (const l of labels) sessions.push(await sim.createSession(l))
+      const spread = await sim.until(everywhere(sessions), 5_000, "every node has every entry")
+      expect(spread).toBeLessThan(1_000)
+      const ids = sim.world.live().map((p) => p.node?.id as string)
+      for (const p of sim.world.live()) {
+        const id = p.node?.id as string
+        const mesh = meshNeighbours(id, ids)
+        expect(mesh.size).toBeLessThan(ids.length - 1)
+        for (const sender of heardFrom.get(id) ?? []) expect(mesh.has(sender)).toBe(true)
+      }
+      // A node crashes: its sessions move, and every node learns where, over what is left of the mesh.
+      sim.crash("n3")
+      await sim.until(() => sessions.every((s) => sim.owner(s) !== undefined), 3 * sim.failureMs, "every session runs on a live node")
+      for (const l of labels.slice(0, 4)) if (l !== "n3") sessions.push(await sim.createSession(l))
+      await sim.until(everywhere(sessions), 5_000, "every node has every entry after the crash")
     })
   })
 })

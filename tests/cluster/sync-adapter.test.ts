@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events"
 import { afterEach, describe, expect, it, mock, test } from "bun:test"
-import { cbor, type DocHandle, type NetworkAdapterInterface, type PeerId, type PeerMetadata, Repo } from "@automerge/automerge-repo"
+import * as A from "@automerge/automerge"
+import { cbor, type DocHandle, type DocumentId, type NetworkAdapterInterface, type PeerId, type PeerMetadata, Repo } from "@automerge/automerge-repo"
 import { WebSocketClientAdapter, WebSocketServerAdapter } from "@automerge/automerge-repo-network-websocket"
 import type { Server, ServerWebSocket } from "bun"
 import { type ServerLink as AcceptedLink, acceptedLink, dialWebSocket } from "../../framework/cluster/bun-links.ts"
@@ -533,6 +534,33 @@ describe("LinkSyncAdapter beyond the acceptance suite", () => {
     })
     memoryLink(d, "d", a, "a")
     await synced(remote, (doc) => doc.n === 2, "a new link resyncs")
+  })
+
+  test("two nodes that each refuse the other a document both hold from the start trade no refusals (heldEverywhere)", async () => {
+    // Without heldEverywhere automerge-repo answers each refusal with one, over memory links in microtasks
+    // that starve every timer: this test then times out (tried), instead of counting a few frames.
+    const run = async (held: boolean) => {
+      const [d, a] = [new LinkSyncAdapter(), new LinkSyncAdapter()]
+      const frames = { d: 0, a: 0 }
+      d.on("message", () => frames.d++)
+      a.on("message", () => frames.a++)
+      const [rd, ra] = [repo([d], "d"), repo([a], "a")]
+      const bytes = A.save(A.from({ everyone: "holds this" }))
+      const docId = "3jXwzwjoGzKjPvXvPSn8d9g5mWaP" as DocumentId
+      for (const r of [rd, ra]) (r.import(bytes, { docId }) as unknown as { doneLoading(): void }).doneLoading()
+      if (held) for (const x of [d, a]) x.heldEverywhere(docId)
+      // d announces the document to a; neither grants the other access (views that differ for a moment).
+      rd.shareConfig = { announce: async () => true, access: async () => false }
+      ra.shareConfig = { announce: async () => false, access: async () => false }
+      const [sd, sa] = [record(d), record(a)]
+      memoryLink(d, "d", a, "a")
+      await handshake(sd, "d", sa, "a")
+      await waitUntil(() => frames.a > 0, "a hears from d")
+      // What follows is the absence of a loop: there is no condition to wait for, so a fixed window.
+      await Bun.sleep(300)
+      return frames.a + frames.d
+    }
+    expect(await run(true)).toBeLessThanOrEqual(2)
   })
 
   test("detach closes the link and reports the peer gone once", async () => {
