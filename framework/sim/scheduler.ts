@@ -67,7 +67,9 @@ export class Scheduler {
 
   constructor(seed: string | number) {
     this.random = new Random(seed)
+    this.#seed = seed
   }
+  readonly #seed: string | number
 
   get wallNow(): number {
     return EPOCH + Math.floor(this.now)
@@ -260,7 +262,8 @@ export class Scheduler {
     // globalThis.crypto). They were a run's one real random source: the ids are written in the
     // registry, so every run's changes hashed differently, and now and then the sync messages went
     // differently (seed 7 gave another trace about once in 15 runs under load, first apart at a sync frame).
-    const nodeRnd = this.random.fork("node:crypto")
+    // Its own source, not a fork: a fork draws from `random`, and would move every plan a seed draws after it.
+    const nodeRnd = new Random(`${this.#seed}:node:crypto`)
     let refilled = false
     const fillSync = <T extends ArrayBufferView>(buf: T, offset = 0, size?: number): T => {
       refilled = true
