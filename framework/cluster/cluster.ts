@@ -11,6 +11,8 @@ import { type Clock, systemClock } from "./clock.ts"
 import type { AcceptedLink, Link } from "./link.ts"
 import { bunTransport, type Transport } from "./transport.ts"
 import {
+  type Answer,
+  checkAnswer,
   checkBody,
   fromVersion1,
   type Message,
@@ -125,7 +127,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #ask = new Set<string>()
   /** Duplicate links on their way out: still read from, no longer written to. */
   #retired = new Set<ControlLink>()
-  #pending = new Map<number, { peer: string; resolve(v: unknown): void; reject(e: Error): void; timer: unknown }>()
+  #pending = new Map<number, { peer: string; name: RequestName; resolve(v: unknown): void; reject(e: Error): void; timer: unknown }>()
+  /** Answers that failed their schema, counted; each peer's first per request is logged. */
+  #badAnswers = 0
+  readonly #badAnswersLogged = new Set<string>()
   #rid = 0
   readonly #handlers = new Map<string, RequestHandler>()
   readonly #receivers = new Map<string, MessageHandler>()
@@ -274,11 +279,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   /**
-   * A request to one peer. Rejects with a PeerRequestError: the peer's own
-   * refusal (its code), or "no_link", "link_closed", "down", "timeout",
+   * A request to one peer, answered with what the protocol's answer schema
+   * lets through (protocol.ts, `answers`). Rejects with a PeerRequestError:
+   * the peer's own refusal (its code), "bad_answer" when its answer does
+   * not match the schema, or "no_link", "link_closed", "down", "timeout",
    * "stopped" when it could not be answered.
    */
-  request<K extends RequestName>(peerId: string, name: K, body: Request<K>, timeoutMs = 5_000): Promise<unknown> {
+  request<K extends RequestName>(peerId: string, name: K, body: Request<K>, timeoutMs = 5_000): Promise<Answer<K>> {
     const link = this.#peers.get(peerId)?.link
     if (!link?.open) return Promise.reject(new PeerRequestError({ code: "no_link", message: `no link to ${peerId}` }))
     const rid = ++this.#rid
@@ -287,7 +294,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         this.#pending.delete(rid)
         reject(new PeerRequestError({ code: "timeout", message: `${name} to ${peerId} timed out after ${timeoutMs} ms` }))
       }, timeoutMs)
-      this.#pending.set(rid, { peer: peerId, resolve, reject, timer })
+      this.#pending.set(rid, { peer: peerId, name, resolve: resolve as (v: unknown) => void, reject, timer })
       link.send({ t: "req", rid, body: { ...body, t: name } })
     })
   }
@@ -515,13 +522,33 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         if (!p) return
         this.#pending.delete(msg.rid)
         this.clock.clearTimeout(p.timer)
-        if (msg.ok) p.resolve(msg.body)
+        if (msg.ok) this.#answered(p, msg.body)
         else p.reject(new PeerRequestError(peerErrorOf(msg.err) ?? fromVersion1(typeof msg.error === "string" ? msg.error : "request failed")))
         return
       }
       case "msg":
         return this.#dispatchMessage(from, msg.body, link)
     }
+  }
+
+  /** An answer checked against its request's schema before the caller sees it; one that fails it is counted, logged, and rejected. */
+  #answered(p: { peer: string; name: RequestName; resolve(v: unknown): void; reject(e: Error): void }, body: unknown): void {
+    const checked = checkAnswer(p.name, body)
+    if (checked.ok) return p.resolve(checked.answer)
+    const error = { ...checked.error, message: `${checked.error.message} (from ${p.peer})` }
+    this.#badAnswers++
+    const key = `${p.peer}\0${p.name}`
+    if (!this.#badAnswersLogged.has(key)) {
+      // Once per peer and request: a peer of a broken build answers every request the same way.
+      this.#badAnswersLogged.add(key)
+      this.#opts.log.warn("malformed peer answer refused", { peer: p.peer, request: p.name, why: error.message.slice(0, 300) })
+    }
+    p.reject(new PeerRequestError(error))
+  }
+
+  /** Peer answers refused because they did not match their schema, since the start. */
+  get badAnswers(): number {
+    return this.#badAnswers
   }
 
   #onHello(link: ControlLink, hello: Extract<ControlMessage, { t: "hello" }>): void {
@@ -627,14 +654,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const answers = await Promise.all(
       peers.map(async (peer) => {
         try {
-          return { peer, down: (await this.request(peer, "cluster:down?", { ids }, 1_000)) as unknown }
+          return { peer, down: await this.request(peer, "cluster:down?", { ids }, 1_000) }
         } catch {
           return { peer, down: undefined }
         }
       }),
     )
     for (const id of ids) {
-      const agree = [this.#self.id, ...answers.filter((a) => Array.isArray(a.down) && a.down.includes(id)).map((a) => a.peer)]
+      const agree = [this.#self.id, ...answers.filter((a) => a.down?.includes(id)).map((a) => a.peer)]
       if (!isMajority(agree, voters)) continue
       const p = this.#peers.get(id)
       if (p?.up) continue // back meanwhile

@@ -147,7 +147,7 @@ export class Handoff {
     for (let i = 0; i < 3; i++) {
       try {
         const runs = await this.#cluster.request(peer, "hosting", { sessions: [session] }, 1_000)
-        return Array.isArray(runs) && runs.includes(session)
+        return runs.includes(session)
       } catch {
         await this.#host.clock.sleep(200)
       }

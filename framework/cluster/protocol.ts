@@ -89,6 +89,91 @@ export const requests = {
   "cluster:down?": v.object({ ids: v.pipe(v.array(id), v.maxLength(10_000)) }),
 } as const
 
+/**
+ * A peer's answer is as hostile as its requests: each request's answer is
+ * checked against its schema where it arrives (Cluster.request), before
+ * the caller sees it. Objects keep the fields named here and drop any
+ * other (a newer peer may add some); a key that names a prototype
+ * ("__proto__", "constructor", "prototype") is refused outright, wherever
+ * the schema checks an object. Values a schema leaves unknown (a game's
+ * state, result or listing) pass as they are: the game's own schema
+ * checks them when it needs to.
+ *
+ * Version-1 nodes (commit 3ec6a06 and before) answer the same shapes,
+ * except their timeline entries, which carry no `t`.
+ */
+const PROTOTYPE_KEYS = ["__proto__", "constructor", "prototype"] as const
+
+/** Refuses an object with an own prototype key (JSON.parse makes "__proto__" an own key), naming it. */
+const noPrototypeKeys = v.rawCheck<unknown>(({ dataset, addIssue }) => {
+  const x = dataset.value
+  if (typeof x !== "object" || x === null) return
+  for (const key of PROTOTYPE_KEYS)
+    if (Object.hasOwn(x, key))
+      addIssue({ message: "a prototype key is refused", path: [{ type: "object", origin: "key", input: x as Record<string, unknown>, key, value: (x as Record<string, unknown>)[key] }] })
+})
+
+/** An object of an answer: `entries` checked, other keys dropped, prototype keys refused (naming the key). */
+function answerObject<const E extends v.ObjectEntries>(entries: E) {
+  return v.pipe(v.unknown(), noPrototypeKeys, v.object(entries))
+}
+
+/** The same, keeping the other keys as they are (values shown, never read). */
+function looseAnswerObject<const E extends v.ObjectEntries>(entries: E) {
+  return v.pipe(v.unknown(), noPrototypeKeys, v.looseObject(entries))
+}
+
+const sessionStatus = v.picklist(["open", "ended"])
+/** What every view of a session has (OpenSession, and the operators' SessionSummary). */
+const sessionCommon = { id, game: id, status: sessionStatus, seated: count, minPlayers: count, maxPlayers: count, createdAt: v.number() }
+const sessionSummary = answerObject({
+  ...sessionCommon,
+  players: v.array(answerObject({ player: v.string(), seat: v.number(), connected: v.boolean() })),
+  activeAt: v.number(),
+  rev: count,
+  result: v.unknown(),
+})
+const openSession = answerObject({ ...sessionCommon, listing: v.optional(v.unknown()) })
+/**
+ * One session's view from its owner (the `info` answer): the public one, or
+ * the operators' with players, activity and result. Which one is the
+ * caller's business: a public view is cut down again where it is used
+ * (protocol/sessions.ts asPublic), whatever the peer sent.
+ */
+const sessionView = answerObject({
+  ...sessionCommon,
+  players: v.optional(v.array(answerObject({ player: v.string(), seat: v.number(), connected: v.boolean() }))),
+  activeAt: v.optional(v.number()),
+  rev: v.optional(count),
+  result: v.optional(v.unknown()),
+  listing: v.optional(v.unknown()),
+})
+/** A timeline entry: the dashboard shows its other fields as they are, so they are kept (prototype keys never are). A version-1 entry has no `t`. */
+const timelineEntry = looseAnswerObject({ t: v.optional(v.string()), time: v.number(), node: v.string(), level: v.string(), msg: v.string() })
+const copyVersion = answerObject({ epoch: count, rev: count, streamed: v.boolean() })
+
+/** What each request is answered with. */
+export const answers = {
+  /** The new session's summary. */
+  create: sessionSummary,
+  handoff: answerObject({ ok: v.literal(true) }),
+  claimed: v.boolean(),
+  /** A vote or a refusal (`epoch`: the one in use that made it refuse), with the voter's copy either way. */
+  grant: answerObject({ ok: v.boolean(), why: v.optional(v.string()), epoch: v.optional(count), copy: v.nullable(copyVersion) }),
+  /** The copy, or null when this node holds none any more. */
+  copy: v.nullable(answerObject({ record, epoch: count, streamed: v.optional(v.boolean()) })),
+  hosting: v.pipe(v.array(id), v.maxLength(100_000)),
+  where: v.boolean(),
+  /** False: the copy was not taken (malformed, or a newer epoch runs there). */
+  "copy-on": v.boolean(),
+  list: v.array(sessionSummary),
+  timeline: v.array(timelineEntry),
+  /** Null: the session does not run there. */
+  info: v.nullable(sessionView),
+  open: v.array(openSession),
+  "cluster:down?": v.pipe(v.array(id), v.maxLength(10_000)),
+} as const satisfies Record<RequestName, v.GenericSchema>
+
 /** One-way messages. */
 export const messages = {
   rep: replicationItem,
@@ -112,6 +197,8 @@ export type MessageName = keyof typeof messages
 /** The body of a request or message, as checked (the `t` naming it is added on the wire). */
 export type Request<K extends RequestName> = v.InferOutput<(typeof requests)[K]>
 export type Message<K extends MessageName> = v.InferOutput<(typeof messages)[K]>
+/** What a request is answered with, as checked. */
+export type Answer<K extends RequestName> = v.InferOutput<(typeof answers)[K]>
 export type ReplicationItem = v.InferOutput<typeof replicationItem>
 /** A client's ledger as of `rev`: what a replica needs to answer a resend after a failover. */
 export type LedgerChange = v.InferOutput<typeof ledgerChange>
@@ -135,6 +222,13 @@ export function checkBody<S extends v.GenericSchema>(schema: S, name: string, bo
   const parsed = v.safeParse(schema, body)
   if (parsed.success) return { ok: true, body: parsed.output }
   return { ok: false, error: { code: "bad_request", message: `${name}: ${explainIssues(parsed.issues)}` } }
+}
+
+/** A peer's answer to request `name`, checked against its schema: refused with code "bad_answer", naming the request and the field. */
+export function checkAnswer<K extends RequestName>(name: K, body: unknown): { ok: true; answer: Answer<K> } | { ok: false; error: PeerError } {
+  const parsed = v.safeParse(answers[name] as v.GenericSchema, body)
+  if (parsed.success) return { ok: true, answer: parsed.output as Answer<K> }
+  return { ok: false, error: { code: "bad_answer", message: `malformed answer to ${name}: ${explainIssues(parsed.issues)}` } }
 }
 
 /** A request a peer refused or could not answer; `code` says which (a timeout, no link, a refusal…). */

@@ -13,7 +13,7 @@ import { Relays } from "./relay.ts"
 import { asPublic, BatonError, clientError, type PlayerLink } from "../protocol/index.ts"
 import { SampleWindow } from "../metrics/index.ts"
 import { Replicator } from "./replication.ts"
-import { PeerFailure, PeerRequestError } from "./protocol.ts"
+import { type Answer, PeerFailure, PeerRequestError } from "./protocol.ts"
 
 /** How often relayed players' owners are checked for silence, and actions that waited for the lease run, ms. */
 const WATCH_MS = 100
@@ -176,7 +176,7 @@ export class ClusterRole {
    */
   #replicaSets = new Map<string, string[]>()
 
-  async createRemote(owner: string, game: string, options: unknown, id: string, seed?: string): Promise<unknown> {
+  async createRemote(owner: string, game: string, options: unknown, id: string, seed?: string): Promise<Answer<"create">> {
     try {
       return await this.cluster.request(owner, "create", { game, options, id, seed })
     } catch (error) {
@@ -202,7 +202,7 @@ export class ClusterRole {
   async timelineAll(since: number): Promise<unknown[]> {
     const peers = this.cluster.members().filter((m) => m.up && m.id !== this.#node.id)
     const lists = await Promise.all(peers.map((p) => this.cluster.request(p.id, "timeline", { since }, 1_000).catch(() => [])))
-    return [...this.#node.timeline(since), ...(lists.flat() as { time: number }[])].sort((a, b) => (a as { time: number }).time - (b as { time: number }).time)
+    return [...(this.#node.timeline(since) as { time: number }[]), ...lists.flat()].sort((a, b) => a.time - b.time)
   }
 
   /** The registry as this node has it, with each session's replica set (the dashboard's session table). */
@@ -224,8 +224,8 @@ export class ClusterRole {
   async openAll(game: string, max = 100): Promise<unknown[]> {
     const peers = this.cluster.members().filter((m) => m.up && m.id !== this.#node.id)
     const lists = await Promise.all(peers.map((p) => this.cluster.request(p.id, "open", { game }, 1_000).catch(() => [])))
-    const theirs = (lists as unknown[]).flatMap((l) => (Array.isArray(l) ? l : [])).map(asPublic).filter((x): x is OpenSession => x !== undefined)
-    const all: OpenSession[] = [...(this.#node.openSessions(game) as OpenSession[]), ...theirs]
+    // Each answer is the public shape already (protocol.ts drops any other field).
+    const all: OpenSession[] = [...(this.#node.openSessions(game) as OpenSession[]), ...lists.flat()]
     return all.sort((a, b) => a.createdAt - b.createdAt).slice(0, max)
   }
 
@@ -265,9 +265,9 @@ export class ClusterRole {
     }
     const peers = this.cluster.members().filter((m) => m.up && m.id !== this.#node.id)
     const answers = await Promise.all(peers.map((p) => this.cluster.request(p.id, "hosting", { sessions: ids }, 1_000).catch(() => undefined)))
-    if (answers.some((a) => !Array.isArray(a))) return undefined
+    if (answers.some((a) => a === undefined)) return undefined
     const asked = new Set(ids)
-    for (const a of answers as string[][]) for (const id of a) if (asked.has(id)) out.add(id)
+    for (const a of answers) for (const id of a ?? []) if (asked.has(id)) out.add(id)
     return out
   }
 
@@ -333,7 +333,7 @@ export class ClusterRole {
     // stopped answering must not make the others wait for its timeout); only the one running it says yes.
     if (candidates.length === 0) return undefined
     const asks = candidates.map((peer) =>
-      this.cluster.request(peer, "where", { session }, 2_000).then((has) => (has === true ? peer : Promise.reject(new Error("not there")))),
+      this.cluster.request(peer, "where", { session }, 2_000).then((has) => (has ? peer : Promise.reject(new Error("not there")))),
     )
     return Promise.any(asks).catch(() => undefined)
   }

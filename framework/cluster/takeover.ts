@@ -1,7 +1,7 @@
 import type { Cluster } from "./cluster.ts"
 import { newestCopy } from "../store/index.ts"
 import { isMajority } from "./quorum.ts"
-import type { Message, Request } from "./protocol.ts"
+import type { Answer, Message, Request } from "./protocol.ts"
 
 /** Asks a member for its vote on one session's next epoch (the owner must be silent to it for a failure timeout), and what copy it holds. */
 export type GrantRequest = Request<"grant">
@@ -11,11 +11,13 @@ export type RetractMessage = Message<"grant-retract">
 import type { SessionRecord } from "../game/index.ts"
 import type { HandoffHost } from "./port.ts"
 
-/** A vote, with the voter's copy of the session either way (the takeover starts from the newest). */
-export type GrantAnswer = { ok: boolean; why?: string; epoch?: number; copy: CopyVersion | null }
+/**
+ * A vote, with the voter's copy of the session either way (the takeover starts from the newest);
+ * the copy's `streamed`: the owner's own stream (a replica's shadow), not a checkpointed document that may lag it.
+ */
+export type GrantAnswer = Answer<"grant">
 
-/** `streamed`: the owner's own stream (a replica's shadow), not a checkpointed document that may lag it. */
-type CopyVersion = { epoch: number; rev: number; streamed: boolean }
+type CopyVersion = NonNullable<GrantAnswer["copy"]>
 
 type Copy = { record: SessionRecord; epoch: number; streamed?: boolean }
 
@@ -131,7 +133,7 @@ export class Takeover {
     const answers = await Promise.all(
       peers.map(async (id) => {
         try {
-          return { id, a: (await this.cluster.request(id, "grant", req, Math.max(1_000, this.cluster.failureMs / 2))) as GrantAnswer }
+          return { id, a: await this.cluster.request(id, "grant", req, Math.max(1_000, this.cluster.failureMs / 2)) }
         } catch {
           return { id, a: undefined }
         }
@@ -152,7 +154,7 @@ export class Takeover {
     const copies: ({ id: string } & CopyVersion)[] = mine ? [{ id: me, epoch: mine.epoch, rev: mine.record.rev, streamed: mine.streamed === true }] : []
     for (const { id, a } of answers) {
       const c = a?.copy
-      if (c && typeof c.epoch === "number" && typeof c.rev === "number") copies.push({ id, epoch: c.epoch, rev: c.rev, streamed: c.streamed === true })
+      if (c) copies.push({ id, epoch: c.epoch, rev: c.rev, streamed: c.streamed })
     }
     const best = newestCopy(copies)
     const lastEpoch = e?.epoch ?? 0
@@ -167,12 +169,12 @@ export class Takeover {
     let copy: Copy | undefined | null = best.id === me ? mine : undefined
     if (!copy) {
       try {
-        copy = (await this.cluster.request(best.id, "copy", { session }, 5_000)) as Copy | null
+        copy = await this.cluster.request(best.id, "copy", { session }, 5_000)
       } catch (error) {
         return { ok: false, why: `the newest copy (on ${best.id}) could not be fetched: ${(error as Error).message}` }
       }
     }
-    if (!copy?.record || copy.record.id !== session) return { ok: false, why: `the newest copy (on ${best.id}) is gone` }
+    if (!copy || copy.record.id !== session) return { ok: false, why: `the newest copy (on ${best.id}) is gone` }
     if (this.host.epochOf(session) !== undefined) return { ok: false, why: "it runs here already" }
     // The votes hold the old owner's replicas back only for PROMISE_MS: adopt well inside it, or not at all.
     if (this.host.clock.now() - started > PROMISE_MS / 3) return { ok: false, why: `the votes are ${this.host.clock.now() - started} ms old` }

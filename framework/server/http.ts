@@ -126,6 +126,8 @@ export function httpApi(node: BatonNode, opts: HttpOptions = {}): Hono<Env> {
       clustered: true,
       members: role.cluster.members().map((m) => ({ ...m, lastHeardMs: now - m.lastHeard })),
       ...role.stats(),
+      /** Peer answers refused for not matching their schema (cluster/protocol.ts): a peer of a broken or hostile build. */
+      badAnswers: role.cluster.badAnswers,
     })
   })
   app.get("/cluster/timeline", async (c) => {

@@ -1,3 +1,5 @@
+import nodeCrypto from "node:crypto"
+import { generateAutomergeUrl } from "@automerge/automerge-repo"
 import type { Clock } from "../cluster/index.ts"
 import { Random } from "./random.ts"
 
@@ -65,7 +67,9 @@ export class Scheduler {
 
   constructor(seed: string | number) {
     this.random = new Random(seed)
+    this.#seed = seed
   }
+  readonly #seed: string | number
 
   get wallNow(): number {
     return EPOCH + Math.floor(this.now)
@@ -229,6 +233,9 @@ export class Scheduler {
       random: Math.random,
       getRandomValues: crypto.getRandomValues,
       randomUUID: crypto.randomUUID,
+      nodeRandomFillSync: nodeCrypto.randomFillSync,
+      nodeRandomBytes: nodeCrypto.randomBytes,
+      nodeRandomUUID: nodeCrypto.randomUUID,
     }
     const rnd = this.random.fork("globals")
     g.setTimeout = (fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => this.after(ms ?? 0, () => fn(...args))
@@ -251,6 +258,26 @@ export class Scheduler {
       const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("")
       return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}` as `${string}-${string}-${string}-${string}-${string}`
     }
+    // node:crypto too: automerge-repo's document ids come from the uuid package, which reads it (not
+    // globalThis.crypto). They were a run's one real random source: the ids are written in the
+    // registry, so every run's changes hashed differently, and now and then the sync messages went
+    // differently (seed 7 gave another trace about once in 15 runs under load, first apart at a sync frame).
+    // Its own source, not a fork: a fork draws from `random`, and would move every plan a seed draws after it.
+    const nodeRnd = new Random(`${this.#seed}:node:crypto`)
+    let refilled = false
+    const fillSync = <T extends ArrayBufferView>(buf: T, offset = 0, size?: number): T => {
+      refilled = true
+      const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
+      nodeRnd.fill(bytes.subarray(offset, size === undefined ? undefined : offset + size))
+      return buf
+    }
+    nodeCrypto.randomFillSync = fillSync as typeof nodeCrypto.randomFillSync
+    nodeCrypto.randomBytes = ((size: number) => fillSync(Buffer.alloc(size))) as typeof nodeCrypto.randomBytes
+    nodeCrypto.randomUUID = () => crypto.randomUUID()
+    // uuid keeps a pool of 256 random bytes, refilled once spent: what is left in it was drawn before
+    // this run (from the real source, or by an earlier run in this process). Spent until it refills
+    // from this run's source, at most 16 ids of 16 bytes.
+    for (let i = 0; i < 17 && !refilled; i++) generateAutomergeUrl()
     return () => {
       Object.assign(g, { setTimeout: saved.setTimeout, clearTimeout: saved.clearTimeout, setInterval: saved.setInterval, clearInterval: saved.clearInterval, setImmediate: saved.setImmediate, clearImmediate: saved.clearImmediate })
       Date.now = saved.dateNow
@@ -258,6 +285,9 @@ export class Scheduler {
       Math.random = saved.random
       crypto.getRandomValues = saved.getRandomValues
       crypto.randomUUID = saved.randomUUID
+      nodeCrypto.randomFillSync = saved.nodeRandomFillSync
+      nodeCrypto.randomBytes = saved.nodeRandomBytes
+      nodeCrypto.randomUUID = saved.nodeRandomUUID
     }
   }
 }

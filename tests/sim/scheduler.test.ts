@@ -1,4 +1,6 @@
 import { describe, expect, test } from "bun:test"
+import nodeCrypto from "node:crypto"
+import { generateAutomergeUrl } from "@automerge/automerge-repo"
 import { Random } from "../../framework/sim/random.ts"
 import { Scheduler } from "../../framework/sim/scheduler.ts"
 import { SimNetwork } from "../../framework/sim/network.ts"
@@ -57,6 +59,24 @@ describe("the simulator's scheduler", () => {
       undo()
     }
     expect(Date.now).toBe(realNow)
+  })
+
+  test("automerge-repo's document ids come from the seed, whatever ran before in the process (node:crypto, uuid's pool)", () => {
+    const realFill = nodeCrypto.randomFillSync
+    const ids = (seed: string, n: number) => {
+      const undo = new Scheduler(seed).install()
+      try {
+        return Array.from({ length: n }, () => generateAutomergeUrl())
+      } finally {
+        undo()
+      }
+    }
+    const first = ids("a", 3)
+    ids("b", 5) // spends part of uuid's pool of random bytes
+    generateAutomergeUrl() // and outside a run, from the real source
+    expect(ids("a", 3)).toEqual(first)
+    expect(ids("b", 3)).not.toEqual(first)
+    expect(nodeCrypto.randomFillSync).toBe(realFill)
   })
 
   test("a seeded source gives the same numbers for the same seed, others for another", () => {
