@@ -1,6 +1,6 @@
 import { beatsNow, checkEnd, checkStep, viewsAgree, type Violation } from "./check.ts"
 import { ledgerGame } from "./game.ts"
-import { Scheduler } from "./scheduler.ts"
+import { NET, type Owner, Scheduler } from "./scheduler.ts"
 import { type SimProcess, World } from "./world.ts"
 
 export type FaultKind = "crash" | "power-off" | "pause" | "partition" | "one-way" | "latency" | "resets" | "deploy" | "join"
@@ -173,9 +173,13 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
         }
       }
     }
-    // Checked after every step; one report per session is enough to find it.
+    // Checked after every step; one report per session is enough to find it. Both checks read
+    // what nodes hold and which processes run: a frame in flight (NET) or a bot's own event changes
+    // neither (a bot reaches a node only through a frame), and time passing alone only ends a
+    // lease, never grants one; so after those steps the answer is the one of the step before.
     const seen = new Set<string>()
-    const each = () => {
+    const each = (owner: Owner) => {
+      if (owner === NET || owner.startsWith("bot:")) return
       if (healedAt !== undefined && viewsAgree(world)) {
         const ms = sched.now - healedAt
         worstConvergeMs = Math.max(worstConvergeMs, ms)
