@@ -1,11 +1,12 @@
 import { beatsNow, checkEnd, checkStep, viewsAgree, type Violation } from "./check.ts"
+import { DISK_LATENCY } from "./disk.ts"
 import { ledgerGame } from "./game.ts"
 import { NET, type Owner, Scheduler } from "./scheduler.ts"
 import { type SimProcess, World } from "./world.ts"
 
-export type FaultKind = "crash" | "power-off" | "pause" | "partition" | "one-way" | "latency" | "resets" | "deploy" | "join"
+export type FaultKind = "crash" | "power-off" | "pause" | "partition" | "one-way" | "latency" | "resets" | "deploy" | "join" | "slow-disk"
 
-export const ALL_FAULTS: readonly FaultKind[] = ["crash", "power-off", "pause", "partition", "one-way", "latency", "resets", "deploy", "join"]
+export const ALL_FAULTS: readonly FaultKind[] = ["crash", "power-off", "pause", "partition", "one-way", "latency", "resets", "deploy", "join", "slow-disk"]
 
 export interface RunOptions {
   seed: string
@@ -58,24 +59,31 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
   const rejected = (error: unknown) => violations.push({ invariant: "uncaught", detail: `unhandled rejection at ${(sched.now / 1000).toFixed(3)} s: ${(error as Error)?.stack ?? error}` })
   process.on("unhandledRejection", rejected)
   const rnd = sched.random.fork("plan")
-  const world = new World(sched, sched.random.fork("world"), { heartbeatMs: HEARTBEAT_MS, failureMs: FAILURE_MS, replicas: 2, secret: "sim-secret-0123456789abcdef" }, (v) => [ledgerGame(v)])
+  const world = new World(sched, sched.random.fork("world"), { heartbeatMs: HEARTBEAT_MS, failureMs: FAILURE_MS, replicas: 2, secret: "sim-secret-0123456789abcdef", disk: DISK_LATENCY }, (v) => [ledgerGame(v)])
   sched.onError = (owner, error) => violations.push({ invariant: "uncaught", detail: `${owner} at ${(sched.now / 1000).toFixed(3)} s: ${(error as Error)?.stack ?? error}` })
   const activeMs = opts.activeMs ?? 30_000
   const faults = opts.faults ?? ALL_FAULTS
   try {
     const n = opts.nodes ?? 3
     for (let i = 1; i <= n; i++) world.start(`n${i}`, 1)
-    await sched.run(2_000)
-    for (let i = 0; i < (opts.sessions ?? 3); i++) world.createSession()
-    await sched.run(3_000)
-    const playUntil = 3_000 + activeMs
+    // Set-up, each step bounded: the nodes see each other, then the sessions exist and every node's
+    // registry names them all (bots join through any node).
+    await sched.run(2_000, { stop: () => world.live().length === n && viewsAgree(world) })
+    const sessions = opts.sessions ?? 3
+    for (let i = 0; i < sessions; i++) world.createSession()
+    await sched.run(sched.now + 1_000, { stop: () => world.sessions.length === sessions && world.live().every((p) => world.sessions.every((s) => p.node?.store.entry(s))) })
+    world.note(`set up: ${world.live().length} nodes, ${world.sessions.length} sessions`)
+    const playFrom = sched.now
+    const playUntil = playFrom + activeMs
     for (const [i, session] of world.sessions.entries())
       for (let b = 0; b < (opts.botsPerSession ?? 2); b++) world.bot(`b${i}x${b}`, session, opts.actEveryMs ?? 400, playUntil)
     // Faults, one at a time, each healed before the next: the cluster keeps a majority, so every
     // invariant (liveness included) must hold; safety must hold whatever happens.
-    let t = 5_000
+    let t = playFrom + 2_000
     let version = 1
     let joined = 0
+    /** Faults planned and not over yet: the play phase ends once none is left. */
+    let faultsLeft = 0
     while (faults.length > 0) {
       t += rnd.between(1_000, 4_000)
       if (t > playUntil - 2_000) break
@@ -84,7 +92,8 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
       const at = t
       t += duration
       if (kind === "deploy") t += 8_000 * world.procs.length
-      sched.after(at - sched.now, () => void fault(kind, duration), "world")
+      faultsLeft++
+      sched.after(at - sched.now, () => void fault(kind, duration).finally(() => faultsLeft--), "world")
     }
     // When the last fault ended (a heal, a resume, a restart): views must agree again within CONVERGE_BOUND_MS.
     let healedAt: number | undefined
@@ -152,6 +161,12 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
           world.net.opts = { ...world.net.opts, resetChance: 0 }
           return
         }
+        case "slow-disk": {
+          world.slowDisk(p, duration)
+          await clock.sleep(duration)
+          world.note(`${p.label} disk fast again`)
+          return
+        }
         case "join": {
           const q = world.start(`j${++joined}`, version)
           world.note(`${q.label} joins`)
@@ -194,7 +209,9 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
         world.note(`VIOLATION ${v.invariant}: ${v.detail}`)
       }
     }
-    await sched.run(playUntil + 10_000, { each })
+    // Play, then until the last fault is over (at most 10 s past the play: a rolling deploy can take
+    // longer, and the quiet end starts then anyway).
+    await sched.run(playUntil + 10_000, { each, stop: () => sched.now >= playUntil && faultsLeft === 0 })
     // The quiet end: nothing fails any more; every invariant must hold once it has settled.
     world.net.heal()
     const quietFrom = sched.now
