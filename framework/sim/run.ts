@@ -1,4 +1,4 @@
-import { beatsNow, checkEnd, checkStep, viewsAgree, type Violation } from "./check.ts"
+import { beatsNow, checkEnd, checkStep, recovered, viewsAgree, type Violation } from "./check.ts"
 import { DISK_LATENCY } from "./disk.ts"
 import { ledgerGame } from "./game.ts"
 import { NET, type Owner, Scheduler } from "./scheduler.ts"
@@ -77,23 +77,28 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
     const playUntil = playFrom + activeMs
     for (const [i, session] of world.sessions.entries())
       for (let b = 0; b < (opts.botsPerSession ?? 2); b++) world.bot(`b${i}x${b}`, session, opts.actEveryMs ?? 400, playUntil)
-    // Faults, one at a time, each healed before the next: the cluster keeps a majority, so every
-    // invariant (liveness included) must hold; safety must hold whatever happens.
-    let t = playFrom + 2_000
+    // Faults, one at a time, each healed and recovered from before the next (see `recovered`): the
+    // cluster keeps a majority and a second copy of every session, so every invariant (liveness
+    // included) must hold; safety must hold whatever happens.
     let version = 1
     let joined = 0
     /** Faults planned and not over yet: the play phase ends once none is left. */
     let faultsLeft = 0
-    while (faults.length > 0) {
-      t += rnd.between(1_000, 4_000)
-      if (t > playUntil - 2_000) break
-      const kind = rnd.pick(faults)
-      const duration = rnd.between(1_000, 8_000)
-      const at = t
-      t += duration
-      if (kind === "deploy") t += 8_000 * world.procs.length
+    async function faultPlan(): Promise<void> {
+      const clock = sched.clockFor("world")
+      await clock.sleep(2_000)
+      while (faults.length > 0) {
+        await clock.sleep(rnd.between(1_000, 4_000))
+        const kind = rnd.pick(faults)
+        const duration = rnd.between(1_000, 8_000)
+        await waitUntil(clock, () => recovered(world), playUntil - 2_000 - sched.now)
+        if (sched.now > playUntil - 2_000) break
+        await fault(kind, duration)
+      }
+    }
+    if (faults.length > 0) {
       faultsLeft++
-      sched.after(at - sched.now, () => void fault(kind, duration).finally(() => faultsLeft--), "world")
+      sched.after(0, () => void faultPlan().finally(() => faultsLeft--), "world")
     }
     // When the last fault ended (a heal, a resume, a restart): views must agree again within CONVERGE_BOUND_MS.
     let healedAt: number | undefined
