@@ -50,6 +50,14 @@ const FAILURE_MS = 3_000
  * and a heartbeat, the new one is met within a dial round.
  */
 const CONVERGE_BOUND_MS = 2 * FAILURE_MS
+/**
+ * A player connected to a node that lost power hears nothing, not even a
+ * close: the SDK notices within its livenessMs (10 s by default) and one
+ * watch interval (a quarter of it), then reconnects and resends. The quiet
+ * end starts no sooner than this after a power-off, so "answered" is checked
+ * over the 10 s after the players could know.
+ */
+const PLAYER_NOTICES_MS = 12_500
 
 /** Runs one seed: a cluster, bots, a fault plan drawn from the seed, then the invariants. */
 export async function runSeed(opts: RunOptions): Promise<RunResult> {
@@ -84,6 +92,8 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
     let joined = 0
     /** Faults planned and not over yet: the play phase ends once none is left. */
     let faultsLeft = 0
+    /** Nor before this (see PLAYER_NOTICES_MS). */
+    let settledAt = 0
     async function faultPlan(): Promise<void> {
       const clock = sched.clockFor("world")
       await clock.sleep(2_000)
@@ -113,6 +123,7 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
         case "crash":
         case "power-off": {
           world.crash(p, kind === "power-off")
+          if (kind === "power-off") settledAt = sched.now + PLAYER_NOTICES_MS
           await clock.sleep(duration)
           world.start(p.label, p.version)
           ended()
@@ -214,9 +225,10 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
         world.note(`VIOLATION ${v.invariant}: ${v.detail}`)
       }
     }
-    // Play, then until the last fault is over (at most 10 s past the play: a rolling deploy can take
+    // Play, then until the last fault is over and the players of a node that lost power could know
+    // (at most 10 s past the play, as before the end ever came sooner: a rolling deploy can take
     // longer, and the quiet end starts then anyway).
-    await sched.run(playUntil + 10_000, { each, stop: () => sched.now >= playUntil && faultsLeft === 0 })
+    await sched.run(playUntil + 10_000, { each, stop: () => sched.now >= playUntil && faultsLeft === 0 && sched.now >= settledAt })
     // The quiet end: nothing fails any more; every invariant must hold once it has settled.
     world.net.heal()
     const quietFrom = sched.now
