@@ -12,6 +12,7 @@ import { Observability, type TimelineEvent } from "./observability.ts"
 import { type NodeEventBody, type NodeEventListener, NodeEvents } from "./events.ts"
 import { errorText } from "../protocol/index.ts"
 import { LinkRefusals } from "./link-refusals.ts"
+import type { StorageAdapterInterface } from "@automerge/automerge-repo"
 import { createLogger, type Logger } from "../log/index.ts"
 import type { Registry } from "../metrics/index.ts"
 
@@ -23,6 +24,12 @@ export interface NodeConfig {
   dataDir?: string
   /** Sync every file written to the data dir (survives power loss too, not only a crash of the process). Default false. */
   fsync?: boolean
+  /**
+   * Without a data dir: an automerge-repo storage adapter the node's documents
+   * go through, which does not outlive the process (the simulator's disk, with
+   * its latency). Sessions still do not survive a restart.
+   */
+  volatileStorage?: StorageAdapterInterface
   /** An open session with no player attached and no activity for this long is ended. Default 15 min. */
   idleMs?: number
   /**
@@ -111,7 +118,7 @@ export class BatonNode {
   #sweep: unknown
   #role: ClusterRole | undefined
   readonly #seen = new Observability()
-  #cfg: Required<Omit<NodeConfig, "dataDir" | "fsync" | "log" | "onEvent" | "cluster" | "clustered">> & { dataDir?: string }
+  #cfg: Required<Omit<NodeConfig, "dataDir" | "fsync" | "volatileStorage" | "log" | "onEvent" | "cluster" | "clustered">> & { dataDir?: string }
   #durability: Durability
 
   private constructor(config: NodeConfig) {
@@ -160,6 +167,7 @@ export class BatonNode {
     node.#store = await Store.open({
       dataDir: config.dataDir,
       fsync: config.fsync,
+      volatileStorage: config.volatileStorage,
       peerId: node.id,
       checkpointMs: node.#cfg.checkpointMs,
       clock: () => node.#cfg.clock.now(),

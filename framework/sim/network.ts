@@ -1,6 +1,6 @@
 import type { AcceptedLink, Link, LinkHandlers, Transport } from "../cluster/index.ts"
 import type { Random } from "./random.ts"
-import type { Owner, Scheduler } from "./scheduler.ts"
+import { NET, type Owner, type Scheduler } from "./scheduler.ts"
 
 /** One host on the simulated network: what answers a dial, a GET and a player's socket. */
 export interface Endpoint {
@@ -88,12 +88,12 @@ export class SimNetwork {
       if (!this.reaches(from.owner, to.owner)) {
         // Retransmitted until the cut heals: later frames queue behind this one.
         from.lastArrival = Math.max(from.lastArrival, this.#sched.now + 200)
-        return void this.#sched.after(200, attempt, "world")
+        return void this.#sched.afterPlain(200, attempt, NET)
       }
       if (this.#sched.isDead(to.owner)) return
       this.#sched.after(0, deliver, to.owner)
     }
-    this.#sched.after(at - this.#sched.now, attempt, "world")
+    this.#sched.afterPlain(at - this.#sched.now, attempt, NET)
   }
 
   /** Two connected ends: `a` is the dialler's, `b` the acceptor's. */

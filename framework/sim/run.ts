@@ -1,11 +1,12 @@
-import { beatsNow, checkEnd, checkStep, viewsAgree, type Violation } from "./check.ts"
+import { beatsNow, checkEnd, checkStep, recovered, viewsAgree, type Violation } from "./check.ts"
+import { DISK_LATENCY } from "./disk.ts"
 import { ledgerGame } from "./game.ts"
-import { Scheduler } from "./scheduler.ts"
+import { NET, type Owner, Scheduler } from "./scheduler.ts"
 import { type SimProcess, World } from "./world.ts"
 
-export type FaultKind = "crash" | "power-off" | "pause" | "partition" | "one-way" | "latency" | "resets" | "deploy" | "join"
+export type FaultKind = "crash" | "power-off" | "pause" | "partition" | "one-way" | "latency" | "resets" | "deploy" | "join" | "slow-disk"
 
-export const ALL_FAULTS: readonly FaultKind[] = ["crash", "power-off", "pause", "partition", "one-way", "latency", "resets", "deploy", "join"]
+export const ALL_FAULTS: readonly FaultKind[] = ["crash", "power-off", "pause", "partition", "one-way", "latency", "resets", "deploy", "join", "slow-disk"]
 
 export interface RunOptions {
   seed: string
@@ -49,6 +50,14 @@ const FAILURE_MS = 3_000
  * and a heartbeat, the new one is met within a dial round.
  */
 const CONVERGE_BOUND_MS = 2 * FAILURE_MS
+/**
+ * A player connected to a node that lost power hears nothing, not even a
+ * close: the SDK notices within its livenessMs (10 s by default) and one
+ * watch interval (a quarter of it), then reconnects and resends. The quiet
+ * end starts no sooner than this after a power-off, so "answered" is checked
+ * over the 10 s after the players could know.
+ */
+const PLAYER_NOTICES_MS = 12_500
 
 /** Runs one seed: a cluster, bots, a fault plan drawn from the seed, then the invariants. */
 export async function runSeed(opts: RunOptions): Promise<RunResult> {
@@ -58,33 +67,48 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
   const rejected = (error: unknown) => violations.push({ invariant: "uncaught", detail: `unhandled rejection at ${(sched.now / 1000).toFixed(3)} s: ${(error as Error)?.stack ?? error}` })
   process.on("unhandledRejection", rejected)
   const rnd = sched.random.fork("plan")
-  const world = new World(sched, sched.random.fork("world"), { heartbeatMs: HEARTBEAT_MS, failureMs: FAILURE_MS, replicas: 2, secret: "sim-secret-0123456789abcdef" }, (v) => [ledgerGame(v)])
+  const world = new World(sched, sched.random.fork("world"), { heartbeatMs: HEARTBEAT_MS, failureMs: FAILURE_MS, replicas: 2, secret: "sim-secret-0123456789abcdef", disk: DISK_LATENCY }, (v) => [ledgerGame(v)])
   sched.onError = (owner, error) => violations.push({ invariant: "uncaught", detail: `${owner} at ${(sched.now / 1000).toFixed(3)} s: ${(error as Error)?.stack ?? error}` })
   const activeMs = opts.activeMs ?? 30_000
   const faults = opts.faults ?? ALL_FAULTS
   try {
     const n = opts.nodes ?? 3
     for (let i = 1; i <= n; i++) world.start(`n${i}`, 1)
-    await sched.run(2_000)
-    for (let i = 0; i < (opts.sessions ?? 3); i++) world.createSession()
-    await sched.run(3_000)
-    const playUntil = 3_000 + activeMs
+    // Set-up, each step bounded: the nodes see each other, then the sessions exist and every node's
+    // registry names them all (bots join through any node).
+    await sched.run(2_000, { stop: () => world.live().length === n && viewsAgree(world) })
+    const sessions = opts.sessions ?? 3
+    for (let i = 0; i < sessions; i++) world.createSession()
+    await sched.run(sched.now + 1_000, { stop: () => world.sessions.length === sessions && world.live().every((p) => world.sessions.every((s) => p.node?.store.entry(s))) })
+    world.note(`set up: ${world.live().length} nodes, ${world.sessions.length} sessions`)
+    const playFrom = sched.now
+    const playUntil = playFrom + activeMs
     for (const [i, session] of world.sessions.entries())
       for (let b = 0; b < (opts.botsPerSession ?? 2); b++) world.bot(`b${i}x${b}`, session, opts.actEveryMs ?? 400, playUntil)
-    // Faults, one at a time, each healed before the next: the cluster keeps a majority, so every
-    // invariant (liveness included) must hold; safety must hold whatever happens.
-    let t = 5_000
+    // Faults, one at a time, each healed and recovered from before the next (see `recovered`): the
+    // cluster keeps a majority and a second copy of every session, so every invariant (liveness
+    // included) must hold; safety must hold whatever happens.
     let version = 1
     let joined = 0
-    while (faults.length > 0) {
-      t += rnd.between(1_000, 4_000)
-      if (t > playUntil - 2_000) break
-      const kind = rnd.pick(faults)
-      const duration = rnd.between(1_000, 8_000)
-      const at = t
-      t += duration
-      if (kind === "deploy") t += 8_000 * world.procs.length
-      sched.after(at - sched.now, () => void fault(kind, duration), "world")
+    /** Faults planned and not over yet: the play phase ends once none is left. */
+    let faultsLeft = 0
+    /** Nor before this (see PLAYER_NOTICES_MS). */
+    let settledAt = 0
+    async function faultPlan(): Promise<void> {
+      const clock = sched.clockFor("world")
+      await clock.sleep(2_000)
+      while (faults.length > 0) {
+        await clock.sleep(rnd.between(1_000, 4_000))
+        const kind = rnd.pick(faults)
+        const duration = rnd.between(1_000, 8_000)
+        await waitUntil(clock, () => recovered(world), playUntil - 2_000 - sched.now)
+        if (sched.now > playUntil - 2_000) break
+        await fault(kind, duration)
+      }
+    }
+    if (faults.length > 0) {
+      faultsLeft++
+      sched.after(0, () => void faultPlan().finally(() => faultsLeft--), "world")
     }
     // When the last fault ended (a heal, a resume, a restart): views must agree again within CONVERGE_BOUND_MS.
     let healedAt: number | undefined
@@ -99,6 +123,7 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
         case "crash":
         case "power-off": {
           world.crash(p, kind === "power-off")
+          if (kind === "power-off") settledAt = sched.now + PLAYER_NOTICES_MS
           await clock.sleep(duration)
           world.start(p.label, p.version)
           ended()
@@ -152,6 +177,12 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
           world.net.opts = { ...world.net.opts, resetChance: 0 }
           return
         }
+        case "slow-disk": {
+          world.slowDisk(p, duration)
+          await clock.sleep(duration)
+          world.note(`${p.label} disk fast again`)
+          return
+        }
         case "join": {
           const q = world.start(`j${++joined}`, version)
           world.note(`${q.label} joins`)
@@ -173,9 +204,13 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
         }
       }
     }
-    // Checked after every step; one report per session is enough to find it.
+    // Checked after every step; one report per session is enough to find it. Both checks read
+    // what nodes hold and which processes run: a frame in flight (NET) or a bot's own event changes
+    // neither (a bot reaches a node only through a frame), and time passing alone only ends a
+    // lease, never grants one; so after those steps the answer is the one of the step before.
     const seen = new Set<string>()
-    const each = () => {
+    const each = (owner: Owner) => {
+      if (owner === NET || owner.startsWith("bot:")) return
       if (healedAt !== undefined && viewsAgree(world)) {
         const ms = sched.now - healedAt
         worstConvergeMs = Math.max(worstConvergeMs, ms)
@@ -190,7 +225,10 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
         world.note(`VIOLATION ${v.invariant}: ${v.detail}`)
       }
     }
-    await sched.run(playUntil + 10_000, { each })
+    // Play, then until the last fault is over and the players of a node that lost power could know
+    // (at most 10 s past the play, as before the end ever came sooner: a rolling deploy can take
+    // longer, and the quiet end starts then anyway).
+    await sched.run(playUntil + 10_000, { each, stop: () => sched.now >= playUntil && faultsLeft === 0 && sched.now >= settledAt })
     // The quiet end: nothing fails any more; every invariant must hold once it has settled.
     world.net.heal()
     const quietFrom = sched.now

@@ -3,8 +3,11 @@ import { generateAutomergeUrl } from "@automerge/automerge-repo"
 import type { Clock } from "../cluster/index.ts"
 import { Random } from "./random.ts"
 
-/** Who an event belongs to: a node's label, or "world" (faults, bots, the network itself). */
+/** Who an event belongs to: a node's label, a bot ("bot:…"), "net" (frames in flight) or "world" (faults, starts). */
 export type Owner = string
+
+/** The owner of the network's own events (a frame reaching its next hop): they touch no node's state. */
+export const NET: Owner = "net"
 
 interface Task {
   at: number
@@ -13,6 +16,8 @@ interface Task {
   fn: () => void
   every?: number
   cancelled?: boolean
+  /** Synchronous bookkeeping that queues no promise continuation: nothing to drain after it. */
+  plain?: boolean
 }
 
 /** What a timer call returns, in the shape both Node's and the web's callers expect. */
@@ -83,6 +88,17 @@ export class Scheduler {
     return new Handle(task)
   }
 
+  /**
+   * Runs `fn` after `ms` as `owner`, for callers whose `fn` only arms other
+   * events (it creates no promise and calls no node code): the run does not
+   * wait for the microtask queue to drain after it, which is the same as
+   * waiting since there is nothing to drain.
+   */
+  afterPlain(ms: number, fn: () => void, owner: Owner): void {
+    const task: Task = { at: this.now + Math.max(0, ms), seq: ++this.#seq, owner, fn, plain: true }
+    this.#push(task)
+  }
+
   cancel(handle: unknown): void {
     const task = handle instanceof Handle ? handle.task : typeof handle === "number" ? this.#byId.get(handle) : undefined
     if (!task) return
@@ -134,9 +150,10 @@ export class Scheduler {
 
   /**
    * Runs events until `until` (virtual ms) or until `stop()` says so, checked
-   * after each event; `each` runs after each event too (invariant checks).
+   * after each event; `each` runs after each event too (invariant checks),
+   * given the owner of the event that ran.
    */
-  async run(until: number, opts: { stop?: () => boolean; each?: () => void } = {}): Promise<void> {
+  async run(until: number, opts: { stop?: () => boolean; each?: (owner: Owner) => void } = {}): Promise<void> {
     while (this.#heap.length > 0) {
       if (opts.stop?.()) return
       const task = this.#heap[0] as Task
@@ -154,14 +171,14 @@ export class Scheduler {
       if (task.every !== undefined) {
         task.at = this.now + task.every
         this.#push(task)
-      } else this.#byId.delete(task.seq)
+      } else if (!task.plain) this.#byId.delete(task.seq)
       const t0 = this.measure ? realNow() : 0
       try {
         task.fn()
       } catch (error) {
         this.onError(task.owner, error)
       }
-      await drainMicrotasks()
+      if (!task.plain) await drainMicrotasks()
       if (this.measure) {
         const ms = realNow() - t0
         const c = this.cost.get(task.owner) ?? { total: 0, max: 0, events: 0 }
@@ -171,7 +188,7 @@ export class Scheduler {
         this.cost.set(task.owner, c)
       }
       this.current = "world"
-      opts.each?.()
+      opts.each?.(task.owner)
     }
     this.now = Math.max(this.now, until)
   }

@@ -5,6 +5,7 @@ import type { Logger } from "../log/index.ts"
 import { BatonNode } from "../node/index.ts"
 import { httpApi } from "../server/http.ts"
 import { playerSockets } from "../server/players.ts"
+import { type DiskLatency, SimDisk } from "./disk.ts"
 import { type Endpoint, SimNetwork } from "./network.ts"
 import type { Random } from "./random.ts"
 import type { Owner, Scheduler } from "./scheduler.ts"
@@ -14,6 +15,8 @@ export interface WorldOptions {
   failureMs: number
   replicas: number
   secret: string
+  /** Each process's automerge-repo storage: a simulated disk with this latency (none: documents in memory only). */
+  disk?: DiskLatency
 }
 
 /** One simulated process: a node at an address, in one incarnation (a restart is a new one). */
@@ -23,6 +26,8 @@ export interface SimProcess {
   address: string
   version: number
   node?: BatonNode
+  /** Its disk (this incarnation's), when the world gives processes one. */
+  disk?: SimDisk
   state: "starting" | "up" | "stopping" | "crashed" | "gone"
 }
 
@@ -101,8 +106,9 @@ export class World {
     const listed = (q: SimProcess) => q !== p && (peerLabels === undefined || peerLabels.includes(q.label))
     const peers = this.procs.filter(listed).map((q) => this.url(q))
     const clock = this.sched.clockFor(p.owner)
+    if (this.opts.disk) p.disk = new SimDisk(this.sched, this.rnd.fork(`disk ${p.owner}`), p.owner, this.opts.disk)
     this.sched.after(0, () => {
-      void BatonNode.start({ games: this.#games(version), clock, log: this.#logger(p.label), clustered: true }).then(
+      void BatonNode.start({ games: this.#games(version), clock, log: this.#logger(p.label), clustered: true, volatileStorage: p.disk }).then(
         (node) => {
           if (p.state !== "starting") return
           p.node = node
@@ -151,6 +157,13 @@ export class World {
     if (!auth.ok) return auth.reason
     this.sched.after(0, () => cluster.accept(kind, auth.node, link), p.owner)
     return undefined
+  }
+
+  /** Its disk takes `slowMs` per operation (DiskLatency.slowMs) for `ms` of virtual time. */
+  slowDisk(p: SimProcess, ms: number): void {
+    if (!p.disk) return
+    p.disk.slowUntil = this.sched.now + ms
+    this.note(`${p.label} disk slow for ${Math.round(ms)} ms`)
   }
 
   /** The process dies at once: its peers' links reset; nothing it held in memory survives. */

@@ -1,7 +1,7 @@
 import "./no-native-cbor.ts"
 import { join } from "node:path"
 import { load, save } from "@automerge/automerge"
-import { type AutomergeUrl, type DocHandle, type DocumentId, type PeerId, Repo } from "@automerge/automerge-repo"
+import { type AutomergeUrl, type DocHandle, type DocumentId, type PeerId, Repo, type StorageAdapterInterface } from "@automerge/automerge-repo"
 import type { SessionRecord } from "../game/index.ts"
 import { diff } from "../protocol/index.ts"
 import { AtomicFSStorageAdapter } from "./atomic-fs.ts"
@@ -17,6 +17,11 @@ export interface StoreOptions {
   dataDir?: string
   /** Sync each file written to disk (survives power loss, not only a crash of the process). */
   fsync?: boolean
+  /**
+   * Without a data dir: automerge-repo storage for the documents that does not
+   * outlive the process (the simulator's disk). The store stays not `persistent`.
+   */
+  volatileStorage?: StorageAdapterInterface
   peerId: string
   /** Nodes of one cluster share the registry document; its id derives from this name. */
   clusterName?: string
@@ -79,7 +84,7 @@ export class Store {
   #registryDamage: DamagedFile[] = []
   /** Sessions whose documents could not be read here: named again when the node stops. */
   #unreadable = new Map<string, UnreadableDocument>()
-  #opts: Required<Omit<StoreOptions, "dataDir">> & { dataDir?: string }
+  #opts: Required<Omit<StoreOptions, "dataDir" | "volatileStorage">> & { dataDir?: string }
   /** With a data dir: what "replicated" acks wait for when no replica is live (see persist). */
   #journal: Journal | undefined
   /** Sessions the journal held at start, newer than their documents may be. */
@@ -111,7 +116,7 @@ export class Store {
         ? new CheckedStorage(new AtomicFSStorageAdapter(join(opts.dataDir, "automerge"), join(opts.dataDir, "tmp"), opts.fsync), join(opts.dataDir, "automerge"), aside, (f) => this.#onDamagedFile(f))
         : undefined
     this.repo = new Repo({
-      storage: this.#storage,
+      storage: this.#storage ?? (opts.dataDir ? undefined : opts.volatileStorage),
       network: [],
       peerId: opts.peerId as PeerId,
       shareConfig: { announce: async () => false, access: async () => false },

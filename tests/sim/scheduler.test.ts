@@ -4,6 +4,9 @@ import { generateAutomergeUrl } from "@automerge/automerge-repo"
 import { Random } from "../../framework/sim/random.ts"
 import { Scheduler } from "../../framework/sim/scheduler.ts"
 import { SimNetwork } from "../../framework/sim/network.ts"
+import { SimDisk } from "../../framework/sim/disk.ts"
+import { ledgerGame } from "../../framework/sim/game.ts"
+import { World } from "../../framework/sim/world.ts"
 import type { Link } from "../../framework/cluster/index.ts"
 
 describe("the simulator's scheduler", () => {
@@ -142,5 +145,76 @@ describe("the simulated network", () => {
     dial()
     await s.run(s.now + 1_000)
     expect(errors[1]).toBe("cannot reach http://b.sim:1/x (connection refused)")
+  })
+})
+
+describe("the simulated disk", () => {
+  test("operations take 0-2 ms, 50-500 ms while the disk is slow, complete in the order issued, and wait while their process is paused", async () => {
+    const s = new Scheduler(4)
+    const disk = new SimDisk(s, new Random(4), "n1")
+    const done: string[] = []
+    const at = (label: string) => () => done.push(`${label}@${Math.round(s.now)}`)
+    s.after(0, () => {
+      void disk.save(["doc", "a"], new Uint8Array([1])).then(at("save a"))
+      void disk.load(["doc", "a"]).then((d) => done.push(`load a=${d?.[0]}@${Math.round(s.now)}`))
+    }, "n1")
+    await s.run(10)
+    expect(done).toEqual([expect.stringMatching(/^save a@[0-2]$/), expect.stringMatching(/^load a=1@[0-4]$/)])
+    expect(disk.stats.worstMs).toBeLessThanOrEqual(4)
+
+    disk.slowUntil = s.now + 5_000
+    done.length = 0
+    const from = s.now
+    s.after(0, () => {
+      void disk.save(["doc", "b"], new Uint8Array([2])).then(at("save b"))
+      void disk.loadRange(["doc"]).then((cs) => done.push(`range ${cs.map((c) => c.key[1]).join("")}@${Math.round(s.now)}`))
+      void disk.remove(["doc", "a"]).then(at("remove a"))
+    }, "n1")
+    await s.run(from + 2_000)
+    expect(done.map((d) => d.split("@")[0])).toEqual(["save b", "range ab", "remove a"])
+    const times = done.map((d) => Number(d.split("@")[1]) - from)
+    expect(times[0]).toBeGreaterThanOrEqual(50)
+    expect(times[0]).toBeLessThanOrEqual(500)
+    expect(times).toEqual([...times].sort((a, b) => a - b))
+
+    // Fast again once the fault is over; a paused process's disk answers only after it resumes.
+    await s.run(from + 5_001)
+    done.length = 0
+    s.after(0, () => void disk.load(["doc", "b"]).then((d) => done.push(`load b=${d?.[0]}@${Math.round(s.now)}`)), "n1")
+    s.after(0, () => s.pause("n1"), "world")
+    s.after(300, () => s.resume("n1"), "world")
+    await s.run(s.now + 1_000)
+    expect(done).toEqual([`load b=2@${from + 5_001 + 300}`])
+  })
+
+  test("a node's documents go through its disk: a slow disk holds up the store's flush by its latency", async () => {
+    const s = new Scheduler(5)
+    const undo = s.install()
+    try {
+      const world = new World(s, new Random(5), { heartbeatMs: 500, failureMs: 3_000, replicas: 2, secret: "sim-secret-0123456789abcdef", disk: { normalMs: [0, 2], slowMs: [200, 200] } }, (v) => [ledgerGame(v)])
+      const p = world.start("n1", 1)
+      await s.run(1_000)
+      world.createSession()
+      await s.run(2_000)
+      expect(world.sessions.length).toBe(1)
+      expect(p.disk?.stats.ops).toBeGreaterThan(0)
+      const flush = async () => {
+        const t0 = s.now
+        let t1: number | undefined
+        s.after(0, () => void p.node?.store.flush().then(() => (t1 = s.now)), p.owner)
+        await s.run(s.now + 5_000, { stop: () => t1 !== undefined })
+        return (t1 as number) - t0
+      }
+      // A new session: its document and the registry's change are saved; the flush waits for both.
+      world.createSession()
+      expect(await flush()).toBeLessThan(20)
+      world.slowDisk(p, 10_000)
+      expect(world.trace.at(-1)).toMatch(/n1 disk slow for 10000 ms/)
+      world.createSession()
+      expect(await flush()).toBeGreaterThanOrEqual(200)
+      expect(world.sessions.length).toBe(3)
+    } finally {
+      undo()
+    }
   })
 })
