@@ -83,7 +83,6 @@ export class ClusterRole {
       // document as long as it has access, and while a cluster forms every node starts in a complete mesh.
       access: (peer, doc) => this.cluster.member(peer)?.up === true && (doc !== registryId || this.#registryPeer(peer)),
     })
-    this.cluster.sync.adapter.heldEverywhere(registryId)
     this.replicator = new Replicator(
       this.cluster,
       node.id,

@@ -29,6 +29,8 @@ interface Peer {
   held?: Frame
   heard: boolean
   missed: number
+  /** Documents this peer refused us since it last asked us about them (see `send`). */
+  readonly refusedUs: Set<string>
 }
 
 /**
@@ -51,8 +53,6 @@ export class LinkSyncAdapter extends NetworkAdapter {
   #connected = false
   /** The keep-alive interval, armed while any link is attached (undefined: none). */
   #keepAlive?: { handle: unknown }
-  /** Documents every node holds from its start (see `heldEverywhere`). */
-  readonly #everywhere = new Set<string>()
 
   /** `keepAliveMs`: how often links are pinged; one silent for two intervals is closed. */
   constructor(opts: { timers?: Timers; keepAliveMs?: number } = {}) {
@@ -84,22 +84,13 @@ export class LinkSyncAdapter extends NetworkAdapter {
     for (const p of [...this.#peers.values()]) this.#drop(p, SYNC_CLOSE.done, "sync adapter disconnected")
   }
 
-  /**
-   * A document every node creates for itself at start (the registry): a
-   * refusal to sync it ("doc-unavailable") says nothing a peer can use, so
-   * none is sent or delivered. And one must not be: automerge-repo (2.5)
-   * answers a refusal from a peer it refuses with a refusal, so two nodes
-   * that each decline to sync such a document with the other would trade
-   * refusals for as long as both are up.
-   */
-  heldEverywhere(documentId: string): void {
-    this.#everywhere.add(documentId)
-  }
-
   /** Called by the repo. Never throws: a message with no link to carry it is dropped (its peer-disconnected went out with the link). */
   send(message: Message): void {
-    if (message.type === "doc-unavailable" && this.#everywhere.has(String(message.documentId))) return
     const p = this.#peers.get(message.targetId)
+    // A refusal is never answered with one. automerge-repo (2.5) answers any message about a document the
+    // peer may not have, a refusal included, with a refusal: two nodes that each refuse the other a document
+    // (their views of the cluster differ for a moment) would trade refusals for as long as both are up.
+    if (message.type === "doc-unavailable" && p?.refusedUs.has(String(message.documentId))) return
     if (p?.announced && !this.#write(p, message)) this.#drop(p, SYNC_CLOSE.refused, "sync frame refused")
   }
 
@@ -115,7 +106,7 @@ export class LinkSyncAdapter extends NetworkAdapter {
     const old = this.#peers.get(peer)
     if (old) this.#drop(old, SYNC_CLOSE.replaced, "replaced by a newer sync link")
     // Opening counts as hearing from it: the silence clock starts at attach.
-    const p: Peer = { id: peer, link, side, joined: false, announced: false, heard: true, missed: 0 }
+    const p: Peer = { id: peer, link, side, joined: false, announced: false, heard: true, missed: 0, refusedUs: new Set() }
     this.#peers.set(peer, p)
     this.#keepAlive ??= { handle: this.#timers.setInterval(() => this.#tick(), this.#keepAliveMs) }
     // Closed before its owner could attach it (a dial's close races its open): its close event is gone.
@@ -168,7 +159,9 @@ export class LinkSyncAdapter extends NetworkAdapter {
       this.#drop(p, SYNC_CLOSE.protocol, "refused by the other node")
     } else if (p.announced && frame.senderId === p.id) {
       // Other senders are dropped, as the package's server does: only the authenticated node speaks on its link.
-      if (frame.type === "doc-unavailable" && this.#everywhere.has(String((frame as { documentId?: unknown }).documentId))) return
+      const doc = String((frame as { documentId?: unknown }).documentId)
+      if (frame.type === "doc-unavailable") p.refusedUs.add(doc)
+      else if (frame.type === "sync" || frame.type === "request") p.refusedUs.delete(doc)
       this.emit("message", frame as unknown as Message)
     }
   }
