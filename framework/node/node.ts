@@ -149,6 +149,7 @@ export class BatonNode {
       unjoinedMs: config.unjoinedMs ?? 2 * 60_000,
       lingerMs: config.lingerMs ?? 60_000,
       sweepMs: config.sweepMs ?? 5_000,
+      linkRefusalWindowMs: config.linkRefusalWindowMs ?? 10_000,
       maxSessions: config.maxSessions ?? 10_000,
       checkpointMs: config.checkpointMs ?? 500,
       finalSyncMs: config.finalSyncMs ?? 250,
