@@ -114,7 +114,7 @@ export function describeTemplate(template: string): void {
         })()
       }
       const url = `http://127.0.0.1:${port}`
-      await waitUntil(async () => (await fetch(`${url}/healthz`)).ok, "the front door answers /healthz", { timeoutMs: 20_000, everyMs: 100 })
+      await waitUntil(async () => (await fetch(`${url}/healthz`)).ok, "the front door answers /healthz", { timeoutMs: 45_000, everyMs: 100 })
       const page = await fetch(`${url}/`)
       expect(page.status).toBe(200)
       expect(await page.text()).toContain("<!doctype html>")
@@ -126,6 +126,6 @@ export function describeTemplate(template: string): void {
       running.delete(proc)
       expect(out).toContain("stopped.")
       for (const p of [port, port + 1]) expect(await fetch(`http://127.0.0.1:${p}/healthz`).then(() => "up", () => "down")).toBe("down")
-    }, 40_000)
+    }, 70_000)
   })
 }
