@@ -32,6 +32,7 @@ export function nodeOptionsFromEnv(env: Env, port: number, dev = env.BATON_DEV =
     idleMs: ms(env, "BATON_IDLE_MS"),
     lingerMs: ms(env, "BATON_LINGER_MS"),
     sweepMs: ms(env, "BATON_SWEEP_MS"),
+    linkRefusalWindowMs: ms(env, "BATON_LINK_REFUSAL_WINDOW_MS"),
     graceMs: ms(env, "BATON_GRACE_MS"),
     maxSessions: num(env, "BATON_MAX_SESSIONS"),
     checkpointMs: ms(env, "BATON_CHECKPOINT_MS"),

@@ -42,6 +42,8 @@ export interface NodeConfig {
   lingerMs?: number
   /** How often ended and idle sessions are looked for. Default 5 s. */
   sweepMs?: number
+  /** Refused cluster links from one source are logged once, then summed up per this window, ms. Default 10 s. */
+  linkRefusalWindowMs?: number
   /** Sessions this node will run at most. Default 10,000. */
   maxSessions?: number
   /** Least time between two automerge checkpoints of one session, ms (replicas get changes sooner, over the control link). Default 500. */
@@ -134,7 +136,7 @@ export class BatonNode {
     this.events = new NodeEvents(this.id, () => clock.now(), (error, event) => this.log.error("event listener failed", { event: event.t, error }))
     this.events.on((event) => this.#seen.record(event))
     if (config.onEvent) this.events.on(config.onEvent)
-    this.linkRefusals = new LinkRefusals(this.log, (event) => this.emit(event), this.#seen.metrics, { setTimer: (fn, ms) => this.clock.setTimeout(fn, ms) })
+    this.linkRefusals = new LinkRefusals(this.log, (event) => this.emit(event), this.#seen.metrics, { setTimer: (fn, ms) => this.clock.setTimeout(fn, ms), windowMs: config.linkRefusalWindowMs })
     const node = this
     this.#durability = new Durability({
       get store() {
@@ -154,6 +156,7 @@ export class BatonNode {
       unjoinedMs: config.unjoinedMs ?? 2 * 60_000,
       lingerMs: config.lingerMs ?? 60_000,
       sweepMs: config.sweepMs ?? 5_000,
+      linkRefusalWindowMs: config.linkRefusalWindowMs ?? 10_000,
       maxSessions: config.maxSessions ?? 10_000,
       checkpointMs: config.checkpointMs ?? 500,
       finalSyncMs: config.finalSyncMs ?? 250,

@@ -39,6 +39,8 @@ export async function runArena(opts: {
    * rather than at the highest rate the loop reaches.
    */
   intervalMs?: number
+  /** Measure past `seconds` until this many actions are counted (a smoke run's window is short enough for a loaded machine to count none). */
+  minActions?: number
 }): Promise<ArenaResult> {
   let nodes: NodeProcess[]
   let stop: () => Promise<unknown>
@@ -73,7 +75,7 @@ export async function runArena(opts: {
       let mine = player.state.players[player.player]?.count ?? 0
       // Spread the players' first sends over one interval, so the paced load is even.
       let nextAt = performance.now() + Math.random() * (opts.intervalMs ?? 0)
-      while (performance.now() < deadline) {
+      while (performance.now() < deadline || count < (opts.minActions ?? 0)) {
         if (opts.intervalMs) {
           // A schedule, not a wait for a condition: the next send is due at a fixed time.
           if (nextAt > performance.now()) await Bun.sleep(nextAt - performance.now())

@@ -24,7 +24,7 @@ export interface DurableLatency {
   actionsPerWrite: number | null
 }
 
-export async function measureDurableLatency(opts: { config: "memory" | "disk" | "disk+fsync"; seconds: number; sessions: number; players: number }): Promise<DurableLatency> {
+export async function measureDurableLatency(opts: { config: "memory" | "disk" | "disk+fsync"; seconds: number; warmupMs?: number; sessions: number; players: number }): Promise<DurableLatency> {
   const dir = opts.config === "memory" ? undefined : mkdtempSync(joinPath(tmpdir(), "baton-bench-durable-"))
   const env: Record<string, string> = { BATON_FRAMES_PER_SECOND: "1000000" }
   if (dir) env.BATON_DATA_DIR = dir
@@ -49,7 +49,7 @@ export async function measureDurableLatency(opts: { config: "memory" | "disk" | 
         }),
       )
     }
-    await run(1_000)
+    await run(opts.warmupMs ?? 1_000)
     const writesBefore = await writes(node.url)
     const samples: number[] = []
     await run(opts.seconds * 1000, samples)

@@ -50,7 +50,8 @@ export interface RollingResult {
   inDoubt: number
 }
 
-export async function measureRolling(sessions = 60, paceMs = 50, game: GameName = "counter"): Promise<RollingResult> {
+/** `warmActs`: acks each bot gets after warming up, the load the roll's latency is compared with (default 20). */
+export async function measureRolling(sessions = 60, paceMs = 50, game: GameName = "counter", opts: { warmActs?: number } = {}): Promise<RollingResult> {
   const c = await TestCluster.start(3, { BATON_APP_VERSION: "1" })
   const door = startFrontDoor(0, "127.0.0.1", () => c.live.map((n) => n.url))
   let bots: Awaited<ReturnType<typeof startBots>> | undefined
@@ -59,7 +60,7 @@ export async function measureRolling(sessions = 60, paceMs = 50, game: GameName 
     bots = await startBots(door.url, ids, game, () => paceMs)
     await bots.progressed(3)
     const warm = performance.now()
-    await bots.progressed(20)
+    await bots.progressed(opts.warmActs ?? 20)
     const before = await registryOwners(c.live[0]!.url)
 
     const start = performance.now()

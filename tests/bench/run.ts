@@ -5,7 +5,12 @@
  * Medians of --runs runs (default 3); server pinned to core 0 and this load
  * generator to core 1 where taskset exists. `--quick` runs everything once,
  * small (a smoke run: numbers are not meaningful, the suite just must not
- * rot). `durable`: the cost of "replicated" acks waiting for the disk on a
+ * rot). `--smoke` is the test suite's run (tests/bench/smoke.test.ts): every
+ * section once, with the shortest windows that still measure something (each
+ * arena config (a fifth of the clients) and durable config a fraction of a
+ * second, a few sessions at a slower pace in the handoff runs, 3 warm-up acks
+ * before the roll); its figures only show that each
+ * benchmark runs and reports. `durable`: the cost of "replicated" acks waiting for the disk on a
  * lone node (durable-latency.ts). Figures with a target of issue 6 print it and whether it is met.
  */
 import { parseArgs } from "node:util"
@@ -17,21 +22,24 @@ import { measureRolling } from "./rolling.ts"
 import { median } from "./stats.ts"
 
 const { values } = parseArgs({
-  options: { quick: { type: "boolean", default: false }, runs: { type: "string", default: "3" }, only: { type: "string" } },
+  options: { quick: { type: "boolean", default: false }, smoke: { type: "boolean", default: false }, runs: { type: "string", default: "3" }, only: { type: "string" } },
 })
 /** `--only arena,drain,failover,rolling`: some sections of the suite. */
 const only = values.only ? new Set(values.only.split(",")) : undefined
 const section = (name: string) => !only || only.has(name)
-const runs = values.quick ? 1 : Number(values.runs)
-const seconds = values.quick ? 2 : 20
-const warmup = values.quick ? 1 : 3
+const smoke = values.smoke
+const quick = values.quick || smoke
+const runs = quick ? 1 : Number(values.runs)
+const seconds = smoke ? 0.4 : quick ? 2 : 20
+const warmup = smoke ? 0.3 : quick ? 1 : 3
 
 const arenaConfigs = [
   { sessions: 50, players: 4, nodes: 1 },
   { sessions: 200, players: 4, nodes: 1 },
   { sessions: 1, players: 100, nodes: 1 },
   { sessions: 50, players: 4, nodes: 3 },
-]
+  // The smoke run: the same shapes, a fifth of the clients.
+].map((c) => (smoke ? { ...c, sessions: Math.ceil(c.sessions / 5), players: c.sessions === 1 ? c.players / 5 : c.players } : c))
 
 console.log(`baton bench: ${runs} run(s) per figure, ${seconds} s measured after ${warmup} s warm-up\n`)
 const results: Record<string, ArenaResult[]> = {}
@@ -40,7 +48,7 @@ if (section("arena")) {
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
   for (const cfg of arenaConfigs) {
     const all: ArenaResult[] = []
-    for (let i = 0; i < runs; i++) all.push(await runArena({ ...cfg, seconds, warmup, pin: cfg.nodes === 1 }))
+    for (let i = 0; i < runs; i++) all.push(await runArena({ ...cfg, seconds, warmup, pin: cfg.nodes === 1, minActions: smoke ? 50 : 0 }))
     const key = `${cfg.sessions}x${cfg.players}@${cfg.nodes}`
     results[key] = all
     const m = (f: (r: ArenaResult) => number) => median(all.map(f))
@@ -48,7 +56,7 @@ if (section("arena")) {
       `| ${cfg.sessions}x${cfg.players} | ${cfg.nodes} | ${m((r) => r.actionsPerSecond)} | ${m((r) => r.latencyMs.p50)} | ${m((r) => r.latencyMs.p95)} | ${m((r) => r.latencyMs.p99)} | ${m((r) => r.serverCpuUsPerAction)} | ${m((r) => r.peakRssMb)} |`,
     )
   }
-  const lag = results["50x4@3"]?.[0]?.replicaLagMs
+  const lag = Object.entries(results).find(([key]) => key.endsWith("@3"))?.[1][0]?.replicaLagMs
   if (lag) console.log(`\nreplica lag on the 3-node run (per node): ${JSON.stringify(lag)}`)
 }
 
@@ -66,7 +74,7 @@ const sum = <T>(all: T[], f: (r: T) => number) => all.reduce((a, r) => a + f(r),
 if (section("drain")) {
   console.log("\n| drain (SIGTERM, 2 nodes) | moved | total ms | pause p50 ms | pause p99 ms |")
   console.log("| --- | ---: | ---: | ---: | ---: |")
-  for (const [n, players] of values.quick ? ([[20, true]] as const) : ([[1, true], [100, true], [1000, false]] as const)) {
+  for (const [n, players] of smoke ? ([[5, true]] as const) : quick ? ([[20, true]] as const) : ([[1, true], [100, true], [1000, false]] as const)) {
     const all = await repeat(() => measureDrain(n, players))
     const total = med(all, (d) => d.drainMs)
     console.log(
@@ -79,7 +87,7 @@ if (section("failover")) {
   console.log("\n| failover (SIGKILL, 3 nodes) | sessions moved | acting again p50 ms | acting again max ms | acks | lost | twice | in doubt |")
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
   {
-    const [sessions, pace] = values.quick ? [6, 20] : [30, 20]
+    const [sessions, pace] = smoke ? [4, 50] : quick ? [6, 20] : [30, 20]
     const all = await repeat(() => measureFailover(sessions, pace))
     const stalled = sum(all, (r) => r.stalled)
     console.log(
@@ -92,8 +100,8 @@ if (section("rolling")) {
   console.log("\n| rolling restart (3 nodes, each replaced once) | roll ms | p99 ms before the roll | latency p50 ms | p95 ms | p99 ms | longest pause ms | moves per session | taken over, not handed off | acks | lost | twice | in doubt |")
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
   {
-    const [sessions, pace] = values.quick ? [10, 50] : [60, 50]
-    const all = await repeat(() => measureRolling(sessions, pace))
+    const [sessions, pace] = smoke ? [4, 100] : quick ? [10, 50] : [60, 50]
+    const all = await repeat(() => measureRolling(sessions, pace, "counter", smoke ? { warmActs: 3 } : {}))
     // A run that lost acks or moved sessions without a handoff says what the nodes saw.
     for (const r of all.filter((r) => r.lost > 0 || r.takeovers > 0))
       console.error(`rolling run with ${r.lost} lost, ${r.takeovers} takeovers:\n  ${r.incidents.filter((l) => !l.includes("left the cluster")).join("\n  ")}`)
@@ -106,7 +114,7 @@ if (section("durable")) {
   console.log('\n| durable ("replicated", lone node, 20x2, one action in flight each) | actions/s | p50 ms | p95 ms | p99 ms | actions per write |')
   console.log("| --- | ---: | ---: | ---: | ---: | ---: |")
   for (const config of ["memory", "disk", "disk+fsync"] as const) {
-    const all = await repeat(() => measureDurableLatency({ config, seconds: values.quick ? 1 : 10, sessions: 20, players: 2 }))
+    const all = await repeat(() => measureDurableLatency({ config, seconds: smoke ? 0.3 : quick ? 1 : 10, warmupMs: smoke ? 200 : 1_000, sessions: 20, players: 2 }))
     console.log(
       `| durable ${config} | ${med(all, (r) => r.actionsPerSecond)} | ${med(all, (r) => r.latencyMs.p50)} | ${med(all, (r) => r.latencyMs.p95)} | ${med(all, (r) => r.latencyMs.p99)} | ${med(all, (r) => r.actionsPerWrite ?? 0) || "-"} |`,
     )

@@ -86,13 +86,15 @@ describe("a client that does not read", () => {
     const connected = async () =>
       ((await (await fetch(`${n.url}/sessions/${id}`)).json()) as { players: { player: string; connected: boolean }[] }).players.find((p) => p.player === "slowpoke")?.connected
     expect(await connected()).toBe(true)
-    const text = "x".repeat(180)
+    // A reminder fired at once puts its text in the state and in an event: two 30 kB frames for each
+    // player, the slow reader included, until the node gives up on it (its kernel buffers take MBs).
+    const text = "x".repeat(30_000)
     let acts = 0
-    // Every action's delta goes to the slow reader too, until the node gives up on it.
-    while ((await connected()) && acts < 40_000) {
-      await Promise.all(Array.from({ length: 200 }, () => fast.act("add", { text }).then(() => acts++)))
+    while ((await connected()) && acts < 400) {
+      await Promise.all(Array.from({ length: 10 }, () => fast.act("remind", { ms: 0, text }).then(() => acts++)))
     }
     expect(await connected()).toBe(false)
+    await waitUntil(() => fast.state.notes.length === acts, "the fast player sees every reminder land")
     expect(await fast.act("add", { text: "still fine" })).toBe(acts + 1)
     slow.kill()
     fast.close()

@@ -96,7 +96,9 @@ export async function startNodeProcess(opts: StartOptions = {}): Promise<NodePro
       err += new TextDecoder().decode(value)
     }
   })()
-  const listening = await events.waitFor("listening").catch(async (error) => {
+  // A condition, not a pause: 45 s only matter on a machine so loaded that starting Bun takes that long
+  // (15 s was not enough on a shared 2-core machine under a load of 28).
+  const listening = await events.waitFor("listening", undefined, 45_000).catch(async (error) => {
     // Timed out with the process still up: it would otherwise run on to its lifetime.
     if (proc.exitCode === null) proc.kill("SIGKILL")
     const code = await proc.exited

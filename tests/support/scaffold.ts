@@ -87,14 +87,14 @@ export function describeTemplate(template: string): void {
     }, 100_000)
 
     test("its own tests pass there (bun test), and it type-checks", async () => {
-      const t = await run(["bun", "test"], { cwd: dir, timeoutMs: 60_000 })
+      // Side by side: the tests mostly wait on the node they start, the type-check mostly computes.
+      const [t, tc] = await Promise.all([run(["bun", "test"], { cwd: dir, timeoutMs: 90_000 }), run(["bun", "run", "typecheck"], { cwd: dir, timeoutMs: 90_000 })])
       const summary = `${t.out}\n${t.err}`
       expect(summary).toMatch(/\b0 fail\b/)
       expect(summary).toMatch(/\b[1-9]\d* pass\b/)
       expect(t.code).toBe(0)
-      const tc = await run(["bun", "run", "typecheck"], { cwd: dir, timeoutMs: 60_000 })
       expect(`${tc.code}\n${tc.out}${tc.err}`).toStartWith("0\n")
-    }, 130_000)
+    }, 100_000)
 
     test("bun run dev serves it, and Ctrl-C stops it cleanly", async () => {
       const port = freeRun(3)
@@ -114,7 +114,7 @@ export function describeTemplate(template: string): void {
         })()
       }
       const url = `http://127.0.0.1:${port}`
-      await waitUntil(async () => (await fetch(`${url}/healthz`)).ok, "the front door answers /healthz", { timeoutMs: 20_000, everyMs: 100 })
+      await waitUntil(async () => (await fetch(`${url}/healthz`)).ok, "the front door answers /healthz", { timeoutMs: 45_000, everyMs: 100 })
       const page = await fetch(`${url}/`)
       expect(page.status).toBe(200)
       expect(await page.text()).toContain("<!doctype html>")
@@ -126,6 +126,6 @@ export function describeTemplate(template: string): void {
       running.delete(proc)
       expect(out).toContain("stopped.")
       for (const p of [port, port + 1]) expect(await fetch(`http://127.0.0.1:${p}/healthz`).then(() => "up", () => "down")).toBe("down")
-    }, 40_000)
+    }, 70_000)
   })
 }

@@ -72,7 +72,7 @@ describe.skipIf(!existsSync(CHROMIUM))("template pages in a browser", () => {
     await bob.page.waitForFunction(() => document.querySelector('#mine .cell:nth-child(15)')?.getAttribute("data-cell")?.match(/hit|miss/))
     await shot(ada.page, "template-turn-based.png")
     expect([...ada.errors, ...bob.errors]).toEqual([])
-  }, 45_000)
+  }, 90_000)
 
   test("realtime: two players on the canvas, a serve and a paddle that moves", async () => {
     const url = await serve("realtime")
@@ -101,7 +101,7 @@ describe.skipIf(!existsSync(CHROMIUM))("template pages in a browser", () => {
     await ada.page.keyboard.up("ArrowUp")
     await shot(ada.page, "template-realtime.png")
     expect([...ada.errors, ...bob.errors]).toEqual([])
-  }, 45_000)
+  }, 90_000)
 
   test("lobby: two players queue, are matched, and play the duel the lobby spawned", async () => {
     const url = await serve("lobby")
@@ -133,5 +133,5 @@ describe.skipIf(!existsSync(CHROMIUM))("template pages in a browser", () => {
     await ada.page.click("#again")
     await ada.page.waitForSelector("#duel", { state: "hidden" })
     expect([...ada.errors, ...bob.errors]).toEqual([])
-  }, 45_000)
+  }, 90_000)
 })

@@ -3,16 +3,18 @@
  * players in the lobby session on the client SDK, and the duel session the
  * lobby spawned for them.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test"
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test"
 import { ActionError, createSession, join } from "baton/client"
 import type duel from "../games/duel.ts"
 import type lobby from "../games/lobby.ts"
 import { type RunningNode, startNode, until } from "./node.ts"
 
+// A real node process: starting it and playing through it can take more than the default 5 s on a busy machine.
+setDefaultTimeout(30_000)
 let node: RunningNode
 beforeAll(async () => {
   node = await startNode()
-})
+}, 30_000)
 afterAll(async () => {
   await node?.stop()
 })

@@ -2,16 +2,18 @@
  * The app as players meet it: a real node process (`baton start .`) running
  * ticks, and two players on the client SDK receiving them as deltas.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test"
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test"
 import { createSession, join } from "baton/client"
 import { COURT } from "../games/pong.ts"
 import type pong from "../games/pong.ts"
 import { type RunningNode, startNode, until } from "./node.ts"
 
+// A real node process: starting it and playing through it can take more than the default 5 s on a busy machine.
+setDefaultTimeout(30_000)
 let node: RunningNode
 beforeAll(async () => {
   node = await startNode()
-})
+}, 30_000)
 afterAll(async () => {
   await node?.stop()
 })

@@ -2,15 +2,17 @@
  * The app as players meet it: a real node process (`baton start .`), the
  * HTTP API and two players on the client SDK over WebSockets.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test"
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test"
 import { ActionError, createSession, join } from "baton/client"
 import type salvo from "../games/salvo.ts"
 import { type RunningNode, startNode, until } from "./node.ts"
 
+// A real node process: starting it and playing through it can take more than the default 5 s on a busy machine.
+setDefaultTimeout(30_000)
 let node: RunningNode
 beforeAll(async () => {
   node = await startNode()
-})
+}, 30_000)
 afterAll(async () => {
   await node?.stop()
 })
