@@ -1,3 +1,3 @@
 import { describeTemplate } from "../support/scaffold.ts"
 
-describeTemplate("lobby")
+describeTemplate("lobby", { typecheck: false })

@@ -1,3 +1,3 @@
 import { describeTemplate } from "../support/scaffold.ts"
 
-describeTemplate("realtime")
+describeTemplate("realtime", { typecheck: false })

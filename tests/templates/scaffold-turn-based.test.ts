@@ -1,3 +1,3 @@
 import { describeTemplate } from "../support/scaffold.ts"
 
-describeTemplate("turn-based")
+describeTemplate("turn-based", { typecheck: true })
