@@ -1,13 +1,13 @@
 import { ALL_FAULTS, type FaultKind, type RunOptions, type RunResult, timedRun } from "./index.ts"
 
 /**
- * bun run sim [--seed S | --seeds N [--from K]] [--active MS] [--nodes N] [--faults a,b] [--workers W] [--verbose]
+ * bun run sim [--seed S | --seed S1,S2,… | --seeds N [--from K]] [--active MS] [--nodes N] [--faults a,b] [--workers W] [--verbose]
  * bun run sim --scale [--nodes 100] [--sessions 10000]
  *
  * One seed: runs it, prints its trace, and on failure the violations and the
  * nodes' last log lines. Many: runs them (in W worker processes), a progress
  * line as they finish, and a summary; every failing seed is listed with the
- * command that replays it.
+ * command that replays it. A list of seeds (the regression seeds) runs as many.
  */
 const args = process.argv.slice(2)
 const flag = (name: string) => {
@@ -26,8 +26,16 @@ const base: Omit<RunOptions, "seed"> = {
 
 if (has("scale")) await scale()
 else if (flag("worker") !== undefined) await worker()
+else if (flag("seed")?.includes(",")) await many((flag("seed") as string).split(",").filter(Boolean), workerCount())
 else if (flag("seed") !== undefined) await one(flag("seed") as string)
-else await many(num("seeds", 100), num("from", 1), num("workers", Math.max(1, navigator.hardwareConcurrency ?? 1)))
+else {
+  const from = num("from", 1)
+  await many(Array.from({ length: num("seeds", 100) }, (_, i) => String(from + i)), workerCount())
+}
+
+function workerCount(): number {
+  return num("workers", Math.max(1, navigator.hardwareConcurrency ?? 1))
+}
 
 /** The scale run: a big cluster, its figures as one JSON line at the end (docs/simulator.md, "Scale"). */
 async function scale(): Promise<void> {
@@ -64,21 +72,22 @@ function report(r: RunResult): void {
   if (r.violations.length > 20) console.log(`  … and ${r.violations.length - 20} more`)
 }
 
-/** A worker: runs the seeds it is given on stdin's command line and prints one JSON line per seed. */
+/** A worker: runs the seeds listed after --worker and prints one JSON line per seed. */
 async function worker(): Promise<void> {
-  const [from, count, stride] = (flag("worker") as string).split(":").map(Number) as [number, number, number]
-  for (let s = from; s < from + count; s += stride) {
-    const r = await timedRun({ ...base, seed: String(s) })
+  for (const seed of (flag("worker") as string).split(",")) {
+    const r = await timedRun({ ...base, seed })
     console.log(JSON.stringify({ ...r, log: r.ok ? [] : r.log.slice(-60), trace: r.ok ? [] : r.trace }))
   }
 }
 
-async function many(count: number, from: number, workers: number): Promise<void> {
+async function many(seeds: string[], workers: number): Promise<void> {
   const started = performance.now()
+  const count = seeds.length
   const results: RunResult[] = []
-  const passthrough = args.filter((a, i) => !["--seeds", "--from", "--workers"].includes(a) && !["--seeds", "--from", "--workers"].includes(args[i - 1] as string))
+  const own = ["--seed", "--seeds", "--from", "--workers"]
+  const passthrough = args.filter((a, i) => !own.includes(a) && !own.includes(args[i - 1] as string))
   const procs = Array.from({ length: Math.min(workers, count) }, (_, w) =>
-    Bun.spawn(["bun", import.meta.path, ...passthrough, "--worker", `${from + w}:${count - w}:${workers}`], { stdout: "pipe", stderr: "inherit" }),
+    Bun.spawn(["bun", import.meta.path, ...passthrough, "--worker", seeds.filter((_, i) => i % workers === w).join(",")], { stdout: "pipe", stderr: "inherit" }),
   )
   const tty = process.stdout.isTTY
   const progress = () => {
@@ -116,8 +125,15 @@ async function many(count: number, from: number, workers: number): Promise<void>
   const converge = results.reduce((m, r) => Math.max(m, r.worstConvergeMs ?? 0), 0)
   const sorted = results.map((r) => r.realMs).sort((a, b) => a - b)
   console.log(
-    `${results.length} seeds (${from}..${from + count - 1}): ${results.length - failed.length} passed, ${failed.length} failed · ${results.reduce((n, r) => n + r.actions.acked, 0)} actions acknowledged · worst answer ${Math.round(worst)} ms · views agree ${Math.round(converge)} ms after a fault at worst · ${Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0)} ms per seed (median) · ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    `${results.length} seeds (${named(seeds)}): ${results.length - failed.length} passed, ${failed.length} failed · ${results.reduce((n, r) => n + r.actions.acked, 0)} actions acknowledged · worst answer ${Math.round(worst)} ms · views agree ${Math.round(converge)} ms after a fault at worst · ${Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0)} ms per seed (median) · ${((performance.now() - started) / 1000).toFixed(1)} s`,
   )
   if (failed.length) console.log(`failing seeds: ${failed.map((r) => r.seed).join(", ")}`)
   process.exit(failed.length || results.length < count ? 1 : 0)
+}
+
+/** "1000..1199" for a run of consecutive seeds, else the list. */
+function named(seeds: string[]): string {
+  const first = Number(seeds[0])
+  const consecutive = seeds.every((s, i) => Number(s) === first + i)
+  return consecutive && seeds.length > 1 ? `${first}..${first + seeds.length - 1}` : seeds.join(", ")
 }

@@ -25,15 +25,29 @@ const support = netnsSupport()
 if (!support.ok) console.warn(`partition.test.ts: SKIPPED: ${support.reason}`)
 
 const app = resolve(import.meta.dir, "../fixtures/rolling")
-const SESSIONS = 30
-const NODES = 3
-const FAULT_MS = 8_000
 /**
  * Timing bounds. The issue's are 2 s from the heal to every session acting and 1 s to a notice; they
  * are asserted with BATON_PARTITION_STRICT=1 (the proof command in docs/partitions.md). By default (CI, a
  * loaded laptop) the bounds are generous, since timing belongs in benchmarks; the real figures are printed.
  */
 const STRICT = process.env.BATON_PARTITION_STRICT === "1"
+/**
+ * The proof's load (docs/partitions.md): 30 sessions, 90 bots every 30-50 ms, 8 s faults. The test
+ * suite's run is lighter, to share two cores with the rest of the suite: 12 sessions, 36 bots every
+ * 60-100 ms (still ~400 actions a second), and no CPU-hog scenario: it would starve the
+ * suite's other tests too (a starved node is the simulator's "pause" fault; resolving cluster work
+ * means running the proof tests under a hog anyway).
+ */
+const FULL = STRICT || process.env.BATON_PARTITION_FULL === "1"
+const SESSIONS = FULL ? 30 : 12
+const NODES = 3
+/**
+ * 8 s, not less: in a one-way cut the cut-off side hears the other until TCP stops sending
+ * (no acks come back), and its relayed players are told only once it calls the owner down;
+ * with 5 s faults a waiting player was sometimes never told (issue 15).
+ */
+const FAULT_MS = 8_000
+const PACE_MS = FULL ? 30 : 60
 const RECOVERY_LIMIT_MS = STRICT ? 2_000 : 10_000
 /** The nodes' BATON_FAILURE_MS (tests/support/netns.ts): a crash is a silence that long before anyone may take over. */
 const FAILURE_MS = 3_000
@@ -156,7 +170,7 @@ function watchNotices(bot: Bot): void {
 
 const noticeApi = () => typeof (allBots[0]?.session as unknown as NoticeApi | undefined)?.onNotice === "function"
 
-/** Acts in a loop (every 30-50 ms) with unique increasing marks; records every ack and what it said. */
+/** Acts in a loop (every PACE_MS to 5/3 of it) with unique increasing marks; records every ack and what it said. */
 async function botLoop(s: Scenario, b: Bot): Promise<void> {
   for (let count = 0; !s.stop && count < MAX_ACTS_PER_BOT && performance.now() - s.started < MAX_SCENARIO_MS; count++) {
     const mark = ++s.mark
@@ -181,7 +195,7 @@ async function botLoop(s: Scenario, b: Bot): Promise<void> {
     } finally {
       b.pendingSince = null
     }
-    await Bun.sleep(30 + Math.random() * 20)
+    await Bun.sleep(PACE_MS * (1 + (Math.random() * 2) / 3))
   }
 }
 
@@ -612,7 +626,7 @@ const sideNames = (isolated: number) => ({ [`isolated slot${isolated}`]: [isolat
 // Partitions during a drain, a crash of the drain's target and "local" durability's lease-bounded loss are
 // scenarios on the simulator (tests/cluster/scenarios.test.ts); here, what only real kernels and sockets show.
 describe.skipIf(!support.ok)("partitions between real node processes (network namespaces, iptables)", () => {
-  test("symmetric 2|1 partition: C cut from A and B for 8 s under load, then healed", async () => {
+  test("symmetric 2|1 partition: C cut from A and B under load, then healed", async () => {
     const s = await startScenario("symmetric 2|1", 0)
     const l = lab as NetnsLab
     const at = performance.now()
@@ -623,7 +637,7 @@ describe.skipIf(!support.ok)("partitions between real node processes (network na
     expect(failures).toEqual([])
   }, 120_000)
 
-  test("one-way partition: C → A dropped (A → C passes at packet level) for 8 s, then healed", async () => {
+  test("one-way partition: C → A dropped (A → C passes at packet level), then healed", async () => {
     const s = await startScenario("one-way C->A", 1)
     const l = lab as NetnsLab
     const at = performance.now()
@@ -635,7 +649,7 @@ describe.skipIf(!support.ok)("partitions between real node processes (network na
     expect(failures).toEqual([])
   }, 120_000)
 
-  test("a CPU hog (one busy process per core) for 8 s, no network fault", async () => {
+  test.skipIf(!FULL)("a CPU hog (one busy process per core), no network fault", async () => {
     const s = await startScenario("CPU hog", 4)
     const at = performance.now()
     const hog = cpuHog(FAULT_MS)

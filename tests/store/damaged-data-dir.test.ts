@@ -20,8 +20,10 @@ import { waitUntil } from "../support/wait.ts"
 const ADMIN = { authorization: "Bearer admin" }
 const ACTS = 20
 const root = mkdtempSync(joinPath(tmpdir(), "baton-damaged-"))
-/** The data dir every case starts from a copy of: three counter sessions, each with ACTS acknowledged actions. */
+/** The data dir every case starts from a copy of: SESSIONS counter sessions, each with ACTS acknowledged actions. */
 const golden = joinPath(root, "golden")
+/** Five: the damaged-session case damages three (one per kind of damage) and plays on the other two. */
+const SESSIONS = 5
 let sessions: string[] = []
 const players: GameSession<typeof counter>[] = []
 let cluster: TestCluster | undefined
@@ -37,7 +39,7 @@ const env = (dataDir: string) => ({ BATON_DATA_DIR: dataDir, BATON_ADMIN_TOKEN: 
 
 beforeAll(async () => {
   const node = await startNodeProcess({ env: env(golden) })
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < SESSIONS; i++) {
     const res = await fetch(`${node.url}/sessions`, { method: "POST", headers: ADMIN, body: JSON.stringify({ game: "counter" }) })
     sessions.push(((await res.json()) as { id: string }).id)
   }
@@ -106,15 +108,15 @@ describe("a damaged registry", () => {
       expect(rebuilt).toBeDefined()
       const named = (rebuilt?.setAside ?? []).map((f) => f.file)
       for (const f of damaged) expect(named).toContain(f)
-      expect(rebuilt?.sessions).toBe(3)
+      expect(rebuilt?.sessions).toBe(SESSIONS)
       // Set aside, not deleted: the operator's data stays.
       for (const f of rebuilt?.setAside ?? []) expect(existsSync(f.movedTo)).toBe(true)
-      expect(node.eventsOf("sessions-resumed")[0]).toMatchObject({ resumed: 3, stored: 3 })
+      expect(node.eventsOf("sessions-resumed")[0]).toMatchObject({ resumed: SESSIONS, stored: SESSIONS })
       for (const id of sessions) expect(await totalOf(node, id)).toBe(ACTS)
       expect(await node.stop()).toBe(0)
       // The rebuilt registry is the registry from now on.
       const again = await startNodeProcess({ port: freePort(), env: env(dataDir) })
-      expect(again.eventsOf("sessions-resumed")[0]).toMatchObject({ resumed: 3 })
+      expect(again.eventsOf("sessions-resumed")[0]).toMatchObject({ resumed: SESSIONS })
       expect(again.eventsOf("registry-rebuilt")).toEqual([])
       expect(again.stderr()).not.toContain("registry")
       expect(await again.stop()).toBe(0)
@@ -124,8 +126,8 @@ describe("a damaged registry", () => {
   test("a missing registry beside stored sessions is rebuilt too", async () => {
     const { dataDir } = damagedCopy("registry-missing", (d) => chunkFiles(d, registryDocId("baton")), (f) => rmSync(f))
     const node = await startNodeProcess({ port: freePort(), env: env(dataDir) })
-    expect(node.eventsOf("registry-rebuilt", (e) => e.why === "missing")[0]).toMatchObject({ sessions: 3 })
-    expect(node.eventsOf("sessions-resumed")[0]).toMatchObject({ resumed: 3 })
+    expect(node.eventsOf("registry-rebuilt", (e) => e.why === "missing")[0]).toMatchObject({ sessions: SESSIONS })
+    expect(node.eventsOf("sessions-resumed")[0]).toMatchObject({ resumed: SESSIONS })
     expect(await node.stop()).toBe(0)
   }, 60_000)
 })
@@ -139,7 +141,7 @@ describe("a damaged storage id", () => {
       const named = await node.waitForEvent("damaged-file")
       expect(named).toMatchObject({ file: file(dataDir) })
       expect(existsSync(named.movedTo)).toBe(true)
-      expect(node.eventsOf("sessions-resumed")[0]).toMatchObject({ resumed: 3 })
+      expect(node.eventsOf("sessions-resumed")[0]).toMatchObject({ resumed: SESSIONS })
       await waitUntil(() => existsSync(file(dataDir)) && /^[0-9a-f-]{36}$/.test(readFileSync(file(dataDir), "utf8")), "a new storage id is written")
       expect(await node.stop()).toBe(0)
     }, 60_000)
@@ -147,47 +149,57 @@ describe("a damaged storage id", () => {
 })
 
 describe("a damaged session document", () => {
-  for (const [kind, damage] of Object.entries(damages)) {
-    test(`${kind} files of one session: the node names it, serves the others, and its SIGTERM persists every acknowledged action and exits 0`, async () => {
-      const [victim, ...healthy] = sessions as [string, ...string[]]
-      const { dataDir, damaged } = damagedCopy(`session-${kind}`, (d) => chunkFiles(d, documentOf(d, victim)), damage)
-      const node = await startNodeProcess({ port: freePort(), env: env(dataDir) })
-      const named = node.eventsOf("damaged-file")
-      expect(named.map((e) => e.file).sort()).toEqual([...damaged].sort())
-      for (const e of named) expect(e.session).toBe(victim)
-      expect(node.eventsOf("resume-failed")[0]).toMatchObject({ session: victim })
-      expect(node.eventsOf("sessions-resumed")[0]).toMatchObject({ resumed: 2, stored: 3 })
+  test("garbage, truncated and emptied files of three sessions: the node names each, serves the others, and its SIGTERM persists every acknowledged action and exits 0", async () => {
+    const kinds = Object.entries(damages)
+    const victims = sessions.slice(0, kinds.length)
+    const healthy = sessions.slice(kinds.length)
+    // One data dir, each victim's files damaged a different way.
+    const dataDir = joinPath(root, "sessions-damaged")
+    cpSync(golden, dataDir, { recursive: true })
+    const damaged = new Map<string, string>()
+    // Every victim's files found before any is damaged (finding one reads every document).
+    const files = victims.map((v) => chunkFiles(dataDir, documentOf(dataDir, v)))
+    for (const [i, [, damage]] of kinds.entries()) {
+      expect(files[i]?.length).toBeGreaterThan(0)
+      for (const f of files[i] ?? []) damaged.set(f, victims[i] as string)
+      for (const f of files[i] ?? []) damage(f)
+    }
+    const node = await startNodeProcess({ port: freePort(), env: env(dataDir) })
+    const named = node.eventsOf("damaged-file")
+    expect(named.map((e) => e.file).sort()).toEqual([...damaged.keys()].sort())
+    for (const e of named) expect(e.session).toBe(damaged.get(e.file) as string)
+    expect(node.eventsOf("resume-failed").map((e) => e.session).sort()).toEqual([...victims].sort())
+    expect(node.eventsOf("sessions-resumed")[0]).toMatchObject({ resumed: healthy.length, stored: SESSIONS })
 
-      // Actions on the healthy sessions up to the SIGTERM: every one acknowledged must survive it.
-      const acked = new Map<string, number>()
-      const clients = await Promise.all(healthy.map((id) => join<typeof counter>({ url: node.url, session: id, player: "p", backoffMs: 50, maxBackoffMs: 200 })))
-      players.push(...clients)
-      for (const c of clients) expect(c.state.total).toBe(ACTS)
-      let running = true
-      const loops = clients.map(async (c, i) => {
-        const id = healthy[i] as string
-        while (running && c.status === "open") {
-          try {
-            await c.act("inc", { by: 1 })
-            acked.set(id, (acked.get(id) ?? 0) + 1)
-          } catch {
-            break
-          }
+    // Actions on the healthy sessions up to the SIGTERM: every one acknowledged must survive it.
+    const acked = new Map<string, number>()
+    const clients = await Promise.all(healthy.map((id) => join<typeof counter>({ url: node.url, session: id, player: "p", backoffMs: 50, maxBackoffMs: 200 })))
+    players.push(...clients)
+    for (const c of clients) expect(c.state.total).toBe(ACTS)
+    let running = true
+    const loops = clients.map(async (c, i) => {
+      const id = healthy[i] as string
+      while (running && c.status === "open") {
+        try {
+          await c.act("inc", { by: 1 })
+          acked.set(id, (acked.get(id) ?? 0) + 1)
+        } catch {
+          break
         }
-      })
-      await waitUntil(() => healthy.every((id) => (acked.get(id) ?? 0) >= 50), "each healthy session has 50 more acknowledged actions", { timeoutMs: 30_000 })
-      const code = await node.stop()
-      running = false
-      for (const c of clients) c.close()
-      await Promise.all(loops)
-      expect(code).toBe(0)
-      expect(node.eventsOf("stopped")[0]?.unreadable).toMatchObject([{ session: victim }])
+      }
+    })
+    await waitUntil(() => healthy.every((id) => (acked.get(id) ?? 0) >= 50), "each healthy session has 50 more acknowledged actions", { timeoutMs: 30_000 })
+    const code = await node.stop()
+    running = false
+    for (const c of clients) c.close()
+    await Promise.all(loops)
+    expect(code).toBe(0)
+    expect((node.eventsOf("stopped")[0]?.unreadable ?? []).map((u) => u.session).sort()).toEqual([...victims].sort())
 
-      const again = await startNodeProcess({ port: freePort(), env: env(dataDir) })
-      for (const id of healthy) expect(await totalOf(again, id)).toBeGreaterThanOrEqual(ACTS + (acked.get(id) ?? 0))
-      expect(await again.stop()).toBe(0)
-    }, 90_000)
-  }
+    const again = await startNodeProcess({ port: freePort(), env: env(dataDir) })
+    for (const id of healthy) expect(await totalOf(again, id)).toBeGreaterThanOrEqual(ACTS + (acked.get(id) ?? 0))
+    expect(await again.stop()).toBe(0)
+  }, 90_000)
 })
 
 describe("a damaged session document on a clustered node", () => {
