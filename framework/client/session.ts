@@ -194,8 +194,9 @@ export class GameSession<G extends AnyGame = AnyGame> {
     if (frame.length > MAX_FRAME_BYTES)
       return Promise.reject(new ActionError("frame_too_large", `action ${name} is ${frame.length} bytes, over the ${MAX_FRAME_BYTES}-byte limit`))
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { id, frame, resolve, reject })
-      if (this.#status === "open") this.#ws?.send(frame)
+      const p = { id, frame, resolve, reject }
+      this.#pending.set(id, p)
+      if (this.#status === "open") this.#ws?.send(this.#frameOf(p))
     })
   }
 
@@ -229,6 +230,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
   close(): void {
     this.#setStatus("closed")
     clearTimeout(this.#retry)
+    clearTimeout(this.#resendTimer)
     clearInterval(this.#watch)
     this.#ws?.close(CloseCode.normal, "client closed")
     for (const p of this.#pending.values()) p.reject(new ActionError("closed", "the connection was closed before the action was acknowledged"))
@@ -294,7 +296,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
         this.#setNotice(null)
         this.#setStatus("open")
         // Everything not acknowledged goes again, in order; the server answers repeats from its ledger.
-        for (const p of this.#pending.values()) this.#ws?.send(p.frame)
+        for (const p of this.#pending.values()) this.#ws?.send(this.#frameOf(p))
         this.#joined?.resolve()
         this.#joined = undefined
         return
@@ -309,6 +311,11 @@ export class GameSession<G extends AnyGame = AnyGame> {
         for (const a of msg.a ?? []) {
           const p = this.#pending.get(a.i)
           if (!p) continue
+          // An earlier action was lost on the way (it is still pending here): it goes again first, then this one.
+          if (!a.ok && a.c === "out_of_order") {
+            this.#resendSoon()
+            continue
+          }
           this.#pending.delete(a.i)
           if (a.ok) p.resolve(a.v)
           else p.reject(new ActionError(a.c, a.m))
@@ -338,7 +345,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
         const p = typeof msg.ref === "number" ? this.#pending.get(msg.ref) : undefined
         if (p && msg.code === "rate_limited") {
           // The node dropped the frame unread: send it again a little later (the id keeps it exactly-once).
-          setTimeout(() => this.#pending.has(p.id) && this.#status === "open" && this.#ws?.send(p.frame), 100 + Math.random() * 100)
+          setTimeout(() => this.#pending.has(p.id) && this.#status === "open" && this.#ws?.send(this.#frameOf(p)), 100 + Math.random() * 100)
           return
         }
         if (p) {
@@ -358,6 +365,29 @@ export class GameSession<G extends AnyGame = AnyGame> {
       case "pong":
         return
     }
+  }
+
+  /**
+   * An action's frame as sent now. `p` names the action still pending before
+   * it, which the node must have applied first: if its frame was lost on the
+   * way (a relay cut, a rate limit), applying this one first would make that
+   * one's resend look like a repeat, answered and never applied.
+   */
+  #frameOf(p: Pending): string {
+    let prev = 0
+    for (const id of this.#pending.keys()) if (id < p.id && id > prev) prev = id
+    return prev ? `${p.frame.slice(0, -1)},"p":${prev}}` : p.frame
+  }
+
+  #resendTimer: ReturnType<typeof setTimeout> | undefined
+  /** Once, shortly: every pending action again, oldest first (the node answers repeats from its ledger). */
+  #resendSoon(): void {
+    if (this.#resendTimer !== undefined) return
+    this.#resendTimer = setTimeout(() => {
+      this.#resendTimer = undefined
+      if (this.#status !== "open") return // a join resends them anyway
+      for (const p of this.#pending.values()) this.#ws?.send(this.#frameOf(p))
+    }, 50 + Math.random() * 50)
   }
 
   #onClose(ws: WebSocket, code: number, reason: string): void {

@@ -740,6 +740,14 @@ export class BatonNode {
       if (h.queued.length >= MAX_QUEUED) return sendError(link, "unavailable", `session ${h.id} is waiting (${h.currentNotice?.message ?? "moving"}); try again`, msg.id)
       return void h.queued.push({ link, msg })
     }
+    // The client's action before this one is not applied yet: its frame was lost on the way (a relay
+    // cut, a rate limit) and comes again. Applied first, this one would make that resend look like a
+    // repeat: answered, never applied. Refused unrecorded; the SDK sends its pending actions again, in order.
+    if (msg.p !== undefined && msg.p >= msg.id) return sendError(link, "bad_request", "act: p must name an earlier action", msg.id)
+    if (msg.p !== undefined && msg.p > h.session.appliedSeq(st.client)) {
+      h.ack(link, { i: msg.id, ok: false, c: "out_of_order", m: `action ${msg.id} came before action ${msg.p}, which is not applied yet: send them in order` })
+      return this.#markDirty(h)
+    }
     const started = this.clock.monotonic()
     const out = this.#hideGameError(h.session.act({ player: st.player, client: st.client, id: msg.id, name: msg.name, input: msg.input, now: this.#now() }), h.id)
     this.#seen.action((this.clock.monotonic() - started) / 1000, out.ok ? undefined : out.code)

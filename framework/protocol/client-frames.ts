@@ -10,6 +10,8 @@ const schemas = {
   act: v.object({
     t: v.literal("act"),
     id: v.pipe(v.number(), v.safeInteger(), v.minValue(1)),
+    /** The client's action pending before this one: the node applies this one only after it. */
+    p: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(1))),
     name: id,
     input: v.optional(v.unknown()),
   }),

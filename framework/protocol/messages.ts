@@ -4,7 +4,7 @@ import type { PatchOp } from "./patch.ts"
 export type ClientMessage =
   /** Takes (or retakes) a seat. `client` is a random id of the SDK instance: action ids are counted per client. */
   | { t: "join"; session: string; player?: string; client: string; token?: string }
-  | { t: "act"; id: number; name: string; input?: unknown }
+  | { t: "act"; id: number; name: string; input?: unknown; p?: number }
   | { t: "leave" }
   | { t: "ping"; n?: number }
 
@@ -75,6 +75,7 @@ export type ErrorCode =
   | "unauthorized"
   | "internal"
   | "rate_limited"
+  | "out_of_order"
 
 /** WebSocket close codes of the player protocol (4000-4999 are the application's). */
 export const CloseCode = {

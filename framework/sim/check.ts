@@ -1,7 +1,7 @@
 import type { ActionSeen, World } from "./world.ts"
 
 export interface Violation {
-  invariant: "exactly-once" | "one-owner" | "owned" | "timers" | "membership" | "answered" | "uncaught"
+  invariant: "exactly-once" | "one-owner" | "owned" | "timers" | "membership" | "answered" | "answer" | "uncaught"
   detail: string
 }
 
@@ -14,7 +14,9 @@ export interface Violation {
  * - owned: every session runs on exactly one live node at the end;
  * - timers: each session's timer beat during the quiet end of the run;
  * - membership: live nodes' views agree once the network healed;
- * - answered: every action sent before the quiet end was answered.
+ * - answered: every action sent before the quiet end was answered;
+ * - answer: every acknowledgement carried the action's value (a resend after
+ *   a move must get the original answer back, never a bare "ok").
  */
 export function checkEnd(world: World, beatsAtQuiet: Map<string, number>, quietFrom: number): Violation[] {
   const out: Violation[] = []
@@ -37,6 +39,7 @@ export function checkEnd(world: World, beatsAtQuiet: Map<string, number>, quietF
     for (const [id, n] of count) if (n > 1) out.push({ invariant: "exactly-once", detail: `${session}: action ${id} applied ${n} times` })
     const positions = new Map<number, string>()
     for (const a of bySession.get(session) ?? []) {
+      if (a.ackedAt !== undefined && typeof a.position !== "number") out.push({ invariant: "answer", detail: `${session}: ${a.id} was acknowledged without its value (${JSON.stringify(a.position)})` })
       if (a.position === undefined) continue
       const other = positions.get(a.position)
       if (other) out.push({ invariant: "one-owner", detail: `${session}: position ${a.position} acknowledged to ${other} and ${a.id}` })

@@ -1,6 +1,6 @@
 import "./no-native-cbor.ts"
 import { ImmutableString } from "@automerge/automerge"
-import { idProblem, type SessionRecord } from "../game/index.ts"
+import { idProblem, type LedgerResult, type SessionRecord } from "../game/index.ts"
 import { applyPatch, type PatchOp } from "../protocol/index.ts"
 import { fromAutomerge } from "./automerge-json.ts"
 
@@ -45,12 +45,13 @@ export interface SessionCopy {
 
 /**
  * The stored form of a record: a client's ledger keeps its action counter
- * (`seq`: what makes a resend after a restart or a failover exactly-once) and
- * the refusals in its window, as one JSON string that changes only when an
- * action is refused. The answers of successful actions stay out of the
- * document: they churn with every action. A resend of an applied action is
- * then answered `ok` without its value; a handoff carries the whole record,
- * answers included.
+ * (`seq`: what makes a resend after a restart or a failover exactly-once),
+ * the refusals in its window as one JSON string that changes only when an
+ * action is refused, and the values of its successful actions in the window
+ * keyed by action id. A checkpoint's diff then adds the new answers and drops
+ * the ones that left the window, a few small ops: each answer travels with
+ * the change it belongs to, so a resend after a restart, a handoff or a
+ * failover gets the original value back, never a bare `ok`.
  */
 interface StoredLedger {
   player: string
@@ -58,6 +59,8 @@ interface StoredLedger {
   at: number
   /** JSON of the refused answers in the window. */
   x: string
+  /** The successful answers in the window: action id → value (null: none). Absent in documents of older versions. */
+  ok?: Record<string, unknown>
 }
 
 const storedLedgers = new WeakMap<object, StoredLedger>()
@@ -68,7 +71,9 @@ export function toStored(record: SessionRecord): SessionRecord {
     // Unchanged ledgers are the same objects (structural sharing): convert each once.
     let stored = storedLedgers.get(ledger)
     if (!stored) {
-      stored = { player: ledger.player, seq: ledger.seq, at: ledger.at, x: JSON.stringify(ledger.results.filter((r) => !r[1])) }
+      const ok: Record<string, unknown> = {}
+      for (const r of ledger.results) if (r[1]) ok[r[0]] = r[2] ?? null
+      stored = { player: ledger.player, seq: ledger.seq, at: ledger.at, x: JSON.stringify(ledger.results.filter((r) => !r[1])), ok }
       storedLedgers.set(ledger, stored)
     }
     clients[id] = stored
@@ -82,9 +87,22 @@ export function fromStored(record: SessionRecord): SessionRecord {
     if (idProblem(id)) continue // a document from a peer or a disk: no key of it may reach a prototype
     const l = raw as unknown as StoredLedger | string
     if (typeof l === "string") clients[id] = JSON.parse(l)
-    else clients[id] = { player: l.player, seq: l.seq, at: l.at, results: l.x ? JSON.parse(l.x) : [] }
+    else clients[id] = { player: l.player, seq: l.seq, at: l.at, results: resultsOf(l) }
   }
   return { ...record, clients }
+}
+
+/** A stored ledger's answers, refusals and successes, in action order (its keys came from a document: only whole ids count). */
+function resultsOf(l: StoredLedger): LedgerResult[] {
+  const refused: LedgerResult[] = l.x ? JSON.parse(l.x) : []
+  const ok: LedgerResult[] = []
+  if (l.ok && typeof l.ok === "object")
+    for (const [k, value] of Object.entries(l.ok)) {
+      const id = Number(k)
+      if (Number.isSafeInteger(id) && id >= 1 && String(id) === k) ok.push([id, true, value ?? null])
+    }
+  if (ok.length === 0) return refused
+  return [...refused, ...ok].sort((a, b) => a[0] - b[0])
 }
 
 /** The initial value of a new document holding `stored` (a record in stored form). */

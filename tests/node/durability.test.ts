@@ -27,7 +27,7 @@ const WINDOW = 4
  * and no live replica; the node is SIGKILLed at random moments (after a
  * random number of acknowledged actions) and restarted on the same data dir
  * and port. Every action a player saw acknowledged must be in the state
- * afterwards, and no action may be applied twice.
+ * afterwards, with the value it returned, and no action may be applied twice.
  */
 async function killUnderLoad(env: Record<string, string>, kills: number, seed: number): Promise<{ acked: number; applied: number }> {
   const dir = mkdtempSync(joinPath(tmpdir(), "baton-durable-"))
@@ -38,6 +38,8 @@ async function killUnderLoad(env: Record<string, string>, kills: number, seed: n
   const { id } = await createSession({ url: node.url, game: "journal" })
   const acked: string[] = []
   const failures: unknown[] = []
+  /** Acks whose value was not the action's own (a resend after a restart answered without it). */
+  const wrongValues: { n: string; value: unknown }[] = []
   let stopped = false
   const players = await Promise.all(
     Array.from({ length: PLAYERS }, (_, i) => join<typeof journal>({ url: node.url, session: id, player: `p${i}`, backoffMs: 20, maxBackoffMs: 200 })),
@@ -49,7 +51,10 @@ async function killUnderLoad(env: Record<string, string>, kills: number, seed: n
     for (let k = 0; !stopped && k < 50_000; k++) {
       const n = `p${i}:${k}`
       const sent: Promise<void> = p.act("add", { n }).then(
-        () => void acked.push(n),
+        (value) => {
+          acked.push(n)
+          if (value !== n) wrongValues.push({ n, value })
+        },
         (error) => void failures.push(error),
       )
       const done = sent.finally(() => inflight.delete(done))
@@ -72,6 +77,8 @@ async function killUnderLoad(env: Record<string, string>, kills: number, seed: n
   stopped = true
   await Promise.all(loops)
   expect(failures).toEqual([])
+  // Each answer is on disk with its action: a resend after the restart gets the original value.
+  expect(wrongValues).toEqual([])
   const observer = await join<typeof journal>({ url: node.url, session: id, player: "observer" })
   sessions.push(observer as unknown as GameSession)
   const entries = observer.state.entries

@@ -43,6 +43,26 @@ describe("player protocol over a real WebSocket", () => {
     b.close()
   })
 
+  test("an action whose earlier one (p) is not applied yet is refused out_of_order, unapplied; sent in order, each applies once with its own answer", async () => {
+    // The simulator's seeds 3002 and 1035: an action frame lost in a relay cut, the next one applied
+    // first, and the lost one's resend answered as a repeat: acknowledged, never applied.
+    const a = await RawSocket.open(node.url)
+    a.send(join("otto"))
+    await a.next((f) => f.t === "joined")
+    a.send({ t: "act", id: 1, name: "inc", input: { by: 1 } })
+    const base = ((await a.next((f) => f.a?.some((x: { i: number }) => x.i === 1))).a[0].v as number) - 1
+    a.send({ t: "act", id: 3, p: 2, name: "inc", input: { by: 4 } })
+    expect((await a.next((f) => f.a?.some((x: { i: number }) => x.i === 3))).a[0]).toMatchObject({ i: 3, ok: false, c: "out_of_order" })
+    a.send({ t: "act", id: 2, p: 1, name: "inc", input: { by: 2 } })
+    expect((await a.next((f) => f.a?.some((x: { i: number }) => x.i === 2))).a[0]).toEqual({ i: 2, ok: true, v: base + 3 })
+    a.send({ t: "act", id: 3, p: 2, name: "inc", input: { by: 4 } })
+    expect((await a.next((f) => f.a?.some((x: { i: number }) => x.i === 3))).a[0]).toEqual({ i: 3, ok: true, v: base + 7 })
+    // A p that is not before its own id is a bad frame, said so.
+    a.send({ t: "act", id: 4, p: 4, name: "inc", input: { by: 1 } })
+    expect(await a.next((f) => f.t === "error" && f.ref === 4)).toMatchObject({ code: "bad_request" })
+    a.close()
+  })
+
   test("a resent action id is applied once and answered the same", async () => {
     const a = await RawSocket.open(node.url)
     a.send(join("rita"))

@@ -49,11 +49,15 @@ describe("the simulator", () => {
   //        simulator now injects a fault only once the cluster recovered from the last.
   // 7043 (slow-disk,crash,power-off): the quiet end started 2 s after a power-off, before its players
   //        could notice (the SDK's liveness timeout): it now starts no sooner than 12.5 s after one.
+  // 3002, 1035 (--active 8000): an action frame lost in a cut relay (or dropped), the next one applied
+  //        first, and the lost one's resend answered as a repeat: acknowledged, never applied. Found by
+  //        the "answer" invariant (the ack carried no value); act frames now name the action before (p).
   test.each([
-    ["2,5,11,15", ""],
-    ["7034,7043", "slow-disk,crash,power-off"],
-  ])("regression seeds %s %s hold every invariant", async (seeds, faults) => {
-    const r = await sim(["--seed", seeds, "--active", "20000", "--workers", "2", ...(faults ? ["--faults", faults] : [])])
+    ["2,5,11,15", "", "20000"],
+    ["7034,7043", "slow-disk,crash,power-off", "20000"],
+    ["1035,3002", "", "8000"],
+  ])("regression seeds %s %s (active %s ms) hold every invariant", async (seeds, faults, active) => {
+    const r = await sim(["--seed", seeds, "--active", active, "--workers", "2", ...(faults ? ["--faults", faults] : [])])
     const n = seeds.split(",").length
     expect(r.out).toContain(`${n} seeds (${seeds.split(",").join(", ")}): ${n} passed, 0 failed`)
     expect(r.code).toBe(0)

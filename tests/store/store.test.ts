@@ -31,7 +31,7 @@ async function open(opts: Partial<Parameters<typeof Store.open>[0]> = {}): Promi
   return store
 }
 
-/** The record as the store keeps it: success answers leave the ledger (only seq and refusals are stored). */
+/** The record as documents of older versions kept it: success answers left the ledger (only seq and refusals were stored). */
 function withoutAnswers(record: Session["record"]): Session["record"] {
   const clients = Object.fromEntries(Object.entries(record.clients).map(([id, l]) => [id, { ...l, results: l.results.filter((r) => !r[1]) }]))
   return { ...record, clients }
@@ -48,11 +48,45 @@ describe("session documents", () => {
       st.writeCheckpoints()
     }
     const copy = Store.fromBytes(st.saveNow(s.record))
-    expect(copy.record).toEqual(withoutAnswers(s.record))
+    expect(copy.record).toEqual(s.record)
     expect(copy.record.state).toEqual({ total: 40, players: { p0: { count: 10 }, p1: { count: 10 }, p2: { count: 10 }, p3: { count: 10 } } })
     expect(copy.epoch).toBe(1)
     // The ledger's counter survives: a resend of an applied action is recognised after a move.
     expect(copy.record.clients.c0?.seq).toBe(10)
+  })
+
+  test("an action's answer travels with its checkpoint: a resend to a session resumed from the document gets the original value", async () => {
+    const st = await open()
+    const s = played(2, 0)
+    st.create(s.record, "n1")
+    const answers: unknown[] = []
+    for (let i = 0; i < 100; i++) {
+      const out = s.act({ player: `p${i % 2}`, client: `c${i % 2}`, id: Math.floor(i / 2) + 1, name: "inc", input: { by: 1 }, now: T0 + i })
+      answers.push(out.ok ? out.value : out.code)
+      if (i % 7 === 0) {
+        st.checkpoint(s.record)
+        st.writeCheckpoints()
+      }
+    }
+    // A refusal in the window too: its answer is kept beside the successes.
+    const refused = s.act({ player: "p0", client: "c0", id: 51, name: "inc", input: { by: 99 }, now: T0 + 100 })
+    expect(refused.ok).toBe(false)
+    const moved = Session.resume(counter, Store.fromBytes(st.saveNow(s.record)).record)
+    // Player p1's last action (id 50, total 100) and one inside the window (id 30, total 60).
+    expect(moved.act({ player: "p1", client: "c1", id: 50, name: "inc", input: { by: 1 }, now: T0 + 200 })).toMatchObject({ ok: true, value: answers[99], duplicate: true })
+    expect(moved.act({ player: "p1", client: "c1", id: 30, name: "inc", input: { by: 1 }, now: T0 + 200 })).toMatchObject({ ok: true, value: answers[59], duplicate: true })
+    expect(moved.act({ player: "p0", client: "c0", id: 51, name: "inc", input: { by: 99 }, now: T0 + 200 })).toMatchObject({ ok: false, code: (refused as { code: string }).code })
+    expect(moved.record.state.total).toBe(100)
+  })
+
+  test("a ledger's stored answers are read as whole action ids only (a document is input too)", () => {
+    const s = played(2, 4)
+    const stored = { ...s.record, clients: { c0: { player: "p0", seq: 2, at: T0, x: "[]", ok: { "1": 1, "2": 3, __proto__x: 5, "-1": 7, "1.5": 9, "01": 11 } } } }
+    const copy = Store.fromBytes(A.save(A.from(toAutomerge({ epoch: 1, at: T0, record: stored }) as Record<string, unknown>)))
+    expect(copy.record.clients.c0?.results).toEqual([
+      [1, true, 1],
+      [2, true, 3],
+    ])
   })
 
   test("a checkpoint is one automerge operation, however much of the record changed", async () => {
@@ -100,7 +134,7 @@ describe("session documents", () => {
     expect(st.entry("s1")?.doc).not.toBe(first) // rolled over to a fresh document
     // The last size is no bigger than the largest seen early on: growth is bounded, not linear.
     expect(Math.max(...sizes.slice(-5))).toBeLessThanOrEqual(Math.max(...sizes.slice(0, 10)) * 1.5)
-    expect(Store.fromBytes(st.saveNow(s.record)).record).toEqual(withoutAnswers(s.record))
+    expect(Store.fromBytes(st.saveNow(s.record)).record).toEqual(s.record)
   })
 
   test("documents of the older layout (one automerge field per value) are still read", () => {
@@ -142,7 +176,7 @@ describe("a handoff continues the document", () => {
       const merged = A.merge(A.load<SessionDoc>(b.saveNow(moved.record)), A.load<SessionDoc>(a.saveNow(s.record)))
       const copy = readSessionDoc(merged)
       expect(copy?.epoch).toBe(2)
-      expect(copy?.record).toEqual(withoutAnswers(moved.record))
+      expect(copy?.record).toEqual(moved.record)
       // Bytes that do not end at the record handed over are refused (the target starts a fresh document).
       expect(b.continueFrom({ ...s.record, id: "s2", rev: 999 }, "nb", 2, bytes, url)).toBe(false)
     } finally {
