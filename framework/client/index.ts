@@ -10,7 +10,7 @@ import type { AnyGame } from "../game/define.ts"
 import type { OpenSession, SessionSummary } from "../protocol/index.ts"
 import { ActionError, GameSession, type JoinOptions } from "./session.ts"
 
-export { ActionError, GameSession, type ConnectionStatus, type JoinOptions, type Notice } from "./session.ts"
+export { ActionError, type ActionPromise, GameSession, type ConnectionStatus, type JoinOptions, type Notice } from "./session.ts"
 export type { ActionNames, InputOf, ViewOf, StateOf } from "../game/define.ts"
 
 /** Takes a seat in a session; resolves with the live session once the first view has arrived. */

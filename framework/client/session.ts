@@ -45,6 +45,18 @@ export interface Notice {
 export interface JoinOptions {
   /** The node (or front door): http(s)://host:port; in a browser, the page's origin by default. */
   url?: string
+  /**
+   * More addresses of the same cluster (nodes or front doors), tried in turn
+   * after `url` when a connection attempt fails. The SDK also learns the
+   * cluster's members from the node it joins, and tries them last.
+   */
+  urls?: string[]
+  /**
+   * An action not answered within this many ms rejects with code "timeout"
+   * and is no longer resent; it may still have been applied (default 0: wait
+   * for as long as the session lasts, resending across reconnects).
+   */
+  actTimeoutMs?: number
   /** The session's id (from `createSession` or `listSessions`). */
   session: string
   /** This player's id. Remember it to get your seat back later. */
@@ -76,6 +88,12 @@ interface Pending {
   resolve(value: unknown): void
   reject(error: ActionError): void
 }
+
+/** What `act` returns: the answer to come, and the action's id (per client, counting up from 1; 0: never sent). */
+export type ActionPromise<T = unknown> = Promise<T> & { readonly id: number }
+
+/** A server's reconnect hint older than this is not worth trying first: the cluster may have moved on. */
+const HINT_TTL_MS = 10_000
 
 /** Close codes after which reconnecting would only repeat the failure. */
 const FINAL_CLOSES = new Set<number>([CloseCode.protocolAbuse, CloseCode.sessionGone, CloseCode.unsupportedData, CloseCode.tooLarge, CloseCode.unauthorized])
@@ -109,10 +127,18 @@ export class GameSession<G extends AnyGame = AnyGame> {
   #attempt = 0
   #retry: ReturnType<typeof setTimeout> | undefined
   #joined: { resolve(): void; reject(e: ActionError): void } | undefined
-  /** Where the server said to go next (the session's new owner, the node's peers); tried before the base URL. */
-  #hints: string[] = []
+  /** Where the server said to go next (the session's new owner, the node's peers); tried first while fresh. */
+  #hints: { url: string; at: number }[] = []
+  /** The addresses given (url, then urls), as WebSocket URLs. */
+  #bases: string[] = []
+  /** The cluster's members as the last node joined listed them (WebSocket URLs). */
+  #learned: string[] = []
+  /** Which address the next attempt uses (advanced when an attempt fails). */
+  #turn = 0
+  /** The connection that got a "joined": a close of any other one was a failed attempt. */
+  #joinedWs: WebSocket | undefined
   #lostTries = 0
-  #opts: Required<Omit<JoinOptions, "url" | "WebSocket" | "token">> & { wsUrl: string; WebSocket: typeof WebSocket; token?: JoinOptions["token"] }
+  #opts: Required<Omit<JoinOptions, "url" | "urls" | "WebSocket" | "token">> & { WebSocket: typeof WebSocket; token?: JoinOptions["token"] }
 
   /** Prefer `join(opts)`, which also connects; after `new`, call `start()`. Throws without a `url` outside a browser. */
   constructor(opts: JoinOptions) {
@@ -128,10 +154,11 @@ export class GameSession<G extends AnyGame = AnyGame> {
       backoffMs: opts.backoffMs ?? 100,
       maxBackoffMs: opts.maxBackoffMs ?? 5000,
       livenessMs: opts.livenessMs ?? 10_000,
-      wsUrl: toWsUrl(base),
+      actTimeoutMs: opts.actTimeoutMs ?? 0,
       WebSocket: Impl,
       token: opts.token,
     }
+    this.#bases = [...new Set([base, ...(opts.urls ?? [])].map(toWsUrl))]
   }
 
   /** The player's view of the state; a new object wherever something changed. */
@@ -187,17 +214,34 @@ export class GameSession<G extends AnyGame = AnyGame> {
    * ActionError (invalid input, a game rule, a closed session). Survives
    * reconnects: it is resent until acknowledged and applied once.
    */
-  act<K extends ActionNames<G>>(name: K, ...input: undefined extends InputOf<G, K> ? [input?: InputOf<G, K>] : [input: InputOf<G, K>]): Promise<unknown> {
-    if (this.#status === "closed") return Promise.reject(new ActionError("closed", "this session connection is closed"))
-    const id = this.#nextId++
-    const frame = JSON.stringify({ t: "act", id, name, input: input[0] } satisfies ClientMessage)
+  act<K extends ActionNames<G>>(name: K, ...input: undefined extends InputOf<G, K> ? [input?: InputOf<G, K>] : [input: InputOf<G, K>]): ActionPromise {
+    if (this.#status === "closed") return withId(Promise.reject(new ActionError("closed", "this session connection is closed")), 0)
+    const frame = JSON.stringify({ t: "act", id: this.#nextId, name, input: input[0] } satisfies ClientMessage)
     if (frame.length > MAX_FRAME_BYTES)
-      return Promise.reject(new ActionError("frame_too_large", `action ${name} is ${frame.length} bytes, over the ${MAX_FRAME_BYTES}-byte limit`))
-    return new Promise((resolve, reject) => {
-      const p = { id, frame, resolve, reject }
+      return withId(Promise.reject(new ActionError("frame_too_large", `action ${name} is ${frame.length} bytes, over the ${MAX_FRAME_BYTES}-byte limit`)), 0)
+    const id = this.#nextId++
+    const timeoutMs = this.#opts.actTimeoutMs
+    const answer = new Promise((resolve, reject) => {
+      const timer = timeoutMs > 0 ? setTimeout(() => this.#giveUp(id, timeoutMs), timeoutMs) : undefined
+      const done = () => timer !== undefined && clearTimeout(timer)
+      const p: Pending = {
+        id,
+        frame,
+        resolve: (v) => (done(), resolve(v)),
+        reject: (e) => (done(), reject(e)),
+      }
       this.#pending.set(id, p)
       if (this.#status === "open") this.#ws?.send(this.#frameOf(p))
     })
+    return withId(answer, id)
+  }
+
+  /** actTimeoutMs passed: the action stops being resent; whether the node applied it is not known here. */
+  #giveUp(id: number, ms: number): void {
+    const p = this.#pending.get(id)
+    if (!p) return
+    this.#pending.delete(id)
+    p.reject(new ActionError("timeout", `action ${id} was not answered within ${ms} ms; it is no longer resent and may or may not have been applied`))
   }
 
   /** Calls `fn` after every change of the view. Returns the unsubscribe function. */
@@ -237,9 +281,18 @@ export class GameSession<G extends AnyGame = AnyGame> {
     this.#pending.clear()
   }
 
-  async #connect(): Promise<void> {
+  /** Where the next attempt goes: a fresh hint from the server, else the addresses in turn (the given ones, then the learned members). */
+  #nextUrl(): string {
+    const now = Date.now()
+    this.#hints = this.#hints.filter((h) => now - h.at < HINT_TTL_MS)
     const hint = this.#hints.shift()
-    let url = hint ? toWsUrl(hint) : this.#opts.wsUrl
+    if (hint) return hint.url
+    const all = [...this.#bases, ...this.#learned.filter((u) => !this.#bases.includes(u))]
+    return all[this.#turn % all.length] as string
+  }
+
+  async #connect(): Promise<void> {
+    let url = this.#nextUrl()
     const token = typeof this.#opts.token === "function" ? await this.#opts.token() : this.#opts.token
     if (token) url += `?token=${encodeURIComponent(token)}`
     if (this.#status === "closed") return
@@ -287,6 +340,8 @@ export class GameSession<G extends AnyGame = AnyGame> {
     switch (msg.t) {
       case "joined": {
         this.#attempt = 0
+        this.#joinedWs = this.#ws
+        if (msg.nodes) this.#learned = msg.nodes.filter((u) => typeof u === "string" && /^(https?|wss?):\/\//.test(u)).map(toWsUrl)
         this.#lostTries = 0
         this.#seat = msg.seat
         this.#rev = msg.rev
@@ -359,7 +414,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
         return
       case "reconnect":
         // The node is going away or the session moved; its close (1001/4010) follows and we reconnect then.
-        this.#hints = [...(msg.urls ?? [])]
+        this.#hints = (msg.urls ?? []).map((u) => ({ url: toWsUrl(u), at: Date.now() }))
         return
       case "left":
       case "pong":
@@ -397,6 +452,8 @@ export class GameSession<G extends AnyGame = AnyGame> {
       return
     }
     this.#setStatus("reconnecting")
+    // An attempt that never joined failed where it went: the next one tries the next address.
+    if (ws !== this.#joinedWs) this.#turn++
     // A hint from the server is worth trying at once; otherwise back off.
     const delay = this.#hints.length > 0 && this.#attempt === 0 ? 0 : Math.min(this.#opts.maxBackoffMs, this.#opts.backoffMs * 2 ** this.#attempt++)
     this.#retry = setTimeout(() => void this.#connect(), delay * (0.8 + Math.random() * 0.4))
@@ -441,4 +498,8 @@ function toWsUrl(base: string): string {
 function randomId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(9))
   return btoa(String.fromCharCode(...bytes)).replace(/[+/=]/g, (c) => (c === "+" ? "-" : c === "/" ? "_" : ""))
+}
+
+function withId<T>(promise: Promise<T>, id: number): ActionPromise<T> {
+  return Object.assign(promise, { id })
 }

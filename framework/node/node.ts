@@ -670,6 +670,7 @@ export class BatonNode {
       seq: Object.hasOwn(r.clients, msg.client) && r.clients[msg.client]?.player === player ? h.session.appliedSeq(msg.client) : 0,
       status: r.status,
       result: r.result ?? undefined,
+      nodes: this.#role?.cluster.ready().map((m) => m.url),
     })
     const notice = h.currentNotice
     if (notice) send(link, { t: "notice", ...notice })

@@ -26,6 +26,8 @@ export type ServerMessage =
       seq: number
       status: SessionStatus
       result?: unknown
+      /** The cluster's ready members, as the joined node lists them: where to reconnect if this node is lost. */
+      nodes?: string[]
     }
   /** A delta of the player's view (`d`), acks of its actions (`a`) and events (`e`), all as of `rev`. */
   | { t: "u"; rev: number; d?: PatchOp[]; a?: Ack[]; e?: GameEvent[]; status?: SessionStatus; result?: unknown }

@@ -3,7 +3,7 @@ import { rngOver, seedRng } from "baton"
 import { ActionError, createSession, type GameSession, join, listSessions } from "baton/client"
 import type counter from "../../app/games/counter.ts"
 import type notes from "../fixtures/app/notes.ts"
-import { type NodeProcess, startNodeProcess, stopAllNodes } from "../support/node-process.ts"
+import { freePort, type NodeProcess, startNodeProcess, stopAllNodes } from "../support/node-process.ts"
 import { TcpProxy } from "../support/proxy.ts"
 import { waitUntil } from "../support/wait.ts"
 
@@ -107,6 +107,37 @@ describe("client SDK against a real node", () => {
     // A seated player coming back gets its seat, even when the session is full.
     const again = await seat(id, "p2")
     expect(again.seat).toBe(1)
+  })
+
+  test("several addresses: a dead first one is passed over; each action has its id", async () => {
+    const { id } = await createSession({ url: node.url, game: "counter" })
+    const dead = `http://127.0.0.1:${freePort()}`
+    const a = await join<typeof counter>({ url: dead, urls: [node.url], session: id, player: "ada", backoffMs: 20, maxBackoffMs: 200 })
+    open.push(a as unknown as GameSession)
+    const first = a.act("inc", { by: 1 })
+    const second = a.act("inc", { by: 2 })
+    expect([first.id, second.id]).toEqual([1, 2])
+    expect(await Promise.all([first, second])).toEqual([1, 3])
+  })
+
+  test("actTimeoutMs: an action not answered in time rejects with code timeout and is not resent", async () => {
+    const proxy = new TcpProxy(node.port)
+    try {
+      const { id } = await createSession({ url: node.url, game: "counter" })
+      const a = await join<typeof counter>({ url: proxy.url, session: id, player: "ada", backoffMs: 20, maxBackoffMs: 200, actTimeoutMs: 300 })
+      open.push(a as unknown as GameSession)
+      expect(await a.act("inc", { by: 1 })).toBe(1)
+      proxy.stop() // nowhere to reconnect to: the next action waits
+      await waitUntil(() => a.status === "reconnecting", "the SDK sees the connection gone")
+      const late = a.act("inc", { by: 5 })
+      const error = (await late.catch((e) => e)) as ActionError
+      expect(error).toBeInstanceOf(ActionError)
+      expect(error.code).toBe("timeout")
+      expect(error.message).toContain(`action ${late.id}`)
+      expect(a.pendingCount).toBe(0)
+    } finally {
+      proxy.stop()
+    }
   })
 
   test("reconnects by itself after the network drops and applies every action exactly once", async () => {
