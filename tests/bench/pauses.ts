@@ -46,7 +46,8 @@ export interface PausesResult {
   players: number
   hog: boolean
   steadyMs: Summary
-  drain: { ms: number; relayed: Summary; ownPlayersBackMs: Summary }
+  /** handoffPauseMs: what the drained node measured, per session, from freezing it to its new owner taking it (its "drained" event). */
+  drain: { ms: number; handoffPauseMs: { p50: number; p99: number }; relayed: Summary; ownPlayersBackMs: Summary }
   crash: { sessions: number; survivorsBackMs: Summary }
   acked: number
   lost: number
@@ -116,7 +117,9 @@ export async function measurePauses(sessions = 24, paceMs = 50, hog = false, log
     const relayed = ackTimes(drainFrom, drainTo, (p) => p.slot !== drained)
     await waitUntil(() => players.filter((p) => p.slot === drained).every((p) => p.acks.some((a) => a.sent >= drainFrom)), "the drained node's players act again", { timeoutMs: 30_000 }).catch(() => {})
     const ownBackNow = players.filter((p) => p.slot === drained).map((p) => (p.acks.find((a) => a.sent >= drainFrom)?.at ?? Number.NaN) - drainFrom)
-    log(`drain of slot ${drained}: ${Math.round(drainTo - drainFrom)} ms; relayed ${JSON.stringify(summary(relayed))}; own players back ${JSON.stringify(summary(ownBackNow))}`)
+    const [ev] = c.nodes[drained]!.eventsOf("drained")
+    const handoffPause = { p50: ev?.pauseP50 ?? Number.NaN, p99: ev?.pauseP99 ?? Number.NaN }
+    log(`drain of slot ${drained}: ${Math.round(drainTo - drainFrom)} ms, handoff pause ${JSON.stringify(handoffPause)}; relayed ${JSON.stringify(summary(relayed))}; own players back ${JSON.stringify(summary(ownBackNow))}`)
 
     // The crash.
     await waitUntil(async () => (await registryOwners(c.live[0]!.url)).size >= sessions, "the registry settles", { timeoutMs: 10_000 })
@@ -146,7 +149,7 @@ export async function measurePauses(sessions = 24, paceMs = 50, hog = false, log
       players: players.length,
       hog,
       steadyMs: summary(steady),
-      drain: { ms: Math.round(drainTo - drainFrom), relayed: summary(relayed), ownPlayersBackMs: summary(ownBackNow) },
+      drain: { ms: Math.round(drainTo - drainFrom), handoffPauseMs: handoffPause, relayed: summary(relayed), ownPlayersBackMs: summary(ownBackNow) },
       crash: { sessions: theirs.size, survivorsBackMs: summary(back) },
       acked: players.reduce((n, p) => n + p.acks.length, 0),
       lost,

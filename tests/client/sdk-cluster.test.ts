@@ -1,28 +1,68 @@
-import { afterAll, describe, expect, test } from "bun:test"
-import { createSession, type GameSession, join } from "baton/client"
+import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { resolve } from "node:path"
+import { createSession, type GameSession, join } from "baton/client"
 import type tally from "../fixtures/app/tally.ts"
 import { TestCluster } from "../support/cluster.ts"
 import { waitUntil } from "../support/wait.ts"
 
-let cluster: TestCluster | undefined
+/** Players of a 3-node cluster ("replicated" tally sessions) through the faults of issue 15's chaos runs. */
+let c: TestCluster
 const open: GameSession[] = []
+beforeAll(async () => {
+  c = await TestCluster.start(3, {}, resolve(import.meta.dir, "../fixtures/app"))
+})
 afterAll(async () => {
   for (const s of open) s.close()
-  await cluster?.stopAll()
+  await c?.stopAll()
 })
 
+async function seat(url: string, session: string) {
+  const s = await join<typeof tally>({ url, session, player: "ada", backoffMs: 20, maxBackoffMs: 200 })
+  open.push(s as unknown as GameSession)
+  return s
+}
+
+/** The session's owner as `via`'s registry names it, once it does. */
+async function ownerOf(session: string, via = c.nodes[0]!): Promise<string> {
+  const entry = await waitUntil(async () => ((await (await fetch(`${via.url}/cluster/sessions/${session}`)).json()) as { entry: { owner: string } | null }).entry, "the registry names the session's owner")
+  return entry.owner
+}
+
 describe("client SDK against a cluster", () => {
+  test("players relayed through a node frozen past the failure timeout are answered again once it wakes", async () => {
+    // Issue 15's chaos run: after SIGSTOP for 8 s and SIGCONT, the players relayed through the woken
+    // node got no answer and no error for minutes (the owners had dropped the relays; it had not).
+    const frozen = c.nodes[2]!
+    const frozenId = await c.idOf(frozen)
+    const sessions: string[] = []
+    for (let i = 0; i < 16 && sessions.length < 3; i++) {
+      const { id } = await createSession({ url: c.nodes[i % 2]!.url, game: "tally" })
+      if ((await ownerOf(id, frozen)) !== frozenId) sessions.push(id)
+    }
+    expect(sessions.length).toBe(3)
+    const players = await Promise.all(sessions.map((id) => seat(frozen.url, id)))
+    for (const p of players) expect(await p.act("add", { n: 1 })).toBe(1)
+    process.kill(frozen.proc.pid, "SIGSTOP")
+    try {
+      // Past the failure timeout (3 s): the owners call it down and drop its relays.
+      await waitUntil(async () => ((await (await fetch(`${c.nodes[0]!.url}/cluster`)).json()) as { members: { id: string; up: boolean }[] }).members.some((m) => m.id === frozenId && !m.up), "the others call the frozen node down", { timeoutMs: 20_000 })
+    } finally {
+      process.kill(frozen.proc.pid, "SIGCONT")
+    }
+    expect(await Promise.all(players.map((p) => p.act("add", { n: 1 })))).toEqual([2, 2, 2])
+    for (const p of players) expect(p.status).toBe("open")
+  }, 60_000)
+
   test("a player given only its node's address learns the members and plays on after that node is SIGKILLed", async () => {
     // Issue 15: the SDK took one URL and waited for that address to come back (7-13 s in the chaos runs).
-    const c = (cluster = await TestCluster.start(3, {}, resolve(import.meta.dir, "../fixtures/app")))
-    const [first] = c.nodes
-    const { id } = await createSession({ url: first!.url, game: "tally" })
-    const entry = await waitUntil(async () => ((await (await fetch(`${first!.url}/cluster/sessions/${id}`)).json()) as { entry: { owner: string } | null }).entry, "the registry names the session's owner")
+    await c.waitConverged()
+    const { id } = await createSession({ url: c.nodes[0]!.url, game: "tally" })
     const ids = await Promise.all(c.nodes.map((n) => c.idOf(n)))
-    const owner = c.nodes[ids.indexOf(entry.owner)]!
-    const a = await join<typeof tally>({ url: owner.url, session: id, player: "ada", backoffMs: 20, maxBackoffMs: 200 })
-    open.push(a as unknown as GameSession)
+    const owner = c.nodes[ids.indexOf(await ownerOf(id))]!
+    // A session in play, not one created a moment ago: every node's registry names it. (A node whose
+    // registry has not heard of it yet answers unknown_session, and the SDK gives up after 8 of those.)
+    for (const n of c.nodes) await ownerOf(id, n)
+    const a = await seat(owner.url, id)
     expect(await a.act("add", { n: 1 })).toBe(1)
     await owner.kill()
     // "replicated": the first ack survives. The failover takes the failure timeout; the next action lands on another node.
