@@ -60,6 +60,7 @@ export function nodeOptionsFromEnv(env: Env, port: number, dev = env.BATON_DEV =
           failureMs: ms(env, "BATON_FAILURE_MS"),
           leaseMs: ms(env, "BATON_LEASE_MS"),
           linkTtlMs: num(env, "BATON_LINK_TTL_MS"),
+          rebalanceMs: ms(env, "BATON_REBALANCE_MS"),
         }
       : undefined,
   }

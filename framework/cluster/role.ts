@@ -10,6 +10,7 @@ import { ReplicaFollower } from "./follow.ts"
 import { Handoff } from "./handoff.ts"
 import type { NodePort } from "./port.ts"
 import { Relays } from "./relay.ts"
+import { Rebalancer } from "./rebalance.ts"
 import { asPublic, BatonError, clientError, type PlayerLink } from "../protocol/index.ts"
 import { SampleWindow } from "../metrics/index.ts"
 import { Replicator } from "./replication.ts"
@@ -35,6 +36,12 @@ export interface ClusterConfig {
   linkTtlMs?: number
   /** How peers are reached (the simulator's network, in tests). Default Bun's sockets. */
   transport?: Transport
+  /**
+   * At most one session moved back to where placement ranks it every this
+   * many ms, from a node above the cluster's mean once membership has been
+   * steady for a while (after a rolling deploy); 0 turns it off. Default 1,000.
+   */
+  rebalanceMs?: number
 }
 
 /**
@@ -47,6 +54,7 @@ export interface ClusterConfig {
 export class ClusterRole {
   readonly cluster: Cluster
   readonly handoff: Handoff
+  readonly rebalancer: Rebalancer
   readonly replicator: Replicator
   /** How old the changes were when a replica got them (the control-link stream). */
   readonly replicaLag = new SampleWindow(10_000)
@@ -114,6 +122,8 @@ export class ClusterRole {
       },
     }, this.replicator)
     this.relays = new Relays(this.cluster, node, (session) => this.#locate(session))
+    // Steady: no membership change for two failure timeouts (a roll's steps, a failover, settle first).
+    this.rebalancer = new Rebalancer(this.cluster, this.handoff, node, { everyMs: cfg.rebalanceMs ?? 1_000, steadyMs: 2 * (cfg.failureMs ?? 3_000) })
     this.#handleRequests()
     this.#receiveMessages()
     const reshare = () => {
@@ -131,6 +141,7 @@ export class ClusterRole {
     this.cluster.on("node-down", reshare)
     this.cluster.on("status", reshare)
     this.cluster.start()
+    this.rebalancer.start()
     // Sessions whose owner is gone or cut off are taken over once a majority agrees: asked again
     // periodically, since a majority lost in a partition comes back when it heals. The first look
     // waits for membership to settle (a whole-cluster restart from disk: owners not met yet).
@@ -315,6 +326,7 @@ export class ClusterRole {
   }
 
   stop(moved?: Record<string, string>): void {
+    this.rebalancer.stop()
     this.replicator.stop()
     this.follower.stop()
     this.cluster.clock.clearTimeout(this.#orphanTimer)

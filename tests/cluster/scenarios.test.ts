@@ -341,6 +341,37 @@ describe("rolling deploys", () => {
     })
   })
 
+  test("after a rolling deploy the sessions spread out again, one move at a time, nothing lost", async () => {
+    // A roll piles sessions onto the first node of the new version (placement prefers the newest);
+    // issue 15: a dev roll left 3 of 3 sessions on one node. The rebalancer moves them back.
+    await simulate(
+      "rebalance-after-roll",
+      async (sim) => {
+        await sim.startCluster(["a", "b", "c"])
+        const sessions: string[] = []
+        for (let i = 0; i < 12; i++) sessions.push(await sim.createSession(["a", "b", "c"][i % 3] as string))
+        for (const [i, s] of sessions.entries()) await sim.play(s, [`q${i}`], 90_000, 500)
+        await sim.run(2_000)
+        const counts = () => sim.world.live().map((p) => p.node?.sessionCount ?? 0)
+        // Roll each node to version 2, one at a time, as fast as joins allow.
+        let peak = 0
+        for (const old of [...sim.world.live()]) {
+          const fresh = sim.world.start(`${old.label}v2`, 2)
+          await sim.until(() => fresh.state === "up" && fresh.node?.status === "ready" && sim.converged(), 10_000, `${fresh.label} joins`)
+          await sim.stop(old.label)
+          peak = Math.max(peak, ...counts())
+        }
+        expect(peak).toBeGreaterThan(6) // the roll did pile them up: the first new node took more than half
+        // Steady for two failure timeouts, then at most one move per node per second.
+        await sim.until(() => Math.max(...counts()) <= 5, 60_000, "every node runs at most 5 of the 12 sessions")
+        for (const s of sessions) expect(sim.lostOrDoubled(s)).toEqual([])
+        const moves = sim.world.log.filter((l) => l.includes("rebalanced a session"))
+        expect(moves.length).toBeGreaterThan(0)
+      },
+      { games: (v) => [ledgerGame(v)] },
+    )
+  })
+
   test("two rolls to new game versions (the state migrates), a node killed in the middle of the second", async () => {
     await simulate(
       "two-rolls",
