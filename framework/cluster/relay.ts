@@ -14,6 +14,28 @@ interface Relayed {
   pending?: ClientMessage[]
   /** The player was told the owner is not answering. */
   silent?: boolean
+  /** Since when the owner owes an answer: to the join, or to an action in `acts`. */
+  awaiting?: number
+  /** Actions sent to the owner and not answered yet (their ids). */
+  acts?: Set<number>
+}
+
+/** Whether an owner's frame answers what the relay waits for (read only when it waits: most frames are not parsed). */
+function settle(r: Relayed, frame: string): void {
+  if (frame.startsWith('{"t":"joined"')) {
+    r.acts?.clear()
+    r.awaiting = undefined
+    return
+  }
+  if (!r.acts?.size || !(frame.includes('"a":[') || frame.startsWith('{"t":"error"'))) return
+  try {
+    const msg = JSON.parse(frame) as { a?: { i: number }[]; ref?: unknown }
+    for (const a of msg.a ?? []) r.acts.delete(a.i)
+    if (typeof msg.ref === "number") r.acts.delete(msg.ref)
+  } catch {
+    return
+  }
+  if (r.acts.size === 0) r.awaiting = undefined
 }
 
 /** A relay with no owner to point at looks again on news (the registry, a member up or down), or after this, ms. */
@@ -83,7 +105,7 @@ export class Relays {
       owner = await this.#locate(msg.session)
     }
     if (!owner) return undefined
-    const r: Relayed = { peer: owner, conn: crypto.randomUUID(), link, join: msg }
+    const r: Relayed = { peer: owner, conn: crypto.randomUUID(), link, join: msg, awaiting: this.#node.clock.now() }
     this.#outbound.set(r.conn, r)
     this.#byLink.set(link, r)
     this.#cluster.send(owner, "relay-open", { conn: r.conn, msg })
@@ -91,7 +113,13 @@ export class Relays {
       const cur = this.#byLink.get(link)
       if (!cur) return
       if (cur.pending) cur.pending.push(m)
-      else this.#cluster.send(cur.peer, "relay-in", { conn: cur.conn, msg: m })
+      else {
+        if (m.t === "act") {
+          ;(cur.acts ??= new Set()).add(m.id)
+          cur.awaiting ??= this.#node.clock.now()
+        }
+        this.#cluster.send(cur.peer, "relay-in", { conn: cur.conn, msg: m })
+      }
     }
   }
 
@@ -106,14 +134,18 @@ export class Relays {
 
   /**
    * Players relayed to an owner this node has not heard from for a while
-   * (a partition, a stalled owner) are told so at once, and told again when
-   * it answers: their actions are kept and resent, nothing is lost.
+   * (a partition, a stalled owner), or that has not answered what they sent
+   * (a one-way cut: this node still hears the owner, the owner does not hear
+   * it), are told so at once, and told again when it answers: their actions
+   * are kept and resent, nothing is lost.
    */
   watch(): void {
     // A heartbeat late by a quarter second: the player hears of it within about half a second of a cut.
     const late = this.#cluster.heartbeatMs + 250
+    const now = this.#node.clock.now()
     for (const r of this.#outbound.values()) {
-      const silent = this.#cluster.silentMs(r.peer) > late || this.#cluster.member(r.peer)?.up === false
+      const unanswered = r.awaiting !== undefined && now - r.awaiting > late
+      const silent = unanswered || this.#cluster.silentMs(r.peer) > late || this.#cluster.member(r.peer)?.up === false
       if (silent === !!r.silent) continue
       r.silent = silent
       r.link.send(
@@ -200,8 +232,14 @@ export class Relays {
     r.peer = owner
     r.conn = crypto.randomUUID()
     this.#outbound.set(r.conn, r)
+    // The join is owed an answer too ("joined"); so is every action sent on.
+    r.awaiting = clock.now()
+    r.acts?.clear()
     this.#cluster.send(owner, "relay-open", { conn: r.conn, msg: r.join })
-    for (const m of r.pending.splice(0)) this.#cluster.send(owner, "relay-in", { conn: r.conn, msg: m })
+    for (const m of r.pending.splice(0)) {
+      if (m.t === "act") (r.acts ??= new Set()).add(m.id)
+      this.#cluster.send(owner, "relay-in", { conn: r.conn, msg: m })
+    }
     r.pending = undefined
   }
 
@@ -233,7 +271,12 @@ export class Relays {
       this.#inbound.delete(key)
       if (link) this.#node.close(link)
     })
-    c.receive("relay-out", (_from, body) => this.#outbound.get(body.conn)?.link.send(body.frame))
+    c.receive("relay-out", (_from, body) => {
+      const out = this.#outbound.get(body.conn)
+      if (!out) return
+      if (out.awaiting !== undefined) settle(out, body.frame)
+      out.link.send(body.frame)
+    })
     c.receive("relay-close", (_from, body) => {
       const out = this.#outbound.get(body.conn)
       if (!out) return

@@ -225,12 +225,13 @@ export class World {
   }
 
   /** A bot: joins a session through the front door with the real SDK and acts every `everyMs` on average, until `untilMs`. */
-  bot(name: string, session: string, everyMs: number, untilMs: number): void {
+  /** A bot playing `session` through the front door, or through `via` (a node's URL: a relayed player, when it does not run the session). */
+  bot(name: string, session: string, everyMs: number, untilMs: number, via = "http://front.sim"): void {
     const owner = `bot:${name}`
     const net = this.net
     const WS = simWebSocketClass(net, owner, this.sched)
     this.sched.after(0, () => {
-      const s = new GameSession({ url: "http://front.sim", session, player: name, WebSocket: WS as never, backoffMs: 100, maxBackoffMs: 2_000 })
+      const s = new GameSession({ url: via, session, player: name, WebSocket: WS as never, backoffMs: 100, maxBackoffMs: 2_000 })
       this.bots.set(name, s)
       s.onStatus((st) => this.note(`bot ${name} ${st}`))
       let n = 0

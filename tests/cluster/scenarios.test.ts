@@ -192,6 +192,35 @@ describe("partitions", () => {
     })
   })
 
+  test("a one-way cut from a relaying node to the owner: its relayed player is told within a second, though that node still hears the owner", async () => {
+    // With 5 s faults the real-process partition test once found a relayed player never told: the relaying
+    // node called nobody silent (the owner's heartbeats still arrived), and its frames went nowhere.
+    await simulate("relay-one-way-notice", async (sim) => {
+      const [a, , c] = await sim.startCluster(["a", "b", "c"])
+      let session: string | undefined
+      for (let i = 0; i < 12 && !session; i++) {
+        const s = await sim.createSession("a")
+        if (sim.owner(s) === a) session = s
+      }
+      expect(session).toBeDefined()
+      sim.world.bot("r", session as string, 200, sim.sched.now + 30_000, sim.world.url(c as NonNullable<typeof c>))
+      await sim.until(() => sim.bot("r")?.status === "open", 5_000, "the relayed player joins")
+      await sim.run(1_000)
+      const notices: { at: number; code: string }[] = []
+      sim.bot("r")?.onNotice((n) => void notices.push({ at: sim.sched.now, code: n?.code ?? "resolved" }))
+      const cutAt = sim.sched.now
+      sim.world.net.cut(c?.owner as string, a?.owner as string)
+      await sim.run(2_000) // under the failure timeout: nobody is called down yet
+      expect(sim.sees(c?.label as string, a?.label as string)).toBe(true)
+      expect(notices[0]?.code).toBe("owner_unreachable")
+      expect((notices[0]?.at ?? Number.POSITIVE_INFINITY) - cutAt).toBeLessThan(1_500)
+      sim.world.net.heal()
+      await sim.until(() => notices.at(-1)?.code === "resolved", 10_000, "the player is told it is answered again")
+      await sim.run(3_000)
+      expect(sim.lostOrDoubled(session as string)).toEqual([])
+    })
+  })
+
   test("a one-way cut (a's frames do not reach b): no acknowledged action lost, one owner per session after it heals", async () => {
     await simulate("partition-one-way", async (sim) => {
       const [a, b] = await sim.startCluster(["a", "b", "c"])
