@@ -351,7 +351,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
         this.#setNotice(null)
         this.#setStatus("open")
         // Everything not acknowledged goes again, in order; the server answers repeats from its ledger.
-        for (const p of this.#pending.values()) this.#ws?.send(this.#frameOf(p))
+        this.#resendAll()
         this.#joined?.resolve()
         this.#joined = undefined
         return
@@ -428,10 +428,23 @@ export class GameSession<G extends AnyGame = AnyGame> {
    * way (a relay cut, a rate limit), applying this one first would make that
    * one's resend look like a repeat, answered and never applied.
    */
-  #frameOf(p: Pending): string {
-    let prev = 0
-    for (const id of this.#pending.keys()) if (id < p.id && id > prev) prev = id
+  #frameOf(p: Pending, prev = this.#pendingBefore(p.id)): string {
     return prev ? `${p.frame.slice(0, -1)},"p":${prev}}` : p.frame
+  }
+
+  #pendingBefore(id: number): number {
+    let prev = 0
+    for (const k of this.#pending.keys()) if (k < id && k > prev) prev = k
+    return prev
+  }
+
+  /** Every pending action, oldest first (ids count up, and the map keeps their order), each naming the one before. */
+  #resendAll(): void {
+    let prev = 0
+    for (const p of this.#pending.values()) {
+      this.#ws?.send(this.#frameOf(p, prev))
+      prev = p.id
+    }
   }
 
   #resendTimer: ReturnType<typeof setTimeout> | undefined
@@ -441,7 +454,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
     this.#resendTimer = setTimeout(() => {
       this.#resendTimer = undefined
       if (this.#status !== "open") return // a join resends them anyway
-      for (const p of this.#pending.values()) this.#ws?.send(this.#frameOf(p))
+      this.#resendAll()
     }, 50 + Math.random() * 50)
   }
 

@@ -53,8 +53,8 @@ export class Rebalancer {
     this.#node.clock.clearInterval(this.#timer as never)
   }
 
-  /** One look: the session to move, if this node is out of balance in a steady cluster (exported for tests). */
-  pick(): { session: string; to: string } | undefined {
+  /** One look: the session to move, if this node is out of balance in a steady cluster. */
+  #pick(): { session: string; to: string } | undefined {
     const now = this.#node.clock.now()
     if (now - this.#changedAt < this.#opts.steadyMs) return undefined
     const members = this.#cluster.members().filter((m) => m.up)
@@ -74,7 +74,7 @@ export class Rebalancer {
 
   async tick(): Promise<void> {
     if (this.#moving) return
-    const move = this.pick()
+    const move = this.#pick()
     if (!move) return
     this.#moving = true
     try {
