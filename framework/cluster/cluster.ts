@@ -43,9 +43,10 @@ export interface ClusterOptions {
   failureMs?: number
   /**
    * How long a majority's answer to one heartbeat lets this node act as an
-   * owner, ms. Default failureMs / 2. It must stay below failureMs: a peer
+   * owner, ms. Default failureMs / 3. It must stay below failureMs: a peer
    * grants a takeover only after failureMs of silence, by then the owner's
-   * lease has run out (see leaseUntil).
+   * lease has run out (see leaseUntil). A peer that sees this node down
+   * grants sooner, once the lease this node announced is over (lapsesInMs).
    */
   leaseMs?: number
   /** How long a link token is good for, ms (clock skew between nodes plus transit). Default 60,000. */
@@ -108,7 +109,18 @@ interface Peer extends Member {
   link?: ControlLink
   /** Our clock when we sent the newest heartbeat this peer echoed (the lease it gives us). */
   leaseAnchor?: number
+  /** The lease it announced in its hello (ms), if it announces one. */
+  leaseMs?: number
+  /** Our clock when we last echoed one of its heartbeats: no lease it holds from us is anchored later. */
+  echoedAt?: number
 }
+
+/**
+ * What a peer's lease is stretched by before we take it for over: the two
+ * clocks' rates may differ a little, and an owner checks its lease an
+ * instant before its acknowledgement leaves.
+ */
+const LEASE_MARGIN_MS = 150
 
 /**
  * Membership and control links: who is in the cluster, in what state, and a
@@ -151,7 +163,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         opts.log.error("cluster link handler failed", { error })
         opts.onEvent({ t: "link-handler-failed", error: errorText(error) })
       })
-    this.#opts = { ...opts, heartbeatMs: opts.heartbeatMs ?? 500, failureMs, leaseMs: Math.min(opts.leaseMs ?? failureMs / 2, failureMs * 0.8) }
+    this.#opts = { ...opts, heartbeatMs: opts.heartbeatMs ?? 500, failureMs, leaseMs: Math.min(opts.leaseMs ?? failureMs / 3, failureMs * 0.8) }
     this.#self = { ...opts.self, caps: CAPS, protocol: PROTOCOL_VERSION, status: "joining", sessions: 0, lastHeard: this.clock.now(), up: true, voter: true }
     this.#phi = new PhiDetector({ intervalMs: this.#opts.heartbeatMs })
     this.handle("cluster:down?", (_from, body) => this.#seesDown(body.ids))
@@ -216,6 +228,23 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   /**
+   * In how many ms (≤ 0: already) this node may vote to take a member's
+   * sessions over. A member up here is suspected first (failure timeout and
+   * φ accrual). One down here (its link reset, its redial refused: a
+   * crashed process) only has to be past the lease it announced: every
+   * lease it holds from us is anchored at a heartbeat sent before the last
+   * one we echoed, so none outlasts echoedAt + leaseMs. Otherwise, and for
+   * a member that announced no lease, the failure timeout of silence.
+   */
+  lapsesInMs(id: string): number {
+    const silent = this.silentMs(id)
+    const p = this.#peers.get(id)
+    if (p?.up) return this.suspected(id) ? this.#opts.failureMs - silent : Math.max(1, this.#opts.failureMs - silent, this.#opts.heartbeatMs)
+    if (!p || p.leaseMs === undefined || p.echoedAt === undefined) return this.#opts.failureMs - silent
+    return p.echoedAt + p.leaseMs + LEASE_MARGIN_MS - this.clock.now()
+  }
+
+  /**
    * Silent for the failure timeout and, by the φ accrual detector, beyond
    * what its own rhythm explains. The timeout is a floor, never shortened:
    * peers grant takeovers only past it (the owner's lease is over by then).
@@ -235,7 +264,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /** Every member this node knows, itself first. */
   members(): Member[] {
-    return [this.self, ...[...this.#peers.values()].map(({ link: _l, movedOut: _m, leaseAnchor: _a, ...m }) => m)]
+    return [this.self, ...[...this.#peers.values()].map(({ link: _l, movedOut: _m, leaseAnchor: _a, leaseMs: _s, echoedAt: _e, ...m }) => m)]
   }
 
   /** Members that are up and ready (placement candidates), itself included when ready. */
@@ -386,6 +415,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       peers: [...this.#peers.values()].filter((p) => p.up).map((p) => ({ id: p.id, url: p.url })),
       caps: CAPS,
       protocol: PROTOCOL_VERSION,
+      leaseMs: this.#opts.leaseMs,
     }
   }
 
@@ -494,7 +524,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         return
       case "hb":
         // Echoed at once, not with our next heartbeat: the lease it renews is as fresh as the round trip.
-        if (typeof msg.ts === "number") link.send({ t: "hb-echo", echo: msg.ts })
+        if (typeof msg.ts === "number") {
+          peer.echoedAt = this.clock.now()
+          link.send({ t: "hb-echo", echo: msg.ts })
+        }
         peer.sessions = msg.sessions
         if (msg.status !== peer.status) {
           peer.status = msg.status
@@ -582,10 +615,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (!peer) this.#pruned.clear()
     peer ??= { id: hello.id, url: hello.url, status: hello.status, version: hello.version, caps: [], protocol: 1, sessions: 0, lastHeard: 0, up: false, voter: true }
     Object.assign(peer, { url: hello.url, status: hello.status, version: hello.version, caps: hello.caps ?? [], protocol: typeof hello.protocol === "number" ? hello.protocol : 1, sessions: hello.sessions, lastHeard: this.clock.now(), up: true, voter: true, link })
+    // A lease we cannot read is no lease: that peer's sessions wait the failure timeout.
+    peer.leaseMs = typeof hello.leaseMs === "number" && hello.leaseMs > 0 && hello.leaseMs <= 600_000 ? hello.leaseMs : undefined
     this.#peers.set(peer.id, peer)
     this.#pruned.delete(peer.id)
     if (!wasUp) this.#phi.reset(peer.id, peer.lastHeard)
     if (link.dialer !== this.#self.id) link.send(this.#hello())
+    // A heartbeat at once: its echo is this node's lease, and a forming cluster should not wait a beat for it.
+    if (!wasUp) link.send({ t: "hb", status: this.#self.status, sessions: this.#self.sessions, ts: this.clock.now() })
     this.sync.connect(peer.id, peer.url)
     if (!wasUp) {
       this.#opts.log.info("node-up", { member: peer.id, url: peer.url, status: peer.status, version: peer.version })
@@ -736,7 +773,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   #public(p: Peer): Member {
-    const { link: _l, leaseAnchor: _a, ...m } = p
+    const { link: _l, leaseAnchor: _a, leaseMs: _s, echoedAt: _e, ...m } = p
     return m
   }
 }

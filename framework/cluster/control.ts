@@ -4,7 +4,8 @@ import type { MemberStatus } from "../protocol/index.ts"
 /** Control messages between nodes (JSON over the control link). */
 export type ControlMessage =
   /** `caps`: what the sender understands beyond the first version (CAPS); older nodes send fewer or none. */
-  | { t: "hello"; id: string; url: string; status: MemberStatus; version: string; sessions: number; peers: { id: string; url: string }[]; caps?: string[]; protocol?: number }
+  /** `leaseMs`: how long an echoed heartbeat lets the sender act as an owner (peers that see it down wait that long, not the failure timeout). */
+  | { t: "hello"; id: string; url: string; status: MemberStatus; version: string; sessions: number; peers: { id: string; url: string }[]; caps?: string[]; protocol?: number; leaseMs?: number }
   /** Several messages in one frame, in order (only to peers whose hello said "batch"). */
   | { t: "batch"; msgs: ControlMessage[] }
   /** `ts`: the sender's clock, echoed back at once (hb-echo): the sender's lease is anchored at its own send time. */
@@ -20,7 +21,7 @@ export type ControlMessage =
 export type { MemberStatus }
 
 /** What this version understands (sent in hello). */
-export const CAPS = ["batch", "registry-buckets", "quorum", "registry-mesh"]
+export const CAPS = ["batch", "registry-buckets", "quorum", "registry-mesh", "owns"]
 
 /** One control link to a peer, whichever side dialled: JSON text frames over a Link. */
 export interface ControlLink {

@@ -130,7 +130,7 @@ export class Handoff {
   }
 
   async #handedOff(id: string, target: Member, started: number, record: SessionRecord, epoch: number, deadline: number): Promise<MoveResult> {
-    this.#host.release(id, `handed off to ${target.id}`, [target.url])
+    this.#host.release(id, `handed off to ${target.id}`, target)
     const pauseMs = this.#host.clock.monotonic() - started
     this.#host.recordMove("handoff", pauseMs)
     // The target holds the only other copy until its replicas have one: if it died before, what this
@@ -238,15 +238,19 @@ export class Handoff {
         const moved = this.#movedAway.get(id)
         const owner = moved?.from === e.owner ? moved.to : e.owner
         if (owner === me || this.#cluster.member(owner)?.up) continue
-        // Our own vote needs the owner silent for the failure timeout: no round before that.
-        if (this.#cluster.silentMs(owner) < this.#cluster.failureMs) continue
+        // Our own vote needs the owner's lease over: no round before that, and a sweep then.
+        const lapsesIn = this.#cluster.lapsesInMs(owner)
+        if (lapsesIn > 0) {
+          this.#sweepIn(lapsesIn)
+          continue
+        }
         if ((this.#retryAt.get(id)?.at ?? 0) > this.#host.clock.now()) continue
         // The head of the ranking takes it over. One that cannot (its version of the game cannot load
         // the state, it is stuck) must not hold it forever: the next tries after STEP_ASIDE failure
         // timeouts more, the one after that after twice that (the simulator found a failover stuck on
         // a new version's node with no migration, while an old one could have taken it).
         const pos = rank(id, ready).findIndex((m) => m.id === me)
-        if (pos < 0 || this.#cluster.silentMs(owner) - this.#cluster.failureMs < pos * STEP_ASIDE * this.#cluster.failureMs) continue
+        if (pos < 0 || -lapsesIn < pos * STEP_ASIDE * this.#cluster.failureMs) continue
         due.push([id, owner])
       }
       if (due.length === 0) return 0
@@ -259,6 +263,8 @@ export class Handoff {
           const [id, owner] = due[next++] as [string, string]
           const out = await this.takeover.run(id, owner, `failover from ${owner}`)
           if (out.ok) {
+            // Relays elsewhere waiting for it point here at once, not at their next look (frames sent in one task go as one).
+            for (const m of this.#cluster.members()) if (m.id !== me && m.up && m.caps.includes("owns")) this.#cluster.send(m.id, "owns", { sessions: [id] })
             this.#retryAt.delete(id)
             taken++
             from.add(owner)
@@ -269,7 +275,9 @@ export class Handoff {
             // round for as long as a partition lasts, and a longer cap left a takeover waiting seconds after
             // a voter that was a little behind on the silence had caught up (the suspicion test, once).
             const tries = (this.#retryAt.get(id)?.tries ?? 0) + 1
-            this.#retryAt.set(id, { tries, at: this.#host.clock.now() + Math.min(2_000, 250 * 2 ** tries) })
+            const wait = out.retryInMs !== undefined ? out.retryInMs + 5 : Math.min(2_000, 250 * 2 ** tries)
+            this.#retryAt.set(id, { tries, at: this.#host.clock.now() + wait })
+            this.#sweepIn(wait)
           }
         }
       }
@@ -292,6 +300,21 @@ export class Handoff {
   }
   #sweeping = false
   #retryAt = new Map<string, { tries: number; at: number }>()
+  /** When the next sweep is due by a lease running out (the periodic one may come much later). */
+  #wakeAt = Number.POSITIVE_INFINITY
+
+  #sweepIn(ms: number): void {
+    const at = this.#host.clock.now() + Math.max(1, ms)
+    if (at >= this.#wakeAt) return
+    this.#wakeAt = at
+    this.#host.clock.setTimeout(() => {
+      if (this.#wakeAt !== at || this.#cluster.self.status === "gone") return
+      this.#wakeAt = Number.POSITIVE_INFINITY
+      // A sweep already running re-checks nothing: go again just after it.
+      if (this.#sweeping) this.#sweepIn(20)
+      else void this.sweep()
+    }, Math.max(1, ms))
+  }
   #saidWaiting = 0
   /** Sessions a departed node said it handed off: while our registry copy still names it, they are not orphans. */
   #movedAway = new Map<string, { from: string; to: string; at: number }>()

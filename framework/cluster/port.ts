@@ -31,7 +31,8 @@ export interface NodePort {
   // Moving sessions.
   freeze(id: string): SessionRecord | undefined
   thaw(id: string): void
-  release(id: string, reason: string, urls?: string[]): void
+  /** `to`: the node it moved to (its players are sent there; relays re-point there at once). */
+  release(id: string, reason: string, to?: { id: string; url: string }): void
   /** `document`: the session document's bytes a handoff carried (the target continues that document). */
   adopt(record: SessionRecord, epoch: number, via: string, document?: { bytes: Uint8Array; url?: string }): unknown
   finalDocument(id: string): Uint8Array
@@ -46,6 +47,8 @@ export interface NodePort {
 
   // Peers asking (relayed players, the operators' cluster-wide views).
   createLocal(game: string, options: unknown, id: string, seed?: string): unknown
+  /** Resolves once a new session is held as its durability asks (a replica confirmed it). */
+  createdDurably(id: string): Promise<void>
   sessions(): unknown[]
   timeline(since?: number): unknown[]
   session(id: string): unknown
@@ -75,6 +78,8 @@ export interface ReplicatedSession {
   readonly holdAcks: boolean
   /** Acks held until a replica confirms their revision. */
   readonly heldAcks: number
+  /** Since when the oldest of them waits. */
+  readonly oldestHeldAt: number | undefined
   /** Actions waiting (a handoff, a lost lease). */
   readonly queued: readonly unknown[]
   releaseAcks(rev: number): void

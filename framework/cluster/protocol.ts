@@ -158,8 +158,11 @@ export const answers = {
   create: sessionSummary,
   handoff: answerObject({ ok: v.literal(true) }),
   claimed: v.boolean(),
-  /** A vote or a refusal (`epoch`: the one in use that made it refuse), with the voter's copy either way. */
-  grant: answerObject({ ok: v.boolean(), why: v.optional(v.string()), epoch: v.optional(count), copy: v.nullable(copyVersion) }),
+  /**
+   * A vote or a refusal (`epoch`: the one in use that made it refuse), with the voter's copy either way;
+   * `waitMs`: the owner is not silent long enough here yet, and will be in that long.
+   */
+  grant: answerObject({ ok: v.boolean(), why: v.optional(v.string()), epoch: v.optional(count), copy: v.nullable(copyVersion), waitMs: v.optional(count) }),
   /** The copy, or null when this node holds none any more. */
   copy: v.nullable(answerObject({ record, epoch: count, streamed: v.optional(v.boolean()) })),
   hosting: v.pipe(v.array(id), v.maxLength(100_000)),
@@ -189,7 +192,10 @@ export const messages = {
   "relay-in": v.object({ conn: id, msg: clientMessage }),
   "relay-end": v.object({ conn: id }),
   "relay-out": v.object({ conn: id, frame: v.string() }),
-  "relay-close": v.object({ conn: id, code: v.number(), reason: v.string() }),
+  /** The sender took these sessions over: relays waiting for them point there (only to peers whose hello said "owns"). */
+  owns: v.object({ sessions: v.pipe(v.array(id), v.maxLength(100_000)) }),
+  /** `to`: the node the session moved to (a handoff): the relay re-points there without looking. */
+  "relay-close": v.object({ conn: id, code: v.number(), reason: v.string(), to: v.optional(id) }),
 } as const
 
 export type RequestName = keyof typeof requests

@@ -50,6 +50,8 @@ const GONE_PATIENCE_MS = 3_000
  * away to reconnect, ms.
  */
 const OPEN_PATIENCE_MS = 150_000
+/** How long a peer's word that it took a session over is used, ms. */
+const OWNS_FRESH_MS = 5_000
 /** A player hears that its owner is unreachable within this of the relay losing it, ms. */
 const NOTICE_AFTER_MS = 500
 
@@ -71,6 +73,8 @@ export class Relays {
   #inbound = new Map<string, { link: PlayerLink; via: unknown }>()
   /** Re-pointing relays waiting for news of their session. */
   #waiting = new Map<string, Set<() => void>>()
+  /** Sessions a peer said it took over, and when: a relay re-pointing one goes there without looking. */
+  #owns = new Map<string, { peer: string; at: number }>()
 
   constructor(cluster: Cluster, node: NodePort, locate: (session: string) => Promise<string | undefined>) {
     this.#cluster = cluster
@@ -100,8 +104,9 @@ export class Relays {
     let owner = await this.#locate(msg.session)
     // A session in the middle of a move is briefly nowhere: look again on news before saying it does not exist.
     const deadline = this.#node.clock.now() + JOIN_LOOK_MS
-    while (!owner && this.#node.clock.now() < deadline && this.#node.store.entry(msg.session)?.status === "open") {
-      await this.#news(msg.session, RELOOK_MS)
+    // It may come here, too (this node took it over): then the caller joins the player here.
+    while (!owner && this.#node.clock.now() < deadline && this.#node.store.entry(msg.session)?.status === "open" && !this.#node.hasSession(msg.session)) {
+      await this.news(msg.session, RELOOK_MS)
       owner = await this.#locate(msg.session)
     }
     if (!owner) return undefined
@@ -158,8 +163,8 @@ export class Relays {
     }
   }
 
-  /** Resolves on news of the session (its registry entry changed, a member came or went), or after `ms`. */
-  #news(session: string, ms: number): Promise<void> {
+  /** Resolves on news of the session (its registry entry changed, a member came or went, a peer took it over), or after `ms`. */
+  news(session: string, ms: number): Promise<void> {
     return new Promise((resolve) => {
       let set = this.#waiting.get(session)
       if (!set) this.#waiting.set(session, (set = new Set()))
@@ -172,6 +177,12 @@ export class Relays {
       const timer = this.#node.clock.setTimeout(done, ms)
       set.add(done)
     })
+  }
+
+  /** Who said it took the session over, if that was lately (older news may be stale: the session may have moved on). */
+  #ownerSaid(session: string): string | undefined {
+    const said = this.#owns.get(session)
+    return said && this.#node.clock.now() - said.at < OWNS_FRESH_MS ? said.peer : undefined
   }
 
   #wake(session: string): void {
@@ -201,7 +212,7 @@ export class Relays {
    * there. The player sees a fresh "joined" (its SDK resends what was not
    * acknowledged) and no disconnect.
    */
-  async #repoint(r: Relayed, reason: string): Promise<void> {
+  async #repoint(r: Relayed, reason: string, movedTo?: string): Promise<void> {
     this.#outbound.delete(r.conn)
     r.pending = []
     const clock = this.#node.clock
@@ -213,10 +224,15 @@ export class Relays {
     const patience = () => (this.#node.store.entry(r.join.session)?.status === "open" ? OPEN_PATIENCE_MS : GONE_PATIENCE_MS)
     // Told within half a second, however long each look takes (a peer that stopped answering costs a timeout).
     const told = clock.setTimeout(() => r.link.send(JSON.stringify({ t: "notice", code: "owner_unreachable", message: `no reachable node runs session ${r.join.session} now: waiting for it, nothing is lost` })), NOTICE_AFTER_MS)
+    // A handoff names its target, which runs the session by now: no need to look (each look is a round trip to busy peers).
+    const hint = movedTo ?? this.#ownerSaid(r.join.session)
+    if (hint === this.#node.id) local = this.#node.hasSession(r.join.session)
+    else if (hint && this.#cluster.member(hint)?.up) owner = hint
     while (!owner && !local && this.#byLink.get(r.link) === r && clock.now() - startedAt < patience()) {
       local = this.#node.hasSession(r.join.session)
-      owner = local ? undefined : await this.#locate(r.join.session)
-      if (!owner && !local) await this.#news(r.join.session, RELOOK_MS)
+      const said = this.#ownerSaid(r.join.session)
+      owner = local ? undefined : said && this.#cluster.member(said)?.up ? said : await this.#locate(r.join.session)
+      if (!owner && !local) await this.news(r.join.session, RELOOK_MS)
     }
     clock.clearTimeout(told)
     if (this.#byLink.get(r.link) !== r) return
@@ -250,9 +266,9 @@ export class Relays {
       const key = `${from}/${body.conn}`
       const link: PlayerLink = {
         send: (frame) => c.send(from, "relay-out", { conn: body.conn, frame }),
-        close: (code, reason) => {
+        close: (code, reason, movedTo) => {
           this.#inbound.delete(key)
-          c.send(from, "relay-close", { conn: body.conn, code, reason })
+          c.send(from, "relay-close", { conn: body.conn, code, reason, ...(movedTo ? { to: movedTo } : {}) })
         },
       }
       this.#inbound.set(key, { link, via })
@@ -264,6 +280,14 @@ export class Relays {
       if (link) return this.#node.handle(link, body.msg)
       // A relay this node no longer knows (released when a link dropped): the relaying node re-points it.
       c.send(from, "relay-close", { conn: body.conn, code: 4010, reason: "relay unknown here" })
+    })
+    c.receive("owns", (from, body) => {
+      const now = this.#node.clock.now()
+      for (const [id, said] of this.#owns) if (now - said.at >= OWNS_FRESH_MS) this.#owns.delete(id)
+      for (const id of body.sessions) {
+        this.#owns.set(id, { peer: from, at: now })
+        this.#wake(id)
+      }
     })
     c.receive("relay-end", (from, body) => {
       const key = `${from}/${body.conn}`
@@ -280,7 +304,7 @@ export class Relays {
     c.receive("relay-close", (_from, body) => {
       const out = this.#outbound.get(body.conn)
       if (!out) return
-      if (body.code === 4010) return void this.#repoint(out, body.reason)
+      if (body.code === 4010) return void this.#repoint(out, body.reason, body.to)
       this.#outbound.delete(body.conn)
       this.#byLink.delete(out.link)
       out.link.close(body.code, body.reason)

@@ -239,6 +239,11 @@ export class ClusterRole {
     return all.sort((a, b) => a.createdAt - b.createdAt).slice(0, max)
   }
 
+  /** Resolves on news of a session (see Relays.news), or after `ms`. */
+  news(session: string, ms: number): Promise<void> {
+    return this.relays.news(session, ms)
+  }
+
   /** The player's connection here closed. */
   relayEnd(link: PlayerLink): void {
     this.relays.end(link)
@@ -357,9 +362,11 @@ export class ClusterRole {
 
   #handleRequests(): void {
     const c = this.cluster
-    c.handle("create", (_from, body) => {
+    c.handle("create", async (_from, body) => {
       try {
-        return this.#node.createLocal(body.game, body.options, body.id, body.seed)
+        const created = this.#node.createLocal(body.game, body.options, body.id, body.seed)
+        await this.#node.createdDurably(body.id)
+        return created
       } catch (error) {
         // A refusal meant for the client goes as it is; anything else is logged here, under an error id.
         const e = clientError(error, this.#node, { session: body.id, game: body.game, where: "create for a peer" })

@@ -3,7 +3,7 @@ import { newestCopy } from "../store/index.ts"
 import { isMajority } from "./quorum.ts"
 import type { Answer, Message, Request } from "./protocol.ts"
 
-/** Asks a member for its vote on one session's next epoch (the owner must be silent to it for a failure timeout), and what copy it holds. */
+/** Asks a member for its vote on one session's next epoch (the owner's lease from it must be over), and what copy it holds. */
 export type GrantRequest = Request<"grant">
 export type CopyRequest = Request<"copy">
 /** The requester of a vote gave its epoch up. */
@@ -21,14 +21,18 @@ type CopyVersion = NonNullable<GrantAnswer["copy"]>
 
 type Copy = { record: SessionRecord; epoch: number; streamed?: boolean }
 
+/** `retryInMs`: when the voters that refused expect the owner's lease to be over. */
+export type TakeoverResult = { ok: true } | { ok: false; why: string; retryInMs?: number }
+
 /** How long a vote holds a replica back from confirming the old owner's changes, ms. */
 const PROMISE_MS = 10_000
 
 /**
  * Taking a session over needs a majority. A member votes for epoch e of a
- * session at most once (to one node), only when the owner has been silent
- * to it for a failure timeout (by then the owner's lease has run out: it
- * acknowledges nothing more), and never for an epoch it has seen used.
+ * session at most once (to one node), only once the owner's lease from it
+ * is over (Cluster.lapsesInMs: the lease the owner announced, when it is
+ * down here; otherwise a failure timeout of silence), so the owner
+ * acknowledges nothing more, and never for an epoch it has seen used.
  * Two sides of a partition cannot both gather a majority, so two nodes
  * never run one session at one epoch; the old owner's writes are refused
  * by every voter that promised a newer epoch.
@@ -65,7 +69,7 @@ export class Takeover {
   grant(from: string, req: GrantRequest): GrantAnswer {
     const local = this.localCopy(req.session)
     const copy = local ? { epoch: local.epoch, rev: local.record.rev, streamed: local.streamed === true } : null
-    const no = (why: string, epoch?: number): GrantAnswer => ({ ok: false, why, epoch, copy })
+    const no = (why: string, epoch?: number, waitMs?: number): GrantAnswer => ({ ok: false, why, epoch, copy, waitMs })
     if (!Number.isSafeInteger(req.epoch) || req.epoch < 1 || typeof req.owner !== "string") return no("a malformed request")
     const running = this.host.epochOf(req.session)
     if (running !== undefined) return no(`it runs on ${this.host.id} at epoch ${running}`, running)
@@ -73,9 +77,10 @@ export class Takeover {
     const silent = this.cluster.silentMs(req.owner)
     // A member that said goodbye (or that a majority dropped) acknowledges nothing more.
     const gone = owner !== undefined && !owner.up && !owner.voter
-    // Silent past the failure timeout (the owner's lease is over by then) and past what its rhythm explains.
-    const live = silent < this.cluster.failureMs || (owner?.up === true && !this.cluster.suspected(req.owner))
-    if (req.owner !== from && req.owner !== this.host.id && !gone && live) return no(`its owner ${req.owner} was heard ${Math.round(silent)} ms ago`)
+    // Its lease is over: down here and past the lease it announced, or silent past the failure timeout and its rhythm.
+    const lapsesIn = Math.ceil(this.cluster.lapsesInMs(req.owner))
+    if (req.owner !== from && req.owner !== this.host.id && !gone && lapsesIn > 0)
+      return no(`its owner ${req.owner} was heard ${Math.round(silent)} ms ago`, undefined, Math.min(lapsesIn, 60_000))
     const e = this.host.store.entry(req.session)
     if (e && e.epoch >= req.epoch && e.owner !== from) return no(`epoch ${e.epoch} belongs to ${e.owner}`, e.epoch)
     const p = this.#promised.get(req.session)
@@ -96,7 +101,7 @@ export class Takeover {
    * copy, then adopt. False (and nothing changed) when the votes or the copy
    * are not there: the sweep tries again.
    */
-  async run(session: string, owner: string, via: string): Promise<{ ok: true } | { ok: false; why: string }> {
+  async run(session: string, owner: string, via: string): Promise<TakeoverResult> {
     const voted: { epoch: number; by: string[] } = { epoch: 0, by: [] }
     const out = await this.#run(session, owner, via, voted)
     // A failed round takes its votes back: they would hold the owner's replicas back for PROMISE_MS
@@ -117,7 +122,7 @@ export class Takeover {
     if (p && p.to === from && p.epoch === msg.epoch) p.at = 0
   }
 
-  async #run(session: string, owner: string, via: string, voted: { epoch: number; by: string[] }): Promise<{ ok: true } | { ok: false; why: string }> {
+  async #run(session: string, owner: string, via: string, voted: { epoch: number; by: string[] }): Promise<TakeoverResult> {
     const me = this.host.id
     const started = this.host.clock.now()
     const e = this.host.store.entry(session)
@@ -148,8 +153,12 @@ export class Takeover {
     // Someone runs it, or holds it, at this epoch or later (a handoff's epoch is not voted): not ours.
     const taken = refusals.find((r) => typeof r.a?.epoch === "number" && r.a.epoch >= epoch)
     if (taken) return { ok: false, why: `epoch ${taken.a?.epoch} is in use (${taken.id}: ${taken.a?.why})` }
-    if (!isMajority(granted, voters))
-      return { ok: false, why: `no majority: ${granted.length} of ${voters.length} voted (${refusals.map((r) => `${r.id}: ${r.a?.why}`).join("; ") || "others silent"})` }
+    if (!isMajority(granted, voters)) {
+      // Voters that will see the owner's lease over soon said when: the next round is then, not at a backoff.
+      const waits = refusals.map((r) => r.a?.waitMs).filter((w) => w !== undefined)
+      const why = `no majority: ${granted.length} of ${voters.length} voted (${refusals.map((r) => `${r.id}: ${r.a?.why}`).join("; ") || "others silent"})`
+      return { ok: false, why, retryInMs: waits.length ? Math.max(...waits) : undefined }
+    }
     // The newest copy among every answer, votes or refusals.
     const copies: ({ id: string } & CopyVersion)[] = mine ? [{ id: me, epoch: mine.epoch, rev: mine.record.rev, streamed: mine.streamed === true }] : []
     for (const { id, a } of answers) {
@@ -186,7 +195,7 @@ export class Takeover {
     return { ok: true }
   }
 
-  #refused(session: string, epoch: number | undefined, why: string): { ok: false; why: string } {
+  #refused(session: string, epoch: number | undefined, why: string): TakeoverResult {
     if (epoch !== undefined) this.#seen.set(session, Math.max(this.#seen.get(session) ?? 0, epoch))
     return { ok: false, why }
   }

@@ -58,7 +58,7 @@ export class Durability {
       if (!this.#exposed) this.check()
       return
     }
-    if (h.heldAcks === 0) return
+    if (!h.holding) return
     const rev = h.session.record.rev
     store.persist(h.session.record).then(
       () => h.releaseAcks(rev),

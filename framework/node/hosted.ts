@@ -33,7 +33,7 @@ export class HostedSession {
   #checkpointedRev = 0
   /** "replicated" durability: acks wait here until a replica holds their revision. */
   holdAcks = false
-  #held: { rev: number; link: PlayerLink; acks: string[] }[] = []
+  #held: { rev: number; link: PlayerLink; acks: string[]; at: number }[] = []
 
   #notice: NoticeCode = "resolved"
   #noticeMessage = ""
@@ -57,7 +57,7 @@ export class HostedSession {
 
   constructor(
     readonly session: Session,
-    readonly timers: Timers,
+    readonly timers: Timers & { now(): number },
   ) {
     this.#sentRev = session.record.rev
     this.#sentStatus = session.record.status
@@ -137,7 +137,7 @@ export class HostedSession {
       const mine = eventJson.filter((e) => e.to === null || e.to.includes(a.player))
       let acks = a.acks
       if (this.holdAcks && acks.length) {
-        this.#held.push({ rev: rec.rev, link, acks })
+        this.#held.push({ rev: rec.rev, link, acks, at: this.timers.now() })
         acks = []
       }
       if (d === undefined && acks.length === 0 && mine.length === 0 && !status) {
@@ -154,10 +154,26 @@ export class HostedSession {
     }
   }
 
+  /** The newest revision whose acks went out (a replica, or the disk, holds it). */
+  #releasedRev = 0
+  #whenReleased: { rev: number; resolve(): void }[] = []
+
+  /** Resolves once what `rev` holds may be acknowledged (see releaseAcks); at once when acks are not held. */
+  acknowledgeable(rev: number): Promise<void> {
+    if (!this.holdAcks || rev <= this.#releasedRev) return Promise.resolve()
+    const { promise, resolve } = Promise.withResolvers<void>()
+    this.#whenReleased.push({ rev, resolve })
+    return promise
+  }
+
   /** A replica holds everything up to `rev`: the acks of those actions can go out. */
   releaseAcks(rev: number): void {
+    if (rev > this.#releasedRev) {
+      this.#releasedRev = rev
+      this.#whenReleased = this.#whenReleased.filter((w) => (w.rev <= rev ? void w.resolve() : true))
+    }
     while (this.#held.length && (this.#held[0] as { rev: number }).rev <= rev) {
-      const h = this.#held.shift() as { rev: number; link: PlayerLink; acks: string[] }
+      const h = this.#held.shift() as { rev: number; link: PlayerLink; acks: string[]; at: number }
       if (this.links.has(h.link)) h.link.send(`{"t":"u","rev":${h.rev},"a":[${h.acks.join(",")}]}`)
     }
   }
@@ -165,6 +181,16 @@ export class HostedSession {
   /** Acks still waiting for a replica (dropped when the session moves: the SDK resends, ids dedupe). */
   get heldAcks(): number {
     return this.#held.reduce((n, h) => n + h.acks.length, 0)
+  }
+
+  /** Something waits for a replica or the disk: held acks, or the creator of this new session. */
+  get holding(): boolean {
+    return this.#held.length > 0 || this.#whenReleased.length > 0
+  }
+
+  /** Since when the oldest held ack waits (undefined: none is held). */
+  get oldestHeldAt(): number | undefined {
+    return this.#held[0]?.at
   }
 
   #streamedRev = 0

@@ -90,7 +90,9 @@ interface LinkState {
 /** Actions a session keeps while it waits (a handoff, a lost lease); past it, players are asked to retry. */
 const MAX_QUEUED = 10_000
 
-/** A relayed join waits this many rounds (250 ms each, after the relay's own look) for the owner to be reachable. */
+/** How long a new "replicated" session waits for a replica's confirmation before its creator hears it is unconfirmed, ms. */
+const CREATE_CONFIRM_MS = 5_000
+/** A relayed join waits this many rounds (each until news of the session, at most 250 ms, after the relay's own look) for the owner to be reachable. */
 const RELAY_JOIN_TRIES = 240
 
 /**
@@ -243,7 +245,29 @@ export class BatonNode {
     const id = newSessionId()
     const owner = this.#role?.ownerFor(id)
     if (owner && owner.id !== this.id) return (await this.#role?.createRemote(owner.id, gameName, options, id, seed)) as SessionSummary
-    return this.createLocal(gameName, options, id, seed)
+    const created = this.createLocal(gameName, options, id, seed)
+    await this.createdDurably(id)
+    return created
+  }
+
+  /**
+   * Resolves once a new session is held where its game's durability asks
+   * (under "replicated": a replica confirmed it), so that a player told it
+   * exists can count on it as on any acknowledged action. Past
+   * CREATE_CONFIRM_MS it rejects (503): the session stays, unconfirmed.
+   */
+  async createdDurably(id: string): Promise<void> {
+    const h = this.#sessions.get(id)
+    if (!h) return
+    let timer: unknown
+    const late = new Promise<never>((_, reject) => {
+      timer = this.clock.setTimeout(() => reject(new BatonError("unavailable", `session ${id} was created, but no replica confirmed it within ${CREATE_CONFIRM_MS / 1000} s (see the node's notices): it may not survive this node`, 503)), CREATE_CONFIRM_MS)
+    })
+    try {
+      await Promise.race([h.acknowledgeable(h.session.record.rev), late])
+    } finally {
+      this.clock.clearTimeout(timer)
+    }
   }
 
   /** Creates a session here, whatever placement says. */
@@ -268,6 +292,8 @@ export class BatonNode {
     this.#store.create(session.record, this.id)
     hosted.takeCheckpoint()
     this.#wake(hosted)
+    // Sent to its replicas now, not at its first action: createdDurably waits for that.
+    if (hosted.holdAcks) this.#markDirty(hosted)
     this.#role?.cluster.setLoad(this.#sessions.size)
     this.log.info("session created", { session: session.id, game: game.name })
     this.emit({ t: "session-created", session: session.id, game: game.name })
@@ -424,7 +450,7 @@ export class BatonNode {
    * resends what was not acknowledged); relayed players are re-pointed by
    * the node they are connected to.
    */
-  #release(id: string, reason: string, urls?: string[]): void {
+  #release(id: string, reason: string, to?: { id: string; url: string }): void {
     const h = this.#sessions.get(id)
     if (!h) return
     h.stop()
@@ -433,8 +459,8 @@ export class BatonNode {
       const st = this.#links.get(link)
       if (st) st.hosted = undefined
       h.detach(link)
-      send(link, { t: "reconnect", reason, urls })
-      link.close(CloseCode.reconnect, reason)
+      send(link, { t: "reconnect", reason, urls: to && [to.url] })
+      link.close(CloseCode.reconnect, reason, to?.id)
     }
     this.#sessions.delete(id)
     this.#dirty.delete(h)
@@ -698,10 +724,11 @@ export class BatonNode {
           // Known to the registry but nobody reachable runs it (a partition, a takeover waiting for a
           // majority): the player stays connected and is told why, and the join is tried again until
           // the owner answers, so play resumes the moment it does (a retry from the SDK would back off).
+          if (this.#sessions.has(msg.session)) return this.#rejoin(link, st, msg, role, tries + 1)
           if (this.#store.entry(msg.session)?.status === "open" && tries < RELAY_JOIN_TRIES) {
             if (!told)
               send(link, { t: "notice", code: "owner_unreachable", message: `session ${msg.session} runs on a node this node cannot reach now: waiting for it, nothing is lost` })
-            this.clock.setTimeout(() => this.#links.has(link) && this.#rejoin(link, st, msg, role, tries + 1), 250)
+            void role.news(msg.session, 250).then(() => this.#links.has(link) && this.#rejoin(link, st, msg, role, tries + 1))
             return
           }
           st.queued = undefined
@@ -959,7 +986,7 @@ export class BatonNode {
       epochOf: (id) => node.#epochOf(id),
       freeze: (id) => node.#freeze(id),
       thaw: (id) => node.#thaw(id),
-      release: (id, reason, urls) => node.#release(id, reason, urls),
+      release: (id, reason, to) => node.#release(id, reason, to),
       adopt: (record, epoch, via, document) => node.#adopt(record, epoch, via, document),
       finalDocument: (id) => node.#finalDocument(id),
       setDraining: () => node.#setDraining(),
@@ -967,6 +994,7 @@ export class BatonNode {
       secureLocally: (h) => node.#secureLocally(h as HostedSession),
       leaseCheck: (lease) => node.#leaseCheck(lease),
       createLocal: (game, options, id, seed) => node.createLocal(game, options, id, seed),
+      createdDurably: (id) => node.createdDurably(id),
       sessions: () => node.sessions(),
       timeline: (since) => node.timeline(since),
       session: (id) => node.session(id),

@@ -2,5 +2,6 @@
 export interface PlayerLink {
   /** Sends one text frame; false when the frame could not be queued. */
   send(frame: string): boolean | void
-  close(code: number, reason: string): void
+  /** `movedTo`: the node the session moved to (a relayed player's relay re-points there at once); sockets ignore it. */
+  close(code: number, reason: string, movedTo?: string): void
 }

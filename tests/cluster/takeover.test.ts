@@ -17,7 +17,8 @@ const S = "s1"
 
 type Entry = { owner: string; epoch: number; status: "open" | "ended" }
 type Copy = { record: SessionRecord; epoch: number; streamed?: boolean }
-type View = { up: boolean; voter: boolean; silentMs: number; suspected: boolean }
+/** `leaseLeftMs`: what is left of the lease the member announced, from the last heartbeat this node echoed (known only for a member down here). */
+type View = { up: boolean; voter: boolean; silentMs: number; suspected: boolean; leaseLeftMs?: number }
 
 const record = (rev: number, tag = ""): SessionRecord => ({ id: S, rev, tag }) as unknown as SessionRecord
 const copy = (epoch: number, rev: number, streamed: boolean, tag = ""): Copy => ({ record: record(rev, tag), epoch, streamed })
@@ -71,6 +72,13 @@ class FakeNode {
       },
       silentMs: (m: string) => (m === id ? 0 : (this.view.get(m)?.silentMs ?? Number.POSITIVE_INFINITY)),
       suspected: (m: string) => this.view.get(m)?.suspected === true,
+      // Cluster.lapsesInMs's rule, over this fake view.
+      lapsesInMs: (m: string) => {
+        const v = this.view.get(m)
+        const silent = v?.silentMs ?? Number.POSITIVE_INFINITY
+        if (v?.up) return v.suspected ? FAILURE_MS - silent : Math.max(1, FAILURE_MS - silent)
+        return v?.leaseLeftMs ?? FAILURE_MS - silent
+      },
       quorum: (): Quorum => {
         const voters = [id, ...[...this.view].filter(([, v]) => v.voter).map(([m]) => m)]
         const up = [id, ...[...this.view].filter(([, v]) => v.voter && v.up).map(([m]) => m)]
@@ -156,6 +164,14 @@ describe("Takeover.grant: when a voter votes", () => {
   test("grants once the owner is down and silent for the failure timeout", () => {
     expect(ask(voter(DEAD), 2)).toEqual({ ok: true, copy: null })
     expect(ask(voter({ up: false, silentMs: FAILURE_MS, suspected: false }), 2).ok).toBe(true)
+  })
+
+  test("an owner down here (its link reset: a crash) is past its lease sooner than the failure timeout: refused until then, told how long", () => {
+    const early = ask(voter({ up: false, silentMs: 900, suspected: false, leaseLeftMs: 300 }), 2)
+    expect(early).toMatchObject({ ok: false, why: expect.stringContaining("was heard 900 ms ago"), waitMs: 300 })
+    expect(ask(voter({ up: false, silentMs: 1_200, suspected: false, leaseLeftMs: -1 }), 2)).toEqual({ ok: true, copy: null })
+    // Up in the voter's view, the lease says nothing: the failure timeout and φ decide.
+    expect(ask(voter({ up: true, silentMs: 1_200, suspected: false, leaseLeftMs: -1 }), 2).ok).toBe(false)
   })
 
   test("grants when the owner said goodbye (up=false, voter=false), however recently it was heard", () => {
@@ -288,6 +304,18 @@ describe("Takeover.run: the requester", () => {
     expect(net.node("V1").takeover.promisedEpoch(S)).toBeUndefined()
     expect(r.takeover.promisedEpoch(S)).toBeUndefined()
     for (const id of ["V2", "V3"]) expect(net.node(id).takeover.promisedEpoch(S)).toBeUndefined()
+  })
+
+  test("voters whose view of the owner's lease runs a little behind say when it ends: the result says when to try again", async () => {
+    const net = world(["R", "V1", "V2"])
+    net.node("V1").copies.set(S, copy(1, 7, true))
+    net.node("R").sees("O", { up: false, silentMs: 1_200, leaseLeftMs: -5 })
+    for (const [id, left] of [["V1", 40], ["V2", 25]] as const) net.node(id).sees("O", { up: false, silentMs: 1_150, leaseLeftMs: left })
+    const out = await net.node("R").takeover.run(S, "O", "failover from O")
+    expect(out).toMatchObject({ ok: false, why: expect.stringMatching(/^no majority: 1 of 4 voted/), retryInMs: 40 })
+    // Once their view has caught up, the next round wins.
+    for (const id of ["V1", "V2"]) net.node(id).sees("O", { leaseLeftMs: -1 })
+    expect(await net.node("R").takeover.run(S, "O", "failover from O")).toEqual({ ok: true })
   })
 
   test("a refusal of its own vote asks nobody", async () => {
