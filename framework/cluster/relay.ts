@@ -16,15 +16,15 @@ interface Relayed {
   silent?: boolean
   /** Since when the owner owes an answer: to the join, or to an action in `acts`. */
   awaiting?: number
-  /** Actions sent to the owner and not answered yet (their ids). */
-  acts?: Set<number>
+  /** Actions sent to the owner and not answered yet, by id: sent on to the next owner right after the join when the session moves. */
+  acts?: Map<number, ClientMessage>
 }
 
 /** Whether an owner's frame answers what the relay waits for (read only when it waits: most frames are not parsed). */
 function settle(r: Relayed, frame: string): void {
   if (frame.startsWith('{"t":"joined"')) {
-    r.acts?.clear()
-    r.awaiting = undefined
+    // Actions re-sent after a move's join are still owed.
+    if (!r.acts?.size) r.awaiting = undefined
     return
   }
   if (!r.acts?.size || !(frame.includes('"a":[') || frame.startsWith('{"t":"error"'))) return
@@ -36,6 +36,14 @@ function settle(r: Relayed, frame: string): void {
     return
   }
   if (r.acts.size === 0) r.awaiting = undefined
+}
+
+/** Unanswered actions a relay keeps to send on after a move (the SDK resends them anyway: this only saves time). */
+const TRACKED_ACTS = 256
+
+function track(r: Relayed, m: Extract<ClientMessage, { t: "act" }>): void {
+  r.acts ??= new Map()
+  if (r.acts.size < TRACKED_ACTS) r.acts.set(m.id, m)
 }
 
 /** A relay with no owner to point at looks again on news (the registry, a member up or down), or after this, ms. */
@@ -120,7 +128,7 @@ export class Relays {
       if (cur.pending) cur.pending.push(m)
       else {
         if (m.t === "act") {
-          ;(cur.acts ??= new Set()).add(m.id)
+          track(cur, m)
           cur.awaiting ??= this.#node.clock.now()
         }
         this.#cluster.send(cur.peer, "relay-in", { conn: cur.conn, msg: m })
@@ -238,7 +246,7 @@ export class Relays {
     if (this.#byLink.get(r.link) !== r) return
     if (local) {
       this.#byLink.delete(r.link)
-      return this.#node.rejoinLocally(r.link, r.join, r.pending.splice(0))
+      return this.#node.rejoinLocally(r.link, r.join, [...(r.acts?.values() ?? []), ...r.pending.splice(0)])
     }
     if (!owner) {
       this.#byLink.delete(r.link)
@@ -250,10 +258,12 @@ export class Relays {
     this.#outbound.set(r.conn, r)
     // The join is owed an answer too ("joined"); so is every action sent on.
     r.awaiting = clock.now()
-    r.acts?.clear()
+    // What the old owner never answered goes right after the join, not after the player's SDK hears
+    // "joined" and resends (four hops later); its resends are then answered from the ledger.
     this.#cluster.send(owner, "relay-open", { conn: r.conn, msg: r.join })
+    for (const m of r.acts?.values() ?? []) this.#cluster.send(owner, "relay-in", { conn: r.conn, msg: m })
     for (const m of r.pending.splice(0)) {
-      if (m.t === "act") (r.acts ??= new Set()).add(m.id)
+      if (m.t === "act") track(r, m)
       this.#cluster.send(owner, "relay-in", { conn: r.conn, msg: m })
     }
     r.pending = undefined
