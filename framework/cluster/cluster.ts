@@ -480,8 +480,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         this.#unproven.add(url)
         this.#opts.log.warn("peer not dialled: it cannot prove it holds the cluster secret (is BATON_CLUSTER_SECRET the same on every node?)", { url })
       }
-      const known = [...this.#peers.values()].find((p) => p.url === url)
-      if (known?.up && !known.link?.open) this.#down(known, `unreachable: ${(error as Error).message}`)
+      // The member up at that address (a node restarted there has a new id: the old one is down already).
+      const known = [...this.#peers.values()].find((p) => p.url === url && p.up)
+      if (known && !known.link?.open) this.#down(known, `unreachable: ${(error as Error).message}`)
     } finally {
       this.#dialing.delete(url)
     }

@@ -96,7 +96,11 @@ export class Relays {
       for (const id of [...this.#waiting.keys()]) this.#wake(id)
     }
     cluster.on("node-up", wakeAll)
-    cluster.on("node-down", wakeAll)
+    cluster.on("node-down", (m) => {
+      wakeAll()
+      // A relay pointed at it after its link went (a word that it took the session over, older than its death) follows the session on.
+      for (const r of [...this.#outbound.values()]) if (r.peer === m.id) void this.#repoint(r, `node ${m.id} is down`)
+    })
     cluster.on("link-lost", (peer, link) => this.#linkLost(peer, link))
   }
 
@@ -206,6 +210,8 @@ export class Relays {
    * never answered).
    */
   #linkLost(peer: string, lost: unknown): void {
+    // What it said it took over may be gone with it.
+    for (const [id, said] of this.#owns) if (said.peer === peer) this.#owns.delete(id)
     // Only relays opened on the lost link: one opened meanwhile on its replacement stays.
     for (const [key, { link, via }] of this.#inbound)
       if (via === lost && key.startsWith(`${peer}/`)) {

@@ -1,7 +1,7 @@
 import type { ActionSeen, World } from "./world.ts"
 
 export interface Violation {
-  invariant: "exactly-once" | "one-owner" | "owned" | "timers" | "membership" | "answered" | "answer" | "uncaught"
+  invariant: "exactly-once" | "one-owner" | "owned" | "timers" | "membership" | "answered" | "answer" | "waits" | "uncaught"
   detail: string
 }
 
@@ -16,7 +16,10 @@ export interface Violation {
  * - membership: live nodes' views agree once the network healed;
  * - answered: every action sent before the quiet end was answered;
  * - answer: every acknowledgement carried the action's value (a resend after
- *   a move must get the original answer back, never a bare "ok").
+ *   a move must get the original answer back, never a bare "ok");
+ * - waits (checkCrashWaits): after a crash (links reset), every action of the
+ *   dead node's sessions is answered within CRASH_WAIT_MS of the crash or of
+ *   its send, whichever is later.
  */
 export function checkEnd(world: World, beatsAtQuiet: Map<string, number>, quietFrom: number): Violation[] {
   const out: Violation[] = []
@@ -120,4 +123,22 @@ export function recovered(world: World): boolean {
     if (!live.some((p) => p !== owner && p.node?.role?.replicator.shadow(session)?.epoch === hosted.epoch)) return false
   }
   return true
+}
+
+/** Issue 15: after a SIGKILL, every session of the dead node acts again within this, ms. */
+export const CRASH_WAIT_MS = 1_500
+
+/** Actions of the sessions a crashed node ran, sent before CRASH_WAIT_MS after the crash, answered late (or not by `until`). */
+export function checkCrashWaits(world: World, crash: { at: number; label: string; sessions: string[] }, until: number): Violation[] {
+  const theirs = new Set(crash.sessions)
+  const late: string[] = []
+  for (const a of world.actions) {
+    if (!theirs.has(a.session) || a.failed || a.sentAt >= crash.at + CRASH_WAIT_MS) continue
+    const from = Math.max(a.sentAt, crash.at)
+    const answeredAt = a.ackedAt ?? until
+    if (answeredAt < crash.at) continue
+    if (answeredAt - from > CRASH_WAIT_MS) late.push(`${a.id} ${Math.round(answeredAt - from)} ms`)
+  }
+  if (!late.length) return []
+  return [{ invariant: "waits", detail: `crash of ${crash.label} at ${(crash.at / 1000).toFixed(3)} s: ${late.length} actions of its ${theirs.size} sessions answered more than ${CRASH_WAIT_MS} ms later (${late.slice(0, 3).join(", ")})` }]
 }

@@ -1,4 +1,4 @@
-import { beatsNow, checkEnd, checkStep, recovered, viewsAgree, type Violation } from "./check.ts"
+import { beatsNow, checkCrashWaits, checkEnd, checkStep, recovered, viewsAgree, type Violation } from "./check.ts"
 import { DISK_LATENCY } from "./disk.ts"
 import { ledgerGame } from "./game.ts"
 import { NET, type Owner, Scheduler } from "./scheduler.ts"
@@ -112,6 +112,7 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
     }
     // When the last fault ended (a heal, a resume, a restart): views must agree again within CONVERGE_BOUND_MS.
     let healedAt: number | undefined
+    const crashes: { at: number; label: string; sessions: string[] }[] = []
     let worstConvergeMs = 0
     const ended = () => void (healedAt = sched.now)
     async function fault(kind: FaultKind, duration: number): Promise<void> {
@@ -122,6 +123,10 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
       switch (kind) {
         case "crash":
         case "power-off": {
+          // The bound holds for a crash in a steady cluster: one that still counts an earlier dead member
+          // for its majority (a crash right after a power-off) waits for that member to be dropped first.
+          const steady = live.every((q) => q.node?.role?.cluster.quorum().voters.length === live.length)
+          if (kind === "crash" && steady) crashes.push({ at: sched.now, label: p.label, sessions: world.sessions.filter((s) => p.node?.hasSession(s)) })
           world.crash(p, kind === "power-off")
           if (kind === "power-off") settledAt = sched.now + PLAYER_NOTICES_MS
           await clock.sleep(duration)
@@ -236,6 +241,7 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
     await sched.run(quietFrom + 10_000, { each })
     opts.onEnd?.(world)
     violations.push(...checkEnd(world, beats, quietFrom))
+    for (const c of crashes) violations.push(...checkCrashWaits(world, c, sched.now))
     const hasher = new Bun.CryptoHasher("sha256")
     for (const line of world.trace) hasher.update(`${line}\n`)
     for (const a of world.actions) hasher.update(`${a.id}:${a.position ?? "-"}:${a.failed ?? ""}\n`)

@@ -52,8 +52,12 @@ describe("the simulator", () => {
   // 3002, 1035 (--active 8000): an action frame lost in a cut relay (or dropped), the next one applied
   //        first, and the lost one's resend answered as a repeat: acknowledged, never applied. Found by
   //        the "answer" invariant (the ack carried no value); act frames now name the action before (p).
+  // 17, 3232: the "waits" invariant (a crashed owner's sessions act again within 1.5 s). 17: a relay
+  //        pointed at a node that had said it took the session over, after its link was gone, and never
+  //        followed on; 3232: a node restarted at a dead one's address was never called down on a
+  //        refused redial (the dial failure was pinned on the old id).
   test.each([
-    ["2,5,11,15", "", "20000"],
+    ["2,5,11,15,17,3232", "", "20000"],
     ["7034,7043", "slow-disk,crash,power-off", "20000"],
     ["1035,3002", "", "8000"],
   ])("regression seeds %s %s (active %s ms) hold every invariant", async (seeds, faults, active) => {
