@@ -96,7 +96,7 @@ export type ActionPromise<T = unknown> = Promise<T> & { readonly id: number }
 const HINT_TTL_MS = 10_000
 
 /** Close codes after which reconnecting would only repeat the failure. */
-const FINAL_CLOSES = new Set<number>([CloseCode.protocolAbuse, CloseCode.sessionGone, CloseCode.unsupportedData, CloseCode.tooLarge, CloseCode.unauthorized])
+const FINAL_CLOSES = new Set<number>([CloseCode.protocolAbuse, CloseCode.sessionGone, CloseCode.sessionLost, CloseCode.unsupportedData, CloseCode.tooLarge, CloseCode.unauthorized])
 
 /**
  * A seat in a game session, typed from the game module. Keeps the player's
@@ -382,6 +382,8 @@ export class GameSession<G extends AnyGame = AnyGame> {
         return
       }
       case "error": {
+        // Every copy of the session is gone: nothing to wait or reconnect for.
+        if (msg.code === "session_lost") return this.#fail(new ActionError(msg.code, msg.message))
         if (this.#status !== "open" && msg.ref === "join" && msg.code === "unavailable" && this.#joined === undefined) {
           // The session exists but cannot be reached from where we landed (a partition): say so and keep trying.
           this.#setNotice({ code: "owner_unreachable", message: msg.message })
@@ -461,7 +463,8 @@ export class GameSession<G extends AnyGame = AnyGame> {
   #onClose(ws: WebSocket, code: number, reason: string): void {
     if (ws !== this.#ws || this.#status === "closed") return
     if (FINAL_CLOSES.has(code)) {
-      this.#fail(new ActionError(code === CloseCode.sessionGone ? "session_gone" : "closed", `connection closed (${code}${reason ? `: ${reason}` : ""})`))
+      const why = code === CloseCode.sessionGone ? "session_gone" : code === CloseCode.sessionLost ? "session_lost" : "closed"
+      this.#fail(new ActionError(why, `connection closed (${code}${reason ? `: ${reason}` : ""})`))
       return
     }
     this.#setStatus("reconnecting")

@@ -9,7 +9,7 @@ import { PhiDetector } from "./failure-detector.ts"
 import { isMajority, majorityAnchor } from "./quorum.ts"
 import { type Clock, systemClock } from "./clock.ts"
 import type { AcceptedLink, Link } from "./link.ts"
-import { bunTransport, type Transport } from "./transport.ts"
+import { bunTransport, Refused, type Transport } from "./transport.ts"
 import {
   type Answer,
   checkAnswer,
@@ -51,6 +51,8 @@ export interface ClusterOptions {
   leaseMs?: number
   /** How long a link token is good for, ms (clock skew between nodes plus transit). Default 60,000. */
   linkTtlMs?: number
+  /** This node keeps its sessions in a data dir (they outlive its process): peers never count its copies gone. */
+  persistent?: boolean
   /** A refused link, or a peer whose hello named another node than its token: count and show it (from: source address). */
   onRefused?: (from: string | undefined, refusal: Extract<LinkAuth, { ok: false }>) => void
   log: Logger
@@ -113,6 +115,10 @@ interface Peer extends Member {
   leaseMs?: number
   /** Our clock when we last echoed one of its heartbeats: no lease it holds from us is anchored later. */
   echoedAt?: number
+  /** Whether it keeps sessions in a data dir, as its hello said (undefined: it did not say). */
+  persistent?: boolean
+  /** Since it went down, its address refused a connection or answered as another node: the process is gone. */
+  dead?: boolean
 }
 
 /**
@@ -148,7 +154,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   readonly #receivers = new Map<string, MessageHandler>()
   #timers: unknown[] = []
   #stopDiscovery: (() => void) | undefined
-  #opts: Required<Omit<ClusterOptions, "self" | "linkTtlMs" | "onRefused" | "clock" | "transport">> & Pick<ClusterOptions, "onRefused">
+  #opts: Required<Omit<ClusterOptions, "self" | "linkTtlMs" | "onRefused" | "clock" | "transport" | "persistent">> & Pick<ClusterOptions, "onRefused" | "persistent">
   readonly #verifier: LinkVerifier
   /** How unlikely each peer's silence is, given its own rhythm: a busy peer's late beats are learnt, not taken for death. */
   readonly #phi: PhiDetector
@@ -245,6 +251,16 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   /**
+   * Whether the copies of sessions a member held died with it: it is down
+   * here, its process is gone (its address refused a connection, or
+   * answers as another node), and it said it keeps no data dir.
+   */
+  copiesGone(id: string): boolean {
+    const p = this.#peers.get(id)
+    return p !== undefined && !p.up && p.dead === true && p.persistent === false
+  }
+
+  /**
    * Silent for the failure timeout and, by the φ accrual detector, beyond
    * what its own rhythm explains. The timeout is a floor, never shortened:
    * peers grant takeovers only past it (the owner's lease is over by then).
@@ -264,7 +280,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /** Every member this node knows, itself first. */
   members(): Member[] {
-    return [this.self, ...[...this.#peers.values()].map(({ link: _l, movedOut: _m, leaseAnchor: _a, leaseMs: _s, echoedAt: _e, ...m }) => m)]
+    return [this.self, ...[...this.#peers.values()].map(({ link: _l, movedOut: _m, leaseAnchor: _a, leaseMs: _s, echoedAt: _e, persistent: _p, dead: _d, ...m }) => m)]
   }
 
   /** Members that are up and ready (placement candidates), itself included when ready. */
@@ -416,6 +432,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       caps: CAPS,
       protocol: PROTOCOL_VERSION,
       leaseMs: this.#opts.leaseMs,
+      persistent: this.#opts.persistent === true,
     }
   }
 
@@ -450,6 +467,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       // heals is a fresh connect, not one still waiting behind a SYN sent into the cut.
       const quick = known && !known.up ? Math.max(1_000, 4 * this.#opts.heartbeatMs) : undefined
       const peerId = known && !this.#ask.has(url) ? known.id : await this.#whoIs(url, quick)
+      // Another node answers where a down one was: that one's process is gone.
+      for (const p of there) if (p.id !== peerId && !p.up) p.dead = true
       if (peerId === this.#self.id) return void this.#urls.delete(url)
       let link: ControlLink | undefined
       // Bun can hand us the peer's first frame (its hello) in the same turn as the open, before the
@@ -483,6 +502,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       // The member up at that address (a node restarted there has a new id: the old one is down already).
       const known = [...this.#peers.values()].find((p) => p.url === url && p.up)
       if (known && !known.link?.open) this.#down(known, `unreachable: ${(error as Error).message}`)
+      // Nothing listens there: whoever was there is gone, with what it held in memory.
+      if (error instanceof Refused) for (const p of this.#peers.values()) if (p.url === url && !p.up) p.dead = true
     } finally {
       this.#dialing.delete(url)
     }
@@ -618,6 +639,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     Object.assign(peer, { url: hello.url, status: hello.status, version: hello.version, caps: hello.caps ?? [], protocol: typeof hello.protocol === "number" ? hello.protocol : 1, sessions: hello.sessions, lastHeard: this.clock.now(), up: true, voter: true, link })
     // A lease we cannot read is no lease: that peer's sessions wait the failure timeout.
     peer.leaseMs = typeof hello.leaseMs === "number" && hello.leaseMs > 0 && hello.leaseMs <= 600_000 ? hello.leaseMs : undefined
+    peer.persistent = typeof hello.persistent === "boolean" ? hello.persistent : undefined
+    peer.dead = false
     this.#peers.set(peer.id, peer)
     this.#pruned.delete(peer.id)
     if (!wasUp) this.#phi.reset(peer.id, peer.lastHeard)
@@ -774,7 +797,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   #public(p: Peer): Member {
-    const { link: _l, leaseAnchor: _a, leaseMs: _s, echoedAt: _e, ...m } = p
+    const { link: _l, leaseAnchor: _a, leaseMs: _s, echoedAt: _e, persistent: _p, dead: _d, ...m } = p
     return m
   }
 }

@@ -5,7 +5,7 @@ import type { MemberStatus } from "../protocol/index.ts"
 export type ControlMessage =
   /** `caps`: what the sender understands beyond the first version (CAPS); older nodes send fewer or none. */
   /** `leaseMs`: how long an echoed heartbeat lets the sender act as an owner (peers that see it down wait that long, not the failure timeout). */
-  | { t: "hello"; id: string; url: string; status: MemberStatus; version: string; sessions: number; peers: { id: string; url: string }[]; caps?: string[]; protocol?: number; leaseMs?: number }
+  | { t: "hello"; id: string; url: string; status: MemberStatus; version: string; sessions: number; peers: { id: string; url: string }[]; caps?: string[]; protocol?: number; leaseMs?: number; persistent?: boolean }
   /** Several messages in one frame, in order (only to peers whose hello said "batch"). */
   | { t: "batch"; msgs: ControlMessage[] }
   /** `ts`: the sender's clock, echoed back at once (hb-echo): the sender's lease is anchored at its own send time. */

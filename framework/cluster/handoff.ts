@@ -139,6 +139,9 @@ export class Handoff {
     return { session: id, to: target.id, pauseMs }
   }
 
+  /** Set by the cluster role: a session whose every copy is gone (the registry ends it; its players are told). */
+  onLost?: (session: string, why: string) => void
+
   /** Set by the cluster role: gives a handed-off session's record to the target's replicas (see #handedOff). */
   copyOn?: (session: string, target: string, record: SessionRecord, epoch: number, deadline: number) => Promise<void>
 
@@ -269,6 +272,10 @@ export class Handoff {
             taken++
             from.add(owner)
             this.#host.recordMove("failover", this.#host.clock.monotonic() - started)
+          } else if (out.lost) {
+            this.#retryAt.delete(id)
+            this.#host.log.error("session lost: no copy of it is left", { session: id, owner, why: out.why })
+            this.onLost?.(id, out.why)
           } else {
             waiting.push(`${id}: ${out.why}`)
             // Backs off per session, 0.5 s doubling to 2 s: a minority would otherwise ask every peer every

@@ -6,12 +6,13 @@
  * and offers it one internal port (NodePort).
  */
 export { ClusterRole, type ClusterConfig } from "./role.ts"
+export { lostMessage } from "./relay.ts"
 export type { NodePort, ReplicatedSession } from "./port.ts"
 export { Cluster, type ClusterOptions, type Member, type ClusterEvents, type Quorum } from "./cluster.ts"
 export { systemClock, systemTimers, type Clock, type Timers } from "./clock.ts"
 export type { Link, LinkHandlers, AcceptedLink } from "./link.ts"
 export { acceptedLink, type ServerLink } from "./bun-links.ts"
-export { bunTransport, type Transport } from "./transport.ts"
+export { bunTransport, Refused, type Transport } from "./transport.ts"
 export type { MemberStatus } from "./control.ts"
 export { type Discovery, discoveryFromEnv } from "./discovery.ts"
 export { isMajority, majorityAnchor } from "./quorum.ts"

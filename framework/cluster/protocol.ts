@@ -194,6 +194,8 @@ export const messages = {
   "relay-out": v.object({ conn: id, frame: v.string() }),
   /** The sender took these sessions over: relays waiting for them point there (only to peers whose hello said "owns"). */
   owns: v.object({ sessions: v.pipe(v.array(id), v.maxLength(100_000)) }),
+  /** Every copy of these sessions is gone (the sender found none): their players are told and let go. */
+  lost: v.object({ sessions: v.pipe(v.array(id), v.maxLength(100_000)) }),
   /** `to`: the node the session moved to (a handoff): the relay re-points there without looking. */
   "relay-close": v.object({ conn: id, code: v.number(), reason: v.string(), to: v.optional(id) }),
 } as const

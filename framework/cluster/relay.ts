@@ -1,4 +1,4 @@
-import type { ClientMessage, PlayerLink } from "../protocol/index.ts"
+import { type ClientMessage, CloseCode, type PlayerLink } from "../protocol/index.ts"
 import type { Cluster } from "./cluster.ts"
 import type { NodePort } from "./port.ts"
 
@@ -58,6 +58,14 @@ const GONE_PATIENCE_MS = 3_000
  * away to reconnect, ms.
  */
 const OPEN_PATIENCE_MS = 150_000
+/** How long a session found lost is remembered (its players are told at once), ms. */
+const LOST_REMEMBERED_MS = 10 * 60_000
+
+/** What a player of a lost session is told. */
+export function lostMessage(session: string): string {
+  return `session ${session} is lost: the nodes that held it died and no other node has a copy (under "replicated" only a session never confirmed by a replica can be lost this way)`
+}
+
 /** How long a peer's word that it took a session over is used, ms. */
 const OWNS_FRESH_MS = 5_000
 /** A player hears that its owner is unreachable within this of the relay losing it, ms. */
@@ -81,6 +89,8 @@ export class Relays {
   #inbound = new Map<string, { link: PlayerLink; via: unknown }>()
   /** Re-pointing relays waiting for news of their session. */
   #waiting = new Map<string, Set<() => void>>()
+  /** Sessions whose every copy is gone, and since when: their players are told so and let go. */
+  #lost = new Map<string, number>()
   /** Sessions a peer said it took over, and when: a relay re-pointing one goes there without looking. */
   #owns = new Map<string, { peer: string; at: number }>()
 
@@ -117,7 +127,7 @@ export class Relays {
     // A session in the middle of a move is briefly nowhere: look again on news before saying it does not exist.
     const deadline = this.#node.clock.now() + JOIN_LOOK_MS
     // It may come here, too (this node took it over): then the caller joins the player here.
-    while (!owner && this.#node.clock.now() < deadline && this.#node.store.entry(msg.session)?.status === "open" && !this.#node.hasSession(msg.session)) {
+    while (!owner && this.#node.clock.now() < deadline && this.#node.store.entry(msg.session)?.status === "open" && !this.#node.hasSession(msg.session) && !this.#lost.has(msg.session)) {
       await this.news(msg.session, RELOOK_MS)
       owner = await this.#locate(msg.session)
     }
@@ -191,6 +201,18 @@ export class Relays {
     })
   }
 
+  /** Every copy of the session is gone (this node or a peer found none): waiting players are told. */
+  lost(session: string): void {
+    const now = this.#node.clock.now()
+    for (const [id, at] of this.#lost) if (now - at > LOST_REMEMBERED_MS) this.#lost.delete(id)
+    this.#lost.set(session, now)
+    this.#wake(session)
+  }
+
+  isLost(session: string): boolean {
+    return this.#lost.has(session)
+  }
+
   /** Who said it took the session over, if that was lately (older news may be stale: the session may have moved on). */
   #ownerSaid(session: string): string | undefined {
     const said = this.#owns.get(session)
@@ -242,7 +264,7 @@ export class Relays {
     const hint = movedTo ?? this.#ownerSaid(r.join.session)
     if (hint === this.#node.id) local = this.#node.hasSession(r.join.session)
     else if (hint && this.#cluster.member(hint)?.up) owner = hint
-    while (!owner && !local && this.#byLink.get(r.link) === r && clock.now() - startedAt < patience()) {
+    while (!owner && !local && !this.#lost.has(r.join.session) && this.#byLink.get(r.link) === r && clock.now() - startedAt < patience()) {
       local = this.#node.hasSession(r.join.session)
       const said = this.#ownerSaid(r.join.session)
       owner = local ? undefined : said && this.#cluster.member(said)?.up ? said : await this.#locate(r.join.session)
@@ -250,6 +272,11 @@ export class Relays {
     }
     clock.clearTimeout(told)
     if (this.#byLink.get(r.link) !== r) return
+    if (this.#lost.has(r.join.session)) {
+      this.#byLink.delete(r.link)
+      r.link.send(JSON.stringify({ t: "error", code: "session_lost", message: lostMessage(r.join.session) }))
+      return r.link.close(CloseCode.sessionLost, "every copy of the session is gone")
+    }
     if (local) {
       this.#byLink.delete(r.link)
       return this.#node.rejoinLocally(r.link, r.join, [...(r.acts?.values() ?? []), ...r.pending.splice(0)])
@@ -304,6 +331,9 @@ export class Relays {
         this.#owns.set(id, { peer: from, at: now })
         this.#wake(id)
       }
+    })
+    c.receive("lost", (_from, body) => {
+      for (const id of body.sessions) this.lost(id)
     })
     c.receive("relay-end", (from, body) => {
       const key = `${from}/${body.conn}`

@@ -77,6 +77,7 @@ export class ClusterRole {
       failureMs: cfg.failureMs,
       leaseMs: cfg.leaseMs,
       linkTtlMs: cfg.linkTtlMs,
+      persistent: node.store.persistent,
       onRefused: (from, r) => node.refused(from, r, "/cluster/control"),
       log: node.log,
       onEvent: (event) => node.emit(event),
@@ -113,6 +114,12 @@ export class ClusterRole {
       (session) => this.handoff?.takeover.promisedEpoch(session),
     )
     this.handoff = new Handoff(node, this.cluster, (session) => this.replicator.shadow(session))
+    // No copy left anywhere: the registry ends it, every node lets its waiting players go, with the reason.
+    this.handoff.onLost = (session) => {
+      node.store.markLost(session)
+      this.relays?.lost(session)
+      for (const m of this.cluster.members()) if (m.id !== node.id && m.up && m.caps.includes("owns")) this.cluster.send(m.id, "lost", { sessions: [session] })
+    }
     this.handoff.copyOn = (session, target, record, epoch, deadline) => this.#copyOn(session, [target], epoch, record, deadline).then(() => {})
     this.follower = new ReplicaFollower(node, this.cluster, {
       replicaSet: (session) => this.replicaSet(session),
@@ -237,6 +244,11 @@ export class ClusterRole {
     // Each answer is the public shape already (protocol.ts drops any other field).
     const all: OpenSession[] = [...(this.#node.openSessions(game) as OpenSession[]), ...lists.flat()]
     return all.sort((a, b) => a.createdAt - b.createdAt).slice(0, max)
+  }
+
+  /** Every copy of the session is gone (see Relays.lost). */
+  isLost(session: string): boolean {
+    return this.relays.isLost(session)
   }
 
   /** Resolves on news of a session (see Relays.news), or after `ms`. */

@@ -22,7 +22,8 @@ type CopyVersion = NonNullable<GrantAnswer["copy"]>
 type Copy = { record: SessionRecord; epoch: number; streamed?: boolean }
 
 /** `retryInMs`: when the voters that refused expect the owner's lease to be over. */
-export type TakeoverResult = { ok: true } | { ok: false; why: string; retryInMs?: number }
+/** `lost`: no member holds a copy, and those that did not answer died with theirs (the session is gone for good). */
+export type TakeoverResult = { ok: true } | { ok: false; why: string; retryInMs?: number; lost?: true }
 
 /** How long a vote holds a replica back from confirming the old owner's changes, ms. */
 const PROMISE_MS = 10_000
@@ -149,6 +150,12 @@ export class Takeover {
     // told if the round fails (retracted() checks the requester and the epoch, so the others ignore it).
     voted.by.push(...peers)
     const refusals = answers.filter((x) => x.a && !x.a.ok)
+    // No copy anywhere: every voter that could hold one answered without it, and the owner and the
+    // rest died with theirs (down, their address refusing, no data dir). Decided before the majority:
+    // with half the cluster dead there is none, and the players of such a session would wait forever.
+    const answeredNow = new Set([me, ...answers.filter((x) => x.a).map((x) => x.id)])
+    if (!mine && answers.every((x) => !x.a?.copy) && this.cluster.copiesGone(owner) && voters.every((v) => answeredNow.has(v) || this.cluster.copiesGone(v)))
+      return { ok: false, why: `no copy of it is left: ${owner} and every member that did not answer died without a data dir, and no other member holds one`, lost: true }
     for (const r of refusals) if (typeof r.a?.epoch === "number") this.#seen.set(session, Math.max(this.#seen.get(session) ?? 0, r.a.epoch))
     // Someone runs it, or holds it, at this epoch or later (a handoff's epoch is not voted): not ours.
     const taken = refusals.find((r) => typeof r.a?.epoch === "number" && r.a.epoch >= epoch)

@@ -3,7 +3,7 @@ import type { ClientMessage, OpenSession, ServerMessage, SessionSummary } from "
 import { CloseCode } from "../protocol/index.ts"
 import { type DataDirEvent, Store } from "../store/index.ts"
 import { BatonError, clientError } from "../protocol/index.ts"
-import { type Clock, type ClusterConfig, ClusterRole, type NodePort, systemClock } from "../cluster/index.ts"
+import { type Clock, type ClusterConfig, ClusterRole, lostMessage, type NodePort, systemClock } from "../cluster/index.ts"
 import { Durability, type DurabilityReport } from "./durability.ts"
 import { handlerFailures } from "./failures.ts"
 import { HostedSession, type PlayerLink } from "./hosted.ts"
@@ -725,6 +725,10 @@ export class BatonNode {
           // majority): the player stays connected and is told why, and the join is tried again until
           // the owner answers, so play resumes the moment it does (a retry from the SDK would back off).
           if (this.#sessions.has(msg.session)) return this.#rejoin(link, st, msg, role, tries + 1)
+          if (role.isLost(msg.session)) {
+            st.queued = undefined
+            return sendError(link, "session_lost", lostMessage(msg.session), "join")
+          }
           if (this.#store.entry(msg.session)?.status === "open" && tries < RELAY_JOIN_TRIES) {
             if (!told)
               send(link, { t: "notice", code: "owner_unreachable", message: `session ${msg.session} runs on a node this node cannot reach now: waiting for it, nothing is lost` })

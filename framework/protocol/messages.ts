@@ -78,6 +78,7 @@ export type ErrorCode =
   | "internal"
   | "rate_limited"
   | "out_of_order"
+  | "session_lost"
 
 /** WebSocket close codes of the player protocol (4000-4999 are the application's). */
 export const CloseCode = {
@@ -99,6 +100,8 @@ export const CloseCode = {
   unauthorized: 4401,
   /** The session ended or was collected; do not reconnect. */
   sessionGone: 4404,
+  /** Every copy of the session is gone (its nodes died with it): do not reconnect. */
+  sessionLost: 4410,
   /** The node hands the session over: reconnect and resume (the SDK does it by itself). */
   reconnect: 4010,
 } as const

@@ -1,4 +1,4 @@
-import type { AcceptedLink, Link, LinkHandlers, Transport } from "../cluster/index.ts"
+import { type AcceptedLink, type Link, type LinkHandlers, Refused, type Transport } from "../cluster/index.ts"
 import type { Random } from "./random.ts"
 import { NET, type Owner, type Scheduler } from "./scheduler.ts"
 
@@ -219,7 +219,7 @@ export class SimNetwork {
           if (settled) return
           settled = true
           this.#sched.cancel(timer)
-          reject(new Error(`connection refused by ${u.host}`))
+          reject(new Refused(`connection refused by ${u.host}`))
         }, owner)
       }
       if (!this.reaches(owner, there.owner)) return

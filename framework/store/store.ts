@@ -462,6 +462,11 @@ export class Store {
     this.#registry.patch(id, { owner })
   }
 
+  /** A session whose every copy is gone: ended in the registry, so that no node waits to run it again. */
+  markLost(id: string): void {
+    if (this.entry(id)?.status === "open") this.#registry.patch(id, { status: "ended" })
+  }
+
   /** Forgets a session: its registry entry and its document. */
   remove(id: string): void {
     this.#journal?.drop(id)

@@ -81,6 +81,35 @@ describe("failover and fencing", () => {
     })
   })
 
+  test("every copy of a session dies (its owner and its replica, no data dir): its players hear session_lost within 2 s", async () => {
+    await simulate("lost-session", async (sim) => {
+      const [a, b, c] = await sim.startCluster(["a", "b", "c"])
+      // A session on a whose only other copy is on b: c holds none.
+      let session: string | undefined
+      for (let i = 0; i < 20 && !session; i++) {
+        const s = await sim.createSession("a")
+        await sim.run(200)
+        if (sim.owner(s) === a && b?.node?.store.replicaCopy(s) && !c?.node?.store.replicaCopy(s) && !c?.node?.role?.replicator.shadow(s)) session = s
+      }
+      expect(session).toBeDefined()
+      const id = session as string
+      sim.world.bot("r", id, 200, sim.sched.now + 20_000, sim.world.url(c as NonNullable<typeof c>))
+      await sim.until(() => sim.bot("r")?.status === "open", 5_000, "the relayed player joins")
+      await sim.run(1_000)
+      const at = sim.sched.now
+      sim.crash("a")
+      sim.crash("b")
+      const told = await sim.until(() => sim.bot("r")?.status === "closed", 10_000, "the player is let go")
+      expect(told).toBeLessThan(2_000)
+      const failed = sim.world.actions.filter((x) => x.session === id && x.failed)
+      expect(failed.length).toBeGreaterThan(0)
+      for (const x of failed) expect(x.failed).toContain(`session ${id} is lost`)
+      // The registry ends it: nobody waits to run it again.
+      expect(c?.node?.store.entry(id)?.status).toBe("ended")
+      expect(sim.sched.now - at).toBeLessThan(2_000)
+    })
+  })
+
   test("an owner frozen past the failure timeout is taken over; woken, it stops running the session and is back in every view", async () => {
     await simulate("fencing-pause", async (sim) => {
       await sim.startCluster(["a", "b", "c"])

@@ -18,7 +18,8 @@ const S = "s1"
 type Entry = { owner: string; epoch: number; status: "open" | "ended" }
 type Copy = { record: SessionRecord; epoch: number; streamed?: boolean }
 /** `leaseLeftMs`: what is left of the lease the member announced, from the last heartbeat this node echoed (known only for a member down here). */
-type View = { up: boolean; voter: boolean; silentMs: number; suspected: boolean; leaseLeftMs?: number }
+/** `gone`: down, its process gone (its address refuses), no data dir: its copies died with it. */
+type View = { up: boolean; voter: boolean; silentMs: number; suspected: boolean; leaseLeftMs?: number; gone?: boolean }
 
 const record = (rev: number, tag = ""): SessionRecord => ({ id: S, rev, tag }) as unknown as SessionRecord
 const copy = (epoch: number, rev: number, streamed: boolean, tag = ""): Copy => ({ record: record(rev, tag), epoch, streamed })
@@ -72,6 +73,7 @@ class FakeNode {
       },
       silentMs: (m: string) => (m === id ? 0 : (this.view.get(m)?.silentMs ?? Number.POSITIVE_INFINITY)),
       suspected: (m: string) => this.view.get(m)?.suspected === true,
+      copiesGone: (m: string) => this.view.get(m)?.gone === true,
       // Cluster.lapsesInMs's rule, over this fake view.
       lapsesInMs: (m: string) => {
         const v = this.view.get(m)
@@ -316,6 +318,23 @@ describe("Takeover.run: the requester", () => {
     // Once their view has caught up, the next round wins.
     for (const id of ["V1", "V2"]) net.node(id).sees("O", { leaseLeftMs: -1 })
     expect(await net.node("R").takeover.run(S, "O", "failover from O")).toEqual({ ok: true })
+  })
+
+  test("no copy anywhere, and the owner and every voter that did not answer died without a data dir: the session is lost", async () => {
+    // Four voters, two dead at once (no majority is left): R and V1 answer, neither holds a copy.
+    const net = world(["R", "V1"])
+    for (const id of ["R", "V1"]) net.node(id).sees("O", { gone: true }).sees("X", { ...DEAD, gone: true })
+    net.node("R").sees("X", { ...DEAD, gone: true })
+    const out = await net.node("R").takeover.run(S, "O", "failover from O")
+    expect(out).toMatchObject({ ok: false, lost: true, why: expect.stringContaining("no copy of it is left") })
+    expect(net.node("R").adopted).toEqual([])
+    // X down but not known dead (a partition: its process may run, holding a copy): no verdict.
+    net.node("R").sees("X", { gone: false })
+    expect(await net.node("R").takeover.run(S, "O", "failover from O")).not.toHaveProperty("lost")
+    // A copy answered: no verdict either.
+    net.node("R").sees("X", { gone: true })
+    net.node("V1").copies.set(S, copy(1, 3, false))
+    expect(await net.node("R").takeover.run(S, "O", "failover from O")).not.toHaveProperty("lost")
   })
 
   test("a refusal of its own vote asks nobody", async () => {
