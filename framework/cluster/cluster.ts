@@ -465,7 +465,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       const known = there.find((p) => p.up) ?? there.at(-1)
       // A peer that is down is redialled every round: each try is short, so the first after a partition
       // heals is a fresh connect, not one still waiting behind a SYN sent into the cut.
-      const quick = known && !known.up ? Math.max(1_000, 4 * this.#opts.heartbeatMs) : undefined
+      const quick = known && !known.up ? Math.max(1_000, 2 * this.#opts.heartbeatMs) : undefined
       const peerId = known && !this.#ask.has(url) ? known.id : await this.#whoIs(url, quick)
       // Another node answers where a down one was: that one's process is gone.
       for (const p of there) if (p.id !== peerId && !p.up) p.dead = true

@@ -110,6 +110,41 @@ describe("failover and fencing", () => {
     })
   })
 
+  test.each(["frozen", "cut off"])("a relaying node %s for twice the failure timeout: rejoined, its relayed player is answered again within a second, and was told", async (fault) => {
+    await simulate(`relay-node-${fault}`, async (sim) => {
+      const [a, , c] = await sim.startCluster(["a", "b", "c"])
+      let session: string | undefined
+      for (let i = 0; i < 12 && !session; i++) {
+        const s = await sim.createSession("a")
+        if (sim.owner(s) === a) session = s
+      }
+      expect(session).toBeDefined()
+      sim.world.bot("r", session as string, 200, sim.sched.now + 40_000, sim.world.url(c as NonNullable<typeof c>))
+      await sim.until(() => sim.bot("r")?.status === "open", 5_000, "the relayed player joins")
+      await sim.run(1_000)
+      const notices: { at: number; code: string }[] = []
+      sim.bot("r")?.onNotice((n) => void notices.push({ at: sim.sched.now, code: n?.code ?? "resolved" }))
+      if (fault === "frozen") sim.sched.pause(c?.owner as string)
+      else sim.isolate(c as NonNullable<typeof c>)
+      await sim.run(2 * sim.failureMs)
+      // The others dropped it meanwhile (and its relays with it).
+      expect(sim.sees("a", "c")).toBe(false)
+      if (fault === "frozen") sim.sched.resume(c?.owner as string)
+      else sim.world.net.heal()
+      // From its rejoining: the others see it up again.
+      await sim.until(() => sim.sees("a", "c") && sim.sees("c", "a"), 10_000, "c rejoins")
+      const woke = sim.sched.now
+      const answered = () => sim.world.actions.some((x) => x.id.startsWith("r-") && x.sentAt >= woke && x.ackedAt !== undefined)
+      const ms = await sim.until(answered, 10_000, "the relayed player is answered again")
+      expect(ms).toBeLessThan(1_000)
+      // Told while it waited, and told it is over.
+      expect(notices.some((n) => n.code === "owner_unreachable")).toBe(true)
+      await sim.run(1_000)
+      expect(notices.at(-1)?.code).toBe("resolved")
+      expect(sim.lostOrDoubled(session as string)).toEqual([])
+    })
+  })
+
   test("an owner frozen past the failure timeout is taken over; woken, it stops running the session and is back in every view", async () => {
     await simulate("fencing-pause", async (sim) => {
       await sim.startCluster(["a", "b", "c"])
