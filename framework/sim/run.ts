@@ -4,9 +4,9 @@ import { ledgerGame } from "./game.ts"
 import { NET, type Owner, Scheduler } from "./scheduler.ts"
 import { type SimProcess, World } from "./world.ts"
 
-export type FaultKind = "crash" | "power-off" | "pause" | "partition" | "one-way" | "latency" | "resets" | "deploy" | "join" | "slow-disk"
+export type FaultKind = "crash" | "power-off" | "pause" | "partition" | "one-way" | "latency" | "resets" | "deploy" | "join" | "slow-disk" | "flap"
 
-export const ALL_FAULTS: readonly FaultKind[] = ["crash", "power-off", "pause", "partition", "one-way", "latency", "resets", "deploy", "join", "slow-disk"]
+export const ALL_FAULTS: readonly FaultKind[] = ["crash", "power-off", "pause", "partition", "one-way", "latency", "resets", "deploy", "join", "slow-disk", "flap"]
 
 export interface RunOptions {
   seed: string
@@ -163,6 +163,23 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
           world.note(`${p.label} → ${q.label} cut (one way) for ${Math.round(duration)} ms`)
           await clock.sleep(duration)
           world.net.heal()
+          world.note("network healed")
+          ended()
+          return
+        }
+        case "flap": {
+          // A link between two nodes that goes down and up again and again (a flaky switch port).
+          const q = rnd.pick(live.filter((x) => x !== p))
+          if (!q) return
+          world.note(`${p.label} ↔ ${q.label} flapping for ${Math.round(duration)} ms`)
+          const end = sched.now + duration
+          while (sched.now < end) {
+            world.net.cut(p.owner, q.owner)
+            world.net.cut(q.owner, p.owner)
+            await clock.sleep(rnd.between(100, 1_000))
+            world.net.heal()
+            await clock.sleep(rnd.between(100, 1_000))
+          }
           world.note("network healed")
           ended()
           return
