@@ -19,7 +19,9 @@ export interface Violation {
  *   a move must get the original answer back, never a bare "ok");
  * - waits (checkCrashWaits): after a crash (links reset), every action of the
  *   dead node's sessions is answered within CRASH_WAIT_MS of the crash or of
- *   its send, whichever is later.
+ *   its send, whichever is later; and while a node drains (a rolling
+ *   deploy), actions are answered within DRAIN_P99_MS at the 99th percentile
+ *   and DRAIN_MAX_MS at most (checkDrainWaits).
  */
 export function checkEnd(world: World, beatsAtQuiet: Map<string, number>, quietFrom: number): Violation[] {
   const out: Violation[] = []
@@ -141,4 +143,21 @@ export function checkCrashWaits(world: World, crash: { at: number; label: string
   }
   if (!late.length) return []
   return [{ invariant: "waits", detail: `crash of ${crash.label} at ${(crash.at / 1000).toFixed(3)} s: ${late.length} actions of its ${theirs.size} sessions answered more than ${CRASH_WAIT_MS} ms later (${late.slice(0, 3).join(", ")})` }]
+}
+
+/** Issue 15: during a drain, actions are answered with p99 within this, ms, and none later than DRAIN_MAX_MS. */
+export const DRAIN_P99_MS = 250
+export const DRAIN_MAX_MS = 1_000
+
+/** Actions sent while a node drained (a rolling deploy's stop): their answer times against the drain bounds. */
+export function checkDrainWaits(world: World, drain: { from: number; to: number; label: string }, until: number): Violation[] {
+  const waits = world.actions
+    .filter((a) => !a.failed && a.sentAt >= drain.from && a.sentAt < drain.to)
+    .map((a) => (a.ackedAt ?? until) - a.sentAt)
+    .sort((x, y) => x - y)
+  if (!waits.length) return []
+  const p99 = waits[Math.min(waits.length - 1, Math.floor(0.99 * waits.length))] as number
+  const max = waits.at(-1) as number
+  if (p99 <= DRAIN_P99_MS && max <= DRAIN_MAX_MS) return []
+  return [{ invariant: "waits", detail: `drain of ${drain.label} at ${(drain.from / 1000).toFixed(3)} s: ${waits.length} actions, p99 ${Math.round(p99)} ms, max ${Math.round(max)} ms (bounds ${DRAIN_P99_MS} and ${DRAIN_MAX_MS})` }]
 }

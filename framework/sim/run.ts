@@ -1,4 +1,4 @@
-import { beatsNow, checkCrashWaits, checkEnd, checkStep, recovered, viewsAgree, type Violation } from "./check.ts"
+import { beatsNow, checkCrashWaits, checkDrainWaits, checkEnd, checkStep, recovered, viewsAgree, type Violation } from "./check.ts"
 import { DISK_LATENCY } from "./disk.ts"
 import { ledgerGame } from "./game.ts"
 import { NET, type Owner, Scheduler } from "./scheduler.ts"
@@ -113,6 +113,7 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
     // When the last fault ended (a heal, a resume, a restart): views must agree again within CONVERGE_BOUND_MS.
     let healedAt: number | undefined
     const crashes: { at: number; label: string; sessions: string[] }[] = []
+    const drains: { from: number; to: number; label: string }[] = []
     let worstConvergeMs = 0
     const ended = () => void (healedAt = sched.now)
     async function fault(kind: FaultKind, duration: number): Promise<void> {
@@ -218,7 +219,9 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
             const fresh = world.start(`${old.label.replace(/v\d+$/, "")}v${version}`, version)
             await waitUntil(clock, () => fresh.state === "up" && fresh.node?.status === "ready", 10_000)
             await clock.sleep(2 * HEARTBEAT_MS)
+            const from = sched.now
             await world.stop(old)
+            drains.push({ from, to: sched.now, label: old.label })
           }
           world.note(`rolling deploy to v${version} done`)
           ended()
@@ -259,6 +262,7 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
     opts.onEnd?.(world)
     violations.push(...checkEnd(world, beats, quietFrom))
     for (const c of crashes) violations.push(...checkCrashWaits(world, c, sched.now))
+    for (const d of drains) violations.push(...checkDrainWaits(world, d, sched.now))
     const hasher = new Bun.CryptoHasher("sha256")
     for (const line of world.trace) hasher.update(`${line}\n`)
     for (const a of world.actions) hasher.update(`${a.id}:${a.position ?? "-"}:${a.failed ?? ""}\n`)
