@@ -126,8 +126,10 @@ export class Relays {
     let owner = await this.#locate(msg.session)
     // A session in the middle of a move is briefly nowhere: look again on news before saying it does not exist.
     const deadline = this.#node.clock.now() + JOIN_LOOK_MS
-    // It may come here, too (this node took it over): then the caller joins the player here.
-    while (!owner && this.#node.clock.now() < deadline && this.#node.store.entry(msg.session)?.status === "open" && !this.#node.hasSession(msg.session) && !this.#lost.has(msg.session)) {
+    // It may come here, too (this node took it over): then the caller joins the player here. A session
+    // this node's registry does not name yet may be a moment old (its entry still on its way): looked for too.
+    const pending = () => (this.#node.store.entry(msg.session)?.status ?? "open") === "open"
+    while (!owner && this.#node.clock.now() < deadline && pending() && !this.#node.hasSession(msg.session) && !this.#lost.has(msg.session)) {
       await this.news(msg.session, RELOOK_MS)
       owner = await this.#locate(msg.session)
     }
