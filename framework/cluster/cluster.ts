@@ -209,6 +209,23 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    * loop) does not stretch it.
    */
   leaseUntil(): number {
+    // Asked on every action and every confirmation; it changes only with what #leaseStale marks.
+    if (this.#leaseCache !== undefined) return this.#leaseCache
+    this.#leaseCache = this.#computeLeaseUntil()
+    return this.#leaseCache
+  }
+
+  /**
+   * The cached lease end is exact: with two voters or more, the majority's
+   * anchor is never this node's own (`now`, always the freshest), so time
+   * passing alone does not move it.
+   */
+  #leaseCache: number | undefined
+  #leaseStale(): void {
+    this.#leaseCache = undefined
+  }
+
+  #computeLeaseUntil(): number {
     const now = this.clock.now()
     const { voters } = this.quorum()
     if (voters.length === 1) return Number.POSITIVE_INFINITY
@@ -539,10 +556,15 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const peer = this.#peers.get(from)
     if (!peer || (peer.link !== link && !this.#retired.has(link))) return
     peer.lastHeard = this.clock.now()
+    // An older node's lease stands on when it was last heard (see leaseUntil).
+    if (!peer.caps.includes("quorum")) this.#leaseStale()
     this.#phi.heartbeat(peer.id, peer.lastHeard)
     switch (msg.t) {
       case "hb-echo":
-        if (typeof msg.echo === "number" && msg.echo <= peer.lastHeard) peer.leaseAnchor = Math.max(peer.leaseAnchor ?? 0, msg.echo)
+        if (typeof msg.echo === "number" && msg.echo <= peer.lastHeard) {
+          peer.leaseAnchor = Math.max(peer.leaseAnchor ?? 0, msg.echo)
+          this.#leaseStale()
+        }
         return
       case "hb":
         // Echoed at once, not with our next heartbeat: the lease it renews is as fresh as the round trip.
@@ -561,6 +583,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       case "bye":
         peer.movedOut = msg.moved
         peer.voter = false
+        this.#leaseStale()
         return this.#down(peer, "left the cluster")
       case "req":
         return void Promise.resolve()
@@ -611,6 +634,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       this.#urls.delete(hello.url)
       return link.close(1000, "that is me")
     }
+    this.#leaseStale()
     for (const p of hello.peers) {
       this.#learnUrl(p.url)
       if (isNodeId(p.id) && p.id !== this.#self.id && !this.#peers.has(p.id) && !this.#heardOf.has(p.id)) this.#heardOf.set(p.id, this.clock.now())
@@ -643,6 +667,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     peer.dead = false
     this.#peers.set(peer.id, peer)
     this.#pruned.delete(peer.id)
+    this.#leaseStale()
     if (!wasUp) this.#phi.reset(peer.id, peer.lastHeard)
     if (link.dialer !== this.#self.id) link.send(this.#hello())
     // A heartbeat at once: its echo is this node's lease, and a forming cluster should not wait a beat for it.
@@ -727,6 +752,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       const p = this.#peers.get(id)
       if (p?.up) continue // back meanwhile
       this.#heardOf.delete(id)
+      this.#leaseStale()
       if (p) {
         p.voter = false
         this.#pruned.add(id)
@@ -755,6 +781,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       const body = (res.body ?? {}) as { node?: string }
       if (res.ok && body.node === p.id) {
         p.lastHeard = this.clock.now()
+        if (!p.caps.includes("quorum")) this.#leaseStale()
         return
       }
       this.#down(p, `silent for ${silentMs} ms`)
@@ -768,6 +795,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #down(peer: Peer, why: string): void {
     if (!peer.up) return
     peer.up = false
+    this.#leaseStale()
     this.#phi.forget(peer.id)
     const lost = peer.link
     peer.link?.close(1000, "marked down")
