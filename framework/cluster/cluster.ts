@@ -496,7 +496,16 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         if (!link) return void early.push(data)
         const msg = parseControl(data)
         if (!msg) return link.close(4000, "control frames are JSON objects")
-        if (claimsOther(msg, peerId)) return link.close(4003, "hello names another node than /healthz did")
+        if (claimsOther(msg, peerId)) {
+          // Another node answers at that address now (the one we knew there was restarted): the old one is gone.
+          this.#ask.add(url)
+          const gone = this.#peers.get(peerId)
+          if (gone && gone.url === url) {
+            if (gone.up && !gone.link?.open) this.#down(gone, "its address answers as another node")
+            if (!gone.up) gone.dead = true
+          }
+          return link.close(4003, "hello names another node than /healthz did")
+        }
         this.#receive(link, peerId, msg)
       }
       let closedEarly = false
