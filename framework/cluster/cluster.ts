@@ -676,6 +676,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     peer.dead = false
     this.#peers.set(peer.id, peer)
     this.#pruned.delete(peer.id)
+    // One process per address: a member we knew there, with no link left, was replaced by this one.
+    for (const old of this.#peers.values())
+      if (old !== peer && old.url === peer.url && !old.link?.open) {
+        if (old.up) this.#down(old, `its address answers as ${peer.id} now`)
+        old.dead = true
+      }
     this.#leaseStale()
     if (!wasUp) this.#phi.reset(peer.id, peer.lastHeard)
     if (link.dialer !== this.#self.id) link.send(this.#hello())
