@@ -8,8 +8,8 @@ type Env = Record<string, string | undefined>
 const DEV_SECRET = "baton-dev-insecure-secret"
 
 /**
- * A node's configuration from the environment (see README, "Running a
- * node"). Throws with the variable's name and value when one is wrong.
+ * A node's configuration from the environment (see
+ * docs/operations.md). Throws with the variable's name and value when one is wrong.
  */
 export function nodeOptionsFromEnv(env: Env, port: number, dev = env.BATON_DEV === "1"): Omit<StartNodeOptions, "games" | "pages"> {
   const discovery = discoveryFromEnv(env, port)

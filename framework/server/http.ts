@@ -56,7 +56,7 @@ export function httpApi(node: BatonNode, opts: HttpOptions = {}): Hono<Env> {
     const proof = challenge && node.role?.cluster.proveIdentity(challenge)
     return proof ? { proof } : {}
   }
-  // Not durable is not unready (the node serves), but the body says so: see the README, "Durability".
+  // Not durable is not unready (the node serves), but the body says so: see docs/cluster.md, "Durability".
   app.get("/readyz", (c) => {
     const d = node.durability()
     const durability = d.durable

@@ -10,8 +10,8 @@ import type { SocketData } from "./serve.ts"
 
 /**
  * What `startNode` takes: the node's settings (NodeConfig) and its
- * listeners'. `baton start` fills them from the environment (README,
- * "Running a node").
+ * listeners'. `baton start` fills them from the environment
+ * (docs/operations.md).
  */
 export interface StartNodeOptions extends Omit<NodeConfig, "games" | "log" | "cluster" | "clustered"> {
   /** The game modules this node runs. */

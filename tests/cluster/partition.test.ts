@@ -479,7 +479,7 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
     doubled += twice.length
     if (twice.length && examples.length < 6) examples.push(`${b.sessionId}/${b.player}: marks applied twice: ${twice.slice(0, 5).map(([m]) => m).join(",")}`)
     for (const a of b.acks)
-      if (a.value === undefined && count.has(a.mark)) answeredWithoutValue++ // README: a resend after a failover from a document is answered ok without its value
+      if (a.value === undefined && count.has(a.mark)) answeredWithoutValue++ // docs/games.md: an id older than the client's last 64 is answered ok without its value
       else if (a.value !== a.mark) {
         wrongAcks++
         if (wrongExamples.length < 3) wrongExamples.push(`${b.sessionId}/${b.player}@slot${b.slot} action ${a.id} sent mark ${a.mark}, ack said ${JSON.stringify(a.value)} (+${Math.round(a.at - fault.at)} ms)`)
