@@ -37,6 +37,21 @@ export async function listSessions(opts: { url?: string; game: string }): Promis
   return (await request<{ sessions: OpenSession[] }>(opts.url, `/sessions?game=${encodeURIComponent(opts.game)}`)).sessions
 }
 
+/** A game the node serves (GET /games). */
+export interface GameInfo {
+  name: string
+  /** Its state's schema version. */
+  version: number
+  players: { min: number; max: number }
+  /** It ticks (a real-time game). */
+  realtime: boolean
+}
+
+/** The games the node serves (GET /games: public). */
+export async function listGames(opts: { url?: string } = {}): Promise<GameInfo[]> {
+  return (await request<{ games: GameInfo[] }>(opts.url, "/games")).games
+}
+
 async function request<T>(base: string | undefined, path: string, init?: RequestInit): Promise<T> {
   const origin = base ?? (typeof location !== "undefined" ? location.origin : undefined)
   if (!origin) throw new ActionError("bad_request", "url is required outside a browser")

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { rngOver, seedRng } from "baton"
-import { ActionError, createSession, type GameSession, join, listSessions } from "baton/client"
+import { ActionError, createSession, type GameSession, join, listGames, listSessions } from "baton/client"
 import type counter from "../../app/games/counter.ts"
 import type notes from "../fixtures/app/notes.ts"
 import { freePort, type NodeProcess, startNodeProcess, stopAllNodes } from "../support/node-process.ts"
@@ -37,6 +37,9 @@ describe("client SDK against a real node", () => {
     expect(b.state.notes[0]).toEqual({ by: "ada", text: "hello" })
     expect(seen).toContain(1)
     expect((await listSessions({ url: node.url, game: "notes" })).find((s) => s.id === id)).toMatchObject({ seated: 2 })
+    const games = await listGames({ url: node.url })
+    expect(games.find((g) => g.name === "notes")).toMatchObject({ name: "notes", realtime: false })
+    expect(games.every((g) => g.players.min >= 1 && g.players.max >= g.players.min)).toBe(true)
   })
 
   test("a refused action rejects with a typed ActionError and changes nothing", async () => {
