@@ -81,8 +81,15 @@ describe.skipIf(!existsSync(CHROMIUM))("template pages in a browser", () => {
     await ada.page.fill("#name", "ada")
     await ada.page.click("#new")
     await ada.page.waitForURL(/\/pong\?/)
-    const session = new URL(ada.page.url()).searchParams.get("session") as string
-    await bob.page.goto(`${url}/pong?session=${session}&player=bob`)
+    // bob follows the invite link ada's page shows, with no name saved yet: he picks one, then joins that game.
+    const share = (await ada.page.textContent("#share")) ?? ""
+    const link = share.slice(share.indexOf("http"))
+    expect(new URL(link).searchParams.get("session")).toBe(new URL(ada.page.url()).searchParams.get("session"))
+    await bob.page.goto(link)
+    await bob.page.waitForURL(/\/\?invite=/)
+    await bob.page.fill("#name", "bob")
+    await bob.page.click("#join-invite")
+    await bob.page.waitForURL(/\/pong\?/)
     await ada.page.waitForFunction(() => document.querySelector("#message")?.textContent?.startsWith("Rally"), undefined, { timeout: 10_000 })
     // Hold the up key: ada's paddle (left, drawn green) goes up on the canvas.
     const paddleY = () =>
@@ -128,6 +135,8 @@ describe.skipIf(!existsSync(CHROMIUM))("template pages in a browser", () => {
     await ada.page.waitForFunction(() => document.querySelector("#duel-status")?.textContent === "You win the duel!")
     await bob.page.waitForFunction(() => document.querySelector("#duel-status")?.textContent === "ada wins the duel")
     expect(await ada.page.textContent("#rounds")).toContain("you win the round")
+    // The hands are drawn in SVG: no emoji font needed (without one, emoji were empty boxes).
+    expect(await ada.page.$$eval("#hands button svg.hand-icon", (icons) => icons.length)).toBe(3)
     await shot(ada.page, "template-lobby.png")
     // Play again: back in the queue, the duel panel goes away.
     await ada.page.click("#again")

@@ -9,11 +9,13 @@ import type { DuelView, Hand } from "../games/duel.ts"
 import type lobby from "../games/lobby.ts"
 import type { LobbyView } from "../games/lobby.ts"
 import { byId, el, saveName, savedName, secondsLeft, showConnection, toast } from "./common.ts"
+import { HAND_SVG } from "./icons.ts"
 
 type Lobby = GameSession<typeof lobby>
 type Duel = GameSession<typeof duel>
 
-const ICON: Record<Hand, string> = { rock: "✊", paper: "✋", scissors: "✌️" }
+// Pictures drawn in SVG, not emoji: a machine without an emoji font showed empty boxes.
+for (const b of document.querySelectorAll<HTMLButtonElement>("#hands button")) b.insertAdjacentHTML("afterbegin", HAND_SVG[b.dataset.hand as Hand])
 const fail = (e: unknown) => toast(e instanceof ActionError ? e.message : String(e), "error")
 
 const nameInput = byId<HTMLInputElement>("name")
@@ -127,7 +129,7 @@ function play(session: Duel, changed: () => void): void {
         const mine = r.hands[v.you] as Hand
         const theirs = r.hands[v.opponent] as Hand
         const outcome = r.winner === null ? "draw" : r.winner === v.you ? "you win the round" : `${r.winner} wins the round`
-        return el("li", "", `Round ${i + 1}: your ${mine} ${ICON[mine]} vs ${theirs} ${ICON[theirs]}, ${outcome}`)
+        return el("li", "", `Round ${i + 1}: your ${mine} vs ${theirs}, ${outcome}`)
       }),
     )
     byId("again").hidden = v.phase !== "ended"
@@ -138,7 +140,7 @@ function play(session: Duel, changed: () => void): void {
     const left = secondsLeft(v.deadline)
     if (v.phase === "waiting") box.textContent = `Waiting for ${v.opponent} to arrive… ${left ?? ""}s`
     else if (v.phase === "ended") box.textContent = v.winner === v.you ? "You win the duel!" : v.winner ? `${v.winner} wins the duel` : "Nobody wins: the duel was abandoned"
-    else if (v.hand) box.textContent = v.opponentChose ? "Revealing…" : `You chose ${ICON[v.hand]}: waiting for ${v.opponent}… ${left}s`
+    else if (v.hand) box.textContent = v.opponentChose ? "Revealing…" : `You chose ${v.hand}: waiting for ${v.opponent}… ${left}s`
     else box.textContent = `Round ${v.round}: choose! ${left}s${v.opponentChose ? ` (${v.opponent} has chosen)` : ""}`
   }
   render(session.state)

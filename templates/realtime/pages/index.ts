@@ -20,6 +20,21 @@ const play = (session: string, player: string) => {
   location.href = `/pong?${new URLSearchParams({ session, player })}`
 }
 
+// Invited (the game page sent us here to pick a name first): one button joins that game.
+const invite = new URLSearchParams(location.search).get("invite")
+if (invite) {
+  const join = el("button", "", "Join the game you were invited to")
+  join.id = "join-invite"
+  join.addEventListener("click", () => {
+    const player = name()
+    if (player) play(invite, player)
+  })
+  const box = el("section", "panel")
+  box.append(el("h2", "", "You were invited"), el("p", "muted", "Type your name above, then join."), join)
+  document.querySelector("main")?.prepend(box)
+  nameInput.focus()
+}
+
 byId("new").addEventListener("click", async () => {
   const player = name()
   if (!player) return

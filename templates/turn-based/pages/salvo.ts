@@ -14,7 +14,9 @@ const log = byId("log")
 const query = new URLSearchParams(location.search)
 const sessionId = query.get("session")
 const player = query.get("player") || savedName()
-if (!sessionId || !player) location.replace("/")
+// Someone who opens an invite link before choosing a name picks one first; the invite is kept.
+if (!sessionId) location.replace("/")
+else if (!player) location.replace(`/?${new URLSearchParams({ invite: sessionId })}`)
 else start(sessionId, player)
 
 async function start(id: string, me: string): Promise<void> {
