@@ -1,20 +1,12 @@
 import { watch } from "node:fs"
 import { DevCluster } from "./dev-cluster.ts"
+import { devRows, type MemberRow } from "./dev-table.ts"
 import { type FrontDoor, startFrontDoor } from "./front-door.ts"
 
 export interface DevOptions {
   appDir: string
   port: number
   nodes: number
-}
-
-interface MemberRow {
-  id: string
-  url: string
-  status: string
-  version: string
-  sessions: number
-  up: boolean
 }
 
 /**
@@ -91,7 +83,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
     if (!first) return draw()
     try {
       const body = (await (await fetch(`${first}/cluster`, { signal: AbortSignal.timeout(800) })).json()) as { members: MemberRow[] }
-      members = body.members
+      members = devRows(body.members)
     } catch {
       return
     }
