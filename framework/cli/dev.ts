@@ -1,5 +1,6 @@
 import { watch } from "node:fs"
 import { DevCluster } from "./dev-cluster.ts"
+import { checkApp, formatProblem } from "./check-app.ts"
 import { devRows, type MemberRow } from "./dev-table.ts"
 import { type FrontDoor, startFrontDoor } from "./front-door.ts"
 
@@ -63,13 +64,21 @@ export async function runDev(opts: DevOptions): Promise<void> {
   let debounce: ReturnType<typeof setTimeout> | undefined
   let again = false
   const watcher = watch(opts.appDir, { recursive: true }, (_event, file) => {
-    // Source files only: not dependencies, data, dot-folders (.git) or editors' temporary files.
+    // Source files only: not dependencies, data, dot-folders (.git), tests, docs or editors' temporary files.
     const f = String(file ?? "")
-    if (!f || /(^|\/)(node_modules|\.data|\.[^/]+)(\/|$)|~$|\.sw[px]$/.test(f) || !/\.(ts|tsx|js|mjs|html|css|json)$/.test(f)) return
+    if (!f || /(^|\/)(node_modules|\.data|tests|docs|\.[^/]+)(\/|$)|~$|\.sw[px]$/.test(f) || !/\.(ts|tsx|js|mjs|html|css|json)$/.test(f)) return
     clearTimeout(debounce)
     debounce = setTimeout(async () => {
       if (again) return
       again = true
+      // A syntax error would only fail the new node's start ("Unexpected export"): say where, and wait for the fix.
+      const problems = await checkApp(opts.appDir).catch(() => [])
+      if (problems.length) {
+        cluster.event(`changed: ${file}; not rolling: ${problems.length} syntax error${problems.length > 1 ? "s" : ""} (the cluster keeps the code it runs)`)
+        for (const p of problems.slice(0, 3)) for (const line of formatProblem(p).split("\n")) cluster.event(`  ${line}`)
+        again = false
+        return
+      }
       cluster.event(`changed: ${file}; rolling the cluster onto the new code`)
       await cluster.roll()
       again = false
