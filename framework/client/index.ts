@@ -39,9 +39,11 @@ export async function listSessions(opts: { url?: string; game: string }): Promis
 
 /** A game the node serves (GET /games). */
 export interface GameInfo {
+  /** What sessions are created by (`createSession({ game })`). */
   name: string
   /** Its state's schema version. */
   version: number
+  /** Seats per session. */
   players: { min: number; max: number }
   /** It ticks (a real-time game). */
   realtime: boolean

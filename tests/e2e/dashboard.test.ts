@@ -48,6 +48,15 @@ describe("the dashboard in a real browser", () => {
     mkdirSync(SHOTS, { recursive: true })
     await page.screenshot({ path: resolve(SHOTS, "dashboard.png"), fullPage: true })
     expect(existsSync(resolve(SHOTS, "dashboard.png"))).toBe(true)
+    // Every table fits its panel at the widths laptops have (they ran past their panels).
+    for (const width of [1024, 1280]) {
+      await page.setViewportSize({ width, height: 900 })
+      const overflow = await page.$$eval("section table", (tables) =>
+        tables.map((t) => ({ id: t.id, over: t.scrollWidth - ((t.closest("section") as HTMLElement).clientWidth - 16) })).filter((t) => t.over > 0),
+      )
+      expect({ width, overflow }).toEqual({ width, overflow: [] })
+      await page.screenshot({ path: resolve(SHOTS, `dashboard-${width}.png`), fullPage: true })
+    }
     expect(errors).toEqual([])
   }, 90_000)
 })
