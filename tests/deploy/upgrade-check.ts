@@ -74,13 +74,21 @@ async function main(old: string): Promise<boolean> {
   const ids: string[] = []
   for (let i = 0; i < 20; i++) ids.push((await createSession({ url: (i % 2 ? o1 : o2).url, game: "counter" })).id)
   // Players connect to the node that does not own their session half the time (relayed).
-  const players: GameSession<typeof counter>[] = await Promise.all(ids.map((id, i) => join<typeof counter>({ url: (i % 2 ? o2 : o1).url, session: id, player: "p" })))
+  // An action unanswered for 30 s fails the check, naming its session, instead of hanging it.
+  const players: GameSession<typeof counter>[] = await Promise.all(ids.map((id, i) => join<typeof counter>({ url: (i % 2 ? o2 : o1).url, session: id, player: "p", actTimeoutMs: 30_000 })))
   let rounds = 0
-  const act = async () => {
-    await Promise.all(players.map((p) => p.act("inc", { by: 1 })))
+  const unanswered: string[] = []
+  const act = async (when: string) => {
+    await Promise.all(
+      players.map((p) =>
+        p.act("inc", { by: 1 }).catch((e: unknown) => {
+          unanswered.push(`${when}: ${p.id} ${(e as Error).message} (status ${p.status}, notice ${p.notice?.code ?? "none"})`)
+        }),
+      ),
+    )
     rounds++
   }
-  await act()
+  await act("old nodes")
   const n1 = await start("new-1", NEW)
   for (let i = 0; i < 10; i++) ids.push((await createSession({ url: n1.url, game: "counter" })).id)
   await waitUntil(
@@ -89,12 +97,13 @@ async function main(old: string): Promise<boolean> {
     { timeoutMs: 20_000 },
   )
   console.log(`old and new nodes list all ${ids.length} sessions`)
-  await act()
+  await act("old and new")
   await stop(o1)
-  await act()
+  await act("after old-1 stopped")
   const n2 = await start("new-2", NEW)
   await stop(o2)
-  await act()
+  await act("after old-2 stopped")
+  if (unanswered.length) console.log(`unanswered actions: ${unanswered.join("; ")}`)
   // The registry copies converge by sync: give them the time a handoff's writes take to travel.
   let differ: string[] = []
   const agree = await waitUntil(
@@ -114,7 +123,7 @@ async function main(old: string): Promise<boolean> {
     .catch(() => false)
   console.log(`${rounds} acknowledged actions per player, all seen: ${seen}`)
   for (const p of players) p.close()
-  return agree && seen
+  return agree && seen && unanswered.length === 0
 }
 
 if (import.meta.main) {
