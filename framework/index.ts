@@ -16,6 +16,7 @@ export {
   type ViewOf,
   type ActionNames,
   type InputOf,
+  type ResultOf,
   type Rng,
   type SessionRecord,
   Session,

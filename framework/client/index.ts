@@ -11,7 +11,7 @@ import type { OpenSession, SessionSummary } from "../protocol/index.ts"
 import { ActionError, GameSession, type JoinOptions } from "./session.ts"
 
 export { ActionError, type ActionPromise, GameSession, type ConnectionStatus, type JoinOptions, type Notice } from "./session.ts"
-export type { ActionNames, InputOf, ViewOf, StateOf } from "../game/define.ts"
+export type { ActionNames, InputOf, ResultOf, ViewOf, StateOf } from "../game/define.ts"
 
 /** Takes a seat in a session; resolves with the live session once the first view has arrived. */
 export function join<G extends AnyGame = AnyGame>(opts: JoinOptions): Promise<GameSession<G>> {

@@ -1,4 +1,4 @@
-import type { ActionNames, AnyGame, InputOf, ViewOf } from "../game/define.ts"
+import type { ActionNames, AnyGame, InputOf, ResultOf, ViewOf } from "../game/define.ts"
 import {
   type ClientMessage,
   CloseCode,
@@ -210,24 +210,25 @@ export class GameSession<G extends AnyGame = AnyGame> {
   }
 
   /**
-   * Sends an action. Resolves with what the action returned; rejects with an
+   * Sends an action. Resolves with what the action returned (its `apply`'s
+   * return type, as JSON carries it); rejects with an
    * ActionError (invalid input, a game rule, a closed session). Survives
    * reconnects: it is resent until acknowledged and applied once.
    */
-  act<K extends ActionNames<G>>(name: K, ...input: undefined extends InputOf<G, K> ? [input?: InputOf<G, K>] : [input: InputOf<G, K>]): ActionPromise {
+  act<K extends ActionNames<G>>(name: K, ...input: undefined extends InputOf<G, K> ? [input?: InputOf<G, K>] : [input: InputOf<G, K>]): ActionPromise<ResultOf<G, K>> {
     if (this.#status === "closed") return withId(Promise.reject(new ActionError("closed", "this session connection is closed")), 0)
     const frame = JSON.stringify({ t: "act", id: this.#nextId, name, input: input[0] } satisfies ClientMessage)
     if (frame.length > MAX_FRAME_BYTES)
       return withId(Promise.reject(new ActionError("frame_too_large", `action ${name} is ${frame.length} bytes, over the ${MAX_FRAME_BYTES}-byte limit`)), 0)
     const id = this.#nextId++
     const timeoutMs = this.#opts.actTimeoutMs
-    const answer = new Promise((resolve, reject) => {
+    const answer = new Promise<ResultOf<G, K>>((resolve, reject) => {
       const timer = timeoutMs > 0 ? setTimeout(() => this.#giveUp(id, timeoutMs), timeoutMs) : undefined
       const done = () => timer !== undefined && clearTimeout(timer)
       const p: Pending = {
         id,
         frame,
-        resolve: (v) => (done(), resolve(v)),
+        resolve: (v) => (done(), resolve(v as ResultOf<G, K>)),
         reject: (e) => (done(), reject(e)),
       }
       this.#pending.set(id, p)

@@ -110,6 +110,7 @@ export interface GameConfig<
   TInputs extends Record<string, AnySchema>,
   TView,
   TTimer extends string,
+  TActions = unknown,
 > {
   /** Unique name; sessions are created by it. */
   name: string
@@ -128,7 +129,7 @@ export interface GameConfig<
    */
   setup(ctx: SetupContext): v.InferOutput<TState>
   /** What players can do, by name: each an `input` schema (checked before `apply` runs) and `apply`. */
-  actions: Actions<v.InferOutput<TState>, TInputs, TTimer>
+  actions: Actions<v.InferOutput<TState>, TInputs, TTimer> & TActions
   /** What one player may see; without it every player sees the whole state. */
   view?(state: v.InferOutput<TState>, player: PlayerId): TView
   /**
@@ -164,18 +165,19 @@ export interface Game<
   TInputs extends Record<string, AnySchema> = Record<string, AnySchema>,
   TView = unknown,
   TTimer extends string = string,
+  TResults = Record<string, unknown>,
 > extends GameConfig<TState, TInputs, TView, TTimer> {
   /** Marks a game module made by `defineGame`. */
   readonly kind: "baton.game"
   /** The config's `durability`, "local" when it gave none. */
   durability: Durability
   /** Type-only carriers for the client SDK; undefined at run time. */
-  readonly $types: { state: v.InferOutput<TState>; view: TView; inputs: { [K in keyof TInputs]: v.InferInput<TInputs[K]> } }
+  readonly $types: { state: v.InferOutput<TState>; view: TView; inputs: { [K in keyof TInputs]: v.InferInput<TInputs[K]> }; results: TResults }
 }
 
 /** Any game module, whatever its types: what code that takes games of every kind accepts (an app's `games`). */
 // biome-ignore lint: any game, whatever its types
-export type AnyGame = Game<any, any, any, any>
+export type AnyGame = Game<any, any, any, any, any>
 
 /** A game module's state type: `StateOf<typeof tictactoe>`. */
 export type StateOf<G extends AnyGame> = G["$types"]["state"]
@@ -185,6 +187,11 @@ export type ViewOf<G extends AnyGame> = G["$types"]["view"]
 export type ActionNames<G extends AnyGame> = keyof G["$types"]["inputs"] & string
 /** The input of action `K` of a game module, as a client sends it (before the schema's transforms). */
 export type InputOf<G extends AnyGame, K extends ActionNames<G>> = G["$types"]["inputs"][K]
+/** What action `K`'s `apply` returns: what the acting player's `act` resolves to (it travels as JSON). */
+export type ResultOf<G extends AnyGame, K extends ActionNames<G>> = K extends keyof G["$types"]["results"] ? G["$types"]["results"][K] : unknown
+
+/** Each action's `apply` return type, by name. */
+type ResultsOf<TActions> = { [K in keyof TActions]: TActions[K] extends { apply(...args: never[]): infer R } ? R : unknown }
 
 /**
  * Defines a game module. Types flow from the definition: the state type from
@@ -196,7 +203,9 @@ export function defineGame<
   TInputs extends Record<string, AnySchema>,
   TView = v.InferOutput<TState>,
   TTimer extends string = never,
->(config: GameConfig<TState, TInputs, TView, TTimer>): Game<TState, TInputs, TView, TTimer> {
+  // The actions object as written: where each `apply`'s return type is read from.
+  TActions = unknown,
+>(config: GameConfig<TState, TInputs, TView, TTimer, TActions>): Game<TState, TInputs, TView, TTimer, ResultsOf<TActions>> {
   const problems = checkConfig(config as GameConfig<AnySchema, Record<string, AnySchema>, unknown, string>)
   if (problems.length > 0) throw new Error(`defineGame(${JSON.stringify(config.name)}): ${problems.join("; ")}`)
   return {

@@ -34,6 +34,7 @@ const duel = defineGame({
         // @ts-expect-error only timers defined in `timers` can be scheduled
         timers.after(1000, "explode")
         void wrong
+        return { left: hp - power }
       },
     },
     ready: {
@@ -66,8 +67,15 @@ const view: DuelView = { phase: "play", hp: {}, mine: null }
 const leaked: DuelView["secret"] = {}
 
 async function client(session: GameSession<typeof duel>) {
-  await session.act("hit", { target: "bob", power: 3 })
-  await session.act("ready")
+  // act resolves to what the action's apply returns.
+  const hit = await session.act("hit", { target: "bob", power: 3 })
+  const left: number = hit.left
+  // @ts-expect-error the result is typed: left is a number
+  const leftText: string = hit.left
+  // @ts-expect-error the result has only what apply returned
+  hit.damage
+  const ready: void = await session.act("ready")
+  void [left, leftText, ready]
   // @ts-expect-error unknown action names are compile errors
   await session.act("heal", {})
   // @ts-expect-error inputs are checked against the action's schema
