@@ -11,7 +11,7 @@
  * their own fleet and, of the other grid, only the results of their shots
  * (and, once the game is over, the ships that survived).
  */
-import { defineGame, type PlayerId, type Rng, v } from "baton"
+import { defineGame, type PlayerId, type Rng, turns, turnsSchema, v } from "baton"
 
 /** The grid is SIZE × SIZE; a cell is `row * SIZE + col`. */
 export const SIZE = 6
@@ -19,6 +19,8 @@ export const SIZE = 6
 export const FLEET = [3, 2, 2] as const
 /** How long a player may take to fire before the turn passes. */
 export const TURN_MS = 20_000
+/** The turn clock: when it runs out, the `turnOver` timer passes the turn. */
+const CLOCK = { ms: TURN_MS, timer: "turnOver" as const }
 
 const Cell = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(SIZE * SIZE - 1))
 
@@ -31,13 +33,9 @@ const Board = v.object({
 
 const State = v.object({
   phase: v.picklist(["waiting", "playing", "ended"]),
-  /** Seat order: the first to sit fires first. */
-  order: v.array(v.string()),
+  /** Seat order (the first to sit fires first), whose turn it is, and until when. */
+  turns: turnsSchema,
   boards: v.record(v.string(), Board),
-  turn: v.nullable(v.string()),
-  /** Grows with every turn; a turn timer that fires late compares it and does nothing. */
-  turnNo: v.number(),
-  turnEndsAt: v.nullable(v.number()),
   winner: v.nullable(v.string()),
 })
 
@@ -86,47 +84,32 @@ export function placeFleet(rng: Rng): number[][] {
 const isSunk = (board: Board, ship: number[]) => ship.every((c) => board.shots.includes(c))
 const afloat = (board: Board | undefined) => (board ? board.ships.filter((s) => !isSunk(board, s)).length : FLEET.length)
 
-type Ctx = {
-  state: SalvoState
-  now: number
-  timers: { after(ms: number, name: "turnOver", payload?: unknown): number; cancelAll(name: "turnOver"): number }
-}
-
-function beginTurn(ctx: Ctx, player: PlayerId): void {
-  const s = ctx.state
-  s.turn = player
-  s.turnNo++
-  s.turnEndsAt = ctx.now + TURN_MS
-  ctx.timers.cancelAll("turnOver")
-  ctx.timers.after(TURN_MS, "turnOver", { turnNo: s.turnNo })
-}
-
-const opponentOf = (s: SalvoState, player: PlayerId) => s.order.find((p) => p !== player) ?? null
+const opponentOf = (s: SalvoState, player: PlayerId) => s.turns.order.find((p) => p !== player) ?? null
 
 export default defineGame({
   name: "salvo",
   version: 1,
   players: { min: 2, max: 2 },
   state: State,
-  setup: (): SalvoState => ({ phase: "waiting", order: [], boards: {}, turn: null, turnNo: 0, turnEndsAt: null, winner: null }),
+  setup: (): SalvoState => ({ phase: "waiting", turns: turns.create(), boards: {}, winner: null }),
 
   onJoin(ctx) {
     const s = ctx.state
     if (s.phase !== "waiting") ctx.reject("game_started", "this game has already started")
-    s.order.push(ctx.player)
+    s.turns.order.push(ctx.player)
     s.boards[ctx.player] = { ships: placeFleet(ctx.rng), shots: [] }
     ctx.emit("joined", { player: ctx.player })
-    if (s.order.length === 2) {
+    if (s.turns.order.length === 2) {
       s.phase = "playing"
-      beginTurn(ctx, s.order[0] as string)
-      ctx.emit("start", { order: s.order })
+      turns.pass(s.turns, ctx, CLOCK) // the first to sit fires first
+      ctx.emit("start", { order: s.turns.order })
     }
   },
 
   onLeave(ctx) {
     const s = ctx.state
     if (s.phase === "waiting") {
-      s.order = s.order.filter((p) => p !== ctx.player)
+      turns.remove(s.turns, ctx, ctx.player)
       delete s.boards[ctx.player]
       return
     }
@@ -135,8 +118,7 @@ export default defineGame({
     const winner = opponentOf(s, ctx.player)
     s.phase = "ended"
     s.winner = winner
-    s.turn = null
-    s.turnEndsAt = null
+    turns.stop(s.turns, ctx, CLOCK.timer)
     ctx.end({ winner, reason: "opponent_left" })
   },
 
@@ -147,7 +129,7 @@ export default defineGame({
         const { state: s, input, player } = ctx
         if (s.phase === "waiting") return ctx.reject("not_started", "waiting for a second player")
         if (s.phase === "ended") return ctx.reject("game_over", "the game is over")
-        if (s.turn !== player) return ctx.reject("not_your_turn", `it is ${s.turn}'s turn`)
+        if (s.turns.current !== player) return ctx.reject("not_your_turn", `it is ${s.turns.current}'s turn`)
         const target = s.boards[opponentOf(s, player) ?? ""]
         if (!target) return ctx.reject("no_opponent", "there is no one to fire at")
         if (target.shots.includes(input.cell)) return ctx.reject("already_fired", `you already fired at cell ${input.cell}`)
@@ -157,14 +139,13 @@ export default defineGame({
         const result: ShotResult = !ship ? "miss" : isSunk(target, ship) ? "sunk" : "hit"
         ctx.emit("shot", { by: player, cell: input.cell, result })
 
-        if (result === "miss") beginTurn(ctx, opponentOf(s, player) as string)
+        if (result === "miss") turns.pass(s.turns, ctx, CLOCK)
         else if (afloat(target) === 0) {
           s.phase = "ended"
           s.winner = player
-          s.turn = null
-          s.turnEndsAt = null
+          turns.stop(s.turns, ctx, CLOCK.timer)
           ctx.end({ winner: player, reason: "fleet_sunk" })
-        } else beginTurn(ctx, player) // a hit: fire again
+        } else turns.begin(s.turns, ctx, player, CLOCK) // a hit: fire again, with a fresh clock
         return { result }
       },
     },
@@ -172,11 +153,11 @@ export default defineGame({
 
   timers: {
     turnOver(ctx) {
-      const { turnNo } = ctx.payload as { turnNo: number }
       const s = ctx.state
-      if (s.phase !== "playing" || turnNo !== s.turnNo || !s.turn) return
-      ctx.emit("timeout", { player: s.turn })
-      beginTurn(ctx, opponentOf(s, s.turn) as string)
+      // A clock of a turn that already passed (a shot came first) does nothing.
+      if (s.phase !== "playing" || !turns.isCurrent(s.turns, ctx.payload)) return
+      ctx.emit("timeout", { player: s.turns.current })
+      turns.pass(s.turns, ctx, CLOCK)
     },
   },
 
@@ -200,8 +181,8 @@ export default defineGame({
       phase: s.phase,
       you: player,
       opponent,
-      turn: s.turn,
-      turnEndsAt: s.turnEndsAt,
+      turn: s.turns.current,
+      turnEndsAt: s.turns.endsAt,
       winner: s.winner,
       size: SIZE,
       mine,

@@ -82,7 +82,7 @@ describe("salvo: hidden information", () => {
 describe("salvo: turns", () => {
   test("the first to sit fires first; the other is refused", () => {
     const s = game()
-    expect(stateOf(s).turn).toBe("ada")
+    expect(stateOf(s).turns.current).toBe("ada")
     expect(fire(s, "bob", 0)).toMatchObject({ ok: false, code: "not_your_turn" })
   })
 
@@ -90,10 +90,10 @@ describe("salvo: turns", () => {
     const s = game()
     const [sea] = seaCells(s, "bob")
     expect(fire(s, "ada", sea as number)).toEqual({ ok: true, value: { result: "miss" } })
-    expect(stateOf(s).turn).toBe("bob")
+    expect(stateOf(s).turns.current).toBe("bob")
     const [hit] = shipCells(s, "ada")
     expect(fire(s, "bob", hit as number)).toMatchObject({ ok: true, value: { result: "hit" } })
-    expect(stateOf(s).turn).toBe("bob")
+    expect(stateOf(s).turns.current).toBe("bob")
   })
 
   test("a cell can be fired at once; out of the grid is refused by the schema", () => {
@@ -108,9 +108,9 @@ describe("salvo: turns", () => {
   test("a player who lets the clock run out loses the turn", () => {
     const s = game()
     s.advance(T0 + TURN_MS - 1)
-    expect(stateOf(s).turn).toBe("ada")
+    expect(stateOf(s).turns.current).toBe("ada")
     s.advance(T0 + TURN_MS)
-    expect(stateOf(s).turn).toBe("bob")
+    expect(stateOf(s).turns.current).toBe("bob")
     expect(s.takeEvents().map((e) => e.event)).toContain("timeout")
   })
 
