@@ -165,7 +165,8 @@ async function startScenario(name: string, k: number, env: Record<string, string
 
 function watchNotices(bot: Bot): void {
   const api = bot.session as unknown as NoticeApi
-  if (typeof api.onNotice === "function") api.onNotice((n) => n && bot.notices.push({ at: performance.now(), code: n.code }))
+  // Every change, "resolved" included: a notice still showing when the fault starts has told the player already.
+  if (typeof api.onNotice === "function") api.onNotice((n) => void bot.notices.push({ at: performance.now(), code: n?.code ?? "resolved" }))
 }
 
 const noticeApi = () => typeof (allBots[0]?.session as unknown as NoticeApi | undefined)?.onNotice === "function"
@@ -531,21 +532,29 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
       let untold = 0
       let waiting = 0
       const lateOnes: string[] = []
+      const untoldOnes: string[] = []
       for (const b of minority) {
         // The first action that waited over a second during the fault; the notice is measured from the cut, or from its send if later.
         const flight = b.flights.find((f) => f.endAt > fault.at && Math.max(f.sentAt, fault.at) < fault.endedAt && f.endAt - Math.max(f.sentAt, fault.at) > 1_000)
         if (!flight) continue // acted through the fault: nothing to tell
         waiting++
         const from = Math.max(flight.sentAt, fault.at)
-        const first = b.notices.find((n) => n.at >= fault.at && n.code !== "resolved")
+        // Told: a notice after the cut, or one still showing from before it (the SDK repeats no notice it shows).
+        const showing = b.notices.filter((n) => n.at < from).at(-1)
+        const first = showing && showing.code !== "resolved" ? { at: from, code: showing.code } : b.notices.find((n) => n.at >= fault.at && n.code !== "resolved")
         if (first) {
           latencies.push(Math.round(Math.max(0, first.at - from)))
           if (first.at - from > NOTICE_LIMIT_MS) lateOnes.push(`${b.sessionId}/${b.player}@slot${b.slot} ${Math.round(first.at - from)} ms (${first.code})`)
-        } else untold++
+        } else {
+          untold++
+          // What it saw, for the failure message: its notices (ms from the cut), the wait, what it shows now.
+          const seen = b.notices.map((n) => `${n.code}@${Math.round(n.at - fault.at)}`).join(" ") || "none"
+          untoldOnes.push(`${b.sessionId}/${b.player}@slot${b.slot} waited ${Math.round(flight.endAt - from)} ms from ${Math.round(from - fault.at)} ms; notices ${seen}; now ${b.session.notice?.code ?? "none"}`)
+        }
       }
       latencies.sort((x, y) => x - y)
       notice = { minorityBots: minority.length, waiting, told: latencies.length, untold, maxMs: latencies.at(-1) ?? null, medianMs: latencies[Math.floor(latencies.length / 2)] ?? null }
-      if (untold) failures.push(`e: ${untold} minority-side bots with an action pending got no notice`)
+      if (untold) failures.push(`e: ${untold} minority-side bots with an action pending got no notice (${untoldOnes.slice(0, 4).join("; ")})`)
       if (latencies.some((l) => l > NOTICE_LIMIT_MS)) failures.push(`e: a minority-side bot was told only ${Math.max(...latencies)} ms after the cut (limit ${NOTICE_LIMIT_MS}; late: ${lateOnes.slice(0, 4).join(", ")})`)
     }
   } else notice = "n/a (no minority side)"
