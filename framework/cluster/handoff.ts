@@ -76,6 +76,8 @@ export class Handoff {
     // A request that arrives late (its sender gave up on it and moved the session elsewhere) finds the epoch taken.
     const e = this.#host.store.entry(req.session)
     if (e && e.epoch >= req.epoch && e.owner !== req.from) throw new Error(`epoch ${e.epoch} of ${req.session} belongs to ${e.owner}`)
+    // A node that is leaving too takes nothing (it would only have to move it again): the source asks the next one.
+    if (this.#cluster.self.status !== "ready") throw new Error(`${this.#host.id} is ${this.#cluster.self.status}`)
     const bytes = Buffer.from(req.doc, "base64")
     const record = req.record?.id === req.session ? req.record : Store.fromBytes(bytes).record
     this.#host.adopt(record, req.epoch, `handoff from ${req.from}`, { bytes, url: req.url })
@@ -124,8 +126,13 @@ export class Handoff {
     }
     this.#host.thaw(id)
     const why = refusals.length ? refusals.join("; ") : "no ready node to take it"
-    this.#host.log.error("handoff failed; the session stays here", { session: id, why })
-    this.#host.emit({ t: "handoff-failed", session: id, why })
+    // Every other node stopping too (Ctrl-C on `bun run dev`, a whole cluster shut down) is no failure: nobody is coming.
+    const everyoneLeaving = this.#cluster.members().every((m) => m.id === this.#host.id || !m.up || m.status !== "ready")
+    if (everyoneLeaving) this.#host.log.info("the session stays here: every other node is stopping too", { session: id })
+    else {
+      this.#host.log.error("handoff failed; the session stays here", { session: id, why })
+      this.#host.emit({ t: "handoff-failed", session: id, why })
+    }
     return { session: id, pauseMs: this.#host.clock.monotonic() - started, error: why }
   }
 

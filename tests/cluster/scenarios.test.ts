@@ -181,6 +181,20 @@ describe("drain and replication", () => {
     })
   })
 
+  test("the whole cluster stopping at once (Ctrl-C on bun run dev) is not a deploy: no node takes another's sessions, nothing is reported failed", async () => {
+    await simulate("stop-everything", async (sim) => {
+      await sim.startCluster(["a", "b", "c"])
+      for (let i = 0; i < 9; i++) await sim.createSession(["a", "b", "c"][i % 3] as string)
+      await sim.run(1_000)
+      const from = sim.world.log.length
+      await Promise.all(["a", "b", "c"].map((l) => sim.stop(l)))
+      const during = sim.world.log.slice(from)
+      // Handing a session to a node that is leaving too would only move it again (or lose it with that node).
+      expect(during.filter((l) => l.includes("session adopted"))).toEqual([])
+      expect(during.filter((l) => l.includes("ERROR"))).toEqual([])
+    })
+  })
+
   test("the registry converges on every node; a session's document reaches its replicas and not the others", async () => {
     await simulate("replication", async (sim) => {
       await sim.startCluster(["a", "b", "c", "d"])
