@@ -125,8 +125,9 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
         case "crash":
         case "power-off": {
           // The bound holds for a crash in a steady cluster: one that still counts an earlier dead member
-          // for its majority (a crash right after a power-off) waits for that member to be dropped first.
-          const steady = live.every((q) => q.node?.role?.cluster.quorum().voters.length === live.length)
+          // for its majority (a crash right after a power-off) waits for that member to be dropped first,
+          // and players of a node that lost power may still sit on its dead connection (seed 12185).
+          const steady = sched.now >= settledAt && live.every((q) => q.node?.role?.cluster.quorum().voters.length === live.length)
           if (kind === "crash" && steady) crashes.push({ at: sched.now, label: p.label, sessions: world.sessions.filter((s) => p.node?.hasSession(s)) })
           world.crash(p, kind === "power-off")
           if (kind === "power-off") settledAt = sched.now + PLAYER_NOTICES_MS
