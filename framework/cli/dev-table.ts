@@ -1,14 +1,7 @@
-/** A member as GET /cluster lists it (the fields the dev table shows). */
-export interface MemberRow {
-  id: string
-  url: string
-  status: string
-  version: string
-  sessions: number
-  up: boolean
-  /** Still counted for the majority (false once it said goodbye, or a majority dropped it). */
-  voter?: boolean
-}
+import type { Member } from "../cluster/index.ts"
+
+/** A member as GET /cluster lists it: the fields the dev table shows. */
+export type MemberRow = Pick<Member, "id" | "url" | "status" | "version" | "sessions" | "up"> & Partial<Pick<Member, "voter">>
 
 /**
  * The rows of `bun run dev`'s table: in port order, and without the nodes a

@@ -362,6 +362,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   /** A one-way message to one peer; false when there is no open link. */
+  /** Sends a message to every peer that is up and whose hello named `cap` (a message older nodes would not know). */
+  sendToAll<K extends MessageName>(name: K, body: Message<K>, cap: string): void {
+    for (const p of this.#peers.values()) if (p.up && p.caps.includes(cap)) this.send(p.id, name, body)
+  }
+
   send<K extends MessageName>(peerId: string, name: K, body: Message<K>): boolean {
     const link = this.#peers.get(peerId)?.link
     if (!link?.open) return false

@@ -274,7 +274,7 @@ export class Handoff {
           const out = await this.takeover.run(id, owner, `failover from ${owner}`)
           if (out.ok) {
             // Relays elsewhere waiting for it point here at once, not at their next look (frames sent in one task go as one).
-            for (const m of this.#cluster.members()) if (m.id !== me && m.up && m.caps.includes("owns")) this.#cluster.send(m.id, "owns", { sessions: [id] })
+            this.#cluster.sendToAll("owns", { sessions: [id] }, "owns")
             this.#retryAt.delete(id)
             taken++
             from.add(owner)

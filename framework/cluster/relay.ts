@@ -93,6 +93,7 @@ export class Relays {
   #lost = new Map<string, number>()
   /** Sessions a peer said it took over, and when: a relay re-pointing one goes there without looking. */
   #owns = new Map<string, { peer: string; at: number }>()
+  #ownsPrunedAt = 0
 
   constructor(cluster: Cluster, node: NodePort, locate: (session: string) => Promise<string | undefined>) {
     this.#cluster = cluster
@@ -262,14 +263,13 @@ export class Relays {
     const patience = () => (this.#node.store.entry(r.join.session)?.status === "open" ? OPEN_PATIENCE_MS : GONE_PATIENCE_MS)
     // Told within half a second, however long each look takes (a peer that stopped answering costs a timeout).
     const told = clock.setTimeout(() => r.link.send(JSON.stringify({ t: "notice", code: "owner_unreachable", message: `no reachable node runs session ${r.join.session} now: waiting for it, nothing is lost` })), NOTICE_AFTER_MS)
-    // A handoff names its target, which runs the session by now: no need to look (each look is a round trip to busy peers).
-    const hint = movedTo ?? this.#ownerSaid(r.join.session)
-    if (hint === this.#node.id) local = this.#node.hasSession(r.join.session)
-    else if (hint && this.#cluster.member(hint)?.up) owner = hint
+    // A handoff names its target, and a new owner says so: no need to look then (each look is a round trip to busy peers).
+    let named = movedTo
     while (!owner && !local && !this.#lost.has(r.join.session) && this.#byLink.get(r.link) === r && clock.now() - startedAt < patience()) {
       local = this.#node.hasSession(r.join.session)
-      const said = this.#ownerSaid(r.join.session)
-      owner = local ? undefined : said && this.#cluster.member(said)?.up ? said : await this.#locate(r.join.session)
+      const said = named ?? this.#ownerSaid(r.join.session)
+      named = undefined
+      owner = local ? undefined : said && said !== this.#node.id && this.#cluster.member(said)?.up ? said : await this.#locate(r.join.session)
       if (!owner && !local) await this.news(r.join.session, RELOOK_MS)
     }
     clock.clearTimeout(told)
@@ -328,7 +328,11 @@ export class Relays {
     })
     c.receive("owns", (from, body) => {
       const now = this.#node.clock.now()
-      for (const [id, said] of this.#owns) if (now - said.at >= OWNS_FRESH_MS) this.#owns.delete(id)
+      // Stale words are dropped once a while, not per message (a failover of many sessions sends one each).
+      if (now - this.#ownsPrunedAt >= OWNS_FRESH_MS) {
+        this.#ownsPrunedAt = now
+        for (const [id, said] of this.#owns) if (now - said.at >= OWNS_FRESH_MS) this.#owns.delete(id)
+      }
       for (const id of body.sessions) {
         this.#owns.set(id, { peer: from, at: now })
         this.#wake(id)

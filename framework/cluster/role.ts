@@ -118,7 +118,7 @@ export class ClusterRole {
     this.handoff.onLost = (session) => {
       node.store.markLost(session)
       this.relays?.lost(session)
-      for (const m of this.cluster.members()) if (m.id !== node.id && m.up && m.caps.includes("owns")) this.cluster.send(m.id, "lost", { sessions: [session] })
+      this.cluster.sendToAll("lost", { sessions: [session] }, "owns")
     }
     this.handoff.copyOn = (session, target, record, epoch, deadline) => this.#copyOn(session, [target], epoch, record, deadline).then(() => {})
     this.follower = new ReplicaFollower(node, this.cluster, {

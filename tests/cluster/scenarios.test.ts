@@ -112,18 +112,8 @@ describe("failover and fencing", () => {
 
   test.each(["frozen", "cut off"])("a relaying node %s for twice the failure timeout: rejoined, its relayed player is answered again within a second, and was told", async (fault) => {
     await simulate(`relay-node-${fault}`, async (sim) => {
-      const [a, , c] = await sim.startCluster(["a", "b", "c"])
-      let session: string | undefined
-      for (let i = 0; i < 12 && !session; i++) {
-        const s = await sim.createSession("a")
-        if (sim.owner(s) === a) session = s
-      }
-      expect(session).toBeDefined()
-      sim.world.bot("r", session as string, 200, sim.sched.now + 40_000, sim.world.url(c as NonNullable<typeof c>))
-      await sim.until(() => sim.bot("r")?.status === "open", 5_000, "the relayed player joins")
-      await sim.run(1_000)
-      const notices: { at: number; code: string }[] = []
-      sim.bot("r")?.onNotice((n) => void notices.push({ at: sim.sched.now, code: n?.code ?? "resolved" }))
+      const [a, , c] = (await sim.startCluster(["a", "b", "c"])) as [SimProcess, SimProcess, SimProcess]
+      const { session, notices } = await sim.relayedPlayer(a, c, "r", 40_000)
       if (fault === "frozen") sim.sched.pause(c?.owner as string)
       else sim.isolate(c as NonNullable<typeof c>)
       await sim.run(2 * sim.failureMs)
@@ -141,7 +131,7 @@ describe("failover and fencing", () => {
       expect(notices.some((n) => n.code === "owner_unreachable")).toBe(true)
       await sim.run(1_000)
       expect(notices.at(-1)?.code).toBe("resolved")
-      expect(sim.lostOrDoubled(session as string)).toEqual([])
+      expect(sim.lostOrDoubled(session)).toEqual([])
     })
   })
 
@@ -274,18 +264,8 @@ describe("partitions", () => {
     // With 5 s faults the real-process partition test once found a relayed player never told: the relaying
     // node called nobody silent (the owner's heartbeats still arrived), and its frames went nowhere.
     await simulate("relay-one-way-notice", async (sim) => {
-      const [a, , c] = await sim.startCluster(["a", "b", "c"])
-      let session: string | undefined
-      for (let i = 0; i < 12 && !session; i++) {
-        const s = await sim.createSession("a")
-        if (sim.owner(s) === a) session = s
-      }
-      expect(session).toBeDefined()
-      sim.world.bot("r", session as string, 200, sim.sched.now + 30_000, sim.world.url(c as NonNullable<typeof c>))
-      await sim.until(() => sim.bot("r")?.status === "open", 5_000, "the relayed player joins")
-      await sim.run(1_000)
-      const notices: { at: number; code: string }[] = []
-      sim.bot("r")?.onNotice((n) => void notices.push({ at: sim.sched.now, code: n?.code ?? "resolved" }))
+      const [a, , c] = (await sim.startCluster(["a", "b", "c"])) as [SimProcess, SimProcess, SimProcess]
+      const { session, notices } = await sim.relayedPlayer(a, c, "r", 30_000)
       const cutAt = sim.sched.now
       sim.world.net.cut(c?.owner as string, a?.owner as string)
       await sim.run(2_000) // under the failure timeout: nobody is called down yet
@@ -297,7 +277,7 @@ describe("partitions", () => {
       sim.world.net.heal()
       await sim.until(() => notices.at(-1)?.code === "resolved", 10_000, "the player is told it is answered again")
       await sim.run(3_000)
-      expect(sim.lostOrDoubled(session as string)).toEqual([])
+      expect(sim.lostOrDoubled(session)).toEqual([])
     })
   })
 

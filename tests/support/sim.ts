@@ -98,6 +98,26 @@ export class Sim {
     await this.until(() => p.state === "gone" || p.state === "crashed", maxMs, `${label} stops`)
   }
 
+  /**
+   * A session `owner` runs, and a bot `name` playing it through `via` (so
+   * relayed, every 200 ms for `forMs`), joined and a second into play; the
+   * notices it gets from then on are in `notices`.
+   */
+  async relayedPlayer(owner: SimProcess, via: SimProcess, name: string, forMs: number): Promise<{ session: string; notices: { at: number; code: string }[] }> {
+    let session: string | undefined
+    for (let i = 0; i < 12 && !session; i++) {
+      const s = await this.createSession(owner.label)
+      if (this.owner(s) === owner) session = s
+    }
+    if (!session) throw new Error(`no session placed on ${owner.label} in 12 tries`)
+    this.world.bot(name, session, 200, this.sched.now + forMs, this.world.url(via))
+    await this.until(() => this.bot(name)?.status === "open", 5_000, "the relayed player joins")
+    await this.run(1_000)
+    const notices: { at: number; code: string }[] = []
+    this.bot(name)?.onNotice((n) => void notices.push({ at: this.sched.now, code: n?.code ?? "resolved" }))
+    return { session, notices }
+  }
+
   /** Creates a session through `via` (placement decides its owner); resolves with its id. */
   async createSession(via: string): Promise<string> {
     const before = this.world.sessions.length
