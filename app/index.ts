@@ -1,4 +1,4 @@
-import { defineApp } from "baton/server"
+import { defineApp } from "batonjs/server"
 import counter from "./games/counter.ts"
 import memory from "./games/memory.ts"
 import orbs from "./games/orbs.ts"

@@ -1,4 +1,4 @@
-/** baton: define game modules. The node (server) and client live under `baton/server` and `baton/client`. */
+/** batonjs: define game modules. The node (server) and client live under `batonjs/server` and `batonjs/client`. */
 export {
   defineGame,
   type Game,

@@ -37,7 +37,7 @@ const byCode = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
 const pkg = JSON.parse(readFileSync(join(FRAMEWORK, "package.json"), "utf8")) as { name: string; exports: Record<string, string> }
 
-/** "baton/server" → "framework/server/index.ts", from package.json's exports map. */
+/** "batonjs/server" → "framework/server/index.ts", from package.json's exports map. */
 const ENTRIES: [name: string, file: string][] = Object.entries(pkg.exports)
   .map(([key, target]): [string, string] => [key === "." ? pkg.name : `${pkg.name}/${key.replace(/^\.\//, "")}`, join(FRAMEWORK, target)])
   .sort(([a], [b]) => byCode(a, b))

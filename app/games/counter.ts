@@ -1,4 +1,4 @@
-import { defineGame, v } from "baton"
+import { defineGame, v } from "batonjs"
 
 export default defineGame({
   name: "counter",

@@ -6,7 +6,7 @@
  * and the turn passes. The faces of face-down cards never leave the server:
  * `view` replaces them with null.
  */
-import { defineGame, type PlayerId, v } from "baton"
+import { defineGame, type PlayerId, v } from "batonjs"
 
 export const MIN_PLAYERS = 2
 export const MAX_PLAYERS = 4

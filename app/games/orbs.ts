@@ -3,7 +3,7 @@
  * arena; orbs appear at random places and touching one scores a point. The
  * round starts when the first player joins and ends after ROUND_MS.
  */
-import { defineGame, type Rng, v } from "baton"
+import { defineGame, type Rng, v } from "batonjs"
 
 export const ARENA = { w: 800, h: 500 }
 /** Arena units per second. */

@@ -1,5 +1,5 @@
 /** Small helpers shared by the pages: the player's name, URL parameters, status and messages. */
-import type { ConnectionStatus, GameSession } from "baton/client"
+import type { ConnectionStatus, GameSession } from "batonjs/client"
 
 const NAME_KEY = "baton.player"
 

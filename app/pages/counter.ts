@@ -1,5 +1,5 @@
 /** The counter: the benchmark game, playable by hand. */
-import { ActionError, join } from "baton/client"
+import { ActionError, join } from "batonjs/client"
 import type counter from "../games/counter.ts"
 import { byId, el, fatal, seatFromUrl, showConnection, toast } from "./common.ts"
 

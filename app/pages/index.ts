@@ -1,5 +1,5 @@
 /** The lobby: pick a name, create a session, or join one of the open sessions. */
-import { ActionError, createSession, listSessions, type OpenSession } from "baton/client"
+import { ActionError, createSession, listSessions, type OpenSession } from "batonjs/client"
 import { byId, el, saveName, savedName, toast } from "./common.ts"
 
 interface GameInfo {

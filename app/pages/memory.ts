@@ -1,5 +1,5 @@
 /** The memory table: renders the player's view (face-down faces are null) and flips on click. */
-import { ActionError, type GameSession, join } from "baton/client"
+import { ActionError, type GameSession, join } from "batonjs/client"
 import type memory from "../games/memory.ts"
 import type { MemoryView } from "../games/memory.ts"
 import { byId, el, fatal, seatFromUrl, secondsLeft, showConnection, toast } from "./common.ts"

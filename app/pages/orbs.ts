@@ -1,5 +1,5 @@
 /** The orbs arena: draws the shared state on a canvas and sends `steer` from keys, mouse or touch. */
-import { ActionError, type GameSession, join } from "baton/client"
+import { ActionError, type GameSession, join } from "batonjs/client"
 import type orbs from "../games/orbs.ts"
 import { byId, el, fatal, seatFromUrl, secondsLeft, showConnection, toast } from "./common.ts"
 

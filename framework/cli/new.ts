@@ -8,7 +8,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync,
 import { basename, dirname, join, relative, resolve } from "node:path"
 import { createInterface } from "node:readline/promises"
 
-/** The framework folder (the package "baton") and the templates folder beside it in a checkout. */
+/** The framework folder (the package "batonjs") and the templates folder beside it in a checkout. */
 export const FRAMEWORK_DIR = realpathSync(resolve(import.meta.dir, ".."))
 export const TEMPLATES_DIR = resolve(FRAMEWORK_DIR, "../templates")
 
@@ -155,7 +155,7 @@ function projectPackage(templateDir: string, name: string, frameworkDir: string)
   const deps = { ...((pkg.dependencies as Record<string, string> | undefined) ?? {}) }
   // Until baton is published: the framework folder of this checkout. Its own dependencies
   // (hono, automerge, valibot, mutative) come with it.
-  deps.baton = `file:${frameworkDir}`
+  deps.batonjs = `file:${frameworkDir}`
   const out: Record<string, unknown> = { name, ...pkg, dependencies: deps }
   out.name = name
   return out

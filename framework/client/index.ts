@@ -1,5 +1,5 @@
 /**
- * baton/client: the typed SDK for browsers and Bun. Import the game module
+ * batonjs/client: the typed SDK for browsers and Bun. Import the game module
  * as a type only, so no server code reaches the browser:
  *
  *   import type tictactoe from "./games/tictactoe.ts"

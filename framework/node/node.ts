@@ -99,7 +99,7 @@ const RELAY_JOIN_TRIES = 240
  * One Bun process of the runtime: a façade over the store (automerge-repo)
  * and the sessions it runs. Knows no sockets: the server hands it
  * PlayerLinks and already-validated protocol messages. `startNode`
- * (baton/server) makes and serves one; use this class directly to embed a
+ * (batonjs/server) makes and serves one; use this class directly to embed a
  * node in a server of your own.
  */
 export class BatonNode {

@@ -1,4 +1,4 @@
-/** baton/server: run game modules on a node. `startNode` is the one call an app needs. */
+/** batonjs/server: run game modules on a node. `startNode` is the one call an app needs. */
 export { serve, serveAdmin, type ServeOptions } from "./serve.ts"
 export { sameSecret, type OperatorAccess } from "./access.ts"
 export { createGate, type AuthorizeCreate, type CreateGate } from "./create-gate.ts"

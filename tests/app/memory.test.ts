@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { Session } from "baton"
+import { Session } from "batonjs"
 import memory, { type MemoryState, type MemoryView, SHOW_MS, TURN_MS } from "../../app/games/memory.ts"
 
 const T0 = 1_700_000_000_000

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { Session } from "baton"
+import { Session } from "batonjs"
 import orbs, { ARENA, ORB_RADIUS, type OrbsState, PLAYER_RADIUS, ROUND_MS, SPEED, TICK_HZ } from "../../app/games/orbs.ts"
 
 const T0 = 1_700_000_000_000

@@ -7,7 +7,7 @@
  *   bun tests/bench/arena.ts --sessions 50 --players 4 --seconds 20 [--nodes 1|3] [--warmup 3] [--pin] [--interval MS]
  */
 import { parseArgs } from "node:util"
-import { type GameSession, createSession, join } from "baton/client"
+import { type GameSession, createSession, join } from "batonjs/client"
 import type counter from "../../app/games/counter.ts"
 import { TestCluster } from "../support/cluster.ts"
 import { type NodeProcess, startNodeProcess } from "../support/node-process.ts"

@@ -4,7 +4,7 @@
  * again, so the cluster is loaded but not starved. Every ack is kept with
  * its send time; the final state is checked against the acks.
  */
-import { createSession, type GameSession, join } from "baton/client"
+import { createSession, type GameSession, join } from "batonjs/client"
 import type { TestCluster } from "../support/cluster.ts"
 import { waitUntil } from "../support/wait.ts"
 

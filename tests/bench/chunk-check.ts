@@ -7,7 +7,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Session } from "baton"
+import { Session } from "batonjs"
 import counter from "../../app/games/counter.ts"
 import { damageOf } from "../../framework/store/checked-storage.ts"
 import { Store } from "../../framework/store/index.ts"

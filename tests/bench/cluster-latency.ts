@@ -5,7 +5,7 @@
  *
  *   bun tests/bench/cluster-latency.ts [seconds=10] [sessions=50]
  */
-import { type GameSession, createSession, join } from "baton/client"
+import { type GameSession, createSession, join } from "batonjs/client"
 import type counter from "../../app/games/counter.ts"
 import { TestCluster } from "../support/cluster.ts"
 import { percentiles } from "./stats.ts"

@@ -4,7 +4,7 @@
  *
  *   bun tests/bench/drain.ts [sessions=100] [players per session=1]
  */
-import { createSession, type GameSession, join } from "baton/client"
+import { createSession, type GameSession, join } from "batonjs/client"
 import type counter from "../../app/games/counter.ts"
 import { TestCluster } from "../support/cluster.ts"
 import { waitUntil } from "../support/wait.ts"

@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join as joinPath } from "node:path"
-import { createSession, type GameSession, join } from "baton/client"
+import { createSession, type GameSession, join } from "batonjs/client"
 import type tally from "../fixtures/app/tally.ts"
 import { startNodeProcess } from "../support/node-process.ts"
 import { percentiles } from "./stats.ts"

@@ -5,7 +5,7 @@
  *
  *   bun tests/bench/footprint.ts [sessions=1000] [actions=100000]
  */
-import { Session } from "baton"
+import { Session } from "batonjs"
 import counter from "../../app/games/counter.ts"
 import { Store } from "../../framework/store/index.ts"
 import { startNodeProcess } from "../support/node-process.ts"

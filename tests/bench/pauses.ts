@@ -15,7 +15,7 @@
  *
  * `--hog` runs one busy process per core throughout (a loaded machine).
  */
-import { createSession, type GameSession, join } from "baton/client"
+import { createSession, type GameSession, join } from "batonjs/client"
 import type tally from "../fixtures/app/tally.ts"
 import { cpuHog } from "../support/netns.ts"
 import { TestCluster } from "../support/cluster.ts"

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test"
 import { resolve } from "node:path"
-import { createSession, join } from "baton/client"
+import { createSession, join } from "batonjs/client"
 import type counter from "../../app/games/counter.ts"
 import { freeRun } from "../support/node-process.ts"
 import { waitUntil } from "../support/wait.ts"

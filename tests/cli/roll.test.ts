@@ -1,15 +1,15 @@
 import { afterAll, describe, expect, test } from "bun:test"
 import { mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { resolve } from "node:path"
-import { createSession, join } from "baton/client"
+import { createSession, join } from "batonjs/client"
 import { freeRun } from "../support/node-process.ts"
 import { waitUntil } from "../support/wait.ts"
 
 const ROOT = resolve(import.meta.dir, "../..")
-// Inside the repository (so "baton" resolves), ignored by git.
+// Inside the repository (so "batonjs" resolves), ignored by git.
 const APP = resolve(ROOT, "tests/.artifacts/roll-app")
 
-const gameSource = (version: number) => `import { defineGame, v } from "baton"
+const gameSource = (version: number) => `import { defineGame, v } from "batonjs"
 export default defineGame({
   name: "tally",
   version: ${version},
@@ -31,7 +31,7 @@ describe("rolling the dev cluster", () => {
   test("baton roll replaces every node with progress lines, and an edit to a game module rolls onto the new code", async () => {
     mkdirSync(APP, { recursive: true })
     writeFileSync(resolve(APP, "tally.ts"), gameSource(1))
-    writeFileSync(resolve(APP, "index.ts"), `import { defineApp } from "baton/server"\nimport tally from "./tally.ts"\nexport default defineApp({ games: [tally] })\n`)
+    writeFileSync(resolve(APP, "index.ts"), `import { defineApp } from "batonjs/server"\nimport tally from "./tally.ts"\nexport default defineApp({ games: [tally] })\n`)
     // Consecutive free ports: the front door and two ranges of two nodes each.
     const port = freeRun(4)
     proc = Bun.spawn(["bun", "framework/cli/main.ts", "dev", APP, "--port", String(port), "--nodes", "2"], {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { resolve } from "node:path"
-import { createSession, type GameSession, join } from "baton/client"
+import { createSession, type GameSession, join } from "batonjs/client"
 import type tally from "../fixtures/app/tally.ts"
 import { TestCluster } from "../support/cluster.ts"
 import { waitUntil } from "../support/wait.ts"

@@ -1,6 +1,6 @@
 import { afterAll, expect, test } from "bun:test"
 import { resolve } from "node:path"
-import { ActionError, createSession, type GameSession, join } from "baton/client"
+import { ActionError, createSession, type GameSession, join } from "batonjs/client"
 import { replicaSet } from "../../framework/cluster/index.ts"
 import type tally from "../fixtures/app/tally.ts"
 import { TestCluster } from "../support/cluster.ts"

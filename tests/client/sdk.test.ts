@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { rngOver, seedRng } from "baton"
-import { ActionError, createSession, type GameSession, join, listGames, listSessions } from "baton/client"
+import { rngOver, seedRng } from "batonjs"
+import { ActionError, createSession, type GameSession, join, listGames, listSessions } from "batonjs/client"
 import type counter from "../../app/games/counter.ts"
 import type notes from "../fixtures/app/notes.ts"
 import { freePort, type NodeProcess, startNodeProcess, stopAllNodes } from "../support/node-process.ts"

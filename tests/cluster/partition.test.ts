@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { resolve } from "node:path"
-import { type GameSession, createSession, join } from "baton/client"
+import { type GameSession, createSession, join } from "batonjs/client"
 import { rank } from "../../framework/cluster/placement.ts"
 import type marks from "../fixtures/rolling/marks.ts"
 import type { NodeProcess } from "../support/node-process.ts"

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { type GameSession, join } from "baton/client"
+import { type GameSession, join } from "batonjs/client"
 import type notes from "../fixtures/app/notes.ts"
 import { TestCluster } from "../support/cluster.ts"
 import { waitUntil } from "../support/wait.ts"

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test"
 import { resolve } from "node:path"
-import { type GameSession, createSession, join } from "baton/client"
+import { type GameSession, createSession, join } from "batonjs/client"
 import { type FrontDoor, startFrontDoor } from "../../framework/cli/front-door.ts"
 import type marks from "../fixtures/rolling/marks.ts"
 import { type RollStep, TestCluster } from "../support/cluster.ts"

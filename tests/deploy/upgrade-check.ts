@@ -10,7 +10,7 @@
  *   bun tests/deploy/upgrade-check.ts /tmp/baton-old
  */
 import { resolve } from "node:path"
-import { type GameSession, createSession, join } from "baton/client"
+import { type GameSession, createSession, join } from "batonjs/client"
 import type counter from "../../app/games/counter.ts"
 import { freePort } from "../support/node-process.ts"
 import { waitUntil } from "../support/wait.ts"

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test"
 import { existsSync, mkdirSync } from "node:fs"
 import { resolve } from "node:path"
-import { createSession } from "baton/client"
+import { createSession } from "batonjs/client"
 import { type Browser, chromium } from "playwright-core"
 import { TestCluster } from "../support/cluster.ts"
 import { waitUntil } from "../support/wait.ts"

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test"
-import { createSession, type GameSession, join } from "baton/client"
-import { signPlayerToken } from "baton/server"
+import { createSession, type GameSession, join } from "batonjs/client"
+import { signPlayerToken } from "batonjs/server"
 import type notes from "../fixtures/app/notes.ts"
 import { TestCluster } from "../support/cluster.ts"
 import { RawSocket } from "../support/raw-socket.ts"

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { defineGame, v } from "baton"
+import { defineGame, v } from "batonjs"
 
 const base = {
   name: "good",

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { GameLoadError, v } from "baton"
+import { GameLoadError, v } from "batonjs"
 import { explainIssues } from "../../framework/game/errors.ts"
 
 const issuesOf = (schema: v.GenericSchema, value: unknown) => {

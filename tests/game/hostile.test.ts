@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test"
-import { type AnyGame, idProblem, Session, v } from "baton"
+import { type AnyGame, idProblem, Session, v } from "batonjs"
 import fc from "fast-check"
 import { EVERY_GAME, HOSTILE_IDS, hostileInput, intrinsicsChanged, intrinsicsSnapshot, restoreIntrinsics } from "../support/hostile.ts"
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { defineGame, Session, v } from "baton"
+import { defineGame, Session, v } from "batonjs"
 import { jsonProblem } from "../../framework/game/plain.ts"
 
 const T0 = 1_700_000_000_000

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { defineGame, Session, type SessionRecord, v } from "baton"
+import { defineGame, Session, type SessionRecord, v } from "batonjs"
 import { LEDGER_RESULTS, LEDGERS_PER_PLAYER } from "../../framework/game/record.ts"
 
 const T0 = 1_700_000_000_000

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { defineGame, Session, type SessionRecord, v } from "baton"
+import { defineGame, Session, type SessionRecord, v } from "batonjs"
 
 const T0 = 1_700_000_000_000
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { defineGame, Session, turns, turnsSchema, v } from "baton"
+import { defineGame, Session, turns, turnsSchema, v } from "batonjs"
 
 /** A three-player passing game on the helper: whoever holds the turn may pass it; the clock passes it after 10 s. */
 const TURN_MS = 10_000

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { createSession, join } from "baton/client"
+import { createSession, join } from "batonjs/client"
 import type notes from "../fixtures/app/notes.ts"
 import { type NodeProcess, startNodeProcess, stopAllNodes } from "../support/node-process.ts"
 import { RawSocket } from "../support/raw-socket.ts"

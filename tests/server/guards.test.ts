@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { ActionError, createSession, join } from "baton/client"
-import { signPlayerToken } from "baton/server"
+import { ActionError, createSession, join } from "batonjs/client"
+import { signPlayerToken } from "batonjs/server"
 import type notes from "../fixtures/app/notes.ts"
 import { type NodeProcess, startNodeProcess, stopAllNodes } from "../support/node-process.ts"
 import { RawSocket } from "../support/raw-socket.ts"

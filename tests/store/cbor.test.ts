@@ -5,7 +5,7 @@ import { expect, test } from "bun:test"
 test("the store disables cbor-x native acceleration before automerge-repo loads", async () => {
   const probe = `
     delete process.env.CBOR_NATIVE_ACCELERATION_DISABLED
-    await import("baton/server")
+    await import("batonjs/server")
     console.log(process.env.CBOR_NATIVE_ACCELERATION_DISABLED)
   `
   const run = Bun.spawnSync(["bun", "-e", probe], { cwd: import.meta.dir, env: { ...process.env, CBOR_NATIVE_ACCELERATION_DISABLED: "" } })

@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sta
 import { tmpdir } from "node:os"
 import { join as joinPath } from "node:path"
 import * as A from "@automerge/automerge"
-import { type GameSession, createSession, join } from "baton/client"
+import { type GameSession, createSession, join } from "batonjs/client"
 import type counter from "../../app/games/counter.ts"
 import { registryDocId } from "../../framework/store/registry.ts"
 import { TestCluster } from "../support/cluster.ts"

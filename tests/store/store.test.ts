@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test"
 import * as A from "@automerge/automerge"
-import { Session } from "baton"
+import { Session } from "batonjs"
 import counter from "../../app/games/counter.ts"
 import { readSessionDoc, type SessionDoc, Store } from "../../framework/store/index.ts"
 import { toAutomerge } from "../../framework/store/automerge-json.ts"

@@ -1,4 +1,4 @@
-import type { AnyGame } from "baton"
+import type { AnyGame } from "batonjs"
 import fc from "fast-check"
 import counter from "../../app/games/counter.ts"
 import memory from "../../app/games/memory.ts"

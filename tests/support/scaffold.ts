@@ -72,7 +72,7 @@ export function describeTemplate(template: string, opts: { typecheck: boolean })
 
       const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"))
       expect(pkg.name).toBe(`my-${template}-game`)
-      expect(pkg.dependencies.baton).toBe(`file:${FRAMEWORK}`)
+      expect(pkg.dependencies.batonjs).toBe(`file:${FRAMEWORK}`)
       expect(Object.keys(pkg.scripts)).toEqual(expect.arrayContaining(["dev", "start", "test", "roll"]))
       // The README opens with its own two commands.
       const head = readFileSync(join(dir, "README.md"), "utf8").split("\n").slice(0, 6).join("\n")
@@ -85,11 +85,11 @@ export function describeTemplate(template: string, opts: { typecheck: boolean })
       const r = await run(["bun", "install"], { cwd: dir, timeoutMs: 90_000 })
       expect(`${r.code} ${r.err}`).toStartWith("0")
       expect(existsSync(join(dir, "bun.lock"))).toBe(true)
-      // "baton" and its entries resolve inside the project, and the framework's own dependencies came with it.
+      // "batonjs" and its entries resolve inside the project, and the framework's own dependencies came with it.
       const own = join(realpathSync(dir), "node_modules")
-      for (const entry of ["baton", "baton/server", "baton/client"]) expect(Bun.resolveSync(entry, dir)).toStartWith(join(own, "baton"))
+      for (const entry of ["batonjs", "batonjs/server", "batonjs/client"]) expect(Bun.resolveSync(entry, dir)).toStartWith(join(own, "batonjs"))
       for (const dep of ["hono", "valibot", "mutative", "@automerge/automerge-repo"])
-        expect(Bun.resolveSync(dep, join(own, "baton"))).toStartWith(join(own, dep))
+        expect(Bun.resolveSync(dep, join(own, "batonjs"))).toStartWith(join(own, dep))
     }, 100_000)
 
     test(`its own tests pass there (bun test)${opts.typecheck ? ", and it type-checks" : ""}`, async () => {

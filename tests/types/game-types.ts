@@ -3,8 +3,8 @@
  * `tsc --noEmit` must accept every line, and every `@ts-expect-error` must
  * point at a real error (tsc reports an unused one). Run by typecheck.test.ts.
  */
-import { type StateOf, type ViewOf, defineGame, v } from "baton"
-import { type GameSession, join } from "baton/client"
+import { type StateOf, type ViewOf, defineGame, v } from "batonjs"
+import { type GameSession, join } from "batonjs/client"
 
 const duel = defineGame({
   name: "duel",

@@ -7,7 +7,7 @@
  * round is revealed. Timers keep it moving: a player who does not show up,
  * or does not choose in time, loses.
  */
-import { defineGame, type PlayerId, safeId, v } from "baton"
+import { defineGame, type PlayerId, safeId, v } from "batonjs"
 
 export const WINS = 2
 /** How long a player has to choose. */

@@ -9,7 +9,7 @@
  * The queue itself is hidden: a player sees how many are waiting and their
  * own place, not who the others are or where they were sent.
  */
-import { defineGame, type PlayerId, v } from "baton"
+import { defineGame, type PlayerId, v } from "batonjs"
 
 /** Players per match. */
 export const MATCH_SIZE = 2

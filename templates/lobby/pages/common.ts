@@ -1,5 +1,5 @@
 /** Small helpers for the pages: the player's name, elements, the connection pill, messages. */
-import type { ConnectionStatus, GameSession } from "baton/client"
+import type { ConnectionStatus, GameSession } from "batonjs/client"
 
 const NAME_KEY = "baton.player"
 

@@ -3,7 +3,7 @@
  * match; when the lobby's view names a match, it joins that duel session
  * (the lobby spawned it) and plays it; "Play again" queues in the lobby again.
  */
-import { ActionError, createSession, type GameSession, join, listSessions } from "baton/client"
+import { ActionError, createSession, type GameSession, join, listSessions } from "batonjs/client"
 import type duel from "../games/duel.ts"
 import type { DuelView, Hand } from "../games/duel.ts"
 import type lobby from "../games/lobby.ts"

@@ -1,6 +1,6 @@
 /** The duel the lobby spawns: who may sit, secret hands, rounds, and the timers that keep it moving. */
 import { describe, expect, test } from "bun:test"
-import { Session } from "baton"
+import { Session } from "batonjs"
 import duel, { type DuelView, NO_SHOW_MS, ROUND_MS } from "../games/duel.ts"
 
 const T0 = 1_700_000_000_000

@@ -4,7 +4,7 @@
  * step commits.
  */
 import { describe, expect, test } from "bun:test"
-import { Session } from "baton"
+import { Session } from "batonjs"
 import lobby, { type LobbyState, type LobbyView, MATCH_SIZE, RECENT } from "../games/lobby.ts"
 
 const T0 = 1_700_000_000_000

@@ -4,7 +4,7 @@
  * lobby spawned for them.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test"
-import { ActionError, createSession, join } from "baton/client"
+import { ActionError, createSession, join } from "batonjs/client"
 import type duel from "../games/duel.ts"
 import type lobby from "../games/lobby.ts"
 import { type RunningNode, startNode, until } from "./node.ts"

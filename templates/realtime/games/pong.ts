@@ -8,7 +8,7 @@
  * leaves at an angle that depends on where it hit the paddle. First to
  * WIN_SCORE points wins.
  */
-import { defineGame, type PlayerId, type Rng, v } from "baton"
+import { defineGame, type PlayerId, type Rng, v } from "batonjs"
 
 export const COURT = { w: 800, h: 500 }
 export const TICK_HZ = 30

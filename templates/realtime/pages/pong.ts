@@ -1,5 +1,5 @@
 /** The court: draws the shared state on a canvas and sends `move` when the direction changes. */
-import { ActionError, type GameSession, join } from "baton/client"
+import { ActionError, type GameSession, join } from "batonjs/client"
 import type pong from "../games/pong.ts"
 import type { PongState } from "../games/pong.ts"
 import { byId, el, savedName, secondsLeft, showConnection, toast } from "./common.ts"

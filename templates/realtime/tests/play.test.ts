@@ -3,7 +3,7 @@
  * ticks, and two players on the client SDK receiving them as deltas.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test"
-import { createSession, join } from "baton/client"
+import { createSession, join } from "batonjs/client"
 import { COURT } from "../games/pong.ts"
 import type pong from "../games/pong.ts"
 import { type RunningNode, startNode, until } from "./node.ts"

@@ -4,7 +4,7 @@
  * be set up exactly with `Session.resume` (the way a node loads a stored one).
  */
 import { describe, expect, test } from "bun:test"
-import { Session } from "baton"
+import { Session } from "batonjs"
 import pong, { BALL, COURT, FACE, PADDLE, type PongState, SERVE_MS, TICK_HZ, WIN_SCORE } from "../games/pong.ts"
 
 const T0 = 1_700_000_000_000

@@ -11,7 +11,7 @@
  * their own fleet and, of the other grid, only the results of their shots
  * (and, once the game is over, the ships that survived).
  */
-import { defineGame, type PlayerId, type Rng, turns, turnsSchema, v } from "baton"
+import { defineGame, type PlayerId, type Rng, turns, turnsSchema, v } from "batonjs"
 
 /** The grid is SIZE × SIZE; a cell is `row * SIZE + col`. */
 export const SIZE = 6

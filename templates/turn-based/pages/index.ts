@@ -1,5 +1,5 @@
 /** The front page: pick a name, start a game, or join one that waits for a second player. */
-import { ActionError, createSession, listSessions } from "baton/client"
+import { ActionError, createSession, listSessions } from "batonjs/client"
 import { byId, el, saveName, savedName, toast } from "./common.ts"
 
 const nameInput = byId<HTMLInputElement>("name")

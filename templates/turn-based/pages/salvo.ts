@@ -1,5 +1,5 @@
 /** The salvo table: your fleet, the enemy waters as far as you know them, and the turn clock. */
-import { ActionError, type GameSession, join } from "baton/client"
+import { ActionError, type GameSession, join } from "batonjs/client"
 import type salvo from "../games/salvo.ts"
 import type { SalvoView } from "../games/salvo.ts"
 import { byId, el, savedName, secondsLeft, showConnection, toast } from "./common.ts"

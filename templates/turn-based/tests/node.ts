@@ -1,10 +1,10 @@
 /** Starts this app as a real node process (`baton start .`) on a free port, for the integration tests. */
 import { dirname, join, resolve } from "node:path"
-import type { NodeEvent } from "baton/server"
+import type { NodeEvent } from "batonjs/server"
 
 const APP = resolve(import.meta.dir, "..")
-/** The installed framework's CLI (node_modules/baton/cli/main.ts). */
-const CLI = join(dirname(Bun.resolveSync("baton", APP)), "cli/main.ts")
+/** The installed framework's CLI (node_modules/batonjs/cli/main.ts). */
+const CLI = join(dirname(Bun.resolveSync("batonjs", APP)), "cli/main.ts")
 
 export interface RunningNode {
   url: string

@@ -3,7 +3,7 @@
  * HTTP API and two players on the client SDK over WebSockets.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test"
-import { ActionError, createSession, join } from "baton/client"
+import { ActionError, createSession, join } from "batonjs/client"
 import type salvo from "../games/salvo.ts"
 import { type RunningNode, startNode, until } from "./node.ts"
 

@@ -3,7 +3,7 @@
  * step takes the time as an argument, so timers are tested by moving it.
  */
 import { describe, expect, test } from "bun:test"
-import { Session } from "baton"
+import { Session } from "batonjs"
 import salvo, { FLEET, type SalvoState, type SalvoView, SIZE, TURN_MS } from "../games/salvo.ts"
 
 const T0 = 1_700_000_000_000
