@@ -26,6 +26,33 @@ describe("diff / applyPatch", () => {
     expect(patched.shared).toBe(shared)
     expect(before.n).toBe(1)
   })
+
+  test("a frame of many ops copies each container once and touches neither its input nor its ops' values", () => {
+    const deepFreeze = <T>(x: T): T => {
+      if (typeof x === "object" && x !== null) for (const v of Object.values(x)) deepFreeze(v)
+      return Object.freeze(x)
+    }
+    const players = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`p${i}`, { count: 0 }]))
+    const before = deepFreeze({ players, total: 0, untouched: { a: 1 } })
+    // 80 ops: past the short list, into the Set; an op's value is then patched by a later op.
+    const given = deepFreeze({ b: 1 })
+    const ops = [
+      ...Array.from({ length: 80 }, (_, i) => ({ p: ["players", `p${i % 100}`, "count"], v: i })),
+      { p: ["given"], v: given },
+      { p: ["given", "c"], v: 2 },
+      { p: ["total"], v: 80 },
+    ]
+    const after = applyPatch(before, ops) as any
+    expect(after.players.p0.count).toBe(0)
+    expect(after.players.p79.count).toBe(79)
+    expect(after.players.p99).toBe(before.players.p99)
+    expect(after.players).not.toBe(before.players)
+    expect(after.untouched).toBe(before.untouched)
+    expect(after.given).toEqual({ b: 1, c: 2 })
+    expect(given).toEqual({ b: 1 })
+    expect(before.players.p5?.count).toBe(0)
+    expect(after.total).toBe(80)
+  })
 })
 
 /** mulberry32: a tiny seeded generator, so a failing case is reproducible from its seed. */
