@@ -80,6 +80,14 @@ export interface JoinOptions {
    * each time, so an expiring token can be refreshed.
    */
   token?: string | (() => string | Promise<string>)
+  /**
+   * When the node joined relays this player to the node that runs the
+   * session, also join that node directly and move there once seated (one
+   * hop instead of three; the relayed connection serves until then). Where
+   * nodes' addresses are not reachable from players, the attempt fails
+   * quietly and the player stays relayed. Default true.
+   */
+  direct?: boolean
 }
 
 interface Pending {
@@ -91,6 +99,11 @@ interface Pending {
 
 /** What `act` returns: the answer to come, and the action's id (per client, counting up from 1; 0: never sent). */
 export type ActionPromise<T = unknown> = Promise<T> & { readonly id: number }
+
+/** A direct connection to the session's node that has not joined within this long is given up, ms. */
+const DIRECT_PATIENCE_MS = 3_000
+/** An address a direct connection failed to is not tried again for this long, ms. */
+const DIRECT_RETRY_MS = 60_000
 
 /** A server's reconnect hint older than this is not worth trying first: the cluster may have moved on. */
 const HINT_TTL_MS = 10_000
@@ -135,6 +148,10 @@ export class GameSession<G extends AnyGame = AnyGame> {
   #learned: string[] = []
   /** Which address the next attempt uses (advanced when an attempt fails). */
   #turn = 0
+  /** A direct connection to the session's node, joining while the relayed one serves. */
+  #direct: WebSocket | undefined
+  /** Session nodes a direct connection failed to, and when. */
+  #unreachable = new Map<string, number>()
   /** The connection that got a "joined": a close of any other one was a failed attempt. */
   #joinedWs: WebSocket | undefined
   #lostTries = 0
@@ -155,6 +172,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
       maxBackoffMs: opts.maxBackoffMs ?? 5000,
       livenessMs: opts.livenessMs ?? 10_000,
       actTimeoutMs: opts.actTimeoutMs ?? 0,
+      direct: opts.direct ?? true,
       WebSocket: Impl,
       token: opts.token,
     }
@@ -277,6 +295,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
     clearTimeout(this.#retry)
     clearTimeout(this.#resendTimer)
     clearInterval(this.#watch)
+    this.#dropDirect()
     this.#ws?.close(CloseCode.normal, "client closed")
     for (const p of this.#pending.values()) p.reject(new ActionError("closed", "the connection was closed before the action was acknowledged"))
     this.#pending.clear()
@@ -311,6 +330,72 @@ export class GameSession<G extends AnyGame = AnyGame> {
 
   #watch: ReturnType<typeof setInterval> | undefined
   #heardAt = 0
+
+  /**
+   * Relayed to the session's node at `owner`: joins there too, and once
+   * seated moves over and closes the relayed connection. Make before break:
+   * actions keep flowing through the relay meanwhile, and whatever it had
+   * not acknowledged is resent on the new connection (answered from the
+   * ledger if it was applied).
+   */
+  async #goDirect(owner: string): Promise<void> {
+    if (!this.#opts.direct || this.#direct) return
+    const url = toWsUrl(owner)
+    const failedAt = this.#unreachable.get(url)
+    if (failedAt !== undefined && Date.now() - failedAt < DIRECT_RETRY_MS) return
+    const token = typeof this.#opts.token === "function" ? await this.#opts.token() : this.#opts.token
+    if (this.#status !== "open" || this.#direct) return
+    let ws: WebSocket
+    try {
+      ws = new this.#opts.WebSocket(token ? `${url}?token=${encodeURIComponent(token)}` : url)
+    } catch {
+      // Refused by the runtime (an insecure address from a secure page): stay relayed.
+      this.#unreachable.set(url, Date.now())
+      return
+    }
+    this.#direct = ws
+    const giveUp = () => {
+      if (this.#direct !== ws) return
+      this.#unreachable.set(url, Date.now())
+      this.#dropDirect()
+    }
+    const patience = setTimeout(giveUp, DIRECT_PATIENCE_MS)
+    ws.onopen = () => ws.send(JSON.stringify({ t: "join", session: this.id, player: this.player, client: this.client } satisfies ClientMessage))
+    ws.onerror = () => {}
+    ws.onclose = () => (clearTimeout(patience), giveUp())
+    ws.onmessage = (ev) => {
+      clearTimeout(patience)
+      const text = typeof ev.data === "string" ? ev.data : String(ev.data)
+      // The relayed connection dropped meanwhile: its reconnect decides where to go.
+      if (this.#status !== "open") return this.#dropDirect()
+      // Anything but a seat (the session moved on, a refusal): the relayed connection stays.
+      if (!text.startsWith('{"t":"joined"')) return giveUp()
+      this.#direct = undefined
+      const relayed = this.#ws
+      if (relayed) {
+        relayed.onclose = null
+        relayed.onmessage = null
+        relayed.close(CloseCode.normal, "moved to the session's node")
+      }
+      this.#ws = ws
+      this.#watchLiveness(ws)
+      ws.onmessage = (e) => {
+        this.#heardAt = Date.now()
+        this.#onFrame(typeof e.data === "string" ? e.data : String(e.data))
+      }
+      ws.onclose = (e) => this.#onClose(ws, e.code, e.reason)
+      this.#onFrame(text)
+    }
+  }
+
+  #dropDirect(): void {
+    const ws = this.#direct
+    if (!ws) return
+    this.#direct = undefined
+    ws.onclose = null
+    ws.onmessage = null
+    ws.close(CloseCode.normal, "not needed")
+  }
 
   /** Pings a quiet connection, and replaces one that stays silent (see JoinOptions.livenessMs). */
   #watchLiveness(ws: WebSocket): void {
@@ -355,6 +440,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
         this.#resendAll()
         this.#joined?.resolve()
         this.#joined = undefined
+        if (typeof msg.owner === "string" && /^(https?|wss?):\/\//.test(msg.owner)) void this.#goDirect(msg.owner)
         return
       }
       case "u": {
@@ -480,6 +566,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
     this.#joined?.reject(error)
     this.#joined = undefined
     this.#setStatus("closed")
+    this.#dropDirect()
     this.#ws?.close(CloseCode.normal, "client giving up")
     for (const p of this.#pending.values()) p.reject(error)
     this.#pending.clear()

@@ -310,6 +310,7 @@ export class Relays {
     c.receive("relay-open", (from, body, via) => {
       const key = `${from}/${body.conn}`
       const link: PlayerLink = {
+        relayed: true,
         send: (frame) => c.send(from, "relay-out", { conn: body.conn, frame }),
         close: (code, reason, movedTo) => {
           this.#inbound.delete(key)

@@ -697,6 +697,7 @@ export class BatonNode {
       status: r.status,
       result: r.result ?? undefined,
       nodes: this.#role?.cluster.ready().map((m) => m.url),
+      ...(link.relayed && this.#role ? { owner: this.#role.cluster.self.url } : {}),
     })
     const notice = h.currentNotice
     if (notice) send(link, { t: "notice", ...notice })

@@ -28,6 +28,11 @@ export type ServerMessage =
       result?: unknown
       /** The cluster's ready members, as the joined node lists them: where to reconnect if this node is lost. */
       nodes?: string[]
+      /**
+       * Set when the player was relayed here through another node: this node's address. The SDK
+       * connects here directly when it can (one hop instead of three) and stays relayed when not.
+       */
+      owner?: string
     }
   /** A delta of the player's view (`d`), acks of its actions (`a`) and events (`e`), all as of `rev`. */
   | { t: "u"; rev: number; d?: PatchOp[]; a?: Ack[]; e?: GameEvent[]; status?: SessionStatus; result?: unknown }

@@ -84,7 +84,8 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
     const playFrom = sched.now
     const playUntil = playFrom + activeMs
     for (const [i, session] of world.sessions.entries())
-      for (let b = 0; b < (opts.botsPerSession ?? 2); b++) world.bot(`b${i}x${b}`, session, opts.actEveryMs ?? 400, playUntil)
+      // Half the bots move to their session's node, half stay relayed: both paths are played.
+      for (let b = 0; b < (opts.botsPerSession ?? 2); b++) world.bot(`b${i}x${b}`, session, opts.actEveryMs ?? 400, playUntil, undefined, b % 2 === 1)
     // Faults, one at a time, each healed and recovered from before the next (see `recovered`): the
     // cluster keeps a majority and a second copy of every session, so every invariant (liveness
     // included) must hold; safety must hold whatever happens.

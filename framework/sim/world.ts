@@ -224,14 +224,17 @@ export class World {
     }, p.owner)
   }
 
-  /** A bot: joins a session through the front door with the real SDK and acts every `everyMs` on average, until `untilMs`. */
-  /** A bot playing `session` through the front door, or through `via` (a node's URL: a relayed player, when it does not run the session). */
-  bot(name: string, session: string, everyMs: number, untilMs: number, via = "http://front.sim"): void {
+  /**
+   * A bot playing `session` with the real SDK through the front door, or through `via` (a node's URL: a
+   * relayed player, when it does not run the session), acting every `everyMs` on average until `untilMs`.
+   * `direct`: the SDK moves to the session's node when relayed (its default); false keeps it relayed.
+   */
+  bot(name: string, session: string, everyMs: number, untilMs: number, via = "http://front.sim", direct = true): void {
     const owner = `bot:${name}`
     const net = this.net
     const WS = simWebSocketClass(net, owner, this.sched)
     this.sched.after(0, () => {
-      const s = new GameSession({ url: via, session, player: name, WebSocket: WS as never, backoffMs: 100, maxBackoffMs: 2_000 })
+      const s = new GameSession({ url: via, session, player: name, WebSocket: WS as never, backoffMs: 100, maxBackoffMs: 2_000, direct })
       this.bots.set(name, s)
       s.onStatus((st) => this.note(`bot ${name} ${st}`))
       let n = 0

@@ -4,7 +4,7 @@
  * send the next). This process is the load generator; the node(s) run in
  * their own processes.
  *
- *   bun tests/bench/arena.ts --sessions 50 --players 4 --seconds 20 [--nodes 1|3] [--warmup 3] [--pin] [--interval MS]
+ *   bun tests/bench/arena.ts --sessions 50 --players 4 --seconds 20 [--nodes 1|3] [--warmup 3] [--pin] [--interval MS] [--relayed]
  */
 import { parseArgs } from "node:util"
 import { type GameSession, createSession, join } from "batonjs/client"
@@ -39,6 +39,8 @@ export async function runArena(opts: {
    * rather than at the highest rate the loop reaches.
    */
   intervalMs?: number
+  /** Players stay on the node they connected to (most are relayed), instead of the SDK's default move to their session's node. */
+  relayed?: boolean
   /** Measure past `seconds` until this many actions are counted (a smoke run's window is short enough for a loaded machine to count none). */
   minActions?: number
 }): Promise<ArenaResult> {
@@ -65,7 +67,7 @@ export async function runArena(opts: {
     for (let s = 0; s < opts.sessions; s++) {
       const { id } = await createSession({ url: nodes[s % nodes.length]!.url, game: "counter" })
       for (let p = 0; p < opts.players; p++)
-        players.push(await join<typeof counter>({ url: nodes[(s + p) % nodes.length]!.url, session: id, player: `p${p}` }))
+        players.push(await join<typeof counter>({ url: nodes[(s + p) % nodes.length]!.url, session: id, player: `p${p}`, direct: !opts.relayed }))
     }
     let measuring = false
     let count = 0
@@ -163,6 +165,7 @@ if (import.meta.main) {
       nodes: { type: "string", default: "1" },
       pin: { type: "boolean", default: false },
       interval: { type: "string" },
+      relayed: { type: "boolean", default: false },
     },
   })
   const result = await runArena({
@@ -173,6 +176,7 @@ if (import.meta.main) {
     nodes: Number(values.nodes),
     pin: values.pin,
     intervalMs: values.interval ? Number(values.interval) : undefined,
+    relayed: values.relayed,
   })
   console.log(JSON.stringify(result, null, 2))
 }

@@ -29,7 +29,7 @@ try {
     for (let p = 0; p < 4; p++) {
       const onOwner = p < 2 && ownerIndex >= 0
       const node = onOwner ? c.nodes[ownerIndex]! : c.nodes[(Math.max(0, ownerIndex) + 1 + (p % 2)) % 3]!
-      const player = await join<typeof counter>({ url: node.url, session: id, player: `p${p}` })
+      const player = await join<typeof counter>({ url: node.url, session: id, player: `p${p}`, direct: false })
       players.push(player)
       const into = onOwner ? direct : relayed
       loops.push(

@@ -11,9 +11,11 @@
  *   answer.
  * Every acknowledged action must be in its session's state (none lost).
  *
- *   bun tests/bench/pauses.ts [sessions=24] [paceMs=50] [--hog]
+ *   bun tests/bench/pauses.ts [sessions=24] [paceMs=50] [--hog] [--direct]
  *
  * `--hog` runs one busy process per core throughout (a loaded machine).
+ * Players stay where they connected (`direct: false`), so most are relayed;
+ * `--direct` lets the SDK move each to its session's node, as it does by default.
  */
 import { createSession, type GameSession, join } from "batonjs/client"
 import type tally from "../fixtures/app/tally.ts"
@@ -59,7 +61,7 @@ const pct = (xs: number[], q: number) => {
 }
 const summary = (xs: number[]) => ({ n: xs.length, p50: pct(xs, 0.5), p99: pct(xs, 0.99), max: xs.length ? round(Math.max(...xs), 0) : Number.NaN })
 
-export async function measurePauses(sessions = 24, paceMs = 50, hog = false, log: (line: string) => void = () => {}): Promise<PausesResult> {
+export async function measurePauses(sessions = 24, paceMs = 50, hog = false, log: (line: string) => void = () => {}, direct = false): Promise<PausesResult> {
   const load = hog ? cpuHog(600_000) : undefined
   const c = await TestCluster.start(4, {}, APP)
   const players: Player[] = []
@@ -72,7 +74,7 @@ export async function measurePauses(sessions = 24, paceMs = 50, hog = false, log
     }, "the registry knows every session", { timeoutMs: 30_000 })
     for (const session of ids)
       for (const [slot, node] of c.nodes.entries()) {
-        const game = await join<typeof tally>({ url: node.url, session, player: `p${slot}`, backoffMs: 20, maxBackoffMs: 300 })
+        const game = await join<typeof tally>({ url: node.url, session, player: `p${slot}`, backoffMs: 20, maxBackoffMs: 300, direct })
         players.push({ session, slot, game, acks: [], failed: 0 })
       }
     const deadline = performance.now() + 120_000
@@ -164,6 +166,6 @@ export async function measurePauses(sessions = 24, paceMs = 50, hog = false, log
 
 if (import.meta.main) {
   const args = process.argv.slice(2).filter((a) => !a.startsWith("--"))
-  const r = await measurePauses(Number(args[0] ?? 24), Number(args[1] ?? 50), process.argv.includes("--hog"), (l) => console.error(l))
+  const r = await measurePauses(Number(args[0] ?? 24), Number(args[1] ?? 50), process.argv.includes("--hog"), (l) => console.error(l), process.argv.includes("--direct"))
   console.log(JSON.stringify(r))
 }

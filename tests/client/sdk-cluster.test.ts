@@ -17,7 +17,8 @@ afterAll(async () => {
 })
 
 async function seat(url: string, session: string) {
-  const s = await join<typeof tally>({ url, session, player: "ada", backoffMs: 20, maxBackoffMs: 200 })
+  // Kept on the node given (direct: false): these tests are about that node's relays and its loss.
+  const s = await join<typeof tally>({ url, session, player: "ada", backoffMs: 20, maxBackoffMs: 200, direct: false })
   open.push(s as unknown as GameSession)
   return s
 }
@@ -51,6 +52,59 @@ describe("client SDK against a cluster", () => {
     }
     expect(await Promise.all(players.map((p) => p.act("add", { n: 1 })))).toEqual([2, 2, 2])
     for (const p of players) expect(p.status).toBe("open")
+  }, 60_000)
+
+  test("a relayed player moves to its session's node by itself, and stays relayed where that node cannot be reached", async () => {
+    // Issue 17: two of three players land on a node that does not run their session; each relayed frame costs two more hops.
+    await c.waitConverged()
+    const live = c.nodes.slice(0, 2)
+    const liveIds = await Promise.all(live.map((n) => c.idOf(n)))
+    let id = ""
+    let via = live[0]!
+    for (let i = 0; i < 16 && !id; i++) {
+      const s = await createSession({ url: live[i % 2]!.url, game: "tally" })
+      const owner = await ownerOf(s.id)
+      for (const n of live) await ownerOf(s.id, n)
+      const k = liveIds.indexOf(owner)
+      if (k >= 0) [id, via] = [s.id, live[1 - k]!]
+    }
+    expect(id).not.toBe("")
+    const relays = async () => ((await (await fetch(`${via.url}/cluster`)).json()) as { relayedOut: number }).relayedOut
+    const before = await relays()
+
+    // Kept relayed: the relay is there while it plays.
+    const kept = await join<typeof tally>({ url: via.url, session: id, player: "kept", direct: false })
+    open.push(kept as unknown as GameSession)
+    expect(await kept.act("add", { n: 1 })).toBe(1)
+    expect(await relays()).toBe(before + 1)
+
+    // By default it moves, and what it sends meanwhile is answered once.
+    const mover = await join<typeof tally>({ url: via.url, session: id, player: "mover" })
+    open.push(mover as unknown as GameSession)
+    const during = [mover.act("add", { n: 10 }), mover.act("add", { n: 100 })]
+    await waitUntil(async () => (await relays()) === before + 1, "the mover's relay closes once it sits on the session's node")
+    expect(await Promise.all(during)).toEqual([11, 111])
+    expect(await mover.act("add", { n: 1000 })).toBe(1111)
+    expect(mover.status).toBe("open")
+
+    // An address players cannot reach (a node's own address behind a load balancer): the attempt fails and it plays on relayed.
+    const ownerUrl = new URL((live.find((n) => n !== via) ?? via).url)
+    const attempts: WebSocket[] = []
+    const Unreachable = class extends WebSocket {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        const u = new URL(url)
+        const toOwner = u.port === ownerUrl.port
+        if (toOwner) u.port = "1"
+        super(u, protocols)
+        if (toOwner) attempts.push(this)
+      }
+    }
+    const stuck = await join<typeof tally>({ url: via.url, session: id, player: "stuck", WebSocket: Unreachable as typeof WebSocket })
+    open.push(stuck as unknown as GameSession)
+    await waitUntil(() => attempts.length === 1 && attempts[0]!.readyState === WebSocket.CLOSED, "the attempt on the session's node fails")
+    expect(await stuck.act("add", { n: 1 })).toBe(1112)
+    expect(await relays()).toBe(before + 2)
+    expect(stuck.status).toBe("open")
   }, 60_000)
 
   test("a player given only its node's address learns the members and plays on after that node is SIGKILLed", async () => {

@@ -146,7 +146,7 @@ async function startScenario(name: string, k: number, env: Record<string, string
     const joined = await Promise.all(
       cluster.urls.map(async (url, slot) => {
         const player = `p${slot}`
-        const session = await join<typeof marks>({ url, session: id, player, backoffMs: 20, maxBackoffMs: 300 })
+        const session = await join<typeof marks>({ url, session: id, player, backoffMs: 20, maxBackoffMs: 300, direct: false })
         const bot: Bot = { sessionId: id, player, slot, session, nextId: 0, acks: [], sent: new Set(), unanswered: new Set(), errors: {}, pendingSince: null, flights: [], notices: [], rejoins: 0 }
         watchNotices(bot)
         return bot
@@ -203,7 +203,7 @@ async function botLoop(s: Scenario, b: Bot): Promise<void> {
 async function rejoin(s: Scenario, b: Bot): Promise<boolean> {
   while (b.rejoins < 8 && !s.stop) {
     b.rejoins++
-    const attempt = join<typeof marks>({ url: s.cluster.urls[b.slot], session: b.sessionId, player: b.player, backoffMs: 20, maxBackoffMs: 300 })
+    const attempt = join<typeof marks>({ url: s.cluster.urls[b.slot], session: b.sessionId, player: b.player, backoffMs: 20, maxBackoffMs: 300, direct: false })
     const session = await Promise.race([attempt, Bun.sleep(3_000).then(() => undefined)]).catch(() => undefined)
     if (session) {
       b.session = session
@@ -428,7 +428,7 @@ async function finish(s: Scenario, fault: Fault): Promise<string[]> {
     s.ids.map(async (id) => {
       const list: (Record<string, number[]> | undefined)[] = []
       for (const i of live) {
-        const attempt = join<typeof marks>({ url: cluster.urls[i], session: id, player: "observer", backoffMs: 20, maxBackoffMs: 300 })
+        const attempt = join<typeof marks>({ url: cluster.urls[i], session: id, player: "observer", backoffMs: 20, maxBackoffMs: 300, direct: false })
         const observer = await Promise.race([attempt, Bun.sleep(10_000).then(() => undefined)]).catch(() => undefined)
         if (!observer) void attempt.then((late) => late.close(), () => {})
         list.push(observer?.state.marks)

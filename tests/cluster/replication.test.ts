@@ -81,8 +81,8 @@ describe("replication with automerge-repo (3 real nodes, 2 replicas)", () => {
     const nodeIds = await Promise.all(c.nodes.map((n) => c.idOf(n)))
     const owner = await waitUntil(async () => (await inspect(1, id)).entry?.owner, "owner known")
     const others = c.nodes.filter((_, i) => nodeIds[i] !== owner)
-    const ada = await join<typeof notes>({ url: others[0]!.url, session: id, player: "ada" })
-    const bob = await join<typeof notes>({ url: others[1]!.url, session: id, player: "bob" })
+    const ada = await join<typeof notes>({ url: others[0]!.url, session: id, player: "ada", direct: false })
+    const bob = await join<typeof notes>({ url: others[1]!.url, session: id, player: "bob", direct: false })
     players.push(ada, bob)
     expect([ada.seat, bob.seat].sort()).toEqual([0, 1])
     const events: unknown[] = []

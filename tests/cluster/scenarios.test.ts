@@ -93,7 +93,7 @@ describe("failover and fencing", () => {
       }
       expect(session).toBeDefined()
       const id = session as string
-      sim.world.bot("r", id, 200, sim.sched.now + 20_000, sim.world.url(c as NonNullable<typeof c>))
+      sim.world.bot("r", id, 200, sim.sched.now + 20_000, sim.world.url(c as NonNullable<typeof c>), false)
       await sim.until(() => sim.bot("r")?.status === "open", 5_000, "the relayed player joins")
       await sim.run(1_000)
       const at = sim.sched.now

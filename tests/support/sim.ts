@@ -110,7 +110,7 @@ export class Sim {
       if (this.owner(s) === owner) session = s
     }
     if (!session) throw new Error(`no session placed on ${owner.label} in 12 tries`)
-    this.world.bot(name, session, 200, this.sched.now + forMs, this.world.url(via))
+    this.world.bot(name, session, 200, this.sched.now + forMs, this.world.url(via), false)
     await this.until(() => this.bot(name)?.status === "open", 5_000, "the relayed player joins")
     await this.run(1_000)
     const notices: { at: number; code: string }[] = []
