@@ -148,7 +148,7 @@ export async function createProject(opts: NewOptions): Promise<{ dir: string; te
  * a path (a project made before batonjs was published, running `bunx baton
  * new`); no from a batonjs installed from the registry.
  */
-export function vendorsFramework(frameworkDir: string): boolean {
+function vendorsFramework(frameworkDir: string): boolean {
   if (checkoutOf(frameworkDir)) return true
   const at = frameworkDir.indexOf(`${sep}node_modules${sep}`)
   if (at < 0) return true
