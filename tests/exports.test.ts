@@ -35,11 +35,14 @@ const ALLOWED_FILES = [/^framework\/node\/node\.ts$/, /^framework\/cluster\//, /
 /** Code-unit order: the same on every machine, whatever its locale. */
 const byCode = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
-const pkg = JSON.parse(readFileSync(join(FRAMEWORK, "package.json"), "utf8")) as { name: string; exports: Record<string, string> }
+const pkg = JSON.parse(readFileSync(join(FRAMEWORK, "package.json"), "utf8")) as { name: string; exports: Record<string, string | { default: string }> }
 
-/** "batonjs/server" → "framework/server/index.ts", from package.json's exports map. */
+/** "batonjs/server" → "framework/server/index.ts", from package.json's exports map (the source, not the packed .d.ts). */
 const ENTRIES: [name: string, file: string][] = Object.entries(pkg.exports)
-  .map(([key, target]): [string, string] => [key === "." ? pkg.name : `${pkg.name}/${key.replace(/^\.\//, "")}`, join(FRAMEWORK, target)])
+  .map(([key, target]): [string, string] => [
+    key === "." ? pkg.name : `${pkg.name}/${key.replace(/^\.\//, "")}`,
+    join(FRAMEWORK, typeof target === "string" ? target : target.default),
+  ])
   .sort(([a], [b]) => byCode(a, b))
 const PRESENT = ENTRIES.filter(([name]) => !MISSING_ENTRIES.has(name))
 

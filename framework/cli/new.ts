@@ -1,23 +1,28 @@
 /**
  * `baton new <dir> [--template NAME]`: a new game project from one of the
- * templates beside this framework (templates/NAME of the checkout). The
- * project depends on this framework by a local `file:` path until baton is
- * on the npm registry.
+ * templates (templates/NAME of a checkout, or the copy a packed batonjs
+ * holds). The project depends on batonjs by version, or, until batonjs is on
+ * the npm registry, on a tarball of this framework inside the project
+ * (vendor/): either way on nothing outside its own folder.
  */
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs"
-import { basename, dirname, join, relative, resolve } from "node:path"
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { basename, dirname, join, relative, resolve, sep } from "node:path"
 import { createInterface } from "node:readline/promises"
+import { checkoutOf, packedFramework, skippedInTemplate } from "./pack.ts"
 
-/** The framework folder (the package "batonjs") and the templates folder beside it in a checkout. */
+/** The framework folder (the package "batonjs"). */
 export const FRAMEWORK_DIR = realpathSync(resolve(import.meta.dir, ".."))
-export const TEMPLATES_DIR = resolve(FRAMEWORK_DIR, "../templates")
+/** The templates: beside the framework in a checkout (their one source), inside the package once packed. */
+export const TEMPLATES_DIR = checkoutOf(FRAMEWORK_DIR) ? resolve(FRAMEWORK_DIR, "../templates") : join(FRAMEWORK_DIR, "templates")
 
 /** In a template, this word stands for the project's name (k8s names, image, README). */
 const NAME_TOKEN = "baton-app"
-/** Files renamed on the way (npm drops a package's .gitignore when it is published). */
-const RENAMES: Record<string, string> = { _gitignore: ".gitignore" }
-/** Never copied from a template folder. */
-const SKIP = new Set(["node_modules", "bun.lock", "bun.lockb", ".data", ".DS_Store"])
+/** Files renamed on the way: a package's tarball leaves out .gitignore (npm) and bunfig.toml (bun pm pack; pack.ts, PACKED_AS). */
+const RENAMES: Record<string, string> = { _gitignore: ".gitignore", "_bunfig.toml": "bunfig.toml" }
+/** The Dockerfile's step that copies vendor/ in, and the comment line above it: dropped when there is no vendor/. */
+const VENDOR_STEP = /^#.*\n(?=COPY vendor )|^COPY vendor .*\n/gm
+/** A dependency on batonjs that the npm registry answers (a version, a range, a tag). */
+const REGISTRY_SPEC = /^[\^~<>=v]*\d|^(\*|latest)$/
 
 export interface TemplateInfo {
   name: string
@@ -83,12 +88,12 @@ export function projectName(dir: string): string {
 }
 
 /** Creates the project; returns where it went and from which template. Throws NewError. */
-export async function createProject(opts: NewOptions): Promise<{ dir: string; template: TemplateInfo; name: string }> {
+export async function createProject(opts: NewOptions): Promise<{ dir: string; template: TemplateInfo; name: string; batonjs: string }> {
   const templatesDir = opts.templatesDir ?? TEMPLATES_DIR
   const frameworkDir = opts.frameworkDir ?? FRAMEWORK_DIR
   const templates = listTemplates(templatesDir)
   if (templates.length === 0)
-    throw new NewError(`no templates found in ${templatesDir} (baton new runs from a checkout of baton: bun run baton new <dir>)`)
+    throw new NewError(`no templates found in ${templatesDir} (a checkout of baton has them in templates/, a packed batonjs in its own templates/)`)
   if (!opts.dir) throw new NewError(`usage: baton new <dir> [--template NAME]\n\ntemplates:\n${templateList(templates)}`, 2)
 
   const dir = resolve(opts.dir)
@@ -118,10 +123,50 @@ export async function createProject(opts: NewOptions): Promise<{ dir: string; te
   if (!template) throw new NewError(`unknown template "${wanted}". Templates:\n${templateList(templates)}`)
 
   const name = projectName(dir)
+  const existed = existsSync(dir)
   mkdirSync(dir, { recursive: true })
+  let batonjs: string
+  try {
+    batonjs = await batonjsDependency(frameworkDir, dir)
+  } catch (error) {
+    rmSync(existed ? join(dir, "vendor") : dir, { recursive: true, force: true })
+    throw error
+  }
   copyTemplate(template.dir, dir, name, true)
-  writeFileSync(join(dir, "package.json"), `${JSON.stringify(projectPackage(template.dir, name, frameworkDir), null, 2)}\n`)
-  return { dir, template, name }
+  if (!batonjs.startsWith("file:")) {
+    const dockerfile = join(dir, "Dockerfile")
+    if (existsSync(dockerfile)) writeFileSync(dockerfile, readFileSync(dockerfile, "utf8").replace(VENDOR_STEP, ""))
+  }
+  writeFileSync(join(dir, "package.json"), `${JSON.stringify(projectPackage(template.dir, name, batonjs), null, 2)}\n`)
+  return { dir, template, name, batonjs }
+}
+
+/**
+ * Whether a new project gets a tarball of this framework rather than a
+ * version from the registry: yes from a checkout (no published version is
+ * its code), and from a batonjs that was itself installed from a tarball or
+ * a path (a project made before batonjs was published, running `bunx baton
+ * new`); no from a batonjs installed from the registry.
+ */
+function vendorsFramework(frameworkDir: string): boolean {
+  if (checkoutOf(frameworkDir)) return true
+  const at = frameworkDir.indexOf(`${sep}node_modules${sep}`)
+  if (at < 0) return true
+  try {
+    const pkg = JSON.parse(readFileSync(join(frameworkDir.slice(0, at), "package.json"), "utf8")) as Record<string, Record<string, unknown> | undefined>
+    const spec = pkg.dependencies?.batonjs ?? pkg.devDependencies?.batonjs
+    // Not named by the project it is installed in: a dependency of a package from the registry (create-baton).
+    return typeof spec === "string" && !REGISTRY_SPEC.test(spec)
+  } catch {
+    return false
+  }
+}
+
+/** The project's dependency on batonjs: its version, or a packed tarball copied into the project's vendor/ and named by a relative path. */
+async function batonjsDependency(frameworkDir: string, dir: string): Promise<string> {
+  if (!vendorsFramework(frameworkDir)) return String(JSON.parse(readFileSync(join(frameworkDir, "package.json"), "utf8")).version)
+  const tarball = await packedFramework(frameworkDir, join(dir, "vendor"))
+  return `file:./vendor/${basename(tarball)}`
 }
 
 function isInside(child: string, parent: string): boolean {
@@ -132,7 +177,7 @@ function isInside(child: string, parent: string): boolean {
 /** Copies a template folder; the top-level package.json is written separately (projectPackage). */
 function copyTemplate(from: string, to: string, name: string, top = false): void {
   for (const entry of readdirSync(from, { withFileTypes: true })) {
-    if (SKIP.has(entry.name) || entry.name.endsWith(".log") || (top && entry.name === "package.json")) continue
+    if (skippedInTemplate(entry.name) || (top && entry.name === "package.json")) continue
     const src = join(from, entry.name)
     const dest = join(to, RENAMES[entry.name] ?? entry.name)
     if (entry.isDirectory()) {
@@ -149,13 +194,11 @@ function copyTemplate(from: string, to: string, name: string, top = false): void
   }
 }
 
-/** The template's package.json, named after the project and depending on this framework by its path. */
-function projectPackage(templateDir: string, name: string, frameworkDir: string): Record<string, unknown> {
+/** The template's package.json, named after the project, with its dependency on batonjs. */
+function projectPackage(templateDir: string, name: string, batonjs: string): Record<string, unknown> {
   const pkg = JSON.parse(readFileSync(join(templateDir, "package.json"), "utf8")) as Record<string, unknown>
   const deps = { ...((pkg.dependencies as Record<string, string> | undefined) ?? {}) }
-  // Until baton is published: the framework folder of this checkout. Its own dependencies
-  // (hono, automerge, valibot, mutative) come with it.
-  deps.batonjs = `file:${frameworkDir}`
+  deps.batonjs = batonjs
   const out: Record<string, unknown> = { name, ...pkg, dependencies: deps }
   out.name = name
   return out
@@ -191,9 +234,11 @@ async function askOnTerminal(templates: TemplateInfo[]): Promise<string | undefi
 export async function runNew(opts: NewOptions): Promise<number> {
   const out = opts.out ?? console.log
   try {
-    const { dir, template, name } = await createProject(opts)
+    const { dir, template, name, batonjs } = await createProject(opts)
     const shown = opts.dir ?? dir
     out(`Created ${name} from the ${template.name} template in ${dir}`)
+    if (batonjs.startsWith("file:"))
+      out(`It depends on batonjs by ${batonjs.slice("file:./".length)}, a tarball of this framework inside the project (until batonjs is on the npm registry).`)
     out("")
     out(`  cd ${shown.includes(" ") ? JSON.stringify(shown) : shown}`)
     out("  bun install && bun run dev     # a local 3-node cluster on http://localhost:3000")

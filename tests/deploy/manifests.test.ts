@@ -223,7 +223,7 @@ describe("deployment files", () => {
       expect(all).not.toContain("baton-app")
       expect(all).toContain(`dns:space-${t.name}-peers.$(POD_NAMESPACE).svc.cluster.local:3000`)
     }
-  })
+  }, 120_000) // the first `baton new` in a checkout packs the framework into the project
 
   test("the checks catch what they are meant to catch", () => {
     const dir = join(scratch, "broken")

@@ -1,9 +1,9 @@
 /**
  * `baton new` end to end, shared by tests/templates/scaffold*.test.ts (one
  * file per template, so the test runner can run them side by side): a
- * template scaffolded into a temporary directory, installed against this
- * checkout's framework, its own tests run there, its `bun run dev` started
- * and stopped.
+ * template scaffolded into a temporary directory, installed from the
+ * tarball of this checkout's framework that `baton new` puts in its vendor/,
+ * its own tests run there, its `bun run dev` started and stopped.
  */
 import { afterAll, describe, expect, test } from "bun:test"
 import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs"
@@ -13,7 +13,8 @@ import { waitUntil } from "./wait.ts"
 
 export const ROOT = resolve(import.meta.dir, "../..")
 export const CLI = join(ROOT, "framework/cli/main.ts")
-export const FRAMEWORK = realpathSync(join(ROOT, "framework"))
+/** The tarball `baton new` vendors into a project made from this checkout. */
+export const VENDORED = `batonjs-${JSON.parse(readFileSync(join(ROOT, "framework/package.json"), "utf8")).version}.tgz`
 export const TEMPLATES = ["turn-based", "realtime", "lobby"]
 
 export const scratch = mkdtempSync("/tmp/baton-scaffold-")
@@ -48,7 +49,8 @@ export async function run(cmd: string[], opts: { cwd?: string; timeoutMs?: numbe
 
 
 
-export const batonNew = (args: string[], opts?: { stdin?: string }) => run(["bun", CLI, "new", ...args], opts)
+/** `baton new`; the first in a checkout packs the framework (seconds: it emits the types), the rest reuse that tarball. */
+export const batonNew = (args: string[], opts?: { stdin?: string }) => run(["bun", CLI, "new", ...args], { timeoutMs: 120_000, ...opts })
 
 /** Every step of one template, as a describe block. */
 /**
@@ -72,16 +74,17 @@ export function describeTemplate(template: string, opts: { typecheck: boolean })
 
       const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"))
       expect(pkg.name).toBe(`my-${template}-game`)
-      expect(pkg.dependencies.batonjs).toBe(`file:${FRAMEWORK}`)
+      expect(pkg.dependencies.batonjs).toBe(`file:./vendor/${VENDORED}`)
+      expect(existsSync(join(dir, "vendor", VENDORED))).toBe(true)
       expect(Object.keys(pkg.scripts)).toEqual(expect.arrayContaining(["dev", "start", "test", "roll"]))
       // The README opens with its own two commands.
       const head = readFileSync(join(dir, "README.md"), "utf8").split("\n").slice(0, 6).join("\n")
       expect(head).toContain("bun install && bun run dev")
       expect(head).toContain("bun test")
       expect(readFileSync(join(dir, "k8s/deployment.yaml"), "utf8")).toContain(`name: my-${template}-game`)
-    })
+    }, 130_000)
 
-    test("installs against this checkout's framework", async () => {
+    test("installs batonjs from the vendored tarball", async () => {
       const r = await run(["bun", "install"], { cwd: dir, timeoutMs: 90_000 })
       expect(`${r.code} ${r.err}`).toStartWith("0")
       expect(existsSync(join(dir, "bun.lock"))).toBe(true)

@@ -62,12 +62,13 @@ describe("baton new: refusals and questions", () => {
   test.skipIf(!Bun.which("script"))("on a terminal it asks, with a numbered list", async () => {
     const dir = join(scratch, "asked")
     // `script` gives the command a terminal; the answers are typed ahead (a wrong one first).
-    const r = await run(["script", "-qec", `bun ${CLI} new ${dir}`, "/dev/null"], { stdin: "7\n2\n", timeoutMs: 15_000 })
+    // Packing the framework into the project may take seconds, the first time in a checkout.
+    const r = await run(["script", "-qec", `bun ${CLI} new ${dir}`, "/dev/null"], { stdin: "7\n2\n", timeoutMs: 120_000 })
     expect(r.out).toContain("1. turn-based")
     expect(r.out).toContain("3. lobby")
     expect(r.out).toContain('"7" is not one of them')
     expect(r.code).toBe(0)
     expect(JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).description).toContain("Pong")
-  })
+  }, 130_000)
 })
 
