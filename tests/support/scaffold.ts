@@ -14,7 +14,7 @@ import { waitUntil } from "./wait.ts"
 export const ROOT = resolve(import.meta.dir, "../..")
 export const CLI = join(ROOT, "framework/cli/main.ts")
 export const FRAMEWORK = realpathSync(join(ROOT, "framework"))
-export const TEMPLATES = ["turn-based", "realtime", "lobby"]
+export const TEMPLATES = ["turn-based", "realtime", "lobby", "react"]
 
 export const scratch = mkdtempSync("/tmp/baton-scaffold-")
 const running = new Set<ReturnType<typeof Bun.spawn>>()
