@@ -91,6 +91,8 @@ describe.skipIf(!existsSync(CHROMIUM))("template pages in a browser", () => {
     await ada.page.click("#new")
     await ada.page.waitForURL(/\/pong\?/)
     // bob follows the invite link ada's page shows, with no name saved yet: he picks one, then joins that game.
+    // The page writes the link once it has joined, after the URL changed: read it then.
+    await ada.page.waitForFunction(() => document.querySelector("#share")?.textContent?.includes("http"))
     const share = (await ada.page.textContent("#share")) ?? ""
     const link = share.slice(share.indexOf("http"))
     expect(new URL(link).searchParams.get("session")).toBe(new URL(ada.page.url()).searchParams.get("session"))
