@@ -11,6 +11,7 @@ import { ActionError, createSession, type GameSession, join } from "batonjs/clie
 import { type SessionOptions, type SessionSnapshot, SessionProvider, useSession, useSessionContext } from "batonjs/react"
 import type notes from "../fixtures/app/notes.ts"
 import { type NodeProcess, startNodeProcess, stopAllNodes } from "../support/node-process.ts"
+import { TcpProxy } from "../support/proxy.ts"
 import { createRoot, type TestRoot } from "../support/react-renderer.ts"
 import { waitUntil } from "../support/wait.ts"
 
@@ -187,6 +188,29 @@ describe("useSession", () => {
     await waitUntil(() => r.text() === "closed unknown_session", "the refusal renders")
     expect(seen.at(-1)?.error).toBeInstanceOf(ActionError)
     expect(((await seen.at(-1)?.act("add", { text: "x" }).catch((e) => e)) as ActionError).code).toBe("closed")
+  })
+
+  test("a lost connection renders as reconnecting, then open again, with the action sent meanwhile applied", async () => {
+    const id = await newNotes()
+    const proxy = new TcpProxy(node.port)
+    try {
+      const seen: SessionSnapshot<Notes>[] = []
+      const r = root()
+      // A first retry after 400-600 ms: time to see the cut rendered and to act while it lasts.
+      r.render(<Notes options={{ url: proxy.url, session: id, player: "ada", backoffMs: 500, maxBackoffMs: 500 }} seen={seen} />)
+      await waitUntil(() => r.text().startsWith("open seat 0"), "ada is seated")
+      const { act, session } = seen.at(-1) as SessionSnapshot<Notes>
+      proxy.cut()
+      await waitUntil(() => r.text().startsWith("reconnecting"), "the cut renders")
+      const sent = act("add", { text: "through the cut" })
+      expect([session?.status, session?.pendingCount]).toEqual(["reconnecting", 1])
+      expect(await sent).toBe(1)
+      await waitUntil(() => r.text().startsWith("open seat 0") && r.text().includes("ada: through the cut"), "open again, the note rendered")
+      // The same session object reconnected: the hook opened nothing of its own.
+      expect(seen.at(-1)?.session).toBe(session)
+    } finally {
+      proxy.stop()
+    }
   })
 
   test("leave gives the seat up", async () => {
