@@ -31,6 +31,14 @@ describe("the framework's layout", () => {
     expect(offenders).toEqual([])
   })
 
+  test("only framework/react imports React (an optional peer dependency: the other entries run without it)", () => {
+    const importsReact = /^(?:import|export)\b[^;]*?from\s+"react(?:-dom)?(?:\/[^"]*)?"/m
+    const offenders = sources(ROOT)
+      .filter((file) => !relative(ROOT, file).startsWith("react/") && importsReact.test(readFileSync(file, "utf8")))
+      .map((file) => relative(ROOT, file))
+    expect(offenders).toEqual([])
+  })
+
   test("no import cycles between the framework's files", () => {
     const graph = new Map<string, string[]>()
     for (const file of sources(ROOT)) {

@@ -137,6 +137,8 @@ export class GameSession<G extends AnyGame = AnyGame> {
   #statusListeners = new Set<(status: ConnectionStatus) => void>()
   #notice: Notice | null = null
   #noticeListeners = new Set<(notice: Notice | null) => void>()
+  #endListeners = new Set<(result: unknown) => void>()
+  #error: ActionError | null = null
   #attempt = 0
   #retry: ReturnType<typeof setTimeout> | undefined
   #joined: { resolve(): void; reject(e: ActionError): void } | undefined
@@ -206,6 +208,21 @@ export class GameSession<G extends AnyGame = AnyGame> {
    */
   get notice(): Notice | null {
     return this.#notice
+  }
+
+  /**
+   * Why the SDK gave up on this session (the join was refused, the session
+   * is gone or lost), or null: set when `status` turns "closed" by itself,
+   * not by `close` or `leave`.
+   */
+  get error(): ActionError | null {
+    return this.#error
+  }
+
+  /** Called once with the result when the session ends (an end can change no state, so `subscribe` may not hear of it). Returns an unsubscribe. */
+  onEnd(fn: (result: unknown) => void): () => void {
+    this.#endListeners.add(fn)
+    return () => this.#endListeners.delete(fn)
   }
 
   /** Called with the notice when it changes (null: answered again). Returns an unsubscribe. */
@@ -431,9 +448,9 @@ export class GameSession<G extends AnyGame = AnyGame> {
         this.#lostTries = 0
         this.#seat = msg.seat
         this.#rev = msg.rev
-        this.#sessionStatus = msg.status
-        this.#result = msg.result
+        const ends = this.#setSessionStatus(msg.status, msg.result)
         this.#setState(msg.view as ViewOf<G>)
+        if (ends) this.#announceEnd()
         this.#setNotice(null)
         this.#setStatus("open")
         // Everything not acknowledged goes again, in order; the server answers repeats from its ledger.
@@ -445,11 +462,9 @@ export class GameSession<G extends AnyGame = AnyGame> {
       }
       case "u": {
         this.#rev = msg.rev
-        if (msg.status) {
-          this.#sessionStatus = msg.status
-          this.#result = msg.result
-        }
+        const ends = msg.status !== undefined && this.#setSessionStatus(msg.status, msg.result)
         if (msg.d) this.#setState(applyPatch(this.#state, msg.d))
+        if (ends) this.#announceEnd()
         for (const a of msg.a ?? []) {
           const p = this.#pending.get(a.i)
           if (!p) continue
@@ -563,6 +578,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
   }
 
   #fail(error: ActionError): void {
+    this.#error = error
     this.#joined?.reject(error)
     this.#joined = undefined
     this.#setStatus("closed")
@@ -576,6 +592,18 @@ export class GameSession<G extends AnyGame = AnyGame> {
     const prev = this.#state
     this.#state = next
     for (const fn of this.#stateListeners) fn(next, prev)
+  }
+
+  /** Whether the session ends with this status; the caller tells onEnd's listeners once the last view is in. */
+  #setSessionStatus(status: SessionStatus, result: unknown): boolean {
+    const ends = status === "ended" && this.#sessionStatus !== "ended"
+    this.#sessionStatus = status
+    this.#result = result
+    return ends
+  }
+
+  #announceEnd(): void {
+    for (const fn of this.#endListeners) fn(this.#result)
   }
 
   #setNotice(notice: Notice | null): void {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { rngOver, seedRng } from "batonjs"
-import { ActionError, createSession, type GameSession, join, listGames, listSessions } from "batonjs/client"
+import { ActionError, createSession, GameSession, join, listGames, listSessions } from "batonjs/client"
 import type counter from "../../app/games/counter.ts"
 import type notes from "../fixtures/app/notes.ts"
 import { freePort, type NodeProcess, startNodeProcess, stopAllNodes } from "../support/node-process.ts"
@@ -73,9 +73,14 @@ describe("client SDK against a real node", () => {
     await waitUntil(() => events.length === 1, "the reminder event")
     expect(events[0]).toEqual({ text: "tea", for: "ada" })
     expect(b.state.notes.at(-1)).toEqual({ by: "timer", text: "tea" })
+    // finish changes nothing in the state: onEnd is how a page hears of it.
+    const ends: unknown[] = []
+    a.onEnd((result) => ends.push(result))
     await b.act("finish")
     await waitUntil(() => a.ended, "ada sees the end")
     expect(a.result).toEqual({ winner: "bob" })
+    await waitUntil(() => ends.length === 1, "onEnd is called")
+    expect(ends).toEqual([{ winner: "bob" }])
     expect(((await a.act("add", { text: "late" }).catch((e) => e)) as ActionError).code).toBe("session_ended")
   })
 
@@ -103,6 +108,10 @@ describe("client SDK against a real node", () => {
     const unknown = await join({ url: node.url, session: "nope", player: "x" }).catch((e) => e)
     expect(unknown).toBeInstanceOf(ActionError)
     expect(unknown.code).toBe("unknown_session")
+    // The session object keeps why it closed (what a page shows after the join promise is gone).
+    const refused = new GameSession({ url: node.url, session: "nope", player: "x" })
+    expect(await refused.start().catch((e) => e)).toBe(refused.error as ActionError)
+    expect([refused.status, refused.error?.code]).toEqual(["closed", "unknown_session"])
     const { id } = await createSession({ url: node.url, game: "notes" })
     for (const p of ["p1", "p2", "p3"]) await seat(id, p)
     const full = await join({ url: node.url, session: id, player: "p4" }).catch((e) => e)

@@ -15,7 +15,7 @@ export const ROOT = resolve(import.meta.dir, "../..")
 export const CLI = join(ROOT, "framework/cli/main.ts")
 /** The tarball `baton new` vendors into a project made from this checkout. */
 export const VENDORED = `batonjs-${JSON.parse(readFileSync(join(ROOT, "framework/package.json"), "utf8")).version}.tgz`
-export const TEMPLATES = ["turn-based", "realtime", "lobby"]
+export const TEMPLATES = ["turn-based", "realtime", "lobby", "react"]
 
 export const scratch = mkdtempSync("/tmp/baton-scaffold-")
 const running = new Set<ReturnType<typeof Bun.spawn>>()

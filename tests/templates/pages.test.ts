@@ -50,22 +50,31 @@ const shot = async (page: Page, name: string) => {
   await page.screenshot({ path: resolve(SHOTS, name), fullPage: true })
 }
 
+/**
+ * ada starts a game on the template's front page and waits on its game page
+ * (`gamePage`); bob sees the waiting game in the front page's list and joins
+ * it; ada's turn comes.
+ */
+async function startAndJoin(template: string, gamePage: RegExp): Promise<[Player, Player]> {
+  const url = await serve(template)
+  const [ada, bob] = await players()
+  await ada.page.goto(url)
+  await ada.page.fill("#name", "ada")
+  await ada.page.click("#new")
+  await ada.page.waitForURL(gamePage)
+  const session = new URL(ada.page.url()).searchParams.get("session")
+  await ada.page.waitForFunction(() => document.querySelector("#message")?.textContent?.includes("Waiting for an opponent"))
+  await bob.page.goto(url)
+  await bob.page.fill("#name", "bob")
+  await bob.page.click(`#open li:has-text("${session}") button`)
+  await bob.page.waitForURL(gamePage)
+  await ada.page.waitForFunction(() => document.querySelector("#message")?.textContent?.startsWith("Your turn"))
+  return [ada, bob]
+}
+
 describe.skipIf(!existsSync(CHROMIUM))("template pages in a browser", () => {
   test("turn-based: start a game, a second player joins by its link, and fire", async () => {
-    const url = await serve("turn-based")
-    const [ada, bob] = await players()
-    await ada.page.goto(url)
-    await ada.page.fill("#name", "ada")
-    await ada.page.click("#new")
-    await ada.page.waitForURL(/\/salvo\?/)
-    const session = new URL(ada.page.url()).searchParams.get("session")
-    await ada.page.waitForFunction(() => document.querySelector("#message")?.textContent?.includes("Waiting for an opponent"))
-    // bob sees the waiting game on the front page and joins it.
-    await bob.page.goto(url)
-    await bob.page.fill("#name", "bob")
-    await bob.page.click(`#open li:has-text("${session}") button`)
-    await bob.page.waitForURL(/\/salvo\?/)
-    await ada.page.waitForFunction(() => document.querySelector("#message")?.textContent?.startsWith("Your turn"))
+    const [ada, bob] = await startAndJoin("turn-based", /\/salvo\?/)
     expect(await ada.page.$$eval('#mine .cell[data-cell="ship"]', (c) => c.length)).toBe(7)
     expect(await ada.page.$$eval('#theirs .cell[data-cell="ship"]', (c) => c.length)).toBe(0)
     await ada.page.click("#theirs .cell:nth-child(15)")
@@ -82,6 +91,8 @@ describe.skipIf(!existsSync(CHROMIUM))("template pages in a browser", () => {
     await ada.page.click("#new")
     await ada.page.waitForURL(/\/pong\?/)
     // bob follows the invite link ada's page shows, with no name saved yet: he picks one, then joins that game.
+    // The page writes the link once it has joined, after the URL changed: read it then.
+    await ada.page.waitForFunction(() => document.querySelector("#share")?.textContent?.includes("http"))
     const share = (await ada.page.textContent("#share")) ?? ""
     const link = share.slice(share.indexOf("http"))
     expect(new URL(link).searchParams.get("session")).toBe(new URL(ada.page.url()).searchParams.get("session"))
@@ -141,6 +152,39 @@ describe.skipIf(!existsSync(CHROMIUM))("template pages in a browser", () => {
     // Play again: back in the queue, the duel panel goes away.
     await ada.page.click("#again")
     await ada.page.waitForSelector("#duel", { state: "hidden" })
+    expect([...ada.errors, ...bob.errors]).toEqual([])
+  }, 90_000)
+
+  test("react: a React page on useSession; two players play to the end, and the winning line shows", async () => {
+    const [ada, bob] = await startAndJoin("react", /\/play\?/)
+    expect(await ada.page.textContent("#conn")).toBe("connected")
+    // Not bob's turn: his columns are disabled.
+    expect(await bob.page.$$eval("#board button.column:enabled", (b) => b.length)).toBe(0)
+    const disc = (page: Page, cell: number) => page.getAttribute(`#board .cell[data-cell="${cell}"]`, "data-disc")
+    // ada drops in column 4 (its bottom cell is 5 * 7 + 3 = 38); bob sees it, then drops on top of it.
+    await ada.page.click('#board button.column[data-column="3"]')
+    await bob.page.waitForFunction(() => document.querySelector('#board .cell[data-cell="38"]')?.getAttribute("data-disc") === "red")
+    await bob.page.waitForFunction(() => document.querySelector("#message")?.textContent?.startsWith("Your turn"))
+    await bob.page.click('#board button.column[data-column="3"]')
+    await ada.page.waitForFunction(() => document.querySelector('#board .cell[data-cell="31"]')?.getAttribute("data-disc") === "yellow")
+    expect(await disc(ada.page, 38)).toBe("red")
+    expect(await ada.page.textContent("#log")).toContain("bob dropped a disc in column 4")
+    // Three more each: ada's four across the bottom win, on both pages.
+    for (const [a, b] of [
+      [0, 0],
+      [1, 1],
+    ]) {
+      await ada.page.waitForFunction(() => document.querySelector("#message")?.textContent?.startsWith("Your turn"))
+      await ada.page.click(`#board button.column[data-column="${a}"]`)
+      await bob.page.waitForFunction(() => document.querySelector("#message")?.textContent?.startsWith("Your turn"))
+      await bob.page.click(`#board button.column[data-column="${b}"]`)
+    }
+    await ada.page.waitForFunction(() => document.querySelector("#message")?.textContent?.startsWith("Your turn"))
+    await ada.page.click('#board button.column[data-column="2"]')
+    await ada.page.waitForFunction(() => document.querySelector("#message")?.textContent === "You win: four in a row!")
+    await bob.page.waitForFunction(() => document.querySelector("#message")?.textContent === "ada wins")
+    expect(await ada.page.$$eval("#board .cell.won", (cells) => cells.map((c) => c.getAttribute("data-cell")))).toEqual(["35", "36", "37", "38"])
+    await shot(ada.page, "template-react.png")
     expect([...ada.errors, ...bob.errors]).toEqual([])
   }, 90_000)
 })

@@ -1,7 +1,7 @@
 /**
  * `baton new`'s refusals and questions. Each template's whole path (scaffold,
  * install, its own tests, `bun run dev`) is a file of its own:
- * scaffold-turn-based, scaffold-realtime, scaffold-lobby.
+ * scaffold-turn-based, scaffold-realtime, scaffold-lobby, scaffold-react.
  */
 import { describe, expect, test } from "bun:test"
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
@@ -10,7 +10,7 @@ import { listTemplates } from "../../framework/cli/new.ts"
 import { batonNew, CLI, ROOT, run, scratch, TEMPLATES } from "../support/scaffold.ts"
 
 describe("baton new: refusals and questions", () => {
-  test("lists the three templates", () => {
+  test("lists the templates", () => {
     expect(listTemplates().map((t) => t.name)).toEqual(TEMPLATES)
   })
 
