@@ -168,10 +168,9 @@ function range(schema: JsonSchema): string {
 function stringField(schema: JsonSchema, ctx: Ctx): Field {
   const input = el("input")
   input.name = nameOf(ctx)
-  if (schema.maxLength !== undefined) input.maxLength = schema.maxLength
   if (schema.pattern) input.title = `matches ${schema.pattern}`
   if (typeof schema.default === "string") input.value = schema.default
-  input.placeholder = schema.minLength ? `text, at least ${schema.minLength}` : "text"
+  input.placeholder = `text${schema.minLength !== undefined ? `, at least ${schema.minLength}` : ""}${schema.maxLength !== undefined ? `, at most ${schema.maxLength}` : ""}`
   return { el: input, read: () => ok(input.value) }
 }
 

@@ -116,12 +116,12 @@ $<HTMLFormElement>("#seat").onsubmit = async (e) => {
     const seat = new Seat({
       game: here.game,
       session,
+      name,
       player: issued.player,
       url: description.playersUrl ?? location.origin,
       token: fresh,
       onRemove: () => here.seats.splice(here.seats.indexOf(seat), 1),
     })
-    seat.el.dataset.name = name
     here.seats.push(seat)
     $("#seats").append(seat.el)
     input.value = suggestName()

@@ -7,7 +7,9 @@ import { el, type Field, formFor, type JsonSchema } from "./forms.ts"
 export interface SeatOptions {
   game: GameDescription
   session: string
-  /** The player's id (the node may have prefixed the name). */
+  /** The name the operator gave. */
+  name: string
+  /** The player's id (where players are authenticated, the name under the playground's prefix). */
   player: string
   /** Where players connect (the page's origin, or the node's players' port). */
   url: string
@@ -38,6 +40,7 @@ export class Seat {
   constructor(opts: SeatOptions) {
     this.#opts = opts
     this.el.dataset.player = opts.player
+    this.el.dataset.name = opts.name
     const head = el("header")
     const leave = el("button", "leave", "Leave")
     leave.title = "give the seat up (the game's onLeave runs)"
@@ -45,7 +48,9 @@ export class Seat {
     const dismiss = el("button", "dismiss", "×")
     dismiss.title = "close this connection and remove the panel (the seat stays taken)"
     dismiss.onclick = () => this.remove()
-    head.append(el("h3", "", opts.player), this.#seatNo, this.#status, leave, dismiss)
+    const title = el("h3", "", opts.name)
+    title.title = `player id ${opts.player}`
+    head.append(title, this.#seatNo, this.#status, leave, dismiss)
     this.#status.dataset.status = "connecting"
     this.el.append(head, this.#actionForm(), el("h4", "", "View"), this.#view, el("h4", "", "Events and answers"), this.#log)
   }
@@ -82,6 +87,8 @@ export class Seat {
 
   #actionForm(): HTMLFormElement {
     const form = el("form", "act")
+    // The node judges the input, not the browser: trying a value the schema refuses is part of trying a game.
+    form.noValidate = true
     const { actions } = this.#opts.game
     const pick = el("select", "action")
     pick.name = "action"
@@ -89,7 +96,10 @@ export class Seat {
     const fields = el("div", "fields")
     const send = el("button", "send", "Send")
     send.type = "submit"
+    let shown: string | undefined
     const show = () => {
+      if (pick.value === shown) return // what was typed stays
+      shown = pick.value
       const action = actions.find((a) => a.name === pick.value)
       this.#field = action ? formFor(action.schema as JsonSchema) : undefined
       fields.replaceChildren(...(this.#field ? [this.#field.el] : []))
