@@ -14,6 +14,7 @@ const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as
 // (a fragment never reaches a server or its logs). The admin port needs none.
 const token = new URLSearchParams(location.hash.slice(1)).get("token")
 const headers: Record<string, string> = { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }
+if (token) $<HTMLAnchorElement>("header a").href = `/dashboard#token=${encodeURIComponent(token)}`
 
 async function api<T>(path: string, body?: unknown): Promise<T> {
   const res = await fetch(`/playground${path}`, body === undefined ? { headers, cache: "no-store" } : { method: "POST", headers, body: JSON.stringify(body) })
