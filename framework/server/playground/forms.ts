@@ -1,33 +1,7 @@
 // Form controls built from a JSON Schema (what GET /playground/games describes a game's valibot schemas as).
 // They only shape and parse what is typed: the node checks every value against the valibot schema itself.
-
-/** The part of JSON Schema (draft-07) @valibot/to-json-schema writes that the forms read. */
-export interface JsonSchema {
-  type?: string | string[]
-  properties?: Record<string, JsonSchema>
-  required?: string[]
-  additionalProperties?: JsonSchema | boolean
-  items?: JsonSchema | JsonSchema[]
-  additionalItems?: JsonSchema | boolean
-  minItems?: number
-  maxItems?: number
-  enum?: unknown[]
-  const?: unknown
-  anyOf?: JsonSchema[]
-  oneOf?: JsonSchema[]
-  $ref?: string
-  $defs?: Record<string, JsonSchema>
-  definitions?: Record<string, JsonSchema>
-  minimum?: number
-  maximum?: number
-  minLength?: number
-  maxLength?: number
-  pattern?: string
-  default?: unknown
-  description?: string
-  title?: string
-  "x-unsupported"?: string
-}
+import { el } from "./dom.ts"
+import { type JsonSchema, resolveRef } from "./json-schema.ts"
 
 /** What a control holds: a value (undefined: left out), or why it holds none. */
 export type Read = { ok: true; value: unknown } | { ok: false; error: string }
@@ -56,7 +30,7 @@ export function formFor(schema: JsonSchema): Field {
 function fieldFor(schema: JsonSchema, ctx: Ctx): Field {
   if (ctx.depth > MAX_DEPTH) return jsonField(ctx, "nested too deep for a form: write it as JSON")
   if (schema.$ref) {
-    const target = resolve(ctx.root, schema.$ref)
+    const target = resolveRef(ctx.root, schema.$ref)
     return target ? fieldFor(target, { ...ctx, depth: ctx.depth + 1 }) : jsonField(ctx, `unresolved ${schema.$ref}`)
   }
   if (schema["x-unsupported"]) return jsonField(ctx, schema["x-unsupported"])
@@ -88,22 +62,6 @@ function fieldFor(schema: JsonSchema, ctx: Ctx): Field {
       return jsonField(ctx, "an object (a record: write it as JSON)")
   }
   return jsonField(ctx, schema.description ?? "any JSON value")
-}
-
-function resolve(root: JsonSchema, ref: string): JsonSchema | undefined {
-  const m = /^#\/(\$defs|definitions)\/(.+)$/.exec(ref)
-  if (!m) return undefined
-  const name = (m[2] as string).replaceAll("~1", "/").replaceAll("~0", "~")
-  const defs = m[1] === "$defs" ? root.$defs : root.definitions
-  return defs && Object.hasOwn(defs, name) ? defs[name] : undefined
-}
-
-/** Creates an element with a class and text (the playground's pages share it). */
-export function el<K extends keyof HTMLElementTagNameMap>(tag: K, className = "", text = ""): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag)
-  if (className) e.className = className
-  if (text) e.textContent = text
-  return e
 }
 
 const ok = (value: unknown): Read => ({ ok: true, value })

@@ -1,6 +1,8 @@
 // The playground: every game of the app, playable from here as any number of players, page or no page.
 import type { GameDescription } from "../playground-api.ts"
-import { el, type Field, formFor, type JsonSchema } from "./forms.ts"
+import { el } from "./dom.ts"
+import { type Field, formFor } from "./forms.ts"
+import type { JsonSchema } from "./json-schema.ts"
 import { Seat } from "./seat.ts"
 
 interface Description {

@@ -1,7 +1,9 @@
 // One playground player: a seat taken through the real SDK, its live view, a form per action, and its log.
 import { ActionError, type GameSession, join } from "../../client/index.ts"
 import type { GameDescription } from "../playground-api.ts"
-import { el, type Field, formFor, type JsonSchema } from "./forms.ts"
+import { el } from "./dom.ts"
+import { type Field, formFor } from "./forms.ts"
+import type { JsonSchema } from "./json-schema.ts"
 
 /** What a seat needs from the page: where players connect, and fresh credentials for its player. */
 export interface SeatOptions {
