@@ -32,6 +32,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
     if (!tty) return
     const lines = [
       `Baton dev cluster: open ${door?.url ?? "(starting)"}   (${opts.nodes} nodes, ${cluster.version}; edits to the app roll it; Ctrl-C stops)`,
+      `operators: ${door?.url ?? ""}/dashboard   playground (every game, page or none): ${door?.url ?? ""}/playground`,
       "",
       pad(["node", "url", "status", "version", "sessions"], [12, 24, 10, 10, 8]),
       ...members.map((m) => pad([m.id, m.url, m.up ? m.status : "down", m.version, String(m.sessions)], [12, 24, 10, 10, 8])),
@@ -85,6 +86,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
     }, 300)
   })
   if (!tty) console.log(`Baton dev cluster: open ${door.url} (${opts.nodes} nodes on ports ${opts.port + 1}-${opts.port + opts.nodes}; Ctrl-C stops)`)
+  if (!tty) console.log(`operators: ${door.url}/dashboard, playground (every game, page or none): ${door.url}/playground`)
 
   let lastSummary = ""
   const poll = setInterval(async () => {

@@ -6,6 +6,7 @@ import { BatonError, type BatonNode, handlerFailures } from "../node/index.ts"
 import { hasAdminToken, type OperatorAccess } from "./access.ts"
 import type { CreateGate } from "./create-gate.ts"
 import { intrinsicsPolluted } from "./intrinsics.ts"
+import { type PlaygroundOptions, playgroundApi } from "./playground-api.ts"
 
 /** What `httpApi` serves beyond the public API: the admin endpoints, the operators' views, the creation gate. */
 export interface HttpOptions {
@@ -15,6 +16,8 @@ export interface HttpOptions {
   operators?: OperatorAccess
   /** Who may create sessions, and how many a minute. */
   create?: CreateGate
+  /** The playground's players and where they connect (docs/games.md, "Trying a game in the playground"). */
+  playground?: PlaygroundOptions
 }
 
 /** What Bun.serve hands the API with each request: the server, which knows the client's address. */
@@ -113,6 +116,7 @@ export function httpApi(node: BatonNode, opts: HttpOptions = {}): Hono<Env> {
   app.get("/sessions", operatorsOnly, async (c) =>
     c.json({ sessions: node.role && c.req.query("local") === undefined ? await node.role.listAll() : node.sessions() }),
   )
+  app.use("/playground/*", operatorsOnly).route("/playground", playgroundApi(node, opts.playground))
   app.use("/cluster", operatorsOnly)
   app.use("/cluster/*", operatorsOnly)
 

@@ -7,6 +7,8 @@ import type { OperatorAccess } from "./access.ts"
 import type { CreateGate } from "./create-gate.ts"
 import { httpApi } from "./http.ts"
 import dashboard from "./dashboard/index.html"
+import type { PlaygroundOptions } from "./playground-api.ts"
+import playground from "./playground/index.html"
 import type { Authenticate } from "./player-auth.ts"
 import { DEFAULT_LIMITS, type PlayerLimits, type PlayerSocketData, playerSockets } from "./players.ts"
 
@@ -33,8 +35,10 @@ export interface ServeOptions {
   admin?: { token: string; drain(): void }
   /** Who sees the operators' views on this port (default "token": only with the admin token). */
   operators?: OperatorAccess
-  /** Serve /dashboard here (default true; false when an admin listener serves it). */
+  /** Serve /dashboard and /playground here (default true; false when an admin listener serves them). */
   dashboard?: boolean
+  /** The playground's players (see playground-players.ts). */
+  playground?: PlaygroundOptions
   /** Who may create sessions, and how many a minute. */
   create?: CreateGate
   /** Serve https/wss with this certificate and key (PEM): players' connections and the cluster's links alike. */
@@ -46,7 +50,7 @@ export interface ServeOptions {
 /** The node's one port: pages, the HTTP API and the player WebSocket at /ws. */
 export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketData> {
   const failed = handlerFailures(node)
-  const api = httpApi(node, { admin: opts.admin, operators: opts.operators, create: opts.create })
+  const api = httpApi(node, { admin: opts.admin, operators: opts.operators, create: opts.create, playground: opts.playground })
   const players = playerSockets(node, opts.maxFrameBytes, {
     framesPerSecond: opts.limits?.framesPerSecond ?? DEFAULT_LIMITS.framesPerSecond,
     maxBufferedBytes: opts.limits?.maxBufferedBytes ?? DEFAULT_LIMITS.maxBufferedBytes,
@@ -56,7 +60,7 @@ export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketDa
     hostname: opts.hostname ?? "0.0.0.0",
     development: opts.development ?? false,
     tls: opts.tls,
-    routes: { ...(opts.dashboard === false ? {} : { "/dashboard": dashboard }), ...opts.pages },
+    routes: { ...(opts.dashboard === false ? {} : { "/dashboard": dashboard, "/playground": playground }), ...opts.pages },
     async fetch(req, server) {
       const url = new URL(req.url)
       if (url.pathname === "/ws") {
@@ -159,20 +163,21 @@ export function serve(node: BatonNode, opts: ServeOptions = {}): Server<SocketDa
 
 /**
  * The operators' listener (BATON_ADMIN_PORT): the same HTTP API with every
- * operator's view open, and the dashboard; no player or cluster sockets.
+ * operator's view open, the dashboard and the playground (whose players
+ * connect to `playground.playersUrl`); no player or cluster sockets.
  * Keep its port off the players' Service.
  */
 export function serveAdmin(
   node: BatonNode,
-  opts: { port: number; hostname?: string; admin?: { token: string; drain(): void }; development?: boolean; tls?: { cert: string; key: string } },
+  opts: { port: number; hostname?: string; admin?: { token: string; drain(): void }; development?: boolean; tls?: { cert: string; key: string }; playground?: PlaygroundOptions },
 ): Server<undefined> {
-  const api = httpApi(node, { admin: opts.admin, operators: "open" })
+  const api = httpApi(node, { admin: opts.admin, operators: "open", playground: opts.playground })
   return Bun.serve({
     tls: opts.tls,
     port: opts.port,
     hostname: opts.hostname ?? "0.0.0.0",
     development: opts.development ?? false,
-    routes: { "/dashboard": dashboard },
+    routes: { "/dashboard": dashboard, "/playground": playground },
     fetch: (req, server) => api.fetch(req, { server }),
   })
 }

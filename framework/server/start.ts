@@ -5,6 +5,7 @@ import { type Authenticate, tokenAuthenticate } from "./player-auth.ts"
 import type { PlayerLimits } from "./players.ts"
 import type { OperatorAccess } from "./access.ts"
 import { type AuthorizeCreate, createGate } from "./create-gate.ts"
+import { playgroundPlayers } from "./playground-players.ts"
 import { serve, serveAdmin } from "./serve.ts"
 import type { SocketData } from "./serve.ts"
 
@@ -98,6 +99,8 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
   const auth = authenticate ?? (playerSecret ? tokenAuthenticate(playerSecret) : undefined)
   if (!auth && !development && process.env.BATON_DEV !== "1") logger.warn("players are not authenticated: ids are self-declared (set BATON_PLAYER_SECRET or an authenticate hook)")
   const dev = !!development || process.env.BATON_DEV === "1"
+  // The playground's players are accepted besides the app's own (playground-players.ts), by a secret every node shares.
+  const playground = playgroundPlayers(auth, playerSecret ?? cluster?.secret ?? adminToken)
   const exit = async (code: number) => {
     await beforeExit?.().catch(() => {})
     process.exit(code)
@@ -108,7 +111,7 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
     hostname,
     pages,
     development,
-    authenticate: auth,
+    authenticate: playground.authenticate,
     limits,
     admin,
     operators: dev ? "open" : (operatorViews ?? "token"),
@@ -117,18 +120,22 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
     create: createGate({ authorize: authorizeCreate ?? auth, perMinute: createsPerMinute ?? (dev ? 0 : 60) }),
     tls,
     trustProxy,
+    playground: { players: playground.players },
   })
-  const adminServer = adminPort === undefined ? undefined : serveAdmin(node, { port: adminPort, hostname: adminHost ?? hostname, admin, development, tls })
   const shown = server.hostname === "0.0.0.0" ? "localhost" : server.hostname
   const scheme = tls ? "https" : "http"
   const url = `${scheme}://${shown}:${server.port}`
+  const adminServer =
+    adminPort === undefined
+      ? undefined
+      : serveAdmin(node, { port: adminPort, hostname: adminHost ?? hostname, admin, development, tls, playground: { players: playground.players, playersUrl: cluster?.url ?? url } })
   if (cluster) node.joinCluster({ ...cluster, url: cluster.url ?? url })
   // Bun bundles an HTML page on its first request and only then serves its chunks; behind a load
   // balancer the chunk request may reach a node that never served the page. Warm every page here.
   const local = `${scheme}://${server.hostname === "0.0.0.0" ? "127.0.0.1" : server.hostname}:${server.port}`
   const adminUrl = adminServer && `${scheme}://${adminServer.hostname === "0.0.0.0" ? "127.0.0.1" : adminServer.hostname}:${adminServer.port}`
   // Over TLS the certificate need not name 127.0.0.1: this request is to ourselves, so it need not check.
-  const warm = [...(adminUrl ? [`${adminUrl}/dashboard`] : [`${local}/dashboard`]), ...Object.keys(pages ?? {}).map((path) => local + path)]
+  const warm = [...["/dashboard", "/playground"].map((path) => (adminUrl ?? local) + path), ...Object.keys(pages ?? {}).map((path) => local + path)]
   await Promise.all(warm.map((u) => fetch(u, tls ? { tls: { rejectUnauthorized: false } } : {}).then((r) => r.arrayBuffer()).catch(() => undefined)))
   let stopping: Promise<void> | undefined
   const running: RunningNode = {

@@ -30,11 +30,14 @@ describe("bun run dev", () => {
       }
     })()
     await waitUntil(() => out.includes(`open http://127.0.0.1:${port}`), "the front door's address is printed")
+    expect(out).toContain(`http://127.0.0.1:${port}/playground`)
     // The status line lists both nodes ready.
     await waitUntil(() => /status: n-\w+ ready \d+ \| n-\w+ ready \d+/.test(out), "a status line with two ready nodes", { timeoutMs: 15_000 })
 
     const url = `http://127.0.0.1:${port}`
     const { id } = await createSession({ url, game: "counter" })
+    // Operators' views are open in dev: the playground describes the app's games.
+    expect((await (await fetch(`${url}/playground/games`)).json()).games.map((g: { name: string }) => g.name)).toEqual(["counter", "notes", "tally"])
     const a = await join<typeof counter>({ url, session: id, player: "ada" })
     const b = await join<typeof counter>({ url, session: id, player: "bob" })
     await a.act("inc", { by: 2 })
