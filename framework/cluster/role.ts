@@ -5,7 +5,6 @@ import { meshNeighbours } from "./mesh.ts"
 import { rank, replicaSet } from "./placement.ts"
 import type { ClientMessage, OpenSession } from "../protocol/index.ts"
 import type { SessionRecord } from "../game/index.ts"
-import { newestCheckpoint, type SessionDoc } from "../store/index.ts"
 import { ReplicaFollower } from "./follow.ts"
 import { Handoff } from "./handoff.ts"
 import type { NodePort } from "./port.ts"
@@ -317,17 +316,15 @@ export class ClusterRole {
   /** What this node knows and holds of one session (for operators and tests). */
   inspect(session: string) {
     const entry = this.#node.store.entry(session)
-    const docId = entry?.doc.replace(/^automerge:/, "")
-    const handle = docId ? this.#node.store.repo.handles[docId as never] : undefined
-    const doc = handle?.isReady() ? (handle.doc() as SessionDoc | undefined) : undefined
-    const newest = newestCheckpoint(doc)
+    // Open or parked (an idle owner's document: store/parking.ts).
+    const held = entry ? this.#node.store.heldCheckpoint(entry.doc) : undefined
     return {
       session,
       entry: entry ?? null,
       replicaSet: this.replicaSet(session),
-      holds: !!newest,
-      rev: newest?.rev ?? null,
-      epoch: doc ? Number(doc.epoch) : null,
+      holds: !!held,
+      rev: held?.rev ?? null,
+      epoch: held?.epoch ?? null,
     }
   }
 

@@ -190,6 +190,7 @@ export class BatonNode {
       sessions: () => node.#sessions.size,
       players: () => node.#links.size,
       documents: () => Object.keys(node.#store.repo.handles).length,
+      parkedDocuments: () => node.#store.documents().parked,
       documentSizes: () => [...node.#sessions.keys()].slice(0, 50).map((id) => node.#store.docSize(id)),
       replicaLag: () => node.#role?.replicaLag.summary(),
       documentLag: () => node.#role?.follower.documentLag.summary(),

@@ -12,6 +12,8 @@ export interface GaugeSources {
   sessions(): number
   players(): number
   documents(): number
+  /** Session documents kept as their saved bytes, without a handle (idle: see store/parking.ts). */
+  parkedDocuments(): number
   documentSizes(): number[]
   replicaLag(): { p50: number | null; p99: number | null } | undefined
   documentLag(): { p50: number | null; p99: number | null } | undefined
@@ -75,7 +77,8 @@ export class Observability {
     const m = this.metrics
     m.gauge("baton_sessions", "Sessions running on this node", src.sessions)
     m.gauge("baton_players", "Player connections attached to this node", src.players)
-    m.gauge("baton_documents", "automerge documents held in this node's repo", src.documents)
+    m.gauge("baton_documents", "automerge documents open in this node's repo (a handle each)", src.documents)
+    m.gauge("baton_documents_parked", "Session documents of this node parked while idle (their saved bytes, no handle)", src.parkedDocuments)
     m.gauge("baton_document_bytes", "Saved size of session documents (max and median of up to 50 of this node's)", () => {
       const sizes = src.documentSizes().sort((a, b) => a - b)
       return [

@@ -1,6 +1,6 @@
 import "./no-native-cbor.ts"
 import { join } from "node:path"
-import { load, save } from "@automerge/automerge"
+import { free, load, save } from "@automerge/automerge"
 import { type AutomergeUrl, type DocHandle, type DocumentId, type PeerId, Repo, type StorageAdapterInterface } from "@automerge/automerge-repo"
 import type { SessionRecord } from "../game/index.ts"
 import { diff } from "../protocol/index.ts"
@@ -8,9 +8,10 @@ import { AtomicFSStorageAdapter } from "./atomic-fs.ts"
 import { CheckedStorage, type DamagedFile } from "./checked-storage.ts"
 import { Journal, type Journaled } from "./journal.ts"
 import { newerCopy } from "./newest.ts"
+import { closeHandle, docIdOf, openParked, PARK_AFTER_MS, PARK_EVERY_MS, parkedDocument, readParked } from "./parking.ts"
 import { registryRebuild, type UnreadableDocument } from "./rebuild.ts"
 import { Registry, type RegistryDoc, type RegistryEntry, registryDocId } from "./registry.ts"
-import { fromStored, logEntry, newSessionDoc, readSessionDoc, readStored, type SessionCopy, type SessionDoc, toStored } from "./session-doc.ts"
+import { fromStored, logEntry, newestCheckpoint, newSessionDoc, readSessionDoc, readStored, type SessionCopy, type SessionDoc, toStored } from "./session-doc.ts"
 
 export interface StoreOptions {
   /** A directory for automerge-repo-storage-nodefs; in memory when absent. */
@@ -29,6 +30,8 @@ export interface StoreOptions {
   checkpointMs?: number
   /** Node-wide time budget per checkpoint round, ms: game actions never wait behind automerge. */
   budgetMs?: number
+  /** How long a session's document stays open after it was last written or asked for, ms (see parking.ts). */
+  parkAfterMs?: number
   /** Checkpoints after which a document is rolled over to a fresh one (history stays bounded). */
   compactAfter?: number
   /** Bytes of checkpoint log after which a document is rolled over (when also more than twice its base). */
@@ -52,7 +55,17 @@ export type DataDirEvent =
   | { t: "damaged-journal"; file: string; lines: number[]; movedTo?: string }
 
 interface Written {
-  handle: DocHandle<SessionDoc>
+  /** The session's document. */
+  url: AutomergeUrl
+  /** Its handle while it is open; parked, its bytes instead (see parking.ts). */
+  handle?: DocHandle<SessionDoc>
+  parked?: Uint8Array
+  /** The automerge actor that wrote the parked bytes (it writes on when they open: see openParked). */
+  actor?: string
+  /** With a storage, the parked bytes' save (a journal line about a fresh document waits for it). */
+  saved?: Promise<void>
+  /** When it was last written or asked for by a peer. */
+  usedAt: number
   /** The epoch this node writes under (a handoff continues the document under a new one). */
   epoch: number
   /** Whether an entry under `epoch` is in the document yet (the next write carries it even if nothing changed). */
@@ -78,7 +91,14 @@ export class Store {
   #registry!: Registry
   #written = new Map<string, Written>()
   #dirty = new Map<string, SessionRecord>()
+  /** Sessions whose documents are open, least recently used first (parking looks at the head only). */
+  #open = new Map<string, Written>()
+  /** Document id → session, for the documents written here (a peer asks by document). */
+  #byDoc = new Map<string, string>()
+  /** Documents whose handles are being closed (see closeHandle). */
+  #closing = new Map<string, Promise<void>>()
   #timer: ReturnType<typeof setInterval> | undefined
+  #parkTimer: ReturnType<typeof setInterval> | undefined
   #storage: CheckedStorage | undefined
   /** Damaged chunks of the registry found while opening it (reported with its rebuild). */
   #registryDamage: DamagedFile[] = []
@@ -101,6 +121,7 @@ export class Store {
       checkpointMs: opts.checkpointMs ?? 100,
       budgetMs: opts.budgetMs ?? 8,
       compactAfter: opts.compactAfter ?? 200,
+      parkAfterMs: opts.parkAfterMs ?? PARK_AFTER_MS,
       compactAfterBytes: opts.compactAfterBytes ?? 32 * 1024,
       clock: opts.clock ?? Date.now,
       fsync: opts.fsync ?? false,
@@ -141,6 +162,8 @@ export class Store {
       store.#journal = journal
     }
     store.#timer = setInterval(() => store.writeCheckpoints(store.#opts.budgetMs), Math.max(10, store.#opts.checkpointMs / 2))
+    // A timer of its own: a handle being closed must not be reopened before its removal ends (see closeHandle).
+    store.#parkTimer = setInterval(() => store.parkIdle(store.#opts.budgetMs), PARK_EVERY_MS)
     return store
   }
 
@@ -188,7 +211,13 @@ export class Store {
   share(config: { announce(peer: string, doc: string): boolean; access(peer: string, doc: string): boolean }): void {
     this.repo.shareConfig = {
       announce: async (peer, doc) => (doc ? config.announce(peer, doc) : false),
-      access: async (peer, doc) => config.access(peer, doc),
+      access: async (peer, doc) => {
+        const ok = config.access(peer, doc)
+        // Asked before every message a peer sends about a document: one asking for a parked document
+        // (a replica that was away, or a new one) finds it open, as if it had never been closed.
+        if (ok && doc) this.#openForPeer(doc)
+        return ok
+      },
     }
     this.repo.shareConfigChanged()
   }
@@ -197,11 +226,95 @@ export class Store {
   create(record: SessionRecord, owner: string, epoch = 1): AutomergeUrl {
     const stored = toStored(record)
     const at = this.#opts.clock()
+    const w: Written = { ...this.#newDocument(record.id, stored, epoch, at), epoch, last: stored, at, entries: 0, logBytes: 0 }
+    this.#track(record.id, w)
+    this.#registry.set(record.id, { game: record.game, doc: w.url, owner, epoch, status: record.status, updatedAt: this.#opts.clock() })
+    return w.url
+  }
+
+  /** A fresh document holding `stored`, parked: it opens once there is something to sync (saved to storage now, when there is one). */
+  #newDocument(id: string, stored: SessionRecord, epoch: number, at: number): Pick<Written, "url" | "parked" | "actor" | "saved" | "usedAt" | "baseBytes" | "fresh"> {
     const { doc, baseBytes } = newSessionDoc(stored, epoch, at)
-    const handle = this.repo.create<SessionDoc>(doc)
-    this.#written.set(record.id, { handle, epoch, last: stored, at, entries: 0, logBytes: 0, baseBytes, fresh: true })
-    this.#registry.set(record.id, { game: record.game, doc: handle.url, owner, epoch, status: record.status, updatedAt: this.#opts.clock() })
-    return handle.url
+    const { url, bytes, actor } = parkedDocument(doc as unknown as Record<string, unknown>)
+    return { url, parked: bytes, actor, saved: this.#saveParked(id, url, bytes), usedAt: this.#opts.clock(), baseBytes, fresh: true }
+  }
+
+  /** Stores parked bytes through automerge-repo's storage (a reopened handle then saves only what is new). */
+  #saveParked(id: string, url: AutomergeUrl, bytes: Uint8Array, doc?: unknown): Promise<void> | undefined {
+    const storage = this.repo.storageSubsystem
+    if (!storage) return undefined
+    const own = doc === undefined ? load(bytes) : undefined
+    const saving = storage.saveDoc(docIdOf(url), (doc ?? own) as never).finally(() => own && free(own))
+    saving.catch((error) => this.#opts.onError(id, error))
+    return saving
+  }
+
+  /** Starts keeping a session's document here (open or parked). */
+  #track(id: string, w: Written): void {
+    const had = this.#written.get(id)
+    if (had && had.url !== w.url) this.#byDoc.delete(docIdOf(had.url))
+    this.#written.set(id, w)
+    this.#byDoc.set(docIdOf(w.url), id)
+    this.#open.delete(id)
+    if (w.handle) this.#open.set(id, w)
+  }
+
+  #untrack(id: string): Written | undefined {
+    const w = this.#written.get(id)
+    this.#written.delete(id)
+    this.#open.delete(id)
+    if (w && this.#byDoc.get(docIdOf(w.url)) === id) this.#byDoc.delete(docIdOf(w.url))
+    return w
+  }
+
+  /** The session's document handle, opened if it was parked; counts as a use (parking waits for it to stay idle). */
+  #handleOf(id: string, w: Written): DocHandle<SessionDoc> {
+    w.usedAt = this.#opts.clock()
+    this.#open.delete(id)
+    this.#open.set(id, w)
+    if (w.handle) return w.handle
+    const docId = docIdOf(w.url)
+    if (this.#closing.has(docId)) throw new Error(`the document of session ${id} is being closed`)
+    w.handle = openParked<SessionDoc>(this.repo, w.url, w.parked as Uint8Array, w.actor)
+    w.parked = undefined
+    return w.handle
+  }
+
+  #openForPeer(doc: string): void {
+    const id = this.#byDoc.get(doc)
+    const w = id === undefined ? undefined : this.#written.get(id)
+    if (!id || !w || w.handle || this.#closing.has(doc)) return
+    try {
+      this.#handleOf(id, w)
+    } catch (error) {
+      this.#opts.onError(id, error)
+    }
+  }
+
+  /**
+   * Parks the documents that were neither written nor asked for during
+   * parkAfterMs (and have nothing waiting to be written), oldest first,
+   * within the budget. Runs on a timer of its own (see closeHandle).
+   */
+  parkIdle(budgetMs = Number.POSITIVE_INFINITY, now = this.#opts.clock()): number {
+    const start = performance.now()
+    let parked = 0
+    for (const [id, w] of this.#open) {
+      if (now - w.usedAt < this.#opts.parkAfterMs || performance.now() - start > budgetMs) break
+      if (this.#dirty.has(id) || this.#toPersist.has(id) || !w.handle?.isReady()) continue
+      const { bytes, actor, doc, closed } = closeHandle(this.repo, w.handle as DocHandle<unknown>)
+      const docId = w.handle.documentId
+      this.#closing.set(docId, closed)
+      closed.finally(() => this.#closing.delete(docId)).catch(() => {})
+      w.handle = undefined
+      w.parked = bytes
+      w.actor = actor
+      // Usually saved long ago (automerge-repo saves 100 ms after a change): then this finds nothing to write.
+      w.saved = this.#saveParked(id, w.url, bytes, doc)
+      this.#open.delete(id)
+      parked++
+    }
+    return parked
   }
 
   /**
@@ -215,6 +328,8 @@ export class Store {
   continueFrom(record: SessionRecord, owner: string, epoch: number, bytes: Uint8Array, url: string | undefined = this.entry(record.id)?.doc): boolean {
     if (!url?.startsWith("automerge:")) return false
     const docId = url.replace(/^automerge:/, "") as DocumentId
+    // A handle still being closed here would be unloaded under the session: a fresh document instead.
+    if (this.#closing.has(docId)) return false
     let handle: DocHandle<SessionDoc>
     try {
       handle = this.repo.import<SessionDoc>(bytes, { docId })
@@ -225,13 +340,13 @@ export class Store {
     const read = readStored(handle.doc())
     if (!read || !Number.isFinite(read.entries) || read.stored.rev !== record.rev) return false
     const base = String((handle.doc() as unknown as { base: unknown }).base).length
-    const w: Written = { handle, epoch, epochWritten: false, last: read.stored, at: 0, entries: read.entries, logBytes: read.logBytes, baseBytes: base, fresh: true }
-    this.#written.set(record.id, w)
+    const w: Written = { url: handle.url, handle, usedAt: this.#opts.clock(), epoch, epochWritten: false, last: read.stored, at: 0, entries: read.entries, logBytes: read.logBytes, baseBytes: base, fresh: true }
+    this.#track(record.id, w)
     // The entry that carries the new epoch is written by the next round, not inside the handoff's pause.
     this.#dirty.set(record.id, record)
     // The entry names this document already (unless a compaction just replaced it): patch what changed.
-    if (this.entry(record.id)?.doc === w.handle.url) this.#registry.patch(record.id, { owner, epoch, status: record.status })
-    else this.#registry.set(record.id, { game: record.game, doc: w.handle.url, owner, epoch, status: record.status, updatedAt: this.#opts.clock() })
+    if (this.entry(record.id)?.doc === w.url) this.#registry.patch(record.id, { owner, epoch, status: record.status })
+    else this.#registry.set(record.id, { game: record.game, doc: w.url, owner, epoch, status: record.status, updatedAt: this.#opts.clock() })
     return true
   }
 
@@ -278,15 +393,17 @@ export class Store {
       const items: { id: string; record: SessionRecord; epoch: number }[] = []
       // The registry names each session and its document; both must be on disk before its line counts.
       const docs = [this.#registry.handle.documentId]
+      const saves: Promise<void>[] = []
       for (const [id, record] of batch) {
         const w = this.#written.get(id)
         if (!w) continue
         items.push({ id, record: toStored(record), epoch: w.epoch })
-        if (w.fresh) docs.push(w.handle.documentId)
+        if (w.fresh && w.handle) docs.push(w.handle.documentId)
+        else if (w.fresh && w.saved) saves.push(w.saved)
         w.fresh = false
       }
       this.#registry.flush()
-      await Promise.all([journal.append(items), this.repo.flush(docs)])
+      await Promise.all([journal.append(items), this.repo.flush(docs), ...saves])
       this.#opts.onCommit(items.length, performance.now() - started)
       waiting.resolve()
     } catch (error) {
@@ -322,6 +439,8 @@ export class Store {
         continue
       }
       if (!force && now - w.at < this.#opts.checkpointMs) continue
+      // Its handle is being closed (see closeHandle): the next round opens it again.
+      if (this.#closing.size > 0 && !w.handle && this.#closing.has(docIdOf(w.url))) continue
       this.#dirty.delete(id)
       try {
         this.#write(w, record)
@@ -346,9 +465,9 @@ export class Store {
     const entry = logEntry({ rev: record.rev, base, epoch: w.epoch, at: w.at, ops })
     const bytes = entry.val.length
     if (w.entries >= this.#opts.compactAfter || w.logBytes + bytes > Math.max(this.#opts.compactAfterBytes, 2 * w.baseBytes)) {
-      this.#compact(w, record)
+      this.#compact(record.id, w, record)
     } else {
-      w.handle.change((d) => {
+      this.#handleOf(record.id, w).change((d) => {
         d.log.push(entry as unknown as string)
       })
       w.entries++
@@ -358,16 +477,14 @@ export class Store {
   }
 
   /** automerge keeps all history: roll over to a fresh document from the current value instead. */
-  #compact(w: Written, record: SessionRecord): void {
-    const old = w.handle
-    const { doc, baseBytes } = newSessionDoc(record, w.epoch, w.at)
-    w.handle = this.repo.create<SessionDoc>(doc)
-    w.fresh = true
-    w.entries = 0
-    w.logBytes = 0
-    w.baseBytes = baseBytes
-    this.#registry.patch(record.id, { doc: w.handle.url })
-    this.#deleteLater(old.url)
+  #compact(id: string, w: Written, record: SessionRecord): void {
+    const old = { url: w.url, open: w.handle !== undefined }
+    Object.assign(w, this.#newDocument(id, record, w.epoch, w.at), { handle: undefined, entries: 0, logBytes: 0 })
+    this.#open.delete(id)
+    this.#byDoc.delete(docIdOf(old.url))
+    this.#byDoc.set(docIdOf(w.url), id)
+    this.#registry.patch(record.id, { doc: w.url })
+    this.#deleteLater(old.url, old.open)
   }
 
   /** Loads a session's record from its document (from disk, or later from peers). */
@@ -375,19 +492,28 @@ export class Store {
     const e = this.entry(id)
     if (!e) throw new Error(`no registry entry for session ${id}`)
     let read: ReturnType<typeof readStored>
-    let handle: DocHandle<SessionDoc>
+    let held: Pick<Written, "handle" | "parked">
     try {
-      handle = await this.repo.find<SessionDoc>(e.doc)
-      read = readStored(handle.doc())
+      // From storage without a handle (the session starts parked); from peers when storage has none.
+      const stored = await this.repo.storageSubsystem?.loadDoc<SessionDoc>(docIdOf(e.doc))
+      if (stored) {
+        read = readStored(stored)
+        held = { parked: save(stored) }
+        free(stored)
+      } else {
+        const handle = await this.repo.find<SessionDoc>(e.doc)
+        read = readStored(handle.doc())
+        held = { handle }
+      }
       if (!read) throw new Error(`document ${e.doc} of session ${id} holds no session`)
     } catch (error) {
       this.#unreadable.set(id, { document: e.doc.replace(/^automerge:/, ""), why: error instanceof Error ? error.message : String(error) })
       throw error
     }
-    const w: Written = { handle, epoch: read.epoch, last: read.stored, at: this.#opts.clock(), entries: read.entries, logBytes: read.logBytes, baseBytes: 0 }
-    this.#written.set(id, w)
+    const w: Written = { url: e.doc, ...held, usedAt: this.#opts.clock(), epoch: read.epoch, last: read.stored, at: this.#opts.clock(), entries: read.entries, logBytes: read.logBytes, baseBytes: 0 }
+    this.#track(id, w)
     // A document of the older layout (one field per value) cannot take log entries: start a fresh one.
-    if (!Number.isFinite(read.entries)) this.#compact(w, read.stored)
+    if (!Number.isFinite(read.entries)) this.#compact(id, w, read.stored)
     const j = this.#journaled(id, { rev: read.stored.rev, epoch: read.epoch })
     if (!j) return { record: fromStored(read.stored), epoch: read.epoch }
     this.#recovered.delete(id)
@@ -399,7 +525,7 @@ export class Store {
 
   /** The URL of the document a session is written to here. */
   urlOf(id: string): AutomergeUrl | undefined {
-    return this.#written.get(id)?.handle.url
+    return this.#written.get(id)?.url
   }
 
   /** The session's document as bytes, after writing its newest record (a handoff carries these). */
@@ -408,7 +534,9 @@ export class Store {
     if (!w) throw new Error(`no document for session ${record.id}`)
     this.#dirty.delete(record.id)
     this.#write(w, record)
-    const doc = w.handle.doc()
+    // Parked and nothing new to write (an idle session in a drain): its bytes are the document.
+    if (w.parked) return w.parked
+    const doc = w.handle?.doc()
     if (!doc) throw new Error(`document of session ${record.id} is not loaded`)
     return save(doc)
   }
@@ -424,10 +552,34 @@ export class Store {
   replicaCopy(id: string): SessionCopy | undefined {
     const e = this.entry(id)
     if (!e) return undefined
+    const parked = this.#parkedBytes(e.doc)
+    if (parked) return this.#withJournal(id, readParked(parked, readSessionDoc))
     const handle = this.repo.handles[e.doc.replace(/^automerge:/, "") as never] as DocHandle<SessionDoc> | undefined
     // Not loaded: loadCopy reads it (the journal alone may be older than the document).
     if (!handle?.isReady()) return undefined
     return this.#withJournal(id, readSessionDoc(handle.doc()))
+  }
+
+  /** The bytes of a document parked here. */
+  #parkedBytes(url: string): Uint8Array | undefined {
+    const id = this.#byDoc.get(url.replace(/^automerge:/, ""))
+    const w = id === undefined ? undefined : this.#written.get(id)
+    return w?.url === url ? w.parked : undefined
+  }
+
+  /**
+   * What this node holds of a document, open or parked: the newest
+   * checkpoint's revision and the document's epoch (for operators' views).
+   */
+  heldCheckpoint(url: string): { rev: number; epoch: number } | undefined {
+    const parked = this.#parkedBytes(url)
+    const handle = parked ? undefined : (this.repo.handles[url.replace(/^automerge:/, "") as never] as DocHandle<SessionDoc> | undefined)
+    const read = (doc: unknown) => {
+      const newest = newestCheckpoint(doc)
+      return newest && { rev: newest.rev, epoch: Number((doc as SessionDoc).epoch) }
+    }
+    if (parked) return readParked(parked, read)
+    return handle?.isReady() ? read(handle.doc()) : undefined
   }
 
   #withJournal(id: string, copy: SessionCopy | undefined): SessionCopy | undefined {
@@ -439,6 +591,8 @@ export class Store {
   async loadCopy(id: string, timeoutMs: number): Promise<SessionCopy | undefined> {
     const e = this.entry(id)
     if (!e) return undefined
+    const parked = this.#parkedBytes(e.doc)
+    if (parked) return this.#withJournal(id, readParked(parked, readSessionDoc))
     try {
       const handle = await this.repo.find<SessionDoc>(e.doc, { signal: AbortSignal.timeout(timeoutMs) })
       return this.#withJournal(id, readSessionDoc(handle.doc()))
@@ -451,10 +605,9 @@ export class Store {
   forget(id: string): void {
     this.#journal?.drop(id)
     this.#recovered.delete(id)
-    const w = this.#written.get(id)
+    const w = this.#untrack(id)
     this.#dirty.delete(id)
-    this.#written.delete(id)
-    if (w) this.#deleteLater(w.handle.url)
+    if (w) this.#deleteLater(w.url, w.handle !== undefined)
   }
 
   /** Claims a loaded session for `owner` (a restarted node is a new node). */
@@ -471,18 +624,23 @@ export class Store {
   remove(id: string): void {
     this.#journal?.drop(id)
     this.#recovered.delete(id)
-    const w = this.#written.get(id)
+    const w = this.#untrack(id)
     this.#dirty.delete(id)
-    this.#written.delete(id)
     this.#registry.remove(id)
-    if (w) this.#deleteLater(w.handle.url)
+    if (w) this.#deleteLater(w.url, w.handle !== undefined)
   }
 
   /** Size in bytes of a session's document as saved (for the footprint figures). */
   docSize(id: string): number {
     const w = this.#written.get(id)
-    const doc = w?.handle.doc()
+    if (w?.parked) return w.parked.byteLength
+    const doc = w?.handle?.doc()
     return doc ? save(doc).byteLength : 0
+  }
+
+  /** How many of the documents written here are open and how many parked. */
+  documents(): { open: number; parked: number } {
+    return { open: this.#open.size, parked: this.#written.size - this.#open.size }
   }
 
   /**
@@ -498,17 +656,15 @@ export class Store {
     const ready = Object.entries(this.repo.handles).filter(([, h]) => h.isReady())
     const saved = await Promise.allSettled(ready.map(([id]) => this.repo.flush([id as DocumentId])))
     saved.forEach((r, i) => {
-      if (r.status === "rejected") this.#opts.onError(this.#sessionOf(ready[i]?.[1].url) ?? String(ready[i]?.[0]), r.reason)
+      if (r.status === "rejected") this.#opts.onError(this.#byDoc.get(String(ready[i]?.[0])) ?? String(ready[i]?.[0]), r.reason)
     })
-  }
-
-  #sessionOf(url: AutomergeUrl | undefined): string | undefined {
-    for (const [id, w] of this.#written) if (w.handle.url === url) return id
-    return undefined
+    // Parked documents' saves (failures were reported as they happened).
+    await Promise.allSettled([...this.#written.values()].flatMap((w) => (w.saved ? [w.saved] : [])))
   }
 
   async close(): Promise<void> {
     clearInterval(this.#timer)
+    clearInterval(this.#parkTimer)
     // What repo.shutdown() does, with the flush above (its own flush of every handle throws as said there).
     for (const adapter of this.repo.networkSubsystem.adapters) adapter.disconnect()
     await this.flush()
@@ -517,8 +673,9 @@ export class Store {
     await this.#journal?.close()
   }
 
-  /** See DELETE_AFTER_MS. */
-  #deleteLater(url: AutomergeUrl): void {
+  /** See DELETE_AFTER_MS. A parked document is in the repo only through its storage. */
+  #deleteLater(url: AutomergeUrl, open: boolean): void {
+    if (!open && !this.repo.storageSubsystem) return
     setTimeout(() => {
       try {
         this.repo.delete(url)

@@ -1,0 +1,75 @@
+import "./no-native-cbor.ts"
+import { clone, type Doc, free, from, getActorId, load, save } from "@automerge/automerge"
+import { type AutomergeUrl, type DocHandle, type DocumentId, generateAutomergeUrl, parseAutomergeUrl, type Repo } from "@automerge/automerge-repo"
+
+/**
+ * A session's document is open (an automerge-repo DocHandle) only while it
+ * has something to sync: a new one starts parked, and one left idle is
+ * parked again. Parked, it is its saved bytes (a few hundred bytes to a few
+ * KB), in memory and, with a data dir, on disk. An open handle costs ~70 KB
+ * of the node's memory (its xstate machine, its synchronizer, the wasm
+ * document and an empty one the machine keeps; docs/benchmarks.md,
+ * "Footprint"): it was most of what an idle session cost. Opening takes
+ * about what creating a document took (~1.5 ms), once per burst of activity.
+ */
+
+/** How long a session's document stays open after it was last written or asked for by a peer, ms. */
+export const PARK_AFTER_MS = 30_000
+
+/** Parked documents are looked for this often, ms. */
+export const PARK_EVERY_MS = 1_000
+
+/** The document id of an automerge URL (what the repo's caches and storage are keyed by). */
+export function docIdOf(url: AutomergeUrl): DocumentId {
+  return parseAutomergeUrl(url).documentId
+}
+
+/** A new document holding `value`, as its bytes, and the URL it takes when it opens (`repo.create` would build the same document). */
+export function parkedDocument(value: Record<string, unknown>): { url: AutomergeUrl; bytes: Uint8Array; actor: string } {
+  const doc = from(value)
+  try {
+    return { url: generateAutomergeUrl(), bytes: save(doc), actor: getActorId(doc) }
+  } finally {
+    free(doc)
+  }
+}
+
+/**
+ * Opens a parked document: a handle that the repo saves and syncs like any
+ * other from now on. `actor`: the one that wrote it before it was parked
+ * (the bytes hold every change it made), so that a document opened after
+ * every pause does not gain an actor each time (3× the size after 200).
+ */
+export function openParked<T>(repo: Repo, url: AutomergeUrl, bytes: Uint8Array, actor?: string): DocHandle<T> {
+  const handle = repo.import<T>(bytes, { docId: docIdOf(url) })
+  if (!handle.isReady()) handle.doneLoading()
+  if (actor) handle.update((doc) => clone(doc, { actor }))
+  return handle
+}
+
+/**
+ * Closes a document's handle and returns its bytes. automerge-repo's
+ * `removeFromCache` frees the handle and its synchronizer, but it first
+ * unloads the handle (its document becomes an empty one), and the handle's
+ * own listeners would then save that empty document over the stored one
+ * (automerge-repo issue 435): the listeners go first. The removal ends in
+ * microtasks (no timer or I/O callback runs before it); until then the
+ * document must not be opened again, or the reopened handle is the one
+ * being unloaded (`closed` says when).
+ */
+export function closeHandle(repo: Repo, handle: DocHandle<unknown>): { bytes: Uint8Array; actor: string; doc: Doc<unknown>; closed: Promise<void> } {
+  const doc = handle.doc()
+  const bytes = save(doc)
+  handle.removeAllListeners()
+  return { bytes, actor: getActorId(doc), doc, closed: repo.removeFromCache(handle.documentId) }
+}
+
+/** Reads a parked document's value with `read`, and frees the wasm document after. */
+export function readParked<R>(bytes: Uint8Array, read: (doc: unknown) => R): R {
+  const doc = load(bytes)
+  try {
+    return read(doc)
+  } finally {
+    free(doc)
+  }
+}
