@@ -87,6 +87,12 @@ export const turns = {
     return t.current !== null && typeof payload === "object" && payload !== null && (payload as { turn?: unknown }).turn === t.number
   },
 
+  /** Stops the clock; the turn stays with its player until `begin` or `pass` (e.g. while a move's outcome is on show). */
+  hold<TTimer extends string>(t: Turns, ctx: Ctx<TTimer>, timer: TTimer): void {
+    t.endsAt = null
+    ctx.timers.cancelAll(timer)
+  },
+
   /** Nobody's turn any more (the game ended, or waits); the clock's timer is cancelled. */
   stop<TTimer extends string>(t: Turns, ctx: Ctx<TTimer>, timer?: TTimer): void {
     t.current = null
