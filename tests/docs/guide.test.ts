@@ -5,7 +5,8 @@ import { join, resolve } from "node:path"
 /**
  * The guide's code runs as it stands: the tictactoe module of docs/games.md
  * and its "Testing a game" example are written to a scratch folder and run
- * with `bun test`, then type-checked, so the guide cannot drift from the API.
+ * with `bun test`, then type-checked with the Timers example, so the guide
+ * cannot drift from the API.
  */
 const ROOT = resolve(import.meta.dir, "../..")
 // Outside tests/ (the suite must not find the example as one of its own files).
@@ -21,12 +22,15 @@ test("docs/games.md: the tictactoe module and its test run and type-check as wri
   const code = blocks(guide)
   const game = code.find((b) => b.includes('name: "tictactoe"'))
   const example = code.find((b) => b.includes('from "./tictactoe.ts"') && b.includes("bun:test"))
+  const timers = code.find((b) => b.includes('name: "fuse"'))
   expect(game).toBeDefined()
+  expect(timers).toBeDefined()
   expect(example).toBeDefined()
   rmSync(DIR, { recursive: true, force: true })
   mkdirSync(DIR, { recursive: true })
   writeFileSync(join(DIR, "tictactoe.ts"), game as string)
   writeFileSync(join(DIR, "tictactoe.test.ts"), example as string)
+  writeFileSync(join(DIR, "fuse.ts"), timers as string) // the Timers example: type-checked below
   writeFileSync(join(DIR, "tsconfig.json"), JSON.stringify({ extends: "../tsconfig.json", include: ["*.ts"] }))
 
   const run = Bun.spawn(["bun", "test", join(DIR, "tictactoe.test.ts")], { cwd: ROOT, stdout: "pipe", stderr: "pipe" })
