@@ -119,7 +119,7 @@ export class Session<G extends AnyGame = AnyGame> {
       )
     let state: unknown = record.state
     // Migration steps may bring the pending timers along (renamed, re-shaped, dropped): they get copies.
-    const moving = { timers: structuredClone(record.timers) }
+    const moving = { timers: record.version < game.version ? structuredClone(record.timers) : [] }
     for (let from = record.version; from < game.version; from++) {
       const step = game.migrate?.[from]
       if (!step)
