@@ -5,4 +5,4 @@ export { type SessionRecord, type Seat, type TimerEntry, type ClientLedger, type
 export { GameLoadError, explainIssues } from "./errors.ts"
 export { type Rng, type RngState, seedRng, rngOver } from "./rng.ts"
 export { idProblem, safeId, RESERVED_IDS, MAX_ID_LENGTH } from "./ids.ts"
-export { turns, turnsSchema, type Turns, type TurnClock } from "./turns.ts"
+export { turns, turnsSchema, turnTimerSchema, type Turns, type TurnClock } from "./turns.ts"
