@@ -21,7 +21,7 @@ describe("bun run dev", () => {
       env: { ...process.env, BATON_MAX_LIFETIME_MS: "60000" },
     })
     let out = ""
-    void (async () => {
+    const read = (async () => {
       const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader()
       for (;;) {
         const { done, value } = await reader.read()
@@ -49,6 +49,7 @@ describe("bun run dev", () => {
     proc.kill("SIGINT")
     expect(await proc.exited).toBe(0)
     const ms = performance.now() - started
+    await read // what it printed last, to the end
     a.close()
     b.close()
     const stopping = out.slice(mark)
