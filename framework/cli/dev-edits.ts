@@ -67,24 +67,25 @@ export function watchApp(opts: WatchAppOptions): { close(): void } {
       if (unused.length) say(`changed: ${names(unused)}; nothing imports it, nothing to do`)
       if (!runs.length && !held) return
       const entry = runs.includes(join(appDir, "index.ts")) || !!held?.entry
-      const what = runs.length ? `changed: ${names(runs)}` : "changed"
+      // A save while a roll is held (of a page, say) checks again: the fix may be in a file no node runs.
+      const notRolling = runs.length ? `changed: ${names(runs)}; not rolling` : "still not rolling"
       const started = performance.now()
       // A page's own errors are the browser's to show (Bun's dev server does): they hold no roll.
       const syntax = (await checkApp(appDir).catch(() => [])).filter((p) => !graph.pages.has(p.file) || graph.server.has(p.file))
       if (syntax.length) {
         held = { entry }
-        return show(`${what}; not rolling: ${count(syntax, "syntax error")} (the cluster keeps the code it runs; save a fix and it rolls)`, syntax)
+        return show(`${notRolling}: ${count(syntax, "syntax error")} (the cluster keeps the code it runs; save a fix and it rolls)`, syntax)
       }
       const reply = await types.check()
       if (reply.error) say(`type check failed (rolling anyway): ${reply.error}`)
       const typeErrors = reply.problems ?? []
       if (typeErrors.length) {
         held = { entry }
-        return show(`${what}; not rolling: ${count(typeErrors, "type error")} (the cluster keeps the code it runs; save a fix and it rolls)`, typeErrors)
+        return show(`${notRolling}: ${count(typeErrors, "type error")} (the cluster keeps the code it runs; save a fix and it rolls)`, typeErrors)
       }
       held = undefined
       const checked = reply.problems ? `checked in ${((performance.now() - started) / 1000).toFixed(1)} s; ` : ""
-      say(`${what}; ${checked}rolling the cluster onto the new code`)
+      say(`${runs.length ? `changed: ${names(runs)}` : "fixed"}; ${checked}rolling the cluster onto the new code`)
       await opts.roll(entry)
     } finally {
       busy = false
