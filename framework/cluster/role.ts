@@ -389,6 +389,7 @@ export class ClusterRole {
       try {
         return this.handoff.accept(body)
       } catch (error) {
+        if (error instanceof PeerFailure) throw error
         throw new PeerFailure({ code: "refused", message: (error as Error).message })
       }
     })

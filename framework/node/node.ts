@@ -149,6 +149,7 @@ export class BatonNode {
       clustered: () => !!this.#role || !!config.cluster || !!config.clustered,
       liveReplicas: (id) => this.#role?.replicator.liveReplicas(id).length ?? 0,
       aloneByDesign: () => this.#role?.aloneByDesign() ?? true,
+      leaving: () => this.#status !== "starting" && this.#status !== "ready",
       sessions: () => this.#sessions.values(),
     })
     this.#cfg = {
