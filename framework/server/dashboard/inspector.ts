@@ -20,6 +20,13 @@ const time = (ms: number) => {
   const d = new Date(ms)
   return `${d.toLocaleTimeString()}.${String(d.getMilliseconds()).padStart(3, "0")}`
 }
+/** A duration for people: 1.5 s, 9 min 59 s, 2 h 5 min. */
+const span = (ms: number) => {
+  const s = Math.abs(ms) / 1000
+  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`
+  if (s < 3600) return `${Math.floor(s / 60)} min ${Math.floor(s % 60)} s`
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`
+}
 const json = (x: unknown, max = 160) => {
   const s = x === undefined ? "" : JSON.stringify(x)
   return esc(s.length > max ? `${s.slice(0, max)}…` : s)
@@ -82,12 +89,6 @@ function render(): void {
   const d = data
   if (!d) return
   $("#i-source").textContent = source(d)
-  $("#i-players tbody").innerHTML =
-    d.players.map((p) => `<tr><td>${p.seat}</td><td>${esc(p.player)}</td><td>${p.connected === null ? "?" : p.connected ? "connected" : "away"}</td><td>${time(p.joinedAt)}</td></tr>`).join("") ||
-    `<tr><td colspan="4">nobody is seated</td></tr>`
-  $("#i-timers tbody").innerHTML =
-    d.timers.map((t) => `<tr><td>${esc(t.name)}</td><td>${time(t.at)} (${t.at - d.at >= 0 ? "in" : "overdue by"} ${Math.abs(t.at - d.at)} ms)</td><td><code>${json(t.payload)}</code></td></tr>`).join("") ||
-    `<tr><td colspan="3">no pending timer</td></tr>`
   $("#i-ledger tbody").innerHTML = [...d.ledger].reverse().map(ledgerRow).join("") || `<tr><td colspan="6">no step recorded yet</td></tr>`
   const select = $<HTMLSelectElement>("#i-as")
   const chosen = select.value
@@ -99,7 +100,8 @@ function render(): void {
   renderPosition()
 }
 
-function ledgerRow(s: Step & { acked?: boolean }): string {
+/** A step's cells: when, who, what, input, result, ack (HTML). */
+function cells(s: Step & { acked?: boolean }): string[] {
   const who = "player" in s ? esc(s.player) : s.k === "advance" ? "timers/ticks" : "node"
   let what: string = s.k
   let input = ""
@@ -112,7 +114,16 @@ function ledgerRow(s: Step & { acked?: boolean }): string {
     what = `advance${s.timers?.length ? `: timer ${s.timers.map(esc).join(", ")}` : ""}${s.ticks ? ` (${s.ticks} tick${s.ticks > 1 ? "s" : ""})` : ""}`
   } else if (s.k === "end") result = `<code>${json(s.result)}</code>`
   const ack = s.k !== "act" ? "" : s.acked === false ? `<span class="held">held for a replica</span>` : "sent"
-  return `<tr><td>${time(s.at)}</td><td>${who}</td><td>${what}</td><td>${input}</td><td>${result}</td><td>${ack}</td></tr>`
+  return [time(s.at), who, what, input, result, ack]
+}
+
+function ledgerRow(s: Step & { acked?: boolean }): string {
+  return `<tr>${cells(s).map((c) => `<td>${c}</td>`).join("")}</tr>`
+}
+
+function stepLine(s: Step): string {
+  const [when, who, what, input, result] = cells(s)
+  return `<li><span class="when">${when}</span> ${who} ${what} ${input}${result ? ` → ${result}` : ""}</li>`
 }
 
 function renderPosition(): void {
@@ -121,6 +132,20 @@ function renderPosition(): void {
   const last = records.length - 1
   const record = records[position] as SessionRecord
   const c = position > 0 ? d.history.checkpoints[position - 1] : undefined
+  // Players and timers as they were at this point; who is connected is known of the newest record only.
+  const now = c?.at ?? d.history.start.at
+  $("#i-players tbody").innerHTML =
+    record.players
+      .map((p) => {
+        const live = position === last ? d.players.find((x) => x.player === p.player)?.connected : undefined
+        return `<tr><td>${p.seat}</td><td>${esc(p.player)}</td><td>${live === undefined || live === null ? "–" : live ? "connected" : "away"}</td><td>${time(p.joinedAt)}</td></tr>`
+      })
+      .join("") || `<tr><td colspan="4">nobody is seated</td></tr>`
+  $("#i-timers tbody").innerHTML =
+    [...record.timers]
+      .sort((a, b) => a.at - b.at)
+      .map((t) => `<tr><td>${esc(t.name)}</td><td>${time(t.at)} (${t.at - now >= 0 ? "in" : "overdue by"} ${span(t.at - now)})</td><td><code>${json(t.payload)}</code></td></tr>`)
+      .join("") || `<tr><td colspan="3">no pending timer</td></tr>`
   const what = c?.live ? "live, not checkpointed yet" : position === 0 ? "the document's start" : `checkpoint ${position} of ${d.history.checkpoints.filter((x) => !x.live).length}`
   const when = c ? time(c.at) : time(d.history.start.at)
   const replay = d.history.replayFrom >= 0 && position - 1 <= d.history.replayFrom ? " · before where an export starts (its steps were not recorded)" : ""
@@ -143,7 +168,7 @@ function renderPosition(): void {
   $("#i-steps").innerHTML = !c
     ? ""
     : c.steps.length
-      ? c.steps.map((s) => `<li>${ledgerRow(s).replace(/<\/?t[dr]>/g, " ")}</li>`).join("")
+      ? c.steps.map(stepLine).join("")
       : `<li class="none">${c.replayable ? "no step" : "no steps recorded (written by an older node, a migration or a recovery): an export starts after it"}</li>`
 }
 
