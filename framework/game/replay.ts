@@ -96,10 +96,11 @@ const replayFileSchema = v.object({
  * that lead from it to `end`. `GET /sessions/:id/export` (operators) and the
  * dashboard's inspector write it; `Session.replay` reads it.
  */
-export type ReplayFile = v.InferOutput<typeof replayFileSchema>
+export interface ReplayFile extends v.InferOutput<typeof replayFileSchema> {}
 
 /** Why a history file cannot be replayed (`invalid_file`, `wrong_game`), or where a checked replay departed from it (`diverged`). */
 export class ReplayError extends Error {
+  /** `message` says what is wrong, naming the field or the step. */
   constructor(
     /** `invalid_file`: not a history file, or a field of it is wrong (the message names it); `wrong_game`: another game's; `diverged`: see `ReplayOptions.check`. */
     readonly code: "invalid_file" | "wrong_game" | "diverged",
