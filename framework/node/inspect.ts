@@ -105,7 +105,7 @@ function timelineOf({ history, live, now }: Read): Timeline | undefined {
   const add = (record: SessionRecord, c: Omit<InspectCheckpoint, "ops" | "changes" | "replayable">) => {
     const ops = diff(prev, record)
     const changes: Change[] = []
-    const more = describe(prev, record, "", changes)
+    const more = describeChanges(prev, record, changes)
     const replayable = ops.length === 0 || explains(c.steps, prev, record)
     if (!replayable) replayFrom = checkpoints.length
     checkpoints.push({ ...c, ops, changes, ...(more ? { moreChanges: more } : {}), replayable })
@@ -178,8 +178,8 @@ export function exportHistory(read: Read): ReplayFile | undefined {
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
 
-/** Appends the readable changes from `a` to `b` under `path`; returns how many did not fit. */
-function describe(a: unknown, b: unknown, path: string, out: Change[]): number {
+/** Appends the readable changes from record `a` to record `b` (its `rev` left out); returns how many did not fit. */
+function describeChanges(a: unknown, b: unknown, out: Change[]): number {
   if (a === b) return 0
   let more = 0
   const push = (c: Change) => {
@@ -211,7 +211,7 @@ function describe(a: unknown, b: unknown, path: string, out: Change[]): number {
       for (const k of Object.keys(yo)) if (!Object.hasOwn(xo, k)) push({ path: p === "" ? key(k).replace(/^\./, "") : p + key(k), kind: "added", after: yo[k] })
     } else if (JSON.stringify(x) !== JSON.stringify(y)) push({ path: p || "(whole)", kind: "changed", before: x, after: y })
   }
-  visit(a, b, path)
+  visit(a, b, "")
   return more
 }
 
