@@ -5,6 +5,7 @@ import { explainIssues, GameLoadError, Rejection } from "./errors.ts"
 import { idProblem } from "./ids.ts"
 import { jsonProblem } from "./plain.ts"
 import { type ClientLedger, LEDGER_RESULTS, LEDGERS_PER_PLAYER, type LedgerResult, type SessionRecord } from "./record.ts"
+import { type ReplayOptions, readReplayFile, runSteps } from "./replay.ts"
 import { type RngState, rngOver, seedRng } from "./rng.ts"
 import { firedPayload, migratedTimers, pendingTimersProblem, storedPayload, timerOf } from "./timers.ts"
 
@@ -156,6 +157,19 @@ export class Session<G extends AnyGame = AnyGame> {
     // A version that brings ticks starts them from the session's last activity (the catch-up cap applies).
     const tickAt = record.tickAt ?? (game.tick ? record.activeAt : null)
     return new Session(game, { ...record, state: checked.output, version: game.version, tickAt, timers, nextTimerId })
+  }
+
+  /**
+   * Replays a history file exported from a node (`GET /sessions/:id/export`,
+   * the dashboard's inspector), already parsed: resumes its start record
+   * under `game` and applies its steps. Throws ReplayError naming what is
+   * wrong with the file.
+   */
+  static replay<G extends AnyGame>(game: G, file: unknown, options?: ReplayOptions): Session<G> {
+    const f = readReplayFile(game, file)
+    const session = Session.resume(game, f.start as SessionRecord)
+    runSteps(session, f.steps, options)
+    return session
   }
 
   /** The whole session as plain JSON, what the store checkpoints. Each step replaces it rather than changing it. */
