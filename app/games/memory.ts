@@ -6,7 +6,7 @@
  * and the turn passes. The faces of face-down cards never leave the server:
  * `view` replaces them with null.
  */
-import { defineGame, type PlayerId, v } from "batonjs"
+import { defineGame, type PlayerId, type TimerControl, turns, turnsSchema, turnTimerSchema, v } from "batonjs"
 
 export const MIN_PLAYERS = 2
 export const MAX_PLAYERS = 4
@@ -28,14 +28,13 @@ const State = v.object({
   cards: v.array(Card),
   /** Indices turned up in the current try (0, 1 or 2). */
   flipped: v.array(v.number()),
-  /** Turn order: the seated players in the order they sat down. */
-  order: v.array(v.string()),
+  /**
+   * Whose try it is: the order is the seated players in the order they sat
+   * down; a match starts a new try of the same player (a new turn number,
+   * so a late timer of the try before does nothing).
+   */
+  turns: turnsSchema,
   scores: v.record(v.string(), v.number()),
-  turn: v.nullable(v.string()),
-  /** Grows with every turn (and every extra try after a match): stale timers compare it. */
-  turnNo: v.number(),
-  /** When the current try times out (ms since the epoch), or null. */
-  turnEndsAt: v.nullable(v.number()),
   /** A mismatched pair is on show: no flips until it is turned back. */
   showing: v.boolean(),
   winners: v.array(v.string()),
@@ -43,53 +42,69 @@ const State = v.object({
 
 export type MemoryState = v.InferOutput<typeof State>
 
+/** Version 1 kept the turn by hand (order, turn, turnNo, turnEndsAt); `migrate[1]` brings such sessions to `turns`. */
+export interface MemoryStateV1 extends Omit<MemoryState, "turns"> {
+  order: PlayerId[]
+  turn: PlayerId | null
+  turnNo: number
+  turnEndsAt: number | null
+}
+
 /** A card as one player sees it: `face` is null while it lies face down. */
 export interface CardView {
   face: number | null
   up: boolean
   matchedBy: string | null
 }
-export type MemoryView = Omit<MemoryState, "cards"> & { cards: CardView[]; you: PlayerId }
+/**
+ * What a player sees. The turn is shown as version 1 showed it (`order`,
+ * `turn`, `turnEndsAt`), so a page loaded before the state moved to `turns`
+ * keeps working while a rolling deploy brings its session to version 2.
+ */
+export interface MemoryView extends Omit<MemoryState, "cards" | "turns"> {
+  cards: CardView[]
+  /** Turn order: the seated players in the order they sat down. */
+  order: PlayerId[]
+  /** Whose try it is, or null. */
+  turn: PlayerId | null
+  /** When the current try times out (ms since the epoch), or null. */
+  turnEndsAt: number | null
+  you: PlayerId
+}
 
-type Timer = "turnTimeout" | "showOver"
+/** A try lasts TURN_MS; then `turnTimeout` passes the turn on. */
+const clock = { ms: TURN_MS, timer: "turnTimeout" as const }
+
+/** What the helpers below use of a hook's context: the timers they schedule or cancel, by payload. */
 type Ctx = {
   state: MemoryState
   now: number
-  timers: { after(ms: number, name: Timer, payload?: unknown): number; cancelAll(name: Timer): number }
+  timers: TimerControl<{ turnTimeout: { turn: number }; showOver: { turn: number } }>
   emit(event: string, data?: unknown): void
 }
 
 /** Starts (or restarts, after a match) `player`'s try with a fresh deadline. */
 function beginTry(ctx: Ctx, player: PlayerId): void {
-  const s = ctx.state
-  s.turn = player
-  s.turnNo++
-  s.flipped = []
-  s.turnEndsAt = ctx.now + TURN_MS
-  ctx.timers.cancelAll("turnTimeout")
-  ctx.timers.after(TURN_MS, "turnTimeout", { turnNo: s.turnNo })
+  ctx.state.flipped = []
+  turns.begin(ctx.state.turns, ctx, player, clock)
 }
 
 /** Turns the try's cards back and gives the turn to the next player in order. */
-function passTurn(ctx: Ctx, from: PlayerId | null = ctx.state.turn): void {
+function passTurn(ctx: Ctx): void {
   const s = ctx.state
   s.flipped = []
   s.showing = false
-  const at = from === null ? -1 : s.order.indexOf(from)
-  const next = s.order[(at + 1) % s.order.length]
-  if (next === undefined) return
-  beginTry(ctx, next)
-  ctx.emit("turn", { player: next })
+  turns.pass(s.turns, ctx, clock)
+  if (s.turns.current !== null) ctx.emit("turn", { player: s.turns.current })
 }
 
 function finish(ctx: Ctx & { end(result?: unknown): void }, reason: "all_pairs_found" | "opponents_left"): void {
   const s = ctx.state
-  const contenders = reason === "opponents_left" ? s.order : Object.keys(s.scores)
+  const contenders = reason === "opponents_left" ? s.turns.order : Object.keys(s.scores)
   const best = Math.max(0, ...contenders.map((p) => s.scores[p] ?? 0))
   s.winners = contenders.filter((p) => (s.scores[p] ?? 0) === best)
   s.phase = "ended"
-  s.turn = null
-  s.turnEndsAt = null
+  turns.stop(s.turns, ctx, clock.timer)
   s.flipped = []
   s.showing = false
   ctx.end({ winners: s.winners, scores: { ...s.scores }, reason })
@@ -97,7 +112,7 @@ function finish(ctx: Ctx & { end(result?: unknown): void }, reason: "all_pairs_f
 
 export default defineGame({
   name: "memory",
-  version: 1,
+  version: 2,
   players: { min: MIN_PLAYERS, max: MAX_PLAYERS },
   options: v.optional(
     v.object({ pairs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(2), v.maxValue(18))) }),
@@ -110,11 +125,8 @@ export default defineGame({
       phase: "waiting",
       cards: faces.map((face) => ({ face, matchedBy: null })),
       flipped: [],
-      order: [],
+      turns: turns.create(),
       scores: {},
-      turn: null,
-      turnNo: 0,
-      turnEndsAt: null,
       showing: false,
       winners: [],
     }
@@ -123,38 +135,34 @@ export default defineGame({
   onJoin(ctx) {
     const s = ctx.state
     if (s.phase !== "waiting") ctx.reject("game_started", "this game has already started")
-    s.order.push(ctx.player)
+    s.turns.order.push(ctx.player)
     s.scores[ctx.player] = 0
     ctx.emit("joined", { player: ctx.player })
     // A full table starts by itself; a smaller one starts with the `start` action.
-    if (s.order.length === MAX_PLAYERS) {
+    if (s.turns.order.length === MAX_PLAYERS) {
       s.phase = "playing"
-      beginTry(ctx, s.order[0] as string)
-      ctx.emit("start", { order: s.order })
+      beginTry(ctx, s.turns.order[0] as string)
+      ctx.emit("start", { order: s.turns.order })
     }
   },
 
   onLeave(ctx) {
     const s = ctx.state
-    const wasTurn = s.turn === ctx.player
-    const at = s.order.indexOf(ctx.player)
-    if (at < 0) return
-    // The player who sat after the leaver is next (the leaver's index, once it is gone).
-    const successor = s.order[(at + 1) % s.order.length] ?? null
-    s.order.splice(at, 1)
-    if (s.phase === "waiting") {
-      delete s.scores[ctx.player]
-      return
+    if (!s.turns.order.includes(ctx.player)) return
+    if (s.phase === "waiting") delete s.scores[ctx.player]
+    if (s.phase === "playing" && s.turns.order.length - 1 < MIN_PLAYERS) {
+      s.turns.order = s.turns.order.filter((p) => p !== ctx.player)
+      return finish(ctx, "opponents_left")
     }
-    if (s.phase !== "playing") return
-    if (s.order.length < MIN_PLAYERS) return finish(ctx, "opponents_left")
-    if (wasTurn && successor !== null) {
+    const wasTurn = s.phase === "playing" && s.turns.current === ctx.player
+    if (wasTurn) {
       ctx.timers.cancelAll("showOver")
       s.flipped = []
       s.showing = false
-      beginTry(ctx, successor)
-      ctx.emit("turn", { player: successor })
     }
+    // On the leaver's turn, the player who sat after them is next.
+    turns.remove(s.turns, ctx, ctx.player, clock)
+    if (wasTurn) ctx.emit("turn", { player: s.turns.current })
   },
 
   actions: {
@@ -163,11 +171,11 @@ export default defineGame({
       apply(ctx) {
         const s = ctx.state
         if (s.phase !== "waiting") ctx.reject("already_started", "the game has already started")
-        if (s.order.length < MIN_PLAYERS)
-          ctx.reject("not_enough_players", `memory needs at least ${MIN_PLAYERS} players (${s.order.length} seated)`)
+        if (s.turns.order.length < MIN_PLAYERS)
+          ctx.reject("not_enough_players", `memory needs at least ${MIN_PLAYERS} players (${s.turns.order.length} seated)`)
         s.phase = "playing"
-        beginTry(ctx, s.order[0] as string)
-        ctx.emit("start", { order: s.order })
+        beginTry(ctx, s.turns.order[0] as string)
+        ctx.emit("start", { order: s.turns.order })
       },
     },
 
@@ -177,7 +185,7 @@ export default defineGame({
         const { state: s, input, player } = ctx
         if (s.phase === "waiting") ctx.reject("not_started", "the game has not started yet")
         if (s.phase !== "playing") ctx.reject("game_over", "the game is over")
-        if (s.turn !== player) ctx.reject("not_your_turn", `it is ${s.turn}'s turn`)
+        if (s.turns.current !== player) ctx.reject("not_your_turn", `it is ${s.turns.current}'s turn`)
         if (s.showing) ctx.reject("wait", "wait until the last pair is turned back")
         const card = s.cards[input.index]
         if (!card) return ctx.reject("no_such_card", `there is no card ${input.index} (${s.cards.length} cards)`)
@@ -201,9 +209,8 @@ export default defineGame({
         }
         // A miss: everyone sees the pair for a moment, then it is turned back and the turn passes.
         s.showing = true
-        s.turnEndsAt = null
-        ctx.timers.cancelAll("turnTimeout")
-        ctx.timers.after(SHOW_MS, "showOver", { turnNo: s.turnNo })
+        turns.hold(s.turns, ctx, clock.timer)
+        ctx.timers.after(SHOW_MS, "showOver", { turn: s.turns.number })
         ctx.emit("miss", { player, cards: [a, b], faces: [first.face, card.face] })
         return { face: card.face, match: false }
       },
@@ -211,23 +218,40 @@ export default defineGame({
   },
 
   timers: {
-    showOver(ctx) {
-      const { turnNo } = ctx.payload as { turnNo: number }
-      if (ctx.state.phase !== "playing" || !ctx.state.showing || turnNo !== ctx.state.turnNo) return
-      passTurn(ctx)
+    /** The missed pair has been on show: turn it back and pass the turn. */
+    showOver: {
+      payload: turnTimerSchema,
+      apply(ctx) {
+        if (ctx.state.phase !== "playing" || !ctx.state.showing || !turns.isCurrent(ctx.state.turns, ctx.payload)) return
+        passTurn(ctx)
+      },
     },
-    turnTimeout(ctx) {
-      const { turnNo } = ctx.payload as { turnNo: number }
-      const s = ctx.state
-      if (s.phase !== "playing" || s.showing || turnNo !== s.turnNo) return
-      ctx.emit("timeout", { player: s.turn })
-      passTurn(ctx)
+    /** The try's clock ran out (a late one of an earlier try does nothing). */
+    turnTimeout: {
+      payload: turnTimerSchema,
+      apply(ctx) {
+        const s = ctx.state
+        if (s.phase !== "playing" || s.showing || !turns.isCurrent(s.turns, ctx.payload)) return
+        ctx.emit("timeout", { player: s.turns.current })
+        passTurn(ctx)
+      },
     },
   },
 
-  view(state, player): MemoryView {
+  migrate: {
+    // Version 2 keeps the turn with `turns`: the same data under new names, and the pending timers' `{ turnNo }` becomes `{ turn }`.
+    1: ({ order, turn, turnNo, turnEndsAt, ...rest }: MemoryStateV1, ctx): MemoryState => {
+      for (const t of ctx.timers) t.payload = { turn: (t.payload as { turnNo: number }).turnNo }
+      return { ...rest, turns: { order, current: turn, number: turnNo, endsAt: turnEndsAt } }
+    },
+  },
+
+  view({ turns: t, ...state }, player): MemoryView {
     return {
       ...state,
+      order: t.order,
+      turn: t.current,
+      turnEndsAt: t.endsAt,
       you: player,
       cards: state.cards.map((c, i) => {
         const up = c.matchedBy !== null || state.flipped.includes(i)

@@ -43,7 +43,8 @@ async function main(argv: string[]): Promise<number> {
       const flushed = async () => channel?.flushed()
       const running = await startNode({
         games: app.games,
-        pages: app.pages,
+        // In `baton dev` the front door serves the pages, hot reloaded: its nodes need not bundle them.
+        pages: process.env.BATON_DEV_PAGES === "front-door" ? undefined : app.pages,
         authenticate: app.authenticate,
         authorizeCreate: app.authorizeCreate,
         port,
@@ -58,8 +59,8 @@ async function main(argv: string[]): Promise<number> {
     case "dev": {
       const nodes = Number(values.nodes ?? "3")
       if (!Number.isInteger(nodes) || nodes < 1 || nodes > 16) throw new Error(`--nodes must be 1-16, got "${values.nodes}"`)
-      await loadApp(appDir) // fail here, once, with the app's error, rather than in every node
-      await runDev({ appDir, port: portFrom(values.port ?? "3000"), nodes })
+      const app = await loadApp(appDir) // fail here, once, with the app's error, rather than in every node
+      await runDev({ appDir, port: portFrom(values.port ?? "3000"), nodes, pages: app.pages })
       return -1
     }
     case "roll": {

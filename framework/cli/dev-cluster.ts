@@ -136,6 +136,7 @@ export class DevCluster {
         PORT: String(port),
         HOST: "127.0.0.1",
         BATON_DEV: "1",
+        BATON_DEV_PAGES: "front-door",
         BATON_LOG: "json",
         BATON_PEERS: this.peers,
         ...this.env,

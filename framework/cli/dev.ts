@@ -1,13 +1,16 @@
-import { watch } from "node:fs"
+import type { HTMLBundle } from "bun"
 import { DevCluster } from "./dev-cluster.ts"
-import { checkApp, formatProblem } from "./check-app.ts"
+import { watchApp } from "./dev-edits.ts"
 import { devRows, type MemberRow } from "./dev-table.ts"
 import { type FrontDoor, startFrontDoor } from "./front-door.ts"
+import { loadApp } from "./load-app.ts"
 
 export interface DevOptions {
   appDir: string
   port: number
   nodes: number
+  /** The app's pages: the front door serves them, hot reloaded (see front-door.ts). */
+  pages?: Record<string, HTMLBundle>
 }
 
 /**
@@ -59,31 +62,18 @@ export async function runDev(opts: DevOptions): Promise<void> {
     })
     return new Response(stream, { headers: { "content-type": "text/plain; charset=utf-8" } })
   }
-  door = startFrontDoor(opts.port, "127.0.0.1", () => cluster.live(), rollOverHttp)
+  door = startFrontDoor(opts.port, "127.0.0.1", () => cluster.live(), rollOverHttp, opts.pages ?? {})
 
-  // Edit a game module and the games in progress continue under the new code: a roll per change.
-  let debounce: ReturnType<typeof setTimeout> | undefined
-  let again = false
-  const watcher = watch(opts.appDir, { recursive: true }, (_event, file) => {
-    // Source files only: not dependencies, data, dot-folders (.git), tests, docs or editors' temporary files.
-    const f = String(file ?? "")
-    if (!f || /(^|\/)(node_modules|\.data|tests|docs|\.[^/]+)(\/|$)|~$|\.sw[px]$/.test(f) || !/\.(ts|tsx|js|mjs|html|css|json)$/.test(f)) return
-    clearTimeout(debounce)
-    debounce = setTimeout(async () => {
-      if (again) return
-      again = true
-      // A syntax error would only fail the new node's start ("Unexpected export"): say where, and wait for the fix.
-      const problems = await checkApp(opts.appDir).catch(() => [])
-      if (problems.length) {
-        cluster.event(`changed: ${file}; not rolling: ${problems.length} syntax error${problems.length > 1 ? "s" : ""} (the cluster keeps the code it runs)`)
-        for (const p of problems.slice(0, 3)) for (const line of formatProblem(p).split("\n")) cluster.event(`  ${line}`)
-        again = false
-        return
-      }
-      cluster.event(`changed: ${file}; rolling the cluster onto the new code`)
+  // An edit to a game rolls the cluster onto it (the games in progress continue under the new code); an edit to a page reloads it.
+  let reloads = 0
+  const watcher = watchApp({
+    appDir: opts.appDir,
+    say: (line) => cluster.event(line),
+    async roll(entry) {
+      // The entry's page map may have changed: the front door serves the pages it names now.
+      if (entry) await loadApp(opts.appDir, ++reloads).then((app) => door?.setPages(app.pages ?? {}), () => {})
       await cluster.roll()
-      again = false
-    }, 300)
+    },
   })
   if (!tty) console.log(`Baton dev cluster: open ${door.url} (${opts.nodes} nodes on ports ${opts.port + 1}-${opts.port + opts.nodes}; Ctrl-C stops)`)
   if (!tty) console.log(`operators: ${door.url}/dashboard, playground (every game, page or none): ${door.url}/playground`)

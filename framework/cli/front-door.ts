@@ -1,4 +1,4 @@
-import type { Server, ServerWebSocket } from "bun"
+import type { HTMLBundle, Server, ServerWebSocket } from "bun"
 
 /**
  * What a load balancer does in production, for the dev cluster: one port
@@ -8,6 +8,8 @@ import type { Server, ServerWebSocket } from "bun"
 export interface FrontDoor {
   server: Server<Tunnel>
   url: string
+  /** Serves these pages from now on (the app's entry changed its page map). */
+  setPages(pages: Record<string, HTMLBundle>): void
   stop(): void
 }
 
@@ -18,12 +20,19 @@ interface Tunnel {
   queued: (string | Uint8Array)[]
 }
 
-/** `control` answers the dev tools' own requests (paths under /_baton/); undefined passes the request on. */
+/**
+ * `control` answers the dev tools' own requests (paths under /_baton/); undefined passes the request on.
+ * `pages` are served here rather than by a node, in Bun's development mode: bundled from the files as
+ * they are, and hot reloaded in the browser over Bun's own WebSocket when one changes. The front door
+ * lives as long as `bun run dev`, so a page edit needs no roll, and one bundler watches the pages, not
+ * one per node.
+ */
 export function startFrontDoor(
   port: number,
   hostname: string,
   backends: () => string[],
   control?: (req: Request) => Response | undefined,
+  pages?: Record<string, HTMLBundle>,
 ): FrontDoor {
   let next = 0
   const pick = (): string | undefined => {
@@ -31,9 +40,12 @@ export function startFrontDoor(
     if (live.length === 0) return undefined
     return live[next++ % live.length]
   }
+  const development = pages ? { hmr: true, console: false } : false
   const server = Bun.serve<Tunnel>({
     port,
     hostname,
+    development,
+    routes: pages ?? {},
     async fetch(req, srv) {
       if (control && new URL(req.url).pathname.startsWith("/_baton/")) {
         const answer = control(req)
@@ -87,7 +99,12 @@ export function startFrontDoor(
       },
     },
   })
-  return { server, url: `http://${hostname === "0.0.0.0" ? "localhost" : hostname}:${server.port}`, stop: () => server.stop(true) }
+  return {
+    server,
+    url: `http://${hostname === "0.0.0.0" ? "localhost" : hostname}:${server.port}`,
+    setPages: (next) => server.reload({ routes: next, development }),
+    stop: () => server.stop(true),
+  }
 }
 
 function closeQuietly(ws: ServerWebSocket<Tunnel>, code: number, reason: string): void {

@@ -3,7 +3,7 @@ import { rank } from "./placement.ts"
 import type { SessionRecord } from "../game/index.ts"
 import type { HandoffHost } from "./port.ts"
 import { newestCopy, Store } from "../store/index.ts"
-import { PeerRequestError, type Request } from "./protocol.ts"
+import { PeerFailure, PeerRequestError, type Request } from "./protocol.ts"
 import { Takeover } from "./takeover.ts"
 import { errorText } from "../protocol/index.ts"
 
@@ -77,7 +77,8 @@ export class Handoff {
     const e = this.#host.store.entry(req.session)
     if (e && e.epoch >= req.epoch && e.owner !== req.from) throw new Error(`epoch ${e.epoch} of ${req.session} belongs to ${e.owner}`)
     // A node that is leaving too takes nothing (it would only have to move it again): the source asks the next one.
-    if (this.#cluster.self.status !== "ready") throw new Error(`${this.#host.id} is ${this.#cluster.self.status}`)
+    // Its own code, so the source does not warn about it: every node stopping at once is no deploy gone wrong.
+    if (this.#cluster.self.status !== "ready") throw new PeerFailure({ code: "leaving", message: `${this.#host.id} is ${this.#cluster.self.status}` })
     const bytes = Buffer.from(req.doc, "base64")
     const record = req.record?.id === req.session ? req.record : Store.fromBytes(bytes).record
     this.#host.adopt(record, req.epoch, `handoff from ${req.from}`, { bytes, url: req.url })
@@ -117,10 +118,14 @@ export class Handoff {
       } catch (error) {
         const why = (error as Error).message
         // No answer is not a refusal: ask whether it took the session before giving it to anyone else.
-        const refused = error instanceof PeerRequestError && error.code === "refused"
+        const declined = error instanceof PeerRequestError && error.code === "leaving"
+        const refused = declined || (error instanceof PeerRequestError && error.code === "refused")
         if (!refused && (await this.#runsThere(target.id, id))) return await this.#handedOff(id, target, started, record, next, deadline)
         refusals.push(`${target.id} (v${target.version}): ${why}`)
-        this.#host.log.warn("handoff refused; trying the next node", { session: id, target: target.id, version: target.version, why })
+        // A target that left or is leaving since it was picked is no fault to warn of: nodes stopping together do that.
+        const now = this.#cluster.members().find((m) => m.id === target.id)
+        if (declined || !now?.up || now.status !== "ready") this.#host.log.info("handoff not taken: that node is leaving too; trying the next node", { session: id, target: target.id, why })
+        else this.#host.log.warn("handoff refused; trying the next node", { session: id, target: target.id, version: target.version, why })
         this.#host.emit({ t: "handoff-refused", session: id, target: target.id, version: target.version, why })
       }
     }

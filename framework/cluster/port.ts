@@ -52,6 +52,8 @@ export interface NodePort {
   sessions(): unknown[]
   timeline(since?: number): unknown[]
   session(id: string): unknown
+  /** The inspector's view of a session running here (`copies`: or of this node's copy of its document), or (`export`) its history as a replay file. */
+  inspect(id: string, req: { export?: boolean; tail?: number; copies?: boolean }): unknown
   publicSession(id: string): unknown
   openSessions(game: string): unknown[]
   /** A relayed player whose session now runs here: attach it locally. */

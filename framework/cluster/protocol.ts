@@ -85,6 +85,8 @@ export const requests = {
   info: v.object({ session: id, public: v.optional(v.boolean()) }),
   /** The open sessions of a game with a seat free (the public listing). */
   open: v.object({ game: id }),
+  /** The operators' inspector: a session's state, views, timers, steps and history, or (`export`) its history as a replay file. */
+  inspect: v.object({ session: id, export: v.optional(v.boolean()), tail: v.optional(v.pipe(count, v.maxValue(1_000))) }),
   /** Which of these members this node sees down (dropping members from the majority needs a majority to agree). */
   "cluster:down?": v.object({ ids: v.pipe(v.array(id), v.maxLength(10_000)) }),
 } as const
@@ -174,6 +176,11 @@ export const answers = {
   /** Null: the session does not run there. */
   info: v.nullable(sessionView),
   open: v.array(openSession),
+  /**
+   * Null: the session does not run there. Shown to operators or checked as a
+   * replay file where it is used (server/inspector.ts); only its names are read here.
+   */
+  inspect: v.nullable(looseAnswerObject({ session: id, game: id })),
   "cluster:down?": v.pipe(v.array(id), v.maxLength(10_000)),
 } as const satisfies Record<RequestName, v.GenericSchema>
 

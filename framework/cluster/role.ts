@@ -236,6 +236,21 @@ export class ClusterRole {
     return pub ? asPublic(answer) : answer
   }
 
+  /**
+   * The inspector's view of a session, or its history as a file: from the
+   * node running it (this one, or asked), else from this node's copy of its
+   * document when it holds one (a replica; also when the owner is a node
+   * older than the inspector, which does not know the request).
+   */
+  async inspectSession(session: string, req: { export?: boolean; tail?: number }): Promise<{ found: unknown; via: "here" | "owner" | "copy"; owner?: string } | undefined> {
+    if (this.#node.hasSession(session)) return { found: this.#node.inspect(session, req), via: "here" }
+    const owner = await this.#locate(session)
+    const answer = owner ? await this.cluster.request(owner, "inspect", { session, ...req }, 5_000).catch(() => null) : null
+    if (answer) return { found: answer, via: "owner", owner }
+    const copy = this.#node.inspect(session, { ...req, copies: true })
+    return copy ? { found: copy, via: "copy" } : undefined
+  }
+
   /** The public listing across the cluster: open sessions of `game` with a seat free, oldest first. */
   async openAll(game: string, max = 100): Promise<unknown[]> {
     const peers = this.cluster.members().filter((m) => m.up && m.id !== this.#node.id)
@@ -386,6 +401,7 @@ export class ClusterRole {
       try {
         return this.handoff.accept(body)
       } catch (error) {
+        if (error instanceof PeerFailure) throw error
         throw new PeerFailure({ code: "refused", message: (error as Error).message })
       }
     })
@@ -399,6 +415,7 @@ export class ClusterRole {
     c.handle("timeline", (_from, body) => this.#node.timeline(body.since))
     c.handle("info", (_from, body) => (body.public ? this.#node.publicSession(body.session) : this.#node.session(body.session)) ?? null)
     c.handle("open", (_from, body) => this.#node.openSessions(body.game))
+    c.handle("inspect", (_from, body) => this.#node.inspect(body.session, body) ?? null)
   }
 
   /** One-way messages: replication and vote retractions (Relays takes the relayed players' frames). */

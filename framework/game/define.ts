@@ -10,20 +10,35 @@ export type AnySchema = v.GenericSchema<any, any>
 /** Where a session's changes must be before a player hears "ok". */
 export type Durability = "local" | "replicated"
 
+/**
+ * Each timer's payload by name, as `after` and `at` take it: a game's
+ * `timers` give them (`TimerPayloads`). A helper that schedules timers can
+ * name the ones it needs: `timers: TimerControl<{ turnOver: { turn: number } }>`.
+ */
+export type TimerPayloadMap = Record<string, unknown>
+
+/** The payload argument of `after` / `at`: required unless the payload's type takes undefined. */
+type PayloadArg<P> = undefined extends P ? [payload?: P] : [payload: P]
+
 /** Timers scheduled by game code; deadlines are absolute, so they survive a move. */
-export interface TimerControl<TName extends string = string> {
-  /** Fires the `timers[name]` handler `ms` milliseconds from now; returns the timer id. */
-  after(ms: number, name: TName, payload?: unknown): number
-  /** Fires the `timers[name]` handler at an absolute time (ms since the epoch). */
-  at(time: number, name: TName, payload?: unknown): number
+export interface TimerControl<TTimers extends TimerPayloadMap = TimerPayloadMap> {
+  /**
+   * Fires the `timers[name]` handler `ms` milliseconds from now; returns the
+   * timer id. A timer with a `payload` schema checks the payload here (it is
+   * stored with the session): a payload that fails it, or that JSON cannot
+   * carry, throws, naming the timer.
+   */
+  after<K extends keyof TTimers & string>(ms: number, name: K, ...payload: PayloadArg<TTimers[K]>): number
+  /** Fires the `timers[name]` handler at an absolute time (ms since the epoch); the payload as for `after`. */
+  at<K extends keyof TTimers & string>(time: number, name: K, ...payload: PayloadArg<TTimers[K]>): number
   /** Cancels a pending timer; true when it was still pending. */
   cancel(id: number): boolean
   /** Cancels every pending timer with this name; returns how many. */
-  cancelAll(name: TName): number
+  cancelAll(name: keyof TTimers & string): number
 }
 
 /** What every piece of game code sees. `state` is a draft: mutate it in place. */
-export interface GameContext<S, TTimer extends string = string> {
+export interface GameContext<S, TTimers extends TimerPayloadMap = TimerPayloadMap> {
   /** The session's state, as a draft: mutate it in place; the changes commit only if the step succeeds. */
   state: S
   /** The time of this step, ms since the epoch (never read the clock yourself). */
@@ -33,7 +48,7 @@ export interface GameContext<S, TTimer extends string = string> {
   /** Seated players in seat order. */
   readonly players: readonly PlayerId[]
   /** Schedules and cancels this session's timers (handled by the game's `timers`). */
-  readonly timers: TimerControl<TTimer>
+  readonly timers: TimerControl<TTimers>
   /** Sends an event to every player, or to the given ones. Events are not stored. */
   emit(event: string, data?: unknown, to?: PlayerId | readonly PlayerId[]): void
   /** Ends the session with a result every player receives. */
@@ -48,7 +63,7 @@ export interface GameContext<S, TTimer extends string = string> {
 }
 
 /** What an action's `apply` sees: the game context, the validated input and the player who sent it. */
-export interface ActionContext<S, I, TTimer extends string = string> extends GameContext<S, TTimer> {
+export interface ActionContext<S, I, TTimers extends TimerPayloadMap = TimerPayloadMap> extends GameContext<S, TTimers> {
   /** The action's input, already validated against the action's `input` schema. */
   readonly input: I
   /** The player who sent the action (authenticated by the connection, never by the input). */
@@ -58,7 +73,7 @@ export interface ActionContext<S, I, TTimer extends string = string> extends Gam
 }
 
 /** What `onJoin` and `onLeave` see: the game context and the player taking or giving up a seat. */
-export interface PlayerContext<S, TTimer extends string = string> extends GameContext<S, TTimer> {
+export interface PlayerContext<S, TTimers extends TimerPayloadMap = TimerPayloadMap> extends GameContext<S, TTimers> {
   /** The player taking or giving up its seat. */
   readonly player: PlayerId
   /**
@@ -69,15 +84,45 @@ export interface PlayerContext<S, TTimer extends string = string> extends GameCo
 }
 
 /** What `tick.apply` sees: the game context and the fixed time step. */
-export interface TickContext<S, TTimer extends string = string> extends GameContext<S, TTimer> {
+export interface TickContext<S, TTimers extends TimerPayloadMap = TimerPayloadMap> extends GameContext<S, TTimers> {
   /** Seconds since the previous tick (fixed: 1 / hz). */
   readonly dt: number
 }
 
 /** What a timer handler sees: the game context and the payload the timer was scheduled with. */
-export interface TimerContext<S, TTimer extends string = string> extends GameContext<S, TTimer> {
-  /** What was passed to `timers.after` / `timers.at`, as JSON (none: null). */
-  readonly payload: unknown
+export interface TimerContext<S, TTimers extends TimerPayloadMap = TimerPayloadMap, TPayload = unknown> extends GameContext<S, TTimers> {
+  /**
+   * What was passed to `timers.after` / `timers.at`, as JSON (none: null);
+   * with a `payload` schema, typed and parsed by it.
+   */
+  readonly payload: TPayload
+}
+
+/**
+ * A timer of a game's `timers`: a handler (its payload is `unknown`), or a
+ * `payload` schema and the handler, `apply`, which gets the payload typed.
+ */
+export type TimerDef<S, TPayload, TTimers extends TimerPayloadMap = TimerPayloadMap> =
+  | ((ctx: TimerContext<S, TTimers, unknown>) => void)
+  | {
+      /** The payload's schema: `after` / `at` check the payload against it when the timer is scheduled. */
+      payload: TPayload
+      /** Runs when the timer is due; `ctx.payload` is the payload, parsed by the schema. */
+      apply(ctx: TimerContext<S, TTimers, TPayload extends AnySchema ? v.InferOutput<TPayload> : unknown>): void
+    }
+
+/** Each timer's payload type as `after` takes it, from the `timers` definitions (a bare handler's: unknown). */
+export type TimerPayloads<TTimers> = { [K in keyof TTimers]: TTimers[K] extends AnySchema ? v.InferInput<TTimers[K]> : unknown }
+
+/** What a migration step gets besides the old state: the pending timers, to rename, re-shape or drop. */
+export interface MigrateContext {
+  /**
+   * The session's pending timers (copies): change a timer's `name`, `at` or
+   * `payload` in place, or remove timers (`ctx.timers = ctx.timers.filter(...)`).
+   * After the last step each must name a timer of the game and fit its
+   * `payload` schema, or the session does not load.
+   */
+  timers: { id: number; name: string; at: number; payload: unknown }[]
 }
 
 /** What `setup` sees when a session is created. */
@@ -90,27 +135,46 @@ export interface SetupContext {
   readonly options: unknown
 }
 
-export interface ActionDef<S, TInput extends AnySchema, TTimer extends string = string> {
+export interface ActionDef<S, TInput extends AnySchema, TTimers extends TimerPayloadMap = TimerPayloadMap> {
   input: TInput
   /** Mutates `state`; a returned value is sent back to the acting player only. */
-  apply(ctx: ActionContext<S, v.InferOutput<TInput>, TTimer>): unknown
+  apply(ctx: ActionContext<S, v.InferOutput<TInput>, TTimers>): unknown
 }
 
-type Actions<S, I extends Record<string, AnySchema>, TTimer extends string> = {
-  [K in keyof I]: ActionDef<S, I[K], TTimer>
+type Actions<S, I extends Record<string, AnySchema>, TTimers extends TimerPayloadMap> = {
+  [K in keyof I]: ActionDef<S, I[K], TTimers>
+}
+
+/** Each timer's `payload` schema by name (unknown for a bare handler): what `defineGame` infers from `timers`. */
+export type TimerSchemas = Record<string, unknown>
+
+/** Every timer name with its schema, `unknown` for those that have none. */
+type SchemasByName<N extends string, T> = { [K in N]: K extends keyof T ? T[K] : unknown }
+
+/**
+ * A game's `timers`: each a handler, or a `payload` schema and `apply` (see
+ * TimerDef). The names are inferred from the keys; the schemas from the
+ * second part, which only reads them (a bare handler matches `{ call }`: it
+ * has no schema). Two parts because a game whose timers are all bare
+ * handlers gives the compiler nothing to infer a schema map from before it
+ * types the handlers, and the names would be lost with it.
+ */
+type Timers<S, N extends string, T> = { [K in N]: TimerDef<S, SchemasByName<N, T>[K], TimerPayloads<SchemasByName<N, T>>> } & {
+  [K in keyof T]: { payload: T[K] } | { call: unknown }
 }
 
 /**
  * What `defineGame` takes: a game module's definition. The type parameters
  * are inferred from it: the state's schema, the actions' input schemas, what
- * `view` returns and the timers' names.
+ * `view` returns and the timers' payload schemas.
  */
 export interface GameConfig<
   TState extends AnySchema,
   TInputs extends Record<string, AnySchema>,
   TView,
-  TTimer extends string,
+  TTimers extends TimerSchemas,
   TActions = unknown,
+  TTimerNames extends string = keyof TTimers & string,
 > {
   /** Unique name; sessions are created by it. */
   name: string
@@ -129,7 +193,7 @@ export interface GameConfig<
    */
   setup(ctx: SetupContext): v.InferOutput<TState>
   /** What players can do, by name: each an `input` schema (checked before `apply` runs) and `apply`. */
-  actions: Actions<v.InferOutput<TState>, TInputs, TTimer> & TActions
+  actions: Actions<v.InferOutput<TState>, TInputs, TimerPayloads<SchemasByName<TTimerNames, TTimers>>> & TActions
   /** What one player may see; without it every player sees the whole state. */
   view?(state: v.InferOutput<TState>, player: PlayerId): TView
   /**
@@ -144,15 +208,23 @@ export interface GameConfig<
    * A session that fell behind (a move, a stall) runs at most 5 owed ticks
    * and skips the rest.
    */
-  tick?: { hz: number; apply(ctx: TickContext<v.InferOutput<TState>, TTimer>): void }
-  /** The handlers of the timers game code schedules (`timers.after(ms, name)`), by name. */
-  timers?: Record<TTimer, (ctx: TimerContext<v.InferOutput<TState>, TTimer>) => void>
+  tick?: { hz: number; apply(ctx: TickContext<v.InferOutput<TState>, TimerPayloads<SchemasByName<TTimerNames, TTimers>>>): void }
+  /**
+   * The timers game code schedules (`timers.after(ms, name, payload)`), by
+   * name: `{ payload: schema, apply(ctx) }` types the payload (`after` checks
+   * it, `ctx.payload` has the schema's type), a bare handler takes any.
+   */
+  timers?: Timers<v.InferOutput<TState>, TTimerNames, TTimers>
   /** Runs when a player takes a seat (not on a reconnect); may reject to refuse the seat. */
-  onJoin?(ctx: PlayerContext<v.InferOutput<TState>, TTimer>): void
+  onJoin?(ctx: PlayerContext<v.InferOutput<TState>, TimerPayloads<SchemasByName<TTimerNames, TTimers>>>): void
   /** Runs when a player gives up its seat. */
-  onLeave?(ctx: PlayerContext<v.InferOutput<TState>, TTimer>): void
-  /** `migrate[n]` turns a state of version n into version n + 1. */
-  migrate?: Record<number, (old: any) => unknown>
+  onLeave?(ctx: PlayerContext<v.InferOutput<TState>, TimerPayloads<SchemasByName<TTimerNames, TTimers>>>): void
+  /**
+   * `migrate[n]` turns a state of version n into version n + 1; it may also
+   * bring the pending timers along (`ctx.timers`) when their names or
+   * payloads changed.
+   */
+  migrate?: Record<number, (old: any, ctx: MigrateContext) => unknown>
   /** Validates the options a session is created with (default: none accepted but `undefined`). */
   options?: AnySchema
   /** Default "local". See Durability. */
@@ -164,9 +236,9 @@ export interface Game<
   TState extends AnySchema = AnySchema,
   TInputs extends Record<string, AnySchema> = Record<string, AnySchema>,
   TView = unknown,
-  TTimer extends string = string,
+  TTimers extends TimerSchemas = TimerSchemas,
   TResults = Record<string, unknown>,
-> extends GameConfig<TState, TInputs, TView, TTimer> {
+> extends GameConfig<TState, TInputs, TView, TTimers> {
   /** Marks a game module made by `defineGame`. */
   readonly kind: "baton.game"
   /** The config's `durability`, "local" when it gave none. */
@@ -196,27 +268,27 @@ type ResultsOf<TActions> = { [K in keyof TActions]: TActions[K] extends { apply(
 /**
  * Defines a game module. Types flow from the definition: the state type from
  * `state`, each action's input type from its `input` schema, the view type
- * from `view`.
+ * from `view`, each timer's payload type from its `payload` schema.
  */
 export function defineGame<
   TState extends AnySchema,
   TInputs extends Record<string, AnySchema>,
   TView = v.InferOutput<TState>,
-  TTimer extends string = never,
+  // biome-ignore lint: no timers unless `timers` defines some
+  TTimers extends TimerSchemas = {},
   // The actions object as written: where each `apply`'s return type is read from.
   TActions = unknown,
->(config: GameConfig<TState, TInputs, TView, TTimer, TActions>): Game<TState, TInputs, TView, TTimer, ResultsOf<TActions>> {
-  const problems = checkConfig(config as GameConfig<AnySchema, Record<string, AnySchema>, unknown, string>)
+  TTimerNames extends string = never,
+>(
+  config: GameConfig<TState, TInputs, TView, TTimers, TActions, TTimerNames>,
+): Game<TState, TInputs, TView, SchemasByName<TTimerNames, TTimers>, ResultsOf<TActions>> {
+  const problems = checkConfig(config as unknown as GameConfig<AnySchema, Record<string, AnySchema>, unknown, TimerSchemas>)
   if (problems.length > 0) throw new Error(`defineGame(${JSON.stringify(config.name)}): ${problems.join("; ")}`)
-  return {
-    ...config,
-    durability: config.durability ?? "local",
-    kind: "baton.game",
-    $types: undefined as never,
-  }
+  const game = { ...config, durability: config.durability ?? "local", kind: "baton.game" as const, $types: undefined as never }
+  return game as Game<TState, TInputs, TView, SchemasByName<TTimerNames, TTimers>, ResultsOf<TActions>>
 }
 
-function checkConfig(c: GameConfig<AnySchema, Record<string, AnySchema>, unknown, string>): string[] {
+function checkConfig(c: GameConfig<AnySchema, Record<string, AnySchema>, unknown, TimerSchemas>): string[] {
   const out: string[] = []
   if (typeof c.name !== "string" || !/^[a-z0-9][a-z0-9_-]{0,63}$/.test(c.name))
     out.push("name must be 1-64 lowercase letters, digits, '-' or '_'")
@@ -233,10 +305,21 @@ function checkConfig(c: GameConfig<AnySchema, Record<string, AnySchema>, unknown
   if (c.tick && !(c.tick.hz > 0 && c.tick.hz <= 120)) out.push("tick.hz must be in (0, 120]")
   if (c.tick && typeof c.tick.apply !== "function") out.push("tick.apply must be a function")
   if (c.publish !== undefined && typeof c.publish !== "function") out.push("publish must be a function")
+  if (c.timers !== undefined && (c.timers === null || typeof c.timers !== "object")) out.push("timers must be an object")
+  else
+    for (const [name, t] of Object.entries(c.timers ?? {})) {
+      const typed = t !== null && typeof t === "object" && typeof t.apply === "function" && isSchema(t.payload)
+      if (typeof t !== "function" && !typed) out.push(`timers.${name} must be a handler or { payload: schema, apply }`)
+    }
   for (let from = 1; from < c.version; from++)
     if (c.migrate && from in c.migrate && typeof c.migrate[from] !== "function")
       out.push(`migrate[${from}] must be a function`)
   if (c.durability && c.durability !== "local" && c.durability !== "replicated")
     out.push('durability must be "local" or "replicated"')
   return out
+}
+
+/** A valibot schema (what `v.object(...)` and its kin return). */
+function isSchema(x: unknown): x is AnySchema {
+  return x !== null && typeof x === "object" && (x as { kind?: unknown }).kind === "schema"
 }

@@ -17,9 +17,10 @@ export class GameLoadError extends Error {
     /**
      * Why: the options were refused, `setup` or its state failed
      * (`game_error`), the record is newer than the module, a `migrate` step
-     * is missing or threw, or the migrated state fails the schema.
+     * is missing or threw, the migrated state fails the schema, or a pending
+     * timer's payload fails its timer's schema (`invalid_timer`).
      */
-    readonly code: "invalid_options" | "game_error" | "version_too_new" | "no_migration" | "migration_failed" | "invalid_state",
+    readonly code: "invalid_options" | "game_error" | "version_too_new" | "no_migration" | "migration_failed" | "invalid_state" | "invalid_timer",
     message: string,
   ) {
     super(message)

@@ -5,7 +5,9 @@ import { explainIssues, GameLoadError, Rejection } from "./errors.ts"
 import { idProblem } from "./ids.ts"
 import { jsonProblem } from "./plain.ts"
 import { type ClientLedger, LEDGER_RESULTS, LEDGERS_PER_PLAYER, type LedgerResult, type SessionRecord } from "./record.ts"
+import { type ReplayOptions, readReplayFile, runSteps } from "./replay.ts"
 import { type RngState, rngOver, seedRng } from "./rng.ts"
+import { firedPayload, migratedTimers, pendingTimersProblem, storedPayload, timerOf } from "./timers.ts"
 
 export type Outcome = { ok: true; value?: unknown; duplicate?: true } | { ok: false; code: string; message: string; duplicate?: true }
 
@@ -117,6 +119,8 @@ export class Session<G extends AnyGame = AnyGame> {
         `session ${record.id} has state version ${record.version}, newer than this node's "${game.name}" version ${game.version}`,
       )
     let state: unknown = record.state
+    // Migration steps may bring the pending timers along (renamed, re-shaped, dropped): they get copies.
+    const moving = { timers: record.version < game.version ? structuredClone(record.timers) : [] }
     for (let from = record.version; from < game.version; from++) {
       const step = game.migrate?.[from]
       if (!step)
@@ -125,9 +129,17 @@ export class Session<G extends AnyGame = AnyGame> {
           `"${game.name}" has no migrate[${from}] to bring session ${record.id} from version ${from} to ${from + 1}`,
         )
       try {
-        state = step(structuredClone(state))
+        state = step(structuredClone(state), moving)
       } catch (error) {
         throw new GameLoadError("migration_failed", `migrate[${from}] of "${game.name}" threw: ${messageOf(error)}`)
+      }
+    }
+    let { timers, nextTimerId } = record
+    if (record.version < game.version) {
+      try {
+        ;({ timers, nextTimerId } = migratedTimers(moving.timers, nextTimerId))
+      } catch (error) {
+        throw new GameLoadError("migration_failed", `the migration of "${game.name}" left bad timers: ${messageOf(error)}`)
       }
     }
     const checked = v.safeParse(game.state, state)
@@ -136,9 +148,28 @@ export class Session<G extends AnyGame = AnyGame> {
         "invalid_state",
         `session ${record.id} (state version ${record.version}) fails the "${game.name}" v${game.version} schema: ${explainIssues(checked.issues)}`,
       )
+    const badTimer = pendingTimersProblem(game, timers)
+    if (badTimer)
+      throw new GameLoadError(
+        "invalid_timer",
+        `session ${record.id} (state version ${record.version}) has a ${badTimer} under "${game.name}" v${game.version}`,
+      )
     // A version that brings ticks starts them from the session's last activity (the catch-up cap applies).
     const tickAt = record.tickAt ?? (game.tick ? record.activeAt : null)
-    return new Session(game, { ...record, state: checked.output, version: game.version, tickAt })
+    return new Session(game, { ...record, state: checked.output, version: game.version, tickAt, timers, nextTimerId })
+  }
+
+  /**
+   * Replays a history file exported from a node (`GET /sessions/:id/export`,
+   * the dashboard's inspector), already parsed: resumes its start record
+   * under `game` and applies its steps. Throws ReplayError naming what is
+   * wrong with the file.
+   */
+  static replay<G extends AnyGame>(game: G, file: unknown, options?: ReplayOptions): Session<G> {
+    const f = readReplayFile(game, file)
+    const session = Session.resume(game, f.start as SessionRecord)
+    runSteps(session, f.steps, options)
+    return session
   }
 
   /** The whole session as plain JSON, what the store checkpoints. Each step replaces it rather than changing it. */
@@ -287,10 +318,10 @@ export class Session<G extends AnyGame = AnyGame> {
         }
       } else if (due) {
         fired++
-        const handler = this.game.timers?.[due.name]
+        const timer = timerOf(this.game, due.name)
         const out = this.#transact(due.at, null, (d, ctx) => {
           d.timers = d.timers.filter((t) => t.id !== due.id)
-          handler?.(Object.assign(ctx, { payload: due.payload }))
+          timer?.apply(Object.assign(ctx, { payload: firedPayload(timer, due.payload) }))
         })
         if (!out.ok) {
           this.#faults.push({ where: `timer "${due.name}"`, error: new Error(`${out.code}: ${out.message}`) })
@@ -377,10 +408,12 @@ function contextOver(
   spawns: Spawn[],
 ): GameContext<unknown> & { reject(code: string, message?: string): never } {
   const schedule = (at: number, name: string, payload: unknown): number => {
-    if (!game.timers || !Object.hasOwn(game.timers, name)) throw new Error(`timers.${name} is not defined`)
+    const timer = timerOf(game, name)
+    if (!timer) throw new Error(`timers.${name} is not defined`)
     if (!Number.isFinite(at)) throw new Error(`timer "${name}" needs a finite time`)
+    const stored = storedPayload(timer, isDraft(payload) ? current(payload as object) : payload)
     const id = d.nextTimerId++
-    d.timers = [...d.timers, { id, name, at, payload: toJson(payload) ?? null }]
+    d.timers = [...d.timers, { id, name, at, payload: stored }]
     return id
   }
   return {

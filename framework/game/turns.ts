@@ -1,5 +1,5 @@
 import * as v from "valibot"
-import type { PlayerId, TimerControl } from "./define.ts"
+import type { PlayerId } from "./define.ts"
 
 /**
  * Whose turn it is, in what order, and until when: plain data that lives in
@@ -25,6 +25,12 @@ export const turnsSchema = v.object({
   endsAt: v.nullable(v.number()),
 })
 
+/**
+ * The payload of a turn clock's timer, `{ turn }`: declare the timer with it,
+ * `timers: { turnOver: { payload: turnTimerSchema, apply(ctx) { ... } } }`.
+ */
+export const turnTimerSchema = v.object({ turn: v.number() })
+
 /** A turn clock: the turn passes after `ms` through the game's timer `timer` (its payload: `{ turn }`). */
 export interface TurnClock<TTimer extends string = string> {
   /** How long a turn lasts, ms. */
@@ -36,7 +42,11 @@ export interface TurnClock<TTimer extends string = string> {
 /** What the turn functions need of a hook's context. */
 interface Ctx<TTimer extends string> {
   now: number
-  timers: TimerControl<TTimer>
+  // Not a TimerControl: its generic `after` would let a clock timer of any payload through.
+  timers: {
+    after(ms: number, name: TTimer, payload: v.InferInput<typeof turnTimerSchema>): number
+    cancelAll(name: TTimer): number
+  }
 }
 
 /** Pure functions over `Turns` (they mutate the draft they are given, like game code does). */
@@ -75,6 +85,12 @@ export const turns = {
   /** Whether a turn timer's payload belongs to the turn in progress (a late one of a past turn does nothing). */
   isCurrent(t: Turns, payload: unknown): boolean {
     return t.current !== null && typeof payload === "object" && payload !== null && (payload as { turn?: unknown }).turn === t.number
+  },
+
+  /** Stops the clock; the turn stays with its player until `begin` or `pass` (e.g. while a move's outcome is on show). */
+  hold<TTimer extends string>(t: Turns, ctx: Ctx<TTimer>, timer: TTimer): void {
+    t.endsAt = null
+    ctx.timers.cancelAll(timer)
   },
 
   /** Nobody's turn any more (the game ended, or waits); the clock's timer is cancelled. */

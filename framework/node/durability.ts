@@ -15,6 +15,8 @@ export interface DurabilityHost {
   liveReplicas(id: string): number
   /** The cluster is this node (every other member left gracefully): the lone node's rules apply. */
   aloneByDesign(): boolean
+  /** The node is draining or stopping itself. */
+  leaving(): boolean
   sessions(): Iterable<HostedSession>
 }
 
@@ -92,6 +94,8 @@ export class Durability {
   check(): void {
     const d = this.report()
     if (d.durable === !this.#exposed) return
+    // Peers that left while this node leaves too are a cluster stopping (Ctrl-C on `bun run dev`), not a risk to warn of.
+    if (!d.durable && this.host.leaving()) return
     this.#exposed = !d.durable
     if (d.durable) this.host.log.info("replicated sessions are durable again", {})
     else this.host.log.warn(NOT_DURABLE, { sessions: d.notDurable, reason: d.reason })

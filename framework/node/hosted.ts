@@ -1,4 +1,4 @@
-import type { PlayerId, Session } from "../game/index.ts"
+import type { ActRequest, Outcome, PlayerId, Session, Step } from "../game/index.ts"
 import type { Timers } from "../cluster/index.ts"
 import { type Ack, diff, type PlayerLink, type NoticeCode, type SessionStatus } from "../protocol/index.ts"
 
@@ -31,6 +31,8 @@ export class HostedSession {
   #wake: unknown
   #wakeAt: number | null = null
   #checkpointedRev = 0
+  /** The calls into the session that changed it since the last checkpoint: the checkpoint carries them (game/replay.ts). */
+  #steps: Step[] = []
   /** "replicated" durability: acks wait here until a replica holds their revision. */
   holdAcks = false
   #held: { rev: number; link: PlayerLink; acks: string[]; at: number }[] = []
@@ -200,6 +202,84 @@ export class HostedSession {
     if (rev === this.#streamedRev) return false
     this.#streamedRev = rev
     return true
+  }
+
+  /** Seats a player (see Session.join), keeping the step when it changed the session. */
+  join(player: PlayerId, now: number): ReturnType<Session["join"]> {
+    const before = this.session.record.rev
+    const out = this.session.join(player, now)
+    this.#stepped(before, (rev) => ({ k: "join", at: now, rev, player }))
+    return out
+  }
+
+  /** Frees a player's seat (see Session.leave), keeping the step. */
+  leave(player: PlayerId, now: number): Outcome {
+    const before = this.session.record.rev
+    const out = this.session.leave(player, now)
+    this.#stepped(before, (rev) => ({ k: "leave", at: now, rev, player }))
+    return out
+  }
+
+  /** Applies an action (see Session.act), keeping it with its outcome when it changed the session (not a resend). */
+  act(req: ActRequest): Outcome {
+    const before = this.session.record.rev
+    const out = this.session.act(req)
+    this.#stepped(before, (rev) => ({
+      k: "act",
+      at: req.now,
+      rev,
+      player: req.player,
+      client: req.client,
+      id: req.id,
+      name: req.name,
+      input: req.input,
+      ...(out.ok ? { ok: true, ...(out.value === undefined ? {} : { value: out.value }) } : { ok: false, code: out.code }),
+    }))
+    return out
+  }
+
+  /** Runs what is due (see Session.advance), keeping which timers fired and how far the tick clock moved. */
+  advance(now: number): void {
+    const r = this.session.record
+    const due = r.timers.filter((t) => t.at <= now)
+    this.session.advance(now)
+    this.#stepped(r.rev, (rev) => {
+      const after = this.session.record
+      const left = new Set(after.timers.map((t) => t.id))
+      const timers = due.filter((t) => !left.has(t.id)).map((t) => t.name)
+      const hz = this.session.game.tick?.hz ?? 0
+      const ticks = r.tickAt !== null && after.tickAt !== null ? Math.round(((after.tickAt - r.tickAt) * hz) / 1000) : 0
+      return { k: "advance", at: now, rev, ...(timers.length ? { timers } : {}), ...(ticks > 0 ? { ticks } : {}) }
+    })
+  }
+
+  /** Ends the session from outside the game (see Session.end), keeping the step. */
+  end(result: unknown, now: number): void {
+    const before = this.session.record.rev
+    this.session.end(result, now)
+    this.#stepped(before, (rev) => ({ k: "end", at: now, rev, result }))
+  }
+
+  #stepped(before: number, step: (rev: number) => Step): void {
+    const rev = this.session.record.rev
+    if (rev !== before) this.#steps.push(step(rev))
+  }
+
+  /** The steps since the last call (they go with the checkpoint of the record they led to). */
+  takeSteps(): Step[] {
+    const out = this.#steps
+    this.#steps = []
+    return out
+  }
+
+  /** The steps not taken yet (the inspector shows them). */
+  get pendingSteps(): readonly Step[] {
+    return this.#steps
+  }
+
+  /** The newest revision whose acks may have gone out: held acks wait above it. */
+  get acknowledgedRev(): number {
+    return this.holdAcks ? this.#releasedRev : this.session.record.rev
   }
 
   /** The record when it changed since the last checkpoint. */

@@ -1,4 +1,4 @@
-import { type AnyGame, GameLoadError, type PlayerId, Session, type Spawn } from "../game/index.ts"
+import { type AnyGame, GameLoadError, type PlayerId, type ReplayFile, Session, type Spawn } from "../game/index.ts"
 import type { ClientMessage, OpenSession, ServerMessage, SessionSummary } from "../protocol/index.ts"
 import { CloseCode } from "../protocol/index.ts"
 import { type DataDirEvent, Store } from "../store/index.ts"
@@ -7,6 +7,7 @@ import { type Clock, type ClusterConfig, ClusterRole, lostMessage, type NodePort
 import { Durability, type DurabilityReport } from "./durability.ts"
 import { handlerFailures } from "./failures.ts"
 import { HostedSession, type PlayerLink } from "./hosted.ts"
+import { exportHistory, type InspectView, inspectView, LEDGER_TAIL } from "./inspect.ts"
 import { LISTING_MAX, publicView, summarize } from "./summaries.ts"
 import { Observability, type TimelineEvent } from "./observability.ts"
 import { type NodeEventBody, type NodeEventListener, NodeEvents } from "./events.ts"
@@ -149,6 +150,7 @@ export class BatonNode {
       clustered: () => !!this.#role || !!config.cluster || !!config.clustered,
       liveReplicas: (id) => this.#role?.replicator.liveReplicas(id).length ?? 0,
       aloneByDesign: () => this.#role?.aloneByDesign() ?? true,
+      leaving: () => this.#status !== "starting" && this.#status !== "ready",
       sessions: () => this.#sessions.values(),
     })
     this.#cfg = {
@@ -334,6 +336,35 @@ export class BatonNode {
   /** The session running here, with its players and pending acks (tools and tests read its record). */
   hosted(id: string): HostedSession | undefined {
     return this.#sessions.get(id)
+  }
+
+  /**
+   * The dashboard's inspector (operators): one session's live record, each
+   * player's view, timers, the latest steps and the history of its document;
+   * or (`export`) that history as a file `Session.replay` reads. From the
+   * session running here; else, with `copies`, from this node's copy of its
+   * document (a replica: as of its newest checkpoint).
+   */
+  inspect(id: string, req: { export?: boolean; tail?: number; copies?: boolean } = {}): InspectView | ReplayFile | undefined {
+    const h = this.#sessions.get(id)
+    if (!h && !req.copies) return undefined
+    const game = h ? h.session.game : this.games.get(this.#store.entry(id)?.game ?? "")
+    const history = this.#store.history(id)
+    if (!game || (!h && !history)) return undefined
+    const live = h && {
+      record: h.session.record,
+      steps: [...this.#store.pendingSteps(id), ...h.pendingSteps],
+      epoch: h.epoch,
+      holdAcks: h.holdAcks,
+      acknowledgedRev: h.acknowledgedRev,
+      isConnected: (player: PlayerId) => h.isConnected(player),
+    }
+    const read = { node: this.id, now: this.#now(), game, history, live }
+    if (req.export) return exportHistory(read)
+    return inspectView(read, req.tail ?? LEDGER_TAIL, (player, error) => {
+      const { errorId } = handlerFailures(this)("view", error, { session: id, player })
+      return `view() threw (error id ${errorId}, logged on the node)`
+    })
   }
 
   #epochOf(id: string): number | undefined {
@@ -528,7 +559,7 @@ export class BatonNode {
   #finalDocument(id: string): Uint8Array {
     const h = this.#sessions.get(id)
     if (!h) throw new Error(`session ${id} does not run here`)
-    return this.#store.saveNow(h.session.record)
+    return this.#store.saveNow(h.session.record, h.takeSteps())
   }
 
   /** A player connection opened. */
@@ -611,7 +642,7 @@ export class BatonNode {
         // Nobody connected and nobody ever acted: a join and a disconnect must not buy a session the idle time.
         this.#drop(h, r.players.length === 0 ? "nobody joined" : "nobody played")
       } else if (h.links.size === 0 && r.activeAt + this.#cfg.idleMs <= now) {
-        h.session.end({ reason: "idle" }, now)
+        h.end({ reason: "idle" }, now)
         this.log.info("session idle, ended", { session: h.id })
         this.emit({ t: "session-idle-ended", session: h.id })
         this.#markDirty(h)
@@ -646,7 +677,7 @@ export class BatonNode {
       h.stop()
       h.flush()
       const rec = h.takeCheckpoint()
-      if (rec) this.#store.checkpoint(rec)
+      if (rec) this.#store.checkpoint(rec, h.takeSteps())
     }
     await this.#store.flush()
     if (this.#role && this.#sessions.size > 0) await this.clock.sleep(this.#cfg.finalSyncMs)
@@ -678,7 +709,7 @@ export class BatonNode {
     const now = this.#now()
     // Whoever is attached gets the pending delta first: a newcomer's full view starts after it.
     h.flush()
-    const out = this.#hideGameError(h.session.join(player, now), h.id)
+    const out = this.#hideGameError(h.join(player, now), h.id)
     if (!out.ok) return sendError(link, out.code, out.message, "join")
     st.hosted = h
     st.player = player
@@ -783,7 +814,7 @@ export class BatonNode {
       return this.#markDirty(h)
     }
     const started = this.clock.monotonic()
-    const out = this.#hideGameError(h.session.act({ player: st.player, client: st.client, id: msg.id, name: msg.name, input: msg.input, now: this.#now() }), h.id)
+    const out = this.#hideGameError(h.act({ player: st.player, client: st.client, id: msg.id, name: msg.name, input: msg.input, now: this.#now() }), h.id)
     this.#seen.action((this.clock.monotonic() - started) / 1000, out.ok ? undefined : out.code)
     h.ack(link, out.ok ? (out.value === undefined ? { i: msg.id, ok: true } : { i: msg.id, ok: true, v: out.value }) : { i: msg.id, ok: false, c: out.code, m: out.message })
     this.#markDirty(h)
@@ -794,7 +825,7 @@ export class BatonNode {
     if (!h || !st.player) return sendError(link, "not_joined", "this connection holds no seat")
     h.flush()
     h.detach(link)
-    const out = h.session.leave(st.player, this.#now())
+    const out = h.leave(st.player, this.#now())
     if (!out.ok) return sendError(link, out.code, out.message, "leave")
     st.hosted = undefined
     send(link, { t: "left", session: h.id })
@@ -868,7 +899,7 @@ export class BatonNode {
       this.emit({ t: "game-code-failed", session: h.id, where: f.where, error: errorText(f.error) })
     }
     const rec = h.takeCheckpoint()
-    if (rec) this.#store.checkpoint(rec)
+    if (rec) this.#store.checkpoint(rec, h.takeSteps())
     this.#wake(h)
   }
 
@@ -889,7 +920,7 @@ export class BatonNode {
   #wake(h: HostedSession): void {
     if (this.#status === "stopping") return
     h.schedule(this.#now(), () => {
-      h.session.advance(this.#now())
+      h.advance(this.#now())
       this.#markDirty(h)
     })
   }
@@ -1004,6 +1035,7 @@ export class BatonNode {
       sessions: () => node.sessions(),
       timeline: (since) => node.timeline(since),
       session: (id) => node.session(id),
+      inspect: (id, req) => node.inspect(id, req),
       publicSession: (id) => node.publicSession(id),
       openSessions: (game) => node.openSessions(game),
       open: (link) => node.open(link),

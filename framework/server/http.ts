@@ -6,6 +6,7 @@ import { BatonError, type BatonNode, handlerFailures } from "../node/index.ts"
 import { hasAdminToken, type OperatorAccess } from "./access.ts"
 import type { CreateGate } from "./create-gate.ts"
 import { intrinsicsPolluted } from "./intrinsics.ts"
+import { inspectorRoutes } from "./inspector.ts"
 import { type PlaygroundOptions, playgroundApi } from "./playground-api.ts"
 
 /** What `httpApi` serves beyond the public API: the admin endpoints, the operators' views, the creation gate. */
@@ -148,6 +149,8 @@ export function httpApi(node: BatonNode, opts: HttpOptions = {}): Hono<Env> {
     if (!role) throw new BatonError("not_found", "this node is not in a cluster", 404)
     return c.json(role.inspect(sessionParam(c.req.param("id"))))
   })
+
+  inspectorRoutes(app, node, operatorsOnly)
 
   // Operators see the whole summary; anyone else what the public listing shows of it.
   app.get("/sessions/:id", async (c) => {

@@ -1,6 +1,6 @@
 import "./no-native-cbor.ts"
 import { ImmutableString } from "@automerge/automerge"
-import { idProblem, type LedgerResult, type SessionRecord } from "../game/index.ts"
+import { idProblem, type LedgerResult, type SessionRecord, type Step } from "../game/index.ts"
 import { applyPatch, type PatchOp } from "../protocol/index.ts"
 import { fromAutomerge } from "./automerge-json.ts"
 
@@ -33,6 +33,12 @@ export interface LogEntry {
   /** When the owner wrote it (ms since the epoch): replicas measure their lag by it. */
   at: number
   ops: PatchOp[]
+  /**
+   * The calls into the session since the entry before (absent when none, and
+   * in entries of older versions): what makes the document's history
+   * replayable, not only readable (see game/replay.ts).
+   */
+  steps?: Step[]
 }
 
 /** A session as read from its document. */
@@ -123,23 +129,38 @@ export function logEntry(entry: LogEntry): ImmutableString {
  * written field by field (version 1) are read too.
  */
 export function readStored(raw: unknown): { stored: SessionRecord; epoch: number; at: number; entries: number; logBytes: number } | undefined {
+  const h = readHistory(raw)
+  if (!h) return undefined
+  if (h.v1) return { stored: h.start.record, epoch: h.epoch, at: h.start.at, entries: Number.POSITIVE_INFINITY, logBytes: 0 }
+  let { at, record } = h.start
+  for (const entry of h.chain) {
+    record = applyPatch(record, entry.ops)
+    at = entry.at
+  }
+  return { stored: record, epoch: h.epoch, at, entries: h.entries, logBytes: h.logBytes }
+}
+
+/**
+ * A session document as its history: the record it was started with (stored
+ * form) and the checkpoints that make the current record, in order. A
+ * document of the older layout (version 1) has no history: its record is
+ * the start, with no checkpoint after it.
+ */
+export function readHistory(raw: unknown):
+  | { start: { at: number; record: SessionRecord }; chain: LogEntry[]; epoch: number; entries: number; logBytes: number; v1?: true }
+  | undefined {
   if (!raw || typeof raw !== "object") return undefined
   const d = raw as Record<string, unknown>
   if (d.record) {
     const v1 = fromAutomerge<{ epoch: number; at: number; record: SessionRecord }>(d)
-    return { stored: v1.record, epoch: v1.epoch, at: v1.at, entries: Number.POSITIVE_INFINITY, logBytes: 0 }
+    return { start: { at: v1.at, record: v1.record }, chain: [], epoch: v1.epoch, entries: 0, logBytes: 0, v1: true }
   }
   if (d.base === undefined) return undefined
   const start = JSON.parse(String(d.base)) as { at: number; record: SessionRecord }
   const texts = ((d.log ?? []) as unknown[]).map(String)
   const chain = newestChain(start.record.rev, texts.map((t) => JSON.parse(t) as LogEntry))
-  let { at, record } = start
-  for (const entry of chain) {
-    record = applyPatch(record, entry.ops)
-    at = entry.at
-  }
   const logBytes = texts.reduce((n, t) => n + t.length, 0)
-  return { stored: record, epoch: Math.max(Number(d.epoch), ...chain.map((e) => e.epoch ?? 0)), at, entries: texts.length, logBytes }
+  return { start, chain, epoch: Math.max(Number(d.epoch), ...chain.map((e) => e.epoch ?? 0)), entries: texts.length, logBytes }
 }
 
 /**

@@ -2,7 +2,7 @@ import "./no-native-cbor.ts"
 import { join } from "node:path"
 import { free, load, save } from "@automerge/automerge"
 import { type AutomergeUrl, type DocHandle, type DocumentId, type PeerId, Repo, type StorageAdapterInterface } from "@automerge/automerge-repo"
-import type { SessionRecord } from "../game/index.ts"
+import type { SessionRecord, Step } from "../game/index.ts"
 import { diff } from "../protocol/index.ts"
 import { AtomicFSStorageAdapter } from "./atomic-fs.ts"
 import { CheckedStorage, type DamagedFile } from "./checked-storage.ts"
@@ -11,7 +11,7 @@ import { newerCopy } from "./newest.ts"
 import { closeHandle, docIdOf, openParked, PARK_AFTER_MS, PARK_EVERY_MS, parkedDocument, readParked } from "./parking.ts"
 import { registryRebuild, type UnreadableDocument } from "./rebuild.ts"
 import { Registry, type RegistryDoc, type RegistryEntry, registryDocId } from "./registry.ts"
-import { fromStored, logEntry, newestCheckpoint, newSessionDoc, readSessionDoc, readStored, type SessionCopy, type SessionDoc, toStored } from "./session-doc.ts"
+import { fromStored, logEntry, newestCheckpoint, newSessionDoc, readHistory, readSessionDoc, readStored, type SessionCopy, type SessionDoc, toStored } from "./session-doc.ts"
 
 export interface StoreOptions {
   /** A directory for automerge-repo-storage-nodefs; in memory when absent. */
@@ -91,6 +91,8 @@ export class Store {
   #registry!: Registry
   #written = new Map<string, Written>()
   #dirty = new Map<string, SessionRecord>()
+  /** The steps that led to each dirty record since its last checkpoint: the next one carries them. */
+  #steps = new Map<string, Step[]>()
   /** Sessions whose documents are open, least recently used first (parking looks at the head only). */
   #open = new Map<string, Written>()
   /** Document id → session, for the documents written here (a peer asks by document). */
@@ -350,9 +352,40 @@ export class Store {
     return true
   }
 
-  /** Remembers the newest record; it is written by the next round (coalesced). */
-  checkpoint(record: SessionRecord): void {
+  /** Remembers the newest record and the steps that led to it; they are written by the next round (coalesced). */
+  checkpoint(record: SessionRecord, steps: readonly Step[] = []): void {
     this.#dirty.set(record.id, record)
+    this.#addSteps(record.id, steps)
+  }
+
+  #addSteps(id: string, steps: readonly Step[]): void {
+    if (steps.length === 0) return
+    const pending = this.#steps.get(id)
+    if (pending) pending.push(...steps)
+    else this.#steps.set(id, [...steps])
+  }
+
+  /** Steps of a session not in its document yet (the inspector shows them with the live record). */
+  pendingSteps(id: string): readonly Step[] {
+    return this.#steps.get(id) ?? []
+  }
+
+  /**
+   * The history of a session's document as this node holds it (the one it
+   * writes, or a replica's copy), or undefined when it holds none loaded.
+   */
+  history(id: string): (ReturnType<typeof readHistory> & { url: string }) | undefined {
+    const w = this.#written.get(id)
+    if (w?.parked) {
+      const h = readParked(w.parked, readHistory)
+      return h && { ...h, url: w.url }
+    }
+    const written = w?.handle
+    const e = this.entry(id)
+    const handle = written ?? (e ? (this.repo.handles[e.doc.replace(/^automerge:/, "") as never] as DocHandle<SessionDoc> | undefined) : undefined)
+    if (!handle?.isReady()) return undefined
+    const h = readHistory(handle.doc())
+    return h && { ...h, url: handle.url }
   }
 
   /**
@@ -436,6 +469,7 @@ export class Store {
       const w = this.#written.get(id)
       if (!w) {
         this.#dirty.delete(id)
+        this.#steps.delete(id)
         continue
       }
       if (!force && now - w.at < this.#opts.checkpointMs) continue
@@ -460,9 +494,11 @@ export class Store {
     const base = w.last.rev
     w.last = record
     w.at = this.#opts.clock()
+    const steps = this.#steps.get(record.id)
+    this.#steps.delete(record.id)
     if (ops.length === 0 && !always) return
     w.epochWritten = true
-    const entry = logEntry({ rev: record.rev, base, epoch: w.epoch, at: w.at, ops })
+    const entry = logEntry({ rev: record.rev, base, epoch: w.epoch, at: w.at, ops, ...(steps ? { steps } : {}) })
     const bytes = entry.val.length
     if (w.entries >= this.#opts.compactAfter || w.logBytes + bytes > Math.max(this.#opts.compactAfterBytes, 2 * w.baseBytes)) {
       this.#compact(record.id, w, record)
@@ -528,11 +564,12 @@ export class Store {
     return this.#written.get(id)?.url
   }
 
-  /** The session's document as bytes, after writing its newest record (a handoff carries these). */
-  saveNow(record: SessionRecord): Uint8Array {
+  /** The session's document as bytes, after writing its newest record and the steps to it (a handoff carries these). */
+  saveNow(record: SessionRecord, steps: readonly Step[] = []): Uint8Array {
     const w = this.#written.get(record.id)
     if (!w) throw new Error(`no document for session ${record.id}`)
     this.#dirty.delete(record.id)
+    this.#addSteps(record.id, steps)
     this.#write(w, record)
     // Parked and nothing new to write (an idle session in a drain): its bytes are the document.
     if (w.parked) return w.parked
@@ -607,6 +644,7 @@ export class Store {
     this.#recovered.delete(id)
     const w = this.#untrack(id)
     this.#dirty.delete(id)
+    this.#steps.delete(id)
     if (w) this.#deleteLater(w.url, w.handle !== undefined)
   }
 
@@ -626,6 +664,7 @@ export class Store {
     this.#recovered.delete(id)
     const w = this.#untrack(id)
     this.#dirty.delete(id)
+    this.#steps.delete(id)
     this.#registry.remove(id)
     if (w) this.#deleteLater(w.url, w.handle !== undefined)
   }

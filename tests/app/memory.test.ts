@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test"
-import { Session } from "batonjs"
+import { type SessionRecord, Session } from "batonjs"
 import memory, { type MemoryState, type MemoryView, SHOW_MS, TURN_MS } from "../../app/games/memory.ts"
+import v1Sessions from "../fixtures/memory/v1-records.json"
 
 const T0 = 1_700_000_000_000
 let nextId = 1
@@ -117,13 +118,16 @@ describe("memory: rules", () => {
     act(s, "ada", "flip", { index: miss[0] })
     expect(act(s, "ada", "flip", { index: miss[1] })).toEqual({ ok: true, value: { face: stateOf(s).cards[miss[1]]?.face, match: false } })
     expect(s.takeEvents().map((e) => e.event)).toEqual(["miss"])
-    expect(stateOf(s)).toMatchObject({ showing: true, turn: "ada" })
+    expect(stateOf(s)).toMatchObject({ showing: true, turns: { current: "ada" } })
     expect(act(s, "ada", "flip", { index: 0 })).toMatchObject({ ok: false, code: "wait" })
 
+    // The clock stops while the pair is on show.
+    expect(stateOf(s).turns.endsAt).toBeNull()
+    expect(s.record.timers.map((t) => t.name)).toEqual(["showOver"])
     s.advance(T0 + SHOW_MS - 1)
     expect(stateOf(s).showing).toBe(true)
     s.advance(T0 + SHOW_MS)
-    expect(stateOf(s)).toMatchObject({ showing: false, turn: "bob", flipped: [] })
+    expect(stateOf(s)).toMatchObject({ showing: false, turns: { current: "bob" }, flipped: [] })
     expect(s.takeEvents()).toEqual([{ event: "turn", data: { player: "bob" }, to: null }])
     expect(act(s, "bob", "flip", { index: miss[0] }, T0 + SHOW_MS + 10)).toMatchObject({ ok: true })
   })
@@ -137,7 +141,7 @@ describe("memory: rules", () => {
     act(s, "ada", "flip", { index: a })
     expect(act(s, "ada", "flip", { index: b })).toMatchObject({ ok: true, value: { match: true } })
     expect(s.takeEvents()).toEqual([{ event: "match", data: { player: "ada", cards: [a, b], face }, to: null }])
-    expect(stateOf(s)).toMatchObject({ turn: "ada", scores: { ada: 1, bob: 0 }, flipped: [] })
+    expect(stateOf(s)).toMatchObject({ turns: { current: "ada" }, scores: { ada: 1, bob: 0 }, flipped: [] })
     expect(viewOf(s, "bob").cards[a]).toEqual({ face, up: true, matchedBy: "ada" })
     expect(act(s, "ada", "flip", { index: a })).toMatchObject({ ok: false, code: "card_up" })
   })
@@ -146,7 +150,7 @@ describe("memory: rules", () => {
     const s = table(["a", "b", "c"])
     expect(stateOf(s).phase).toBe("waiting")
     expect(s.join("d", T0)).toMatchObject({ ok: true })
-    expect(stateOf(s)).toMatchObject({ phase: "playing", turn: "a", order: ["a", "b", "c", "d"] })
+    expect(stateOf(s)).toMatchObject({ phase: "playing", turns: { current: "a", order: ["a", "b", "c", "d"] } })
     expect(s.join("e", T0)).toMatchObject({ ok: false, code: "session_full" })
   })
 })
@@ -155,22 +159,22 @@ describe("memory: turn timeout", () => {
   test("a player who does not finish in time loses the turn; the card goes back", () => {
     const s = table(["ada", "bob", "cy"])
     act(s, "ada", "start", {})
-    expect(stateOf(s).turnEndsAt).toBe(T0 + TURN_MS)
+    expect(stateOf(s).turns.endsAt).toBe(T0 + TURN_MS)
     act(s, "ada", "flip", { index: 0 }, T0 + 1000)
     s.takeEvents()
     s.advance(T0 + TURN_MS - 1)
-    expect(stateOf(s).turn).toBe("ada")
+    expect(stateOf(s).turns.current).toBe("ada")
     s.advance(T0 + TURN_MS)
-    expect(stateOf(s)).toMatchObject({ turn: "bob", flipped: [], turnEndsAt: T0 + 2 * TURN_MS })
+    expect(stateOf(s)).toMatchObject({ turns: { current: "bob", endsAt: T0 + 2 * TURN_MS }, flipped: [] })
     expect(s.takeEvents().map((e) => [e.event, e.data])).toEqual([
       ["timeout", { player: "ada" }],
       ["turn", { player: "bob" }],
     ])
     expect(viewOf(s, "cy").cards.every((c) => c.face === null)).toBe(true)
     s.advance(T0 + 2 * TURN_MS)
-    expect(stateOf(s).turn).toBe("cy")
+    expect(stateOf(s).turns.current).toBe("cy")
     s.advance(T0 + 3 * TURN_MS)
-    expect(stateOf(s).turn).toBe("ada")
+    expect(stateOf(s).turns.current).toBe("ada")
   })
 
   test("a match restarts the clock", () => {
@@ -180,9 +184,9 @@ describe("memory: turn timeout", () => {
     act(s, "ada", "flip", { index: a }, T0 + 20_000)
     act(s, "ada", "flip", { index: b }, T0 + 20_000)
     s.advance(T0 + TURN_MS)
-    expect(stateOf(s).turn).toBe("ada")
+    expect(stateOf(s).turns.current).toBe("ada")
     s.advance(T0 + 20_000 + TURN_MS)
-    expect(stateOf(s).turn).toBe("bob")
+    expect(stateOf(s).turns.current).toBe("bob")
     // Only one timeout fired: the stale one of the first try did nothing.
     expect(s.record.timers.filter((t) => t.name === "turnTimeout")).toHaveLength(1)
   })
@@ -194,7 +198,7 @@ describe("memory: players leaving", () => {
     act(s, "ada", "start", {})
     act(s, "ada", "flip", { index: 0 })
     expect(s.leave("ada", T0 + 10)).toMatchObject({ ok: true })
-    expect(stateOf(s)).toMatchObject({ turn: "bob", order: ["bob", "cy"], flipped: [] })
+    expect(stateOf(s)).toMatchObject({ turns: { current: "bob", order: ["bob", "cy"] }, flipped: [] })
     expect(s.leave("cy", T0 + 20)).toMatchObject({ ok: true })
     expect(s.ended).toBe(true)
     expect(s.record.result).toEqual({ winners: ["bob"], scores: { ada: 0, bob: 0, cy: 0 }, reason: "opponents_left" })
@@ -253,7 +257,7 @@ describe("memory: a whole game", () => {
     expect(Object.values(result.scores).reduce((a, b) => a + b, 0)).toBe(8)
     const best = Math.max(...Object.values(result.scores))
     expect(result.winners).toEqual(Object.keys(result.scores).filter((p) => result.scores[p] === best))
-    expect(st).toMatchObject({ phase: "ended", turn: null, winners: result.winners })
+    expect(st).toMatchObject({ phase: "ended", turns: { current: null, endsAt: null }, winners: result.winners })
     expect(st.cards.every((c) => c.matchedBy !== null)).toBe(true)
     expect(events.filter((e) => e === "match")).toHaveLength(8)
     expect(events).toContain("miss")
@@ -266,5 +270,68 @@ describe("memory: a whole game", () => {
     const two = playToTheEnd("replay-seed", ["ada", "bob", "cy"])
     expect(two.s.record.result).toEqual(one.s.record.result)
     expect(two.events).toEqual(one.events)
+  })
+})
+
+/**
+ * Sessions stored by version 1 (turn kept by hand: order, turn, turnNo,
+ * turnEndsAt; timers' payload `{ turnNo }`), resumed by version 2 (`turns`):
+ * what a node running version 2 does with them after a rolling deploy.
+ * tests/fixtures/memory/v1-records.json was recorded from app/games/memory.ts
+ * at version 1 (commit 130bfab), three players, with what bob saw then: in
+ * `turn` ada found a pair at T0+2s and flipped one card more; in `show`
+ * ada's clock ran out and bob missed at T0+32s.
+ */
+describe("memory: sessions of version 1", () => {
+  const stored = (which: "turn" | "show") => structuredClone(v1Sessions[which].record) as unknown as SessionRecord
+  /** What version 1 showed bob, but its turn counter (the view keeps version 1's turn fields). */
+  const v1View = (which: "turn" | "show") => {
+    const { turnNo: _, ...view } = v1Sessions[which].bobSees
+    return view
+  }
+
+  test("mid-turn: the state moves to turns, the view is as before, the pending clock fires at its deadline", () => {
+    const record = stored("turn")
+    const copy = structuredClone(record)
+    const s = Session.resume(memory, record)
+    expect(record).toEqual(copy)
+    expect(s.record.version).toBe(2)
+    expect(stateOf(s)).toMatchObject({
+      phase: "playing",
+      flipped: [1],
+      turns: { order: ["ada", "bob", "cy"], current: "ada", number: 2, endsAt: T0 + 32_000 },
+      scores: { ada: 1, bob: 0, cy: 0 },
+    })
+    expect(s.record.timers).toEqual([{ id: 2, name: "turnTimeout", at: T0 + 32_000, payload: { turn: 2 } }])
+    expect(viewOf(s, "bob")).toEqual(v1View("turn") as MemoryView)
+    // ada plays on; the exactly-once ledger came along (a resend of her last flip is answered, not applied).
+    expect(act(s, "ada", "flip", { index: 1 }, T0 + 4_000)).toMatchObject({ ok: false, code: "card_up" })
+    expect(s.act({ player: "ada", client: "client-ada", id: 4, name: "flip", input: { index: 1 }, now: T0 + 4_000 })).toMatchObject({ ok: true, duplicate: true })
+    s.advance(T0 + 32_000 - 1)
+    expect(stateOf(s).turns.current).toBe("ada")
+    s.takeEvents()
+    s.advance(T0 + 32_000)
+    expect(stateOf(s)).toMatchObject({ flipped: [], turns: { current: "bob", number: 3, endsAt: T0 + 32_000 + TURN_MS } })
+    expect(s.takeEvents().map((e) => [e.event, e.data])).toEqual([
+      ["timeout", { player: "ada" }],
+      ["turn", { player: "bob" }],
+    ])
+  })
+
+  test("mid-show: the missed pair is turned back when the show ends and the turn passes", () => {
+    const s = Session.resume(memory, stored("show"))
+    expect(stateOf(s)).toMatchObject({ showing: true, flipped: [0, 1], turns: { current: "bob", number: 2, endsAt: null } })
+    expect(s.record.timers).toEqual([{ id: 3, name: "showOver", at: T0 + 33_500, payload: { turn: 2 } }])
+    expect(viewOf(s, "bob")).toEqual(v1View("show") as MemoryView)
+    expect(act(s, "bob", "flip", { index: 2 }, T0 + 33_000)).toMatchObject({ ok: false, code: "wait" })
+    s.advance(T0 + 33_500)
+    expect(stateOf(s)).toMatchObject({ showing: false, flipped: [], turns: { current: "cy", number: 3, endsAt: T0 + 33_500 + TURN_MS } })
+    expect(viewOf(s, "bob").cards.every((c) => c.face === null)).toBe(true)
+    expect(act(s, "cy", "flip", { index: 2 }, T0 + 34_000)).toMatchObject({ ok: true })
+  })
+
+  test("a version-1 record without the migration does not load under version 2", () => {
+    const noMigration = { ...memory, migrate: undefined }
+    expect(() => Session.resume(noMigration, stored("turn"))).toThrow("has no migrate[1]")
   })
 })

@@ -21,7 +21,7 @@ describe("bun run dev", () => {
       env: { ...process.env, BATON_MAX_LIFETIME_MS: "60000" },
     })
     let out = ""
-    void (async () => {
+    const read = (async () => {
       const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader()
       for (;;) {
         const { done, value } = await reader.read()
@@ -44,12 +44,23 @@ describe("bun run dev", () => {
     await b.act("inc", { by: 3 })
     await waitUntil(() => a.state.total === 5 && b.state.total === 5, "both players see 5 through the front door")
     await waitUntil(() => out.includes(`created counter session ${id}`), "the event feed shows the new session")
-    a.close()
-    b.close()
 
+    // Ctrl-C with the session open and both players connected: stopping everything is not a deploy, so
+    // no node hands a session to another that is stopping too, and nothing waits for one that never comes.
+    const mark = out.length
+    const started = performance.now()
     proc.kill("SIGINT")
     expect(await proc.exited).toBe(0)
-    expect(out).toContain("stopped.")
+    const ms = performance.now() - started
+    await read // what it printed last, to the end
+    a.close()
+    b.close()
+    const stopping = out.slice(mark)
+    expect(stopping).toContain("stopped.")
+    expect(stopping.split("\n").filter((line) => /\b(ERROR|WARN)\b|handoff|exited \([1-9]/.test(line))).toEqual([])
+    console.log(`Ctrl-C stopped the dev cluster in ${Math.round(ms)} ms`)
+    // A generous bound: a handoff to a stopping node used to time out and take about 10 s.
+    expect(ms).toBeLessThan(9_000)
     // Every node is gone: the ports answer no more.
     for (const p of [port, port + 1, port + 2]) expect(await fetch(`http://127.0.0.1:${p}/healthz`).then(() => "up", () => "down")).toBe("down")
   })

@@ -30,10 +30,11 @@ describe("graceful handoff (drain)", () => {
     const victim = c.nodes[0]!
     const victimId = await c.idOf(victim)
     await waitUntil(async () => (await owners(ids)).size === ids.length, "registry knows every session")
-    // Two players per session: one connected to the node that will stop, one to another node.
+    // Two players per session: one connected to the node that will stop, one to another node (kept there,
+    // direct: false: this is about relays following the move, not the SDK moving to the owner).
     for (const id of ids) {
       players.push(await join<typeof counter>({ url: victim.url, session: id, player: "on-victim", backoffMs: 20, maxBackoffMs: 200 }))
-      players.push(await join<typeof counter>({ url: c.nodes[1]!.url, session: id, player: "elsewhere", backoffMs: 20, maxBackoffMs: 200 }))
+      players.push(await join<typeof counter>({ url: c.nodes[1]!.url, session: id, player: "elsewhere", backoffMs: 20, maxBackoffMs: 200, direct: false }))
     }
     // Every player acts continuously while the node drains, at a player's pace (an action every
     // 20 ms: 48 players in a closed loop would only load the machine).

@@ -197,8 +197,8 @@ const scratch = mkdtempSync(join(tmpdir(), "baton-manifests-"))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
 
 describe("deployment files", () => {
-  test("there are three templates, and the node's variables can be read", () => {
-    expect(listTemplates().map((t) => t.name)).toEqual(["turn-based", "realtime", "lobby"])
+  test("there are four templates, and the node's variables can be read", () => {
+    expect(listTemplates().map((t) => t.name)).toEqual(["turn-based", "realtime", "lobby", "react"])
     const known = variablesTheNodeReads()
     for (const v of ["BATON_CLUSTER_SECRET", "BATON_DISCOVERY", "BATON_ADVERTISE_URL", "BATON_APP_VERSION", "BATON_GRACE_MS"]) expect(known).toContain(v)
   })

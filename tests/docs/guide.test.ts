@@ -5,8 +5,8 @@ import { join, resolve } from "node:path"
 /**
  * The guide's code runs as it stands: the tictactoe module of docs/games.md
  * and its "Testing a game" example are written to a scratch folder and run
- * with `bun test`, then type-checked with docs/client.md's React example,
- * so the guides cannot drift from the API.
+ * with `bun test`, then type-checked with the Timers example and
+ * docs/client.md's React example, so the guides cannot drift from the API.
  */
 const ROOT = resolve(import.meta.dir, "../..")
 // Outside tests/ (the suite must not find the example as one of its own files).
@@ -22,12 +22,15 @@ test("docs/games.md: the tictactoe module and its test run and type-check as wri
   const code = blocks(guide)
   const game = code.find((b) => b.includes('name: "tictactoe"'))
   const example = code.find((b) => b.includes('from "./tictactoe.ts"') && b.includes("bun:test"))
+  const timers = code.find((b) => b.includes('name: "fuse"'))
   expect(game).toBeDefined()
+  expect(timers).toBeDefined()
   expect(example).toBeDefined()
   rmSync(DIR, { recursive: true, force: true })
   mkdirSync(DIR, { recursive: true })
   writeFileSync(join(DIR, "tictactoe.ts"), game as string)
   writeFileSync(join(DIR, "tictactoe.test.ts"), example as string)
+  writeFileSync(join(DIR, "fuse.ts"), timers as string) // the Timers example: type-checked below
   // docs/client.md's React component, on the same module, is type-checked with them.
   const board = [...readFileSync(join(ROOT, "docs/client.md"), "utf8").matchAll(/^```tsx\n([\s\S]*?)^```$/gm)].map((m) => m[1] as string).find((b) => b.includes("useSession<typeof tictactoe>"))
   expect(board).toBeDefined()

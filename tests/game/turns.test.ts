@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { defineGame, Session, turns, turnsSchema, v } from "batonjs"
+import { defineGame, Session, turns, turnsSchema, turnTimerSchema, v } from "batonjs"
 
 /** A three-player passing game on the helper: whoever holds the turn may pass it; the clock passes it after 10 s. */
 const TURN_MS = 10_000
@@ -29,10 +29,13 @@ const relay = defineGame({
     },
   },
   timers: {
-    turnOver(ctx) {
-      if (!turns.isCurrent(ctx.state.turns, ctx.payload)) return // a clock of a turn that already passed
-      ctx.state.timeouts++
-      turns.pass(ctx.state.turns, ctx, clock)
+    turnOver: {
+      payload: turnTimerSchema,
+      apply(ctx) {
+        if (!turns.isCurrent(ctx.state.turns, ctx.payload)) return // a clock of a turn that already passed
+        ctx.state.timeouts++
+        turns.pass(ctx.state.turns, ctx, clock)
+      },
     },
   },
 })
@@ -84,15 +87,19 @@ describe("turns: the turn-order and turn-clock helper", () => {
     expect(s.record.state.timeouts).toBe(0)
   })
 
-  test("after, stop and create", () => {
+  test("after, hold, stop and create", () => {
     const t = turns.create(["a", "b"])
     expect(turns.after(t, "a")).toBe("b")
     expect(turns.after(t, "b")).toBe("a")
     expect(turns.after(turns.create(), "a")).toBeNull()
     const cancelled: string[] = []
-    turns.begin(t, { now: 5, timers: { after: () => 1, at: () => 1, cancel: () => true, cancelAll: (n) => (cancelled.push(n), 0) } }, "a", clock)
-    turns.stop(t, { now: 6, timers: { after: () => 1, at: () => 1, cancel: () => true, cancelAll: (n) => (cancelled.push(n), 0) } }, "turnOver")
+    const ctx = (now: number) => ({ now, timers: { after: () => 1, cancelAll: (n: "turnOver") => (cancelled.push(n), 0) } })
+    turns.begin(t, ctx(5), "a", clock)
+    expect(t).toEqual({ order: ["a", "b"], current: "a", number: 1, endsAt: 5 + TURN_MS })
+    turns.hold(t, ctx(6), "turnOver") // the clock stops, the turn stays
+    expect(t).toEqual({ order: ["a", "b"], current: "a", number: 1, endsAt: null })
+    turns.stop(t, ctx(7), "turnOver")
     expect(t).toEqual({ order: ["a", "b"], current: null, number: 1, endsAt: null })
-    expect(cancelled).toEqual(["turnOver", "turnOver"])
+    expect(cancelled).toEqual(["turnOver", "turnOver", "turnOver"])
   })
 })

@@ -3,7 +3,7 @@
  * `tsc --noEmit` must accept every line, and every `@ts-expect-error` must
  * point at a real error (tsc reports an unused one). Run by typecheck.test.ts.
  */
-import { type StateOf, type ViewOf, defineGame, v } from "batonjs"
+import { type StateOf, type TimerControl, type ViewOf, defineGame, turns, turnsSchema, turnTimerSchema, v } from "batonjs"
 import { type GameSession, join } from "batonjs/client"
 
 const duel = defineGame({
@@ -31,8 +31,21 @@ const duel = defineGame({
         if (hp <= 0) reject("dead", "the target is out")
         state.hp[input.target] = hp - power
         timers.after(1000, "heal", { who: input.target })
+        timers.at(Date.now(), "heal", { who: input.target, amount: 2 })
         // @ts-expect-error only timers defined in `timers` can be scheduled
         timers.after(1000, "explode")
+        // @ts-expect-error only timers defined in `timers` can be cancelled by name
+        timers.cancelAll("explode")
+        // @ts-expect-error the payload is checked against the timer's schema: who is a string
+        timers.after(1000, "heal", { who: 7 })
+        // @ts-expect-error a payload the schema requires is required
+        timers.after(1000, "heal")
+        // @ts-expect-error the payload has only the schema's fields
+        timers.at(0, "heal", { who: "bob", power: 9 })
+        // A bare handler takes any payload, or none.
+        timers.after(10, "shake")
+        timers.after(10, "shake", { anything: [1, 2] })
+        healLater(timers, input.target)
         void wrong
         return { left: hp - power }
       },
@@ -44,13 +57,113 @@ const duel = defineGame({
       },
     },
   },
+  onJoin({ timers }) {
+    timers.after(1, "shake")
+    // @ts-expect-error every hook's timers are the game's: a wrong payload is an error there too
+    timers.after(1, "heal", { who: null })
+  },
   timers: {
-    heal({ state, payload }) {
-      const { who } = payload as { who: string }
-      state.hp[who] = (state.hp[who] ?? 0) + 1
+    heal: {
+      payload: v.object({ who: v.string(), amount: v.optional(v.pipe(v.number(), v.integer())) }),
+      apply({ state, payload, timers }) {
+        // The handler's payload is typed from the schema: no cast.
+        const who: string = payload.who
+        const amount: number | undefined = payload.amount
+        // @ts-expect-error the payload's fields keep their types
+        const wrongWho: number = payload.who
+        // @ts-expect-error the payload has only the schema's fields
+        payload.power
+        state.hp[who] = (state.hp[who] ?? 0) + (amount ?? 1)
+        timers.after(1000, "heal", { who })
+        void wrongWho
+      },
+    },
+    shake({ payload }) {
+      // @ts-expect-error a bare handler's payload is unknown: it must be checked before use
+      payload.anything
     },
   },
   view: (state, player) => ({ phase: state.phase, hp: state.hp, mine: state.secret[player] ?? null }),
+})
+
+/** A helper that schedules a timer names the timers it needs; the game's context fits it. */
+function healLater(timers: TimerControl<{ heal: { who: string } }>, who: string) {
+  timers.after(500, "heal", { who })
+  // @ts-expect-error a helper's timers are checked like the game's
+  timers.after(500, "heal", { whom: who })
+}
+
+/** The rest of a small game, for the checks below. */
+const counterParts = { version: 1, players: { min: 1, max: 2 }, state: v.object({ n: v.number() }), setup: () => ({ n: 0 }) }
+
+// Timers that are all bare handlers: their names are still known.
+defineGame({
+  ...counterParts,
+  name: "bare",
+  actions: {
+    go: {
+      input: v.object({}),
+      apply({ timers }) {
+        timers.after(1, "ping", 1)
+        // @ts-expect-error only `ping` is a timer of this game
+        timers.after(1, "pong")
+      },
+    },
+  },
+  timers: {
+    ping({ state }) {
+      state.n++
+    },
+  },
+})
+
+// No timers: nothing can be scheduled.
+defineGame({
+  ...counterParts,
+  name: "quiet",
+  actions: {
+    go: {
+      input: v.object({}),
+      apply({ timers }) {
+        // @ts-expect-error this game has no timers
+        timers.after(1, "ping")
+      },
+    },
+  },
+})
+
+// The turns helper's clock timer carries `{ turn }`, declared with turnTimerSchema.
+const clock = { ms: 1000, timer: "turnOver" as const }
+const turnParts = { version: 1, players: { min: 1, max: 2 }, state: v.object({ turns: turnsSchema }), setup: () => ({ turns: turns.create() }) }
+defineGame({
+  ...turnParts,
+  name: "turny",
+  onJoin(ctx) {
+    ctx.state.turns.order.push(ctx.player)
+    turns.pass(ctx.state.turns, ctx, clock)
+  },
+  actions: {},
+  timers: {
+    turnOver: {
+      payload: turnTimerSchema,
+      apply(ctx) {
+        const turn: number = ctx.payload.turn
+        if (turns.isCurrent(ctx.state.turns, ctx.payload)) turns.pass(ctx.state.turns, ctx, clock)
+        void turn
+      },
+    },
+  },
+})
+
+defineGame({
+  ...turnParts,
+  name: "turny",
+  onJoin(ctx) {
+    // @ts-expect-error a turn clock's timer must take the `{ turn }` payload
+    turns.pass(ctx.state.turns, ctx, clock)
+  },
+  actions: {},
+  timers: { turnOver: { payload: v.object({ round: v.number() }), apply() {} } },
 })
 
 // @ts-expect-error setup must return the state's shape

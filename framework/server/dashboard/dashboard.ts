@@ -1,4 +1,7 @@
 // The dashboard: polls the node it was served by (any node: it asks its peers) once a second.
+import { $, esc, get, hashParams } from "./common.ts"
+import { openInspector, refreshInspector } from "./inspector.ts"
+
 interface Member {
   id: string
   url: string
@@ -34,23 +37,9 @@ interface Event {
 /** Sessions moving: highlighted. */
 const MOVES = new Set(["session-adopted", "session-released", "failover", "draining", "drained"])
 
-const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T
-const esc = (s: unknown) => String(s ?? "").replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`)
 const short = (id: string) => esc(id)
 const events: Event[] = []
 let since = 0
-
-// On the players' port the views take the admin token: open /dashboard#token=<BATON_ADMIN_TOKEN>
-// (a URL fragment is never sent to a server, so it lands in no access log). The admin port needs none.
-const token = new URLSearchParams(location.hash.slice(1)).get("token")
-const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {}
-
-async function get<T>(path: string): Promise<T> {
-  const res = await fetch(path, { cache: "no-store", headers })
-  if (res.status === 401) throw new Error("this port shows the cluster to operators only: use the admin port, or open /dashboard#token=<BATON_ADMIN_TOKEN>")
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`)
-  return (await res.json()) as T
-}
 
 function detail(e: Event): string {
   const keys = ["session", "member", "status", "game", "player", "via", "reason", "why", "epoch", "sessions", "moved", "ms", "from", "target", "signer", "count", "reasons", "site", "where", "errorId", "error"]
@@ -84,7 +73,7 @@ async function refresh(): Promise<void> {
     .map((s) => {
       const ps = players.get(s.id) ?? []
       const who = ps.map((p) => `${esc(p.player)}${p.connected ? "" : " (away)"}`).join(", ")
-      return `<tr data-session="${esc(s.id)}"><td>${short(s.id)}</td><td>${esc(s.game)}</td><td class="owner">${short(s.owner)}</td><td>${s.replicas.map(short).join(", ")}</td><td class="epoch">${s.epoch}</td><td>${who}</td><td><span class="status ${esc(s.status)}">${esc(s.status)}</span></td></tr>`
+      return `<tr data-session="${esc(s.id)}"><td><a class="inspect" href="#" title="inspect this session">${short(s.id)}</a></td><td>${esc(s.game)}</td><td class="owner">${short(s.owner)}</td><td>${s.replicas.map(short).join(", ")}</td><td class="epoch">${s.epoch}</td><td>${who}</td><td><span class="status ${esc(s.status)}">${esc(s.status)}</span></td></tr>`
     })
     .join("")
 
@@ -114,6 +103,17 @@ async function loop(): Promise<void> {
   } catch (error) {
     $("#summary").textContent = `cannot reach the node: ${(error as Error).message}`
   }
+  await refreshInspector()
   setTimeout(loop, 1000)
 }
+
+// A session's id opens it in the inspector (the table is redrawn every second: one listener on the table).
+$("#sessions").addEventListener("click", (e) => {
+  const row = (e.target as HTMLElement).closest("a.inspect")?.closest("tr")
+  if (!row) return
+  e.preventDefault()
+  void openInspector(row.getAttribute("data-session") ?? "")
+})
+const linked = hashParams().get("session")
+if (linked) void openInspector(linked)
 void loop()

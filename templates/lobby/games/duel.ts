@@ -7,7 +7,7 @@
  * round is revealed. Timers keep it moving: a player who does not show up,
  * or does not choose in time, loses.
  */
-import { defineGame, type PlayerId, safeId, v } from "batonjs"
+import { defineGame, type PlayerId, safeId, type TimerControl, v } from "batonjs"
 
 export const WINS = 2
 /** How long a player has to choose. */
@@ -49,11 +49,10 @@ export interface DuelView {
   winner: PlayerId | null
 }
 
-type Timer = "noShow" | "roundOver"
 type Ctx = {
   state: DuelState
   now: number
-  timers: { after(ms: number, name: Timer, payload?: unknown): number; cancelAll(name: Timer): number }
+  timers: TimerControl<{ roundOver: { round: number } }>
   end(result?: unknown): void
 }
 
@@ -150,12 +149,16 @@ export default defineGame({
       if (ctx.state.phase !== "waiting") return
       finish(ctx, ctx.players[0] ?? null, "no_show")
     },
-    roundOver(ctx) {
-      const s = ctx.state
-      if (s.phase !== "choosing" || (ctx.payload as { round: number }).round !== s.round) return
-      // Whoever chose in time wins the duel; if neither did, it is abandoned.
-      const chose = s.players.filter((p) => s.hands[p])
-      finish(ctx, chose.length === 1 ? (chose[0] as string) : null, chose.length === 1 ? "timeout" : "abandoned")
+    /** The round's clock ran out (one of a round already revealed does nothing). */
+    roundOver: {
+      payload: v.object({ round: v.number() }),
+      apply(ctx) {
+        const s = ctx.state
+        if (s.phase !== "choosing" || ctx.payload.round !== s.round) return
+        // Whoever chose in time wins the duel; if neither did, it is abandoned.
+        const chose = s.players.filter((p) => s.hands[p])
+        finish(ctx, chose.length === 1 ? (chose[0] as string) : null, chose.length === 1 ? "timeout" : "abandoned")
+      },
     },
   },
 

@@ -8,7 +8,7 @@
  * leaves at an angle that depends on where it hit the paddle. First to
  * WIN_SCORE points wins.
  */
-import { defineGame, type PlayerId, type Rng, v } from "batonjs"
+import { defineGame, type PlayerId, type Rng, type TimerControl, v } from "batonjs"
 
 export const COURT = { w: 800, h: 500 }
 export const TICK_HZ = 30
@@ -56,7 +56,7 @@ export function sideOf(s: PongState, player: PlayerId): Side | null {
 type Ctx = {
   state: PongState
   now: number
-  timers: { after(ms: number, name: "serve", payload?: unknown): number }
+  timers: TimerControl<{ serve: { toward: Side } }>
 }
 
 /** The ball rests in the middle, then goes toward `toward`. */
@@ -126,11 +126,14 @@ export default defineGame({
   },
 
   timers: {
-    serve({ state: s, payload, rng }) {
-      if (s.phase !== "serving") return
-      s.phase = "playing"
-      s.serveAt = null
-      launch(s, (payload as { toward: Side }).toward, BALL.speed, randomAngle(rng))
+    serve: {
+      payload: v.object({ toward: v.picklist(["left", "right"]) }),
+      apply({ state: s, payload, rng }) {
+        if (s.phase !== "serving") return
+        s.phase = "playing"
+        s.serveAt = null
+        launch(s, payload.toward, BALL.speed, randomAngle(rng))
+      },
     },
   },
 

@@ -11,7 +11,7 @@
  * their own fleet and, of the other grid, only the results of their shots
  * (and, once the game is over, the ships that survived).
  */
-import { defineGame, type PlayerId, type Rng, turns, turnsSchema, v } from "batonjs"
+import { defineGame, type PlayerId, type Rng, turns, turnsSchema, turnTimerSchema, v } from "batonjs"
 
 /** The grid is SIZE × SIZE; a cell is `row * SIZE + col`. */
 export const SIZE = 6
@@ -152,12 +152,15 @@ export default defineGame({
   },
 
   timers: {
-    turnOver(ctx) {
-      const s = ctx.state
-      // A clock of a turn that already passed (a shot came first) does nothing.
-      if (s.phase !== "playing" || !turns.isCurrent(s.turns, ctx.payload)) return
-      ctx.emit("timeout", { player: s.turns.current })
-      turns.pass(s.turns, ctx, CLOCK)
+    turnOver: {
+      payload: turnTimerSchema,
+      apply(ctx) {
+        const s = ctx.state
+        // A clock of a turn that already passed (a shot came first) does nothing.
+        if (s.phase !== "playing" || !turns.isCurrent(s.turns, ctx.payload)) return
+        ctx.emit("timeout", { player: s.turns.current })
+        turns.pass(s.turns, ctx, CLOCK)
+      },
     },
   },
 
