@@ -17,6 +17,19 @@ import { type AutomergeUrl, type DocHandle, type DocumentId, generateAutomergeUr
 export const PARK_AFTER_MS = 30_000
 
 /**
+ * A handle may be closed only this long after it last opened or changed,
+ * ms, counted up to the previous look for documents to park (a timer
+ * before this one, in the runtime's time whatever the store's clock says):
+ * automerge-repo syncs and saves a changed document on a timer 100 ms after
+ * the change, and a synchronizer whose timer finds its handle closed waits a
+ * minute for it, holding the whole handle (automerge-repo issue 435). A
+ * timer due earlier runs earlier, however late a blocked event loop runs
+ * both; a look is armed after the one before it ended (setTimeout, not
+ * setInterval), so it is due after every timer the previous look saw due.
+ */
+export const SETTLE_MS = 250
+
+/**
  * Documents to park are looked for this often, ms: a look that finds none
  * costs nothing (it stops at the first document not idle), and one round
  * parks what its time budget allows (~25 at 8 ms), so that a thousand

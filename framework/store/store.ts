@@ -8,7 +8,7 @@ import { AtomicFSStorageAdapter } from "./atomic-fs.ts"
 import { CheckedStorage, type DamagedFile } from "./checked-storage.ts"
 import { Journal, type Journaled } from "./journal.ts"
 import { newerCopy } from "./newest.ts"
-import { closeHandle, docIdOf, openParked, PARK_AFTER_MS, PARK_EVERY_MS, parkedDocument, readParked } from "./parking.ts"
+import { closeHandle, docIdOf, openParked, PARK_AFTER_MS, PARK_EVERY_MS, parkedDocument, readParked, SETTLE_MS } from "./parking.ts"
 import { registryRebuild, type UnreadableDocument } from "./rebuild.ts"
 import { Registry, type RegistryDoc, type RegistryEntry, registryDocId } from "./registry.ts"
 import { fromStored, logEntry, newestCheckpoint, newSessionDoc, readHistory, readSessionDoc, readStored, type SessionCopy, type SessionDoc, toStored } from "./session-doc.ts"
@@ -66,6 +66,8 @@ interface Written {
   saved?: Promise<void>
   /** When it was last written or asked for by a peer. */
   usedAt: number
+  /** performance.now() when its handle last opened or changed (see SETTLE_MS). */
+  changedAt?: number
   /** The epoch this node writes under (a handoff continues the document under a new one). */
   epoch: number
   /** Whether an entry under `epoch` is in the document yet (the next write carries it even if nothing changed). */
@@ -100,7 +102,9 @@ export class Store {
   /** Documents whose handles are being closed (see closeHandle). */
   #closing = new Map<string, Promise<void>>()
   #timer: ReturnType<typeof setInterval> | undefined
-  #parkTimer: ReturnType<typeof setInterval> | undefined
+  #parkTimer: ReturnType<typeof setTimeout> | undefined
+  /** performance.now() when the last look for documents to park started (see SETTLE_MS). */
+  #lookedAt = Number.NEGATIVE_INFINITY
   #storage: CheckedStorage | undefined
   /** Damaged chunks of the registry found while opening it (reported with its rebuild). */
   #registryDamage: DamagedFile[] = []
@@ -165,7 +169,12 @@ export class Store {
     }
     store.#timer = setInterval(() => store.writeCheckpoints(store.#opts.budgetMs), Math.max(10, store.#opts.checkpointMs / 2))
     // A timer of its own: a handle being closed must not be reopened before its removal ends (see closeHandle).
-    store.#parkTimer = setInterval(() => store.parkIdle(store.#opts.budgetMs), PARK_EVERY_MS)
+    // Armed after each look, not at an interval: see SETTLE_MS.
+    const look = () => {
+      store.parkIdle(store.#opts.budgetMs)
+      store.#parkTimer = setTimeout(look, PARK_EVERY_MS)
+    }
+    store.#parkTimer = setTimeout(look, PARK_EVERY_MS)
     return store
   }
 
@@ -272,6 +281,7 @@ export class Store {
   /** The session's document handle, opened if it was parked; counts as a use (parking waits for it to stay idle). */
   #handleOf(id: string, w: Written): DocHandle<SessionDoc> {
     w.usedAt = this.#opts.clock()
+    w.changedAt = performance.now()
     this.#open.delete(id)
     this.#open.set(id, w)
     if (w.handle) return w.handle
@@ -285,7 +295,7 @@ export class Store {
   #openForPeer(doc: string): void {
     const id = this.#byDoc.get(doc)
     const w = id === undefined ? undefined : this.#written.get(id)
-    if (!id || !w || w.handle || this.#closing.has(doc)) return
+    if (!id || !w || this.#closing.has(doc)) return
     try {
       this.#handleOf(id, w)
     } catch (error) {
@@ -300,10 +310,12 @@ export class Store {
    */
   parkIdle(budgetMs = Number.POSITIVE_INFINITY, now = this.#opts.clock()): number {
     const start = performance.now()
+    const settledBefore = this.#lookedAt - SETTLE_MS
+    this.#lookedAt = start
     let parked = 0
     for (const [id, w] of this.#open) {
       if (now - w.usedAt < this.#opts.parkAfterMs || performance.now() - start > budgetMs) break
-      if (this.#dirty.has(id) || this.#toPersist.has(id) || !w.handle?.isReady()) continue
+      if (this.#dirty.has(id) || this.#toPersist.has(id) || !w.handle?.isReady() || (w.changedAt ?? 0) > settledBefore) continue
       const { bytes, actor, doc, closed } = closeHandle(this.repo, w.handle as DocHandle<unknown>)
       const docId = w.handle.documentId
       this.#closing.set(docId, closed)
@@ -342,7 +354,7 @@ export class Store {
     const read = readStored(handle.doc())
     if (!read || !Number.isFinite(read.entries) || read.stored.rev !== record.rev) return false
     const base = String((handle.doc() as unknown as { base: unknown }).base).length
-    const w: Written = { url: handle.url, handle, usedAt: this.#opts.clock(), epoch, epochWritten: false, last: read.stored, at: 0, entries: read.entries, logBytes: read.logBytes, baseBytes: base, fresh: true }
+    const w: Written = { url: handle.url, handle, usedAt: this.#opts.clock(), changedAt: performance.now(), epoch, epochWritten: false, last: read.stored, at: 0, entries: read.entries, logBytes: read.logBytes, baseBytes: base, fresh: true }
     this.#track(record.id, w)
     // The entry that carries the new epoch is written by the next round, not inside the handoff's pause.
     this.#dirty.set(record.id, record)
@@ -546,7 +558,7 @@ export class Store {
       this.#unreadable.set(id, { document: e.doc.replace(/^automerge:/, ""), why: error instanceof Error ? error.message : String(error) })
       throw error
     }
-    const w: Written = { url: e.doc, ...held, usedAt: this.#opts.clock(), epoch: read.epoch, last: read.stored, at: this.#opts.clock(), entries: read.entries, logBytes: read.logBytes, baseBytes: 0 }
+    const w: Written = { url: e.doc, ...held, usedAt: this.#opts.clock(), changedAt: performance.now(), epoch: read.epoch, last: read.stored, at: this.#opts.clock(), entries: read.entries, logBytes: read.logBytes, baseBytes: 0 }
     this.#track(id, w)
     // A document of the older layout (one field per value) cannot take log entries: start a fresh one.
     if (!Number.isFinite(read.entries)) this.#compact(id, w, read.stored)
@@ -703,7 +715,7 @@ export class Store {
 
   async close(): Promise<void> {
     clearInterval(this.#timer)
-    clearInterval(this.#parkTimer)
+    clearTimeout(this.#parkTimer)
     // What repo.shutdown() does, with the flush above (its own flush of every handle throws as said there).
     for (const adapter of this.repo.networkSubsystem.adapters) adapter.disconnect()
     await this.flush()
