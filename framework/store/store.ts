@@ -171,8 +171,11 @@ export class Store {
     // A timer of its own: a handle being closed must not be reopened before its removal ends (see closeHandle).
     // Armed after each look, not at an interval: see SETTLE_MS.
     const look = () => {
-      store.parkIdle(store.#opts.budgetMs)
-      store.#parkTimer = setTimeout(look, PARK_EVERY_MS)
+      try {
+        store.parkIdle(store.#opts.budgetMs)
+      } finally {
+        store.#parkTimer = setTimeout(look, PARK_EVERY_MS)
+      }
     }
     store.#parkTimer = setTimeout(look, PARK_EVERY_MS)
     return store
@@ -316,19 +319,31 @@ export class Store {
     for (const [id, w] of this.#open) {
       if (now - w.usedAt < this.#opts.parkAfterMs || performance.now() - start > budgetMs) break
       if (this.#dirty.has(id) || this.#toPersist.has(id) || !w.handle?.isReady() || (w.changedAt ?? 0) > settledBefore) continue
-      const { bytes, actor, doc, closed } = closeHandle(this.repo, w.handle as DocHandle<unknown>)
-      const docId = w.handle.documentId
-      this.#closing.set(docId, closed)
-      closed.finally(() => this.#closing.delete(docId)).catch(() => {})
-      w.handle = undefined
-      w.parked = bytes
-      w.actor = actor
-      // Usually saved long ago (automerge-repo saves 100 ms after a change): then this finds nothing to write.
-      w.saved = this.#saveParked(id, w.url, bytes, doc)
-      this.#open.delete(id)
-      parked++
+      try {
+        this.#park(id, w, w.handle)
+        parked++
+      } catch (error) {
+        // It stays open, and is tried again after parkAfterMs (a document that cannot be saved is reported, not dropped).
+        this.#opts.onError(id, error)
+        w.usedAt = now
+        this.#open.delete(id)
+        this.#open.set(id, w)
+      }
     }
     return parked
+  }
+
+  #park(id: string, w: Written, handle: DocHandle<SessionDoc>): void {
+    const { bytes, actor, doc, closed } = closeHandle(this.repo, handle as DocHandle<unknown>)
+    const docId = handle.documentId
+    this.#closing.set(docId, closed)
+    closed.finally(() => this.#closing.delete(docId)).catch(() => {})
+    w.handle = undefined
+    w.parked = bytes
+    w.actor = actor
+    // Usually saved long ago (automerge-repo saves 100 ms after a change): then this finds nothing to write.
+    w.saved = this.#saveParked(id, w.url, bytes, doc)
+    this.#open.delete(id)
   }
 
   /**
