@@ -86,35 +86,49 @@ function seeded(seed: number): () => number {
 }
 
 /**
- * The session's first view and a loop of "u" frames as the node makes them:
- * each flush, `perFrame` distinct players' `inc` landed, and the frame is the
- * node's diff of the state before and after (the total first, then the
- * counts in the players map's order).
+ * A session's frames as the node makes them, from the first view on: the
+ * view starts empty and the players arrive as they first act (`perFrame`
+ * per flush), as they do in a running arena (a client's map is then built key
+ * by key, which engines store differently from a map JSON.parse makes); then
+ * a loop of `frames` flushes in each of which `perFrame` distinct players'
+ * `inc` landed. Each frame is the node's diff of the state before and after:
+ * the total first, then the counts in the players map's order.
  */
-export function counterStream(c: ReplayCase, frames = 256): { view: CounterState; frames: string[]; ops: number } {
+export function counterStream(c: ReplayCase, frames = 256): { view: CounterState; arrivals: string[]; frames: string[]; ops: number } {
   const r = seeded(c.players * 7919 + c.perFrame)
   const ids = Array.from({ length: c.players }, (_, i) => `p${i}`)
-  let state: CounterState = { total: 0, players: Object.fromEntries(ids.map((id) => [id, { count: Math.floor(r() * 100) }])) }
-  state.total = Object.values(state.players).reduce((n, p) => n + p.count, 0)
-  const view = state
-  const out: string[] = []
-  let ops: PatchOp[] = []
-  for (let f = 0; f < frames; f++) {
-    const acting = [...ids]
-    for (let i = 0; i < c.perFrame; i++) {
-      const j = i + Math.floor(r() * (acting.length - i))
-      ;[acting[i], acting[j]] = [acting[j] as string, acting[i] as string]
+  const shuffle = (n: number) => {
+    const out = [...ids]
+    for (let i = 0; i < n; i++) {
+      const j = i + Math.floor(r() * (out.length - i))
+      ;[out[i], out[j]] = [out[j] as string, out[i] as string]
     }
-    const next: CounterState = { total: state.total + c.perFrame, players: { ...state.players } }
-    for (const id of acting.slice(0, c.perFrame)) next.players[id] = { count: (state.players[id] as { count: number }).count + 1 }
-    ops = diff(state, next)
-    out.push(`{"t":"u","rev":${f + 2},"d":${JSON.stringify(ops)}}`)
-    state = next
+    return out
   }
-  return { view, frames: out, ops: ops.length }
+  const view: CounterState = { total: 0, players: {} }
+  let state = view
+  let rev = 1
+  const flush = (acting: string[]) => {
+    const next: CounterState = { total: state.total + acting.length, players: { ...state.players } }
+    for (const id of acting) next.players[id] = { count: (state.players[id]?.count ?? 0) + 1 }
+    const ops = diff(state, next)
+    state = next
+    return { ops: ops.length, frame: `{"t":"u","rev":${++rev},"d":${JSON.stringify(ops)}}` }
+  }
+  const arrivals: string[] = []
+  const order = shuffle(ids.length)
+  for (let i = 0; i < order.length; i += c.perFrame) arrivals.push(flush(order.slice(i, i + c.perFrame)).frame)
+  const out: string[] = []
+  let ops = 0
+  for (let f = 0; f < frames; f++) {
+    const made = flush(shuffle(c.perFrame).slice(0, c.perFrame))
+    out.push(made.frame)
+    ops = made.ops
+  }
+  return { view, arrivals, frames: out, ops }
 }
 
-async function seat(player: string, view: CounterState): Promise<{ session: GameSession; socket: ReplaySocket }> {
+async function seat(player: string, view: CounterState, arrivals: string[]): Promise<{ session: GameSession; socket: ReplaySocket }> {
   const session = new GameSession({ url: URL_, session: "s", player, WebSocket: ReplaySocket as unknown as typeof WebSocket })
   ReplaySocket.made.length = 0
   const started = session.start()
@@ -123,6 +137,7 @@ async function seat(player: string, view: CounterState): Promise<{ session: Game
   socket.open()
   socket.deliver(JSON.stringify({ t: "joined", session: "s", game: "counter", player, seat: 0, view, rev: 1, seq: 0, status: "open" }))
   await started
+  for (const frame of arrivals) socket.deliver(frame)
   // What a UI does with each update: read its own part.
   let mine = 0
   session.subscribe((state) => {
@@ -150,7 +165,7 @@ export async function replay(opts: ReplayOptions, clock: Clock): Promise<ReplayF
   for (const c of opts.cases) {
     const stream = counterStream(c)
     const seats = []
-    for (let s = 0; s < opts.sessions; s++) seats.push(await seat(`p${s % c.players}`, stream.view))
+    for (let s = 0; s < opts.sessions; s++) seats.push(await seat(`p${s % c.players}`, stream.view, stream.arrivals))
     const sockets = seats.map((x) => x.socket)
     const frames = stream.frames
     const receive = (i: number) => {
