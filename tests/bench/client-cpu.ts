@@ -136,15 +136,18 @@ export async function measureClientCpu(options: ClientCpuOptions = {}): Promise<
   }
   try {
     const node = runtimes.includes("node") || runtimes.includes("bun") ? await bundle(dir, "node", options.sdk) : ""
-    for (const runtime of runtimes) {
-      if (runtime === "node") add(`Node ${await versionOf(["node", "--version"])}`, await inProcess(["node", node], opts))
-      if (runtime === "bun") add(`Bun ${Bun.version}`, await inProcess([process.execPath, node], opts))
-      if (runtime === "chromium") {
-        const script = await bundle(dir, "browser", options.sdk)
-        add("Chromium", await inChromium(script, opts, 1))
-        if (options.throttle && options.throttle > 1) add(`Chromium, CPU ÷${options.throttle}`, await inChromium(script, opts, options.throttle))
+    const page = runtimes.includes("chromium") ? await bundle(dir, "browser", options.sdk) : ""
+    const nodeVersion = runtimes.includes("node") ? await versionOf(["node", "--version"]) : ""
+    // Each view size in a fresh process (a fresh browser): V8 shares hidden classes between objects
+    // with the same keys, so one size's maps would shape the next one's copies.
+    for (const runtime of runtimes)
+      for (const c of opts.cases) {
+        const one = { ...opts, cases: [c] }
+        if (runtime === "node") add(`Node ${nodeVersion}`, await inProcess(["node", node], one))
+        if (runtime === "bun") add(`Bun ${Bun.version}`, await inProcess([process.execPath, node], one))
+        if (runtime === "chromium") add("Chromium", await inChromium(page, one, 1))
+        if (runtime === "chromium" && options.throttle && options.throttle > 1) add(`Chromium, CPU ÷${options.throttle}`, await inChromium(page, one, options.throttle))
       }
-    }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
