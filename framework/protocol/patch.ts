@@ -74,7 +74,9 @@ export function applyPatch<T>(root: T, ops: readonly PatchOp[]): T {
     for (; d < last; d++) {
       const parent = copies[d]
       const key = p[d] as string | number
-      const child = copyOf(Object.hasOwn(parent, key) ? parent[key] : undefined, p[d + 1])
+      // One lookup: what a plain object or array inherits is a function (not a container: replaced, as a
+      // missing key is), except "__proto__", which must be its own to be read.
+      const child = copyOf(key !== "__proto__" || Object.hasOwn(parent, key) ? parent[key] : undefined, p[d + 1])
       setKey(parent, key, child)
       keys[d] = key
       copies[d + 1] = child
