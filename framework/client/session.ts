@@ -1,13 +1,9 @@
 import type { ActionNames, AnyGame, InputOf, ResultOf, ViewOf } from "../game/define.ts"
-import {
-  type ClientMessage,
-  CloseCode,
-  MAX_FRAME_BYTES,
-  type NoticeCode,
-  type ServerMessage,
-  type SessionStatus,
-  applyPatch,
-} from "../protocol/index.ts"
+// The protocol's files, not its index: that one also brings the node's frame checks, and with them the
+// game runtime (mutative, valibot) into every browser bundle.
+import { type ClientMessage, CloseCode, MAX_FRAME_BYTES, type NoticeCode, type ServerMessage, type SessionStatus } from "../protocol/messages.ts"
+import { applyPatch } from "../protocol/patch.ts"
+import { type Pending, PendingActions } from "./pending.ts"
 
 /** An action the session refused, or a connection that could not carry it. `code` is stable. */
 export class ActionError extends Error {
@@ -90,13 +86,6 @@ export interface JoinOptions {
   direct?: boolean
 }
 
-interface Pending {
-  id: number
-  frame: string
-  resolve(value: unknown): void
-  reject(error: ActionError): void
-}
-
 /** What `act` returns: the answer to come, and the action's id (per client, counting up from 1; 0: never sent). */
 export type ActionPromise<T = unknown> = Promise<T> & { readonly id: number }
 
@@ -131,7 +120,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
   #result: unknown = undefined
   #ws: WebSocket | undefined
   #nextId = 1
-  #pending = new Map<number, Pending>()
+  #pending = new PendingActions()
   #stateListeners = new Set<(state: ViewOf<G>, prev: ViewOf<G>) => void>()
   #eventListeners = new Map<string, Set<(data: unknown, event: string) => void>>()
   #statusListeners = new Set<(status: ConnectionStatus) => void>()
@@ -256,19 +245,22 @@ export class GameSession<G extends AnyGame = AnyGame> {
     if (frame.length > MAX_FRAME_BYTES)
       return withId(Promise.reject(new ActionError("frame_too_large", `action ${name} is ${frame.length} bytes, over the ${MAX_FRAME_BYTES}-byte limit`)), 0)
     const id = this.#nextId++
-    const timeoutMs = this.#opts.actTimeoutMs
-    const answer = new Promise<ResultOf<G, K>>((resolve, reject) => {
-      const timer = timeoutMs > 0 ? setTimeout(() => this.#giveUp(id, timeoutMs), timeoutMs) : undefined
-      const done = () => timer !== undefined && clearTimeout(timer)
-      const p: Pending = {
-        id,
-        frame,
-        resolve: (v) => (done(), resolve(v as ResultOf<G, K>)),
-        reject: (e) => (done(), reject(e)),
-      }
-      this.#pending.set(id, p)
-      if (this.#status === "open") this.#ws?.send(this.#frameOf(p))
+    let resolve!: (value: unknown) => void
+    let reject!: (error: ActionError) => void
+    const answer = new Promise<ResultOf<G, K>>((res, rej) => {
+      resolve = res as (value: unknown) => void
+      reject = rej
     })
+    const p: Pending = { id, frame, resolve, reject }
+    const timeoutMs = this.#opts.actTimeoutMs
+    if (timeoutMs > 0) {
+      const timer = setTimeout(() => this.#giveUp(id, timeoutMs), timeoutMs)
+      p.resolve = (v) => (clearTimeout(timer), resolve(v))
+      p.reject = (e) => (clearTimeout(timer), reject(e as ActionError))
+    }
+    const prev = this.#pending.newest()
+    this.#pending.add(p)
+    if (this.#status === "open") this.#ws?.send(this.#frameOf(p, prev))
     return withId(answer, id)
   }
 
@@ -532,14 +524,8 @@ export class GameSession<G extends AnyGame = AnyGame> {
    * way (a relay cut, a rate limit), applying this one first would make that
    * one's resend look like a repeat, answered and never applied.
    */
-  #frameOf(p: Pending, prev = this.#pendingBefore(p.id)): string {
+  #frameOf(p: Pending, prev = this.#pending.before(p.id)): string {
     return prev ? `${p.frame.slice(0, -1)},"p":${prev}}` : p.frame
-  }
-
-  #pendingBefore(id: number): number {
-    let prev = 0
-    for (const k of this.#pending.keys()) if (k < id && k > prev) prev = k
-    return prev
   }
 
   /** Every pending action, oldest first (ids count up, and the map keeps their order), each naming the one before. */
@@ -633,5 +619,6 @@ function randomId(): string {
 }
 
 function withId<T>(promise: Promise<T>, id: number): ActionPromise<T> {
-  return Object.assign(promise, { id })
+  ;(promise as { id?: number }).id = id
+  return promise as ActionPromise<T>
 }

@@ -14,7 +14,9 @@ export interface PlayerSocketData {
   /** Token bucket of actions (refilled per second). */
   tokens?: number
   refilledAt?: number
+  /** Frames refused for the rate since `limitedSince` (a window of a second). */
   limited?: number
+  limitedSince?: number
 }
 
 /** Malformed frames tolerated per connection before it is closed as abusive. */
@@ -69,6 +71,14 @@ export function playerSockets(
         // The refused frame is named (an act's id) so its sender can tell which one was dropped.
         const ref = /"id":(\d+)/.exec(frame)?.[1]
         ws.send(JSON.stringify({ t: "error", code: "rate_limited", message: `over ${limits.framesPerSecond} frames per second; slow down`, ref: ref ? Number(ref) : undefined }))
+        // Abuse is ignoring the refusals: more of them within one second than twice the rate. A client
+        // that slows down when told (the SDK resends 100-200 ms later) is refused a few times a second
+        // at most, and a counter over the connection's whole life would close it after hours of play.
+        const now = performance.now()
+        if (ws.data.limitedSince === undefined || now - ws.data.limitedSince >= 1000) {
+          ws.data.limitedSince = now
+          ws.data.limited = 0
+        }
         if ((ws.data.limited = (ws.data.limited ?? 0) + 1) > limits.framesPerSecond * 2) ws.close(CloseCode.protocolAbuse, "rate limit exceeded again and again")
         return
       }

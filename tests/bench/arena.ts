@@ -1,137 +1,180 @@
 /**
  * counter-arena (../shared/bench/counter-arena.md): R sessions x P players,
  * each player in a closed loop (send inc, wait until its own count shows it,
- * send the next). This process is the load generator; the node(s) run in
- * their own processes.
+ * send the next). This process is the load generator (or starts
+ * `--loadgen-procs N` of them, the players split over them); the node(s) run
+ * in their own processes, with a user's defaults (`--tuned` lifts the limit
+ * of 200 frames/s per player, as a tuned deployment might).
  *
- *   bun tests/bench/arena.ts --sessions 50 --players 4 --seconds 20 [--nodes 1|3] [--warmup 3] [--pin] [--interval MS] [--relayed]
+ *   bun tests/bench/arena.ts --sessions 50 --players 4 --seconds 20 [--nodes 1|3] [--warmup 3] [--pin] [--interval MS] [--relayed] [--tuned] [--loadgen-procs N]
  */
+import { resolve } from "node:path"
 import { parseArgs } from "node:util"
-import { type GameSession, createSession, join } from "batonjs/client"
-import type counter from "../../app/games/counter.ts"
+import { createSession } from "batonjs/client"
 import { TestCluster } from "../support/cluster.ts"
 import { type NodeProcess, startNodeProcess } from "../support/node-process.ts"
+import { type LoopOptions, type LoopResult, type Seat, joinSeats, runLoops } from "./arena-players.ts"
 import { percentiles } from "./stats.ts"
+
+export interface ArenaOptions extends LoopOptions {
+  sessions: number
+  players: number
+  nodes: number
+  pin?: boolean
+  /** Lift the production limit of 200 frames/s per player (BATON_FRAMES_PER_SECOND=1000000): a tuned row, never the default. */
+  tuned?: boolean
+  /** Load-generator processes (default 1: this one); the players are split over them, round robin. */
+  loadgenProcs?: number
+}
 
 export interface ArenaResult {
   config: string
   nodes: number
   clients: number
+  /** What differs from a user's defaults, in words ("defaults" when nothing does). */
+  setup: string
   actionsPerSecond: number
   latencyMs: { n: number; p50: number; p95: number; p99: number }
   serverCpuUsPerAction: number
   peakRssMb: number
-  /** Share of one core the load generator used while measuring: near 100 % it, not the server, limits the rate. */
+  /** Share of one core the busiest load-generator process used while measuring: near 100 % it, not the server, limits the rate. */
   loadGeneratorCpuPct: number
+  loadGeneratorProcs: number
+  /** Error frames the nodes sent while measuring, by code (`rate_limited`: refused over the frame limit, resent by the SDK 100–200 ms later). */
+  errorFrames: Record<string, number>
+  rateLimited: number
+  /** Players whose loop stopped because their session failed. */
+  failedPlayers: number
   replicaLagMs?: unknown
+  /** The worst node's replica lag p99, ms. */
+  replicaLagP99Ms?: number
 }
 
-export async function runArena(opts: {
-  sessions: number
-  players: number
-  seconds: number
-  warmup: number
-  nodes: number
-  pin?: boolean
-  /**
-   * Paced instead of closed loop: each player starts an action every `intervalMs` (or as soon as
-   * its previous one is seen, if that took longer). Latency at a fixed rate below saturation,
-   * rather than at the highest rate the loop reaches.
-   */
-  intervalMs?: number
-  /** Players stay on the node they connected to (most are relayed), instead of the SDK's default move to their session's node. */
-  relayed?: boolean
-  /** Measure past `seconds` until this many actions are counted (a smoke run's window is short enough for a loaded machine to count none). */
-  minActions?: number
-}): Promise<ArenaResult> {
+/** Production defaults the test cluster changes, put back (it beats every 200 ms to find failures fast). */
+const CLUSTER_DEFAULTS = { BATON_HEARTBEAT_MS: "500" }
+const TUNED = { BATON_FRAMES_PER_SECOND: "1000000" }
+
+export async function runArena(opts: ArenaOptions): Promise<ArenaResult> {
   let nodes: NodeProcess[]
   let stop: () => Promise<unknown>
   const pin = opts.pin && Bun.which("taskset") !== null
+  const env = opts.tuned ? TUNED : {}
   if (opts.nodes === 1) {
-    const n = await startNodeProcess({ env: { BATON_LOG: "json", BATON_FRAMES_PER_SECOND: "1000000" } })
+    const n = await startNodeProcess({ env: { BATON_LOG: "json", ...env } })
     if (pin) Bun.spawnSync(["taskset", "-a", "-pc", "0", String(n.proc.pid)])
     nodes = [n]
     // SIGTERM when profiling: Bun writes the CPU profile at a clean exit.
     stop = () => (process.env.BATON_PROFILE_DIR ? n.stop() : n.kill())
   } else {
-    const c = await TestCluster.start(opts.nodes, { BATON_FRAMES_PER_SECOND: "1000000" })
+    const c = await TestCluster.start(opts.nodes, { ...CLUSTER_DEFAULTS, ...env })
     nodes = c.nodes
     stop = () => c.stopAll()
   }
   // Pinned for this run only: whatever this process starts later (the cluster benchmarks of the
   // suite) inherits its affinity, and three nodes on one core measure nothing but the pinning.
+  // Load-generator processes started below inherit it: all of them share core 1.
   const affinity = pin ? /:\s*(\S+)\s*$/.exec(Bun.spawnSync(["taskset", "-p", String(process.pid)]).stdout.toString())?.[1] : undefined
   if (pin) Bun.spawnSync(["taskset", "-a", "-pc", "1", String(process.pid)])
   try {
-    const players: GameSession<typeof counter>[] = []
+    const seats: Seat[] = []
     for (let s = 0; s < opts.sessions; s++) {
       const { id } = await createSession({ url: nodes[s % nodes.length]!.url, game: "counter" })
-      for (let p = 0; p < opts.players; p++)
-        players.push(await join<typeof counter>({ url: nodes[(s + p) % nodes.length]!.url, session: id, player: `p${p}`, direct: !opts.relayed }))
+      for (let p = 0; p < opts.players; p++) seats.push({ url: nodes[(s + p) % nodes.length]!.url, session: id, player: `p${p}` })
     }
-    let measuring = false
-    let count = 0
-    const latencies: number[] = []
-    const deadline = performance.now() + (opts.warmup + opts.seconds) * 1000
-    const loop = async (player: GameSession<typeof counter>) => {
-      let mine = player.state.players[player.player]?.count ?? 0
-      // Spread the players' first sends over one interval, so the paced load is even.
-      let nextAt = performance.now() + Math.random() * (opts.intervalMs ?? 0)
-      while (performance.now() < deadline || count < (opts.minActions ?? 0)) {
-        if (opts.intervalMs) {
-          // A schedule, not a wait for a condition: the next send is due at a fixed time.
-          if (nextAt > performance.now()) await Bun.sleep(nextAt - performance.now())
-          nextAt += opts.intervalMs
-        }
-        const t0 = performance.now()
-        const seen = new Promise<void>((resolve) => {
-          const off = player.subscribe((state) => {
-            if ((state.players[player.player]?.count ?? 0) > mine) {
-              off()
-              resolve()
-            }
-          })
-        })
-        void player.act("inc", { by: 1 })
-        await seen
-        mine++
-        if (measuring) {
-          latencies.push(performance.now() - t0)
-          count++
-        }
-      }
+    let cpu0 = 0
+    const onMeasure = async () => {
+      cpu0 = await cpuMs(nodes)
     }
-    const cpu0 = { t: 0, cpu: 0, own: process.cpuUsage() }
-    setTimeout(async () => {
-      measuring = true
-      cpu0.t = performance.now()
-      cpu0.own = process.cpuUsage()
-      cpu0.cpu = await cpuMs(nodes)
-    }, opts.warmup * 1000)
     let peakRss = 0
     const rssTimer = setInterval(async () => (peakRss = Math.max(peakRss, await rssMb(nodes))), 500)
-    await Promise.all(players.map(loop))
+    const procs = Math.max(1, opts.loadgenProcs ?? 1)
+    const results = procs === 1 ? [await inThisProcess(seats, opts, onMeasure)] : await inProcesses(seats, procs, opts, onMeasure)
     clearInterval(rssTimer)
-    const elapsed = (performance.now() - cpu0.t) / 1000
-    const cpu = (await cpuMs(nodes)) - cpu0.cpu
-    const own = process.cpuUsage(cpu0.own)
-    for (const p of players) p.close()
-    let replicaLagMs: unknown
-    if (opts.nodes > 1) replicaLagMs = await Promise.all(nodes.map(async (n) => ((await (await fetch(`${n.url}/cluster`)).json()) as { replicaLagMs: unknown }).replicaLagMs))
+    const cpu = (await cpuMs(nodes)) - cpu0
+    const count = results.reduce((a, r) => a + r.count, 0)
+    const errorFrames: Record<string, number> = {}
+    for (const r of results) for (const [code, n] of Object.entries(r.errorFrames)) errorFrames[code] = (errorFrames[code] ?? 0) + n
+    let replicaLagMs: { p99: number | null }[] | undefined
+    if (opts.nodes > 1) replicaLagMs = await Promise.all(nodes.map(async (n) => ((await (await fetch(`${n.url}/cluster`)).json()) as { replicaLagMs: { p99: number | null } }).replicaLagMs))
     return {
       config: `${opts.sessions}x${opts.players}`,
       nodes: opts.nodes,
-      clients: players.length,
-      actionsPerSecond: Math.round(count / elapsed),
-      latencyMs: percentiles(latencies),
+      clients: seats.length,
+      setup: setupOf(opts),
+      // Each process's rate over its own window (several start within ms of each other; their figures arrive later).
+      actionsPerSecond: Math.round(results.reduce((a, r) => a + r.count / Math.max(r.seconds, 1e-3), 0)),
+      latencyMs: percentiles(results.flatMap((r) => r.latencies)),
       serverCpuUsPerAction: Math.round(((cpu * 1000) / Math.max(1, count)) * 10) / 10,
       peakRssMb: Math.round(peakRss),
-      loadGeneratorCpuPct: Math.round((own.user + own.system) / 10 / elapsed / 1000),
+      loadGeneratorCpuPct: Math.max(...results.map((r) => Math.round(r.cpuMs / 10 / Math.max(r.seconds, 1e-3)))),
+      loadGeneratorProcs: procs,
+      errorFrames,
+      rateLimited: errorFrames.rate_limited ?? 0,
+      failedPlayers: results.reduce((a, r) => a + r.failed, 0),
       replicaLagMs,
+      replicaLagP99Ms: replicaLagMs ? Math.max(...replicaLagMs.map((l) => l.p99 ?? 0)) : undefined,
     }
   } finally {
     await stop()
     if (affinity) Bun.spawnSync(["taskset", "-a", "-p", affinity, String(process.pid)])
+  }
+}
+
+/** A row's setup in words: what a reader needs to tell rows of one config apart. */
+function setupOf(opts: ArenaOptions): string {
+  const parts = [opts.tuned ? "tuned: BATON_FRAMES_PER_SECOND=1000000" : "defaults"]
+  if (opts.nodes > 1) parts.push(opts.relayed ? "players stay where they joined (relayed)" : "players move to their session's node (SDK default)")
+  if ((opts.loadgenProcs ?? 1) > 1) parts.push(`${opts.loadgenProcs} load-generator processes`)
+  if (opts.intervalMs) parts.push(`paced: an action per player every ${opts.intervalMs} ms`)
+  return parts.join(", ")
+}
+
+async function inThisProcess(seats: Seat[], opts: ArenaOptions, onMeasure: () => unknown): Promise<LoopResult> {
+  const players = await joinSeats(seats, opts.relayed)
+  try {
+    return await runLoops(players, opts, onMeasure)
+  } finally {
+    for (const p of players.players) p.close()
+  }
+}
+
+/**
+ * The players split over `procs` child processes (round robin), each running
+ * the closed loop (arena-players.ts; messages over Bun's IPC channel). They
+ * all join before any starts; this process only samples the nodes and takes
+ * the children's figures.
+ */
+async function inProcesses(seats: Seat[], procs: number, opts: LoopOptions, onMeasure: () => unknown): Promise<LoopResult[]> {
+  const children = Array.from({ length: procs }, (_, k) => {
+    const inbox: unknown[] = []
+    let wake = () => {}
+    const proc = Bun.spawn(["bun", resolve(import.meta.dir, "arena-players.ts")], {
+      stdio: ["ignore", "inherit", "inherit"],
+      ipc(message) {
+        inbox.push(message)
+        wake()
+      },
+    })
+    const next = async () => {
+      while (!inbox.length) {
+        const arrived = new Promise<void>((r) => (wake = r))
+        if ((await Promise.race([arrived, proc.exited])) !== undefined) throw new Error(`load-generator process ${proc.pid} exited (${proc.exitCode})`)
+      }
+      return inbox.shift()
+    }
+    proc.send({ seats: seats.filter((_, i) => i % procs === k), opts })
+    return { proc, next }
+  })
+  try {
+    for (const c of children) await c.next() // joined
+    for (const c of children) c.proc.send("go")
+    // The children measure from `warmup` after "go"; so does this process's sample of the nodes.
+    const warm = setTimeout(onMeasure, opts.warmup * 1000)
+    const results = await Promise.all(children.map((c) => c.next() as Promise<LoopResult>))
+    clearTimeout(warm)
+    return results
+  } finally {
+    for (const c of children) c.proc.kill()
   }
 }
 
@@ -166,6 +209,8 @@ if (import.meta.main) {
       pin: { type: "boolean", default: false },
       interval: { type: "string" },
       relayed: { type: "boolean", default: false },
+      tuned: { type: "boolean", default: false },
+      "loadgen-procs": { type: "string", default: "1" },
     },
   })
   const result = await runArena({
@@ -177,6 +222,8 @@ if (import.meta.main) {
     pin: values.pin,
     intervalMs: values.interval ? Number(values.interval) : undefined,
     relayed: values.relayed,
+    tuned: values.tuned,
+    loadgenProcs: Number(values["loadgen-procs"]),
   })
   console.log(JSON.stringify(result, null, 2))
 }

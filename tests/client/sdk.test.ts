@@ -132,6 +132,25 @@ describe("client SDK against a real node", () => {
     expect(await Promise.all([first, second])).toEqual([1, 3])
   })
 
+  test("each action's frame names the newest action still pending, which the node must apply first", async () => {
+    const { id } = await createSession({ url: node.url, game: "counter" })
+    const sent: { id: number; p?: number }[] = []
+    class Recording extends WebSocket {
+      override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+        const m = JSON.parse(String(data)) as { t: string; id: number; p?: number }
+        if (m.t === "act") sent.push({ id: m.id, ...(m.p === undefined ? {} : { p: m.p }) })
+        super.send(data)
+      }
+    }
+    const a = await join<typeof counter>({ url: node.url, session: id, player: "ada", WebSocket: Recording })
+    open.push(a as unknown as GameSession)
+    expect(await Promise.all([a.act("inc", { by: 1 }), a.act("inc", { by: 2 }), a.act("inc", { by: 3 })])).toEqual([1, 3, 6])
+    const refused = await a.act("inc", { by: 99 }).catch((e: ActionError) => e.code)
+    expect(refused).toBe("invalid_input")
+    expect(await a.act("inc", { by: 1 })).toBe(7)
+    expect(sent).toEqual([{ id: 1 }, { id: 2, p: 1 }, { id: 3, p: 2 }, { id: 4 }, { id: 5 }])
+  })
+
   test("actTimeoutMs: an action not answered in time rejects with code timeout and is not resent", async () => {
     const proxy = new TcpProxy(node.port)
     try {

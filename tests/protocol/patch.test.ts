@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { applyPatch, diff } from "../../framework/protocol/index.ts"
+import { type PatchOp, applyPatch, diff } from "../../framework/protocol/index.ts"
 
 describe("diff / applyPatch", () => {
   const cases: [string, unknown, unknown][] = [
@@ -193,5 +193,101 @@ describe("diff / applyPatch: random JSON trees (seeded)", () => {
     const back = applyPatch(out, diff(out, prev))
     expect(back).toEqual(prev)
     expect(Object.keys(back).sort()).toEqual(["a", "o"])
+  })
+})
+
+/** The obvious applyPatch: every op copies its whole path afresh. What applyPatch must equal, however it saves copies. */
+function referencePatch(root: unknown, ops: readonly PatchOp[]): unknown {
+  const setOwn = (obj: any, key: string | number, value: unknown) =>
+    key === "__proto__" ? Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true }) : (obj[key] = value)
+  const one = (node: unknown, op: PatchOp, depth: number): unknown => {
+    if (depth === op.p.length) return "x" in op ? undefined : op.v
+    const key = op.p[depth] as string | number
+    const copy: any = Array.isArray(node) ? node.slice() : node !== null && typeof node === "object" ? { ...node } : typeof key === "number" ? [] : {}
+    if (depth < op.p.length - 1) setOwn(copy, key, one(Object.hasOwn(copy, key) ? copy[key] : undefined, op, depth + 1))
+    else if ("x" in op) Array.isArray(copy) ? copy.splice(Number(key), 1) : delete copy[key]
+    else if (key === "length" && Array.isArray(copy)) copy.length = op.v as number
+    else setOwn(copy, key, op.v)
+    return copy
+  }
+  let out = root
+  for (const op of ops) out = one(out, op, 0)
+  return out
+}
+
+/**
+ * Ops in any order, not only diff's depth-first one: each goes down a path of
+ * the tree as the ops before it left it (sometimes off it, or through a
+ * scalar), and sets a value, deletes, or truncates an array. Under an op's
+ * freshly set value, later ops must copy it, never write into it.
+ */
+function randomOps(r: () => number, root: Json, count: number): PatchOp[] {
+  const int = (n: number) => Math.floor(r() * n)
+  const ops: PatchOp[] = []
+  let state: unknown = root
+  for (let i = 0; i < count; i++) {
+    const path: (string | number)[] = []
+    let node: unknown = state
+    while (r() < 0.75) {
+      let key: string | number
+      // An array's "length" is only ever set to a number (diff's truncation): no path goes through it.
+      if (Array.isArray(node)) key = int(node.length + 1)
+      else if (node !== null && typeof node === "object" && r() < 0.7 && Object.keys(node).length) {
+        const ks = Object.keys(node)
+        key = ks[int(ks.length)] as string
+      } else key = r() < 0.2 ? int(3) : (KEYS[int(KEYS.length)] as string)
+      path.push(key)
+      node = node !== null && typeof node === "object" && Object.hasOwn(node, key) ? (node as Record<string, unknown>)[key] : undefined
+    }
+    const roll = r()
+    const op: PatchOp =
+      roll < 0.15 && path.length ? { p: path, x: 1 } : roll < 0.22 && Array.isArray(node) ? { p: [...path, "length"], v: int(node.length + 1) } : { p: path, v: deepFreeze(gen(r, 2)) }
+    ops.push(op)
+    state = referencePatch(state, [op])
+  }
+  return ops
+}
+
+/** Containers of `out` that are the very objects of `prev` sit where they sat in `prev` (nothing moved them without a copy). */
+function collect(value: unknown, into: Set<unknown>): Set<unknown> {
+  if (value !== null && typeof value === "object") {
+    into.add(value)
+    for (const x of Object.values(value)) collect(x, into)
+  }
+  return into
+}
+
+describe("applyPatch: ops in any order (seeded)", () => {
+  test("equals copying each op's whole path, mutates neither the input nor the ops, and leaves untouched subtrees shared", () => {
+    const r = seeded(0x5eed)
+    for (let i = 0; i < 600; i++) {
+      const prev = deepFreeze(gen(r, 0))
+      const ops = randomOps(r, prev, 1 + Math.floor(r() * 12))
+      deepFreeze(ops)
+      const before = JSON.stringify(prev)
+      const out = applyPatch(prev, ops)
+      const expected = referencePatch(prev, ops)
+      expect(out).toEqual(expected as Json)
+      expectPlain(out)
+      expect(JSON.stringify(prev)).toBe(before)
+      // Whatever the reference shares with the input (untouched subtrees), applyPatch shares too; and it never keeps
+      // an input container the reference had to copy.
+      const fromInput = collect(prev, new Set())
+      const sharedByReference = [...collect(expected, new Set())].filter((x) => fromInput.has(x))
+      const sharedHere = [...collect(out, new Set())].filter((x) => fromInput.has(x))
+      expect(new Set(sharedHere)).toEqual(new Set(sharedByReference))
+    }
+  })
+
+  test("ops that come back to a container (not diff's order) are applied right, and the rest stays shared", () => {
+    const players = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`p${i}`, { count: i }]))
+    const before = deepFreeze({ total: 0, players })
+    const interleaved: PatchOp[] = []
+    for (let i = 0; i < 20; i++) interleaved.push({ p: ["players", `p${i}`, "count"], v: -i }, { p: ["total"], v: i })
+    const out = applyPatch(before, interleaved) as typeof before
+    expect(out).toEqual(referencePatch(before, interleaved) as typeof before)
+    expect(out.players.p30).toBe(players.p30)
+    expect(out.players.p19?.count).toBe(-19)
+    expect(out.total).toBe(19)
   })
 })

@@ -73,6 +73,26 @@ describe("limits", () => {
     expect((await s.waitClosed()).code).toBe(4400)
     await waitUntil(async () => (await fetch(`${node.url}/healthz`)).ok, "the node is still up")
   })
+
+  test("a client a little over the rate for a long time is refused, not closed: abuse is ignoring the refusals", async () => {
+    // Issue 17's benchmark: the count of refusals never went down, so a player over the limit now and
+    // then was closed as abusive (4400, which the SDK takes as final) once it had been refused 40 times in all.
+    const s = await RawSocket.open(`${node.url}?token=${encodeURIComponent(signPlayerToken(SECRET, "mallory"))}`)
+    s.send({ t: "join", session, player: "mallory", client: "c-mallory" })
+    await s.next((f) => f.t === "joined")
+    // 50 frames a second against a limit of 20 (a burst of 40 allowed), for 5 s: about 30 refusals a
+    // second once the burst is spent, over 40 in all and never 40 within one second.
+    for (let round = 0; round < 50; round++) {
+      for (let i = 0; i < 5; i++) s.send({ t: "ping" })
+      await Bun.sleep(100)
+    }
+    await waitUntil(() => s.frames.filter((f) => f.t === "error" && f.code === "rate_limited").length > 40, "more than 40 refusals in all")
+    expect(s.closed).toBeUndefined()
+    await Bun.sleep(1100) // a fresh second's tokens
+    s.send({ t: "act", id: 1, name: "add", input: { text: "still here" } })
+    const answer = await s.next((f) => f.t === "u" && f.a?.some((a: { i: number }) => a.i === 1))
+    expect(answer.a.find((a: { i: number }) => a.i === 1).ok).toBe(true)
+  })
 })
 
 describe("a client that does not read", () => {
