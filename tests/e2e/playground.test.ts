@@ -55,7 +55,16 @@ describe("the playground in a real browser", () => {
     await page.fill("#player-name", "bob")
     await page.click("#seat button[type=submit]")
     const [ada, bob] = ["playground:ada", "playground:bob"]
-    for (const p of [ada, bob]) await page.waitForSelector(`${seat(p)} .conn[data-status=open]`)
+    // A loaded CI machine bundles the page and starts Chromium beside other suites: wait longer than
+    // Playwright's 30 s, and say what the page showed if a seat never opens (CI saw bob's stay shut once).
+    for (const p of [ada, bob])
+      await page.waitForSelector(`${seat(p)} .conn[data-status=open]`, { timeout: 90_000 }).catch(async (error) => {
+        const shown = await page.evaluate(() => ({
+          message: document.querySelector("#message")?.textContent,
+          seats: [...document.querySelectorAll(".seat")].map((s) => `${(s as HTMLElement).dataset.player}: ${s.querySelector(".conn")?.getAttribute("data-status")} | ${s.textContent?.slice(-400)}`),
+        }))
+        throw new Error(`${(error as Error).message}\npage: ${JSON.stringify(shown)}`)
+      })
     await page.waitForFunction(([s]) => document.querySelector(`${s} .view`)?.textContent?.includes("playground:bob"), [seat(ada)])
     expect(await viewOf(page, ada)).toEqual({ stones: 7, players: [ada, bob], turn: 0, taken: { [ada]: 0, [bob]: 0 } })
 
@@ -89,7 +98,7 @@ describe("the playground in a real browser", () => {
     await act(page, ada, "take", { count: "2" })
     for (const p of [ada, bob]) await page.waitForFunction((s) => document.querySelector(`${s} .log li.ended`)?.textContent?.includes(`{"winner":"playground:ada"}`), seat(p))
     expect(errors).toEqual([])
-  }, 120_000)
+  }, 180_000)
 
   test("every schema kind as a form: a value the node accepts; JSON checked before it is sent", async () => {
     const node = await startNodeProcess({ app: APP })
