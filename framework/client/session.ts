@@ -320,12 +320,26 @@ export class GameSession<G extends AnyGame = AnyGame> {
     return all[this.#turn % all.length] as string
   }
 
+  async #token(): Promise<string | undefined> {
+    return typeof this.#opts.token === "function" ? await this.#opts.token() : this.#opts.token
+  }
+
   async #connect(): Promise<void> {
     let url = this.#nextUrl()
-    const token = typeof this.#opts.token === "function" ? await this.#opts.token() : this.#opts.token
-    if (token) url += `?token=${encodeURIComponent(token)}`
-    if (this.#status === "closed") return
-    const ws = new this.#opts.WebSocket(url)
+    let ws: WebSocket
+    try {
+      const token = await this.#token()
+      if (token) url += `?token=${encodeURIComponent(token)}`
+      if (this.#status === "closed") return
+      ws = new this.#opts.WebSocket(url)
+    } catch {
+      // No token to be had (the function threw: its endpoint down, say), or an address the runtime
+      // refuses: a failed attempt like any other, tried again after the backoff instead of never.
+      if (this.#status === "closed") return
+      this.#turn++
+      this.#retryLater()
+      return
+    }
     this.#ws = ws
     this.#watchLiveness(ws)
     ws.onopen = () => ws.send(JSON.stringify({ t: "join", session: this.id, player: this.player, client: this.client } satisfies ClientMessage))
@@ -352,7 +366,12 @@ export class GameSession<G extends AnyGame = AnyGame> {
     const url = toWsUrl(owner)
     const failedAt = this.#unreachable.get(url)
     if (failedAt !== undefined && Date.now() - failedAt < DIRECT_RETRY_MS) return
-    const token = typeof this.#opts.token === "function" ? await this.#opts.token() : this.#opts.token
+    let token: string | undefined
+    try {
+      token = await this.#token()
+    } catch {
+      return // no token now: the relayed connection serves; the next join tries again
+    }
     if (this.#status !== "open" || this.#direct) return
     let ws: WebSocket
     try {
@@ -558,6 +577,10 @@ export class GameSession<G extends AnyGame = AnyGame> {
     this.#setStatus("reconnecting")
     // An attempt that never joined failed where it went: the next one tries the next address.
     if (ws !== this.#joinedWs) this.#turn++
+    this.#retryLater()
+  }
+
+  #retryLater(): void {
     // A hint from the server is worth trying at once; otherwise back off.
     const delay = this.#hints.length > 0 && this.#attempt === 0 ? 0 : Math.min(this.#opts.maxBackoffMs, this.#opts.backoffMs * 2 ** this.#attempt++)
     this.#retry = setTimeout(() => void this.#connect(), delay * (0.8 + Math.random() * 0.4))

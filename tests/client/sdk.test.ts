@@ -132,6 +132,21 @@ describe("client SDK against a real node", () => {
     expect(await Promise.all([first, second])).toEqual([1, 3])
   })
 
+  test("a token function that throws is a failed attempt: the SDK backs off and asks again", async () => {
+    // The playground's seats fetch a fresh token per connect; one fetch failing left the seat connecting forever.
+    const { id } = await createSession({ url: node.url, game: "counter" })
+    let asked = 0
+    const token = async () => {
+      if (++asked <= 2) throw new Error("token endpoint down")
+      return "any"
+    }
+    const s = await join<typeof counter>({ url: node.url, session: id, player: "tok", token, backoffMs: 20, maxBackoffMs: 100 })
+    open.push(s as unknown as GameSession)
+    expect(asked).toBe(3)
+    expect(s.status).toBe("open")
+    expect(await s.act("inc", { by: 1 })).toBeDefined()
+  })
+
   test("each action's frame names the newest action still pending, which the node must apply first", async () => {
     const { id } = await createSession({ url: node.url, game: "counter" })
     const sent: { id: number; p?: number }[] = []
