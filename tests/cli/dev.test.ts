@@ -30,7 +30,8 @@ describe("bun run dev", () => {
       }
     })()
     await waitUntil(() => out.includes(`open http://127.0.0.1:${port}`), "the front door's address is printed")
-    expect(out).toContain(`http://127.0.0.1:${port}/playground`)
+    // The playground's address comes on the next line: a chunk of output may end before it.
+    await waitUntil(() => out.includes(`http://127.0.0.1:${port}/playground`), "the playground's address is printed")
     // The status line lists both nodes ready.
     await waitUntil(() => /status: n-\w+ ready \d+ \| n-\w+ ready \d+/.test(out), "a status line with two ready nodes", { timeoutMs: 15_000 })
 
