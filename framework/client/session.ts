@@ -340,15 +340,24 @@ export class GameSession<G extends AnyGame = AnyGame> {
       this.#retryLater()
       return
     }
+    ws.onopen = () => ws.send(this.#joinFrame())
+    ws.onerror = () => {} // a close follows; that is where we act
+    this.#adopt(ws)
+  }
+
+  #joinFrame(): string {
+    return JSON.stringify({ t: "join", session: this.id, player: this.player, client: this.client } satisfies ClientMessage)
+  }
+
+  /** Makes `ws` the connection: its frames are read, its silence watched, its close acted on. */
+  #adopt(ws: WebSocket): void {
     this.#ws = ws
     this.#watchLiveness(ws)
-    ws.onopen = () => ws.send(JSON.stringify({ t: "join", session: this.id, player: this.player, client: this.client } satisfies ClientMessage))
     ws.onmessage = (ev) => {
       this.#heardAt = Date.now()
       this.#onFrame(typeof ev.data === "string" ? ev.data : String(ev.data))
     }
     ws.onclose = (ev) => this.#onClose(ws, ev.code, ev.reason)
-    ws.onerror = () => {} // a close follows; that is where we act
   }
 
   #watch: ReturnType<typeof setInterval> | undefined
@@ -388,7 +397,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
       this.#dropDirect()
     }
     const patience = setTimeout(giveUp, DIRECT_PATIENCE_MS)
-    ws.onopen = () => ws.send(JSON.stringify({ t: "join", session: this.id, player: this.player, client: this.client } satisfies ClientMessage))
+    ws.onopen = () => ws.send(this.#joinFrame())
     ws.onerror = () => {}
     ws.onclose = () => (clearTimeout(patience), giveUp())
     ws.onmessage = (ev) => {
@@ -405,13 +414,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
         relayed.onmessage = null
         relayed.close(CloseCode.normal, "moved to the session's node")
       }
-      this.#ws = ws
-      this.#watchLiveness(ws)
-      ws.onmessage = (e) => {
-        this.#heardAt = Date.now()
-        this.#onFrame(typeof e.data === "string" ? e.data : String(e.data))
-      }
-      ws.onclose = (e) => this.#onClose(ws, e.code, e.reason)
+      this.#adopt(ws)
       this.#onFrame(text)
     }
   }

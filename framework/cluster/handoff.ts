@@ -123,8 +123,7 @@ export class Handoff {
         if (!refused && (await this.#runsThere(target.id, id))) return await this.#handedOff(id, target, started, record, next, deadline)
         refusals.push(`${target.id} (v${target.version}): ${why}`)
         // A target that left or is leaving since it was picked is no fault to warn of: nodes stopping together do that.
-        const now = this.#cluster.members().find((m) => m.id === target.id)
-        if (declined || !now?.up || now.status !== "ready") this.#host.log.info("handoff not taken: that node is leaving too; trying the next node", { session: id, target: target.id, why })
+        if (declined || !this.#cluster.ready().some((m) => m.id === target.id)) this.#host.log.info("handoff not taken: that node is leaving too; trying the next node", { session: id, target: target.id, why })
         else this.#host.log.warn("handoff refused; trying the next node", { session: id, target: target.id, version: target.version, why })
         this.#host.emit({ t: "handoff-refused", session: id, target: target.id, version: target.version, why })
       }
@@ -132,7 +131,7 @@ export class Handoff {
     this.#host.thaw(id)
     const why = refusals.length ? refusals.join("; ") : "no ready node to take it"
     // Every other node stopping too (Ctrl-C on `bun run dev`, a whole cluster shut down) is no failure: nobody is coming.
-    const everyoneLeaving = this.#cluster.members().every((m) => m.id === this.#host.id || !m.up || m.status !== "ready")
+    const everyoneLeaving = this.#cluster.ready().every((m) => m.id === this.#host.id)
     if (everyoneLeaving) this.#host.log.info("the session stays here: every other node is stopping too", { session: id })
     else {
       this.#host.log.error("handoff failed; the session stays here", { session: id, why })

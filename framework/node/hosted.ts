@@ -240,13 +240,13 @@ export class HostedSession {
 
   /** Runs what is due (see Session.advance), keeping which timers fired and how far the tick clock moved. */
   advance(now: number): void {
+    // The session replaces its record when it changes: `r` keeps the timers as they were before.
     const r = this.session.record
-    const due = r.timers.filter((t) => t.at <= now)
     this.session.advance(now)
     this.#stepped(r.rev, (rev) => {
       const after = this.session.record
       const left = new Set(after.timers.map((t) => t.id))
-      const timers = due.filter((t) => !left.has(t.id)).map((t) => t.name)
+      const timers = r.timers.filter((t) => t.at <= now && !left.has(t.id)).map((t) => t.name)
       const hz = this.session.game.tick?.hz ?? 0
       const ticks = r.tickAt !== null && after.tickAt !== null ? Math.round(((after.tickAt - r.tickAt) * hz) / 1000) : 0
       return { k: "advance", at: now, rev, ...(timers.length ? { timers } : {}), ...(ticks > 0 ? { ticks } : {}) }

@@ -1,12 +1,12 @@
 import { Hono, type MiddlewareHandler } from "hono"
 import { bodyLimit } from "hono/body-limit"
 import type { ContentfulStatusCode } from "hono/utils/http-status"
-import { idProblem } from "../game/index.ts"
 import { BatonError, type BatonNode, handlerFailures } from "../node/index.ts"
 import { hasAdminToken, type OperatorAccess } from "./access.ts"
 import type { CreateGate } from "./create-gate.ts"
 import { intrinsicsPolluted } from "./intrinsics.ts"
 import { inspectorRoutes } from "./inspector.ts"
+import { sessionParam } from "./session-param.ts"
 import { type PlaygroundOptions, playgroundApi } from "./playground-api.ts"
 
 /** What `httpApi` serves beyond the public API: the admin endpoints, the operators' views, the creation gate. */
@@ -168,13 +168,6 @@ export function httpApi(node: BatonNode, opts: HttpOptions = {}): Hono<Env> {
     return fail(c, new BatonError("internal", `internal error (error id ${errorId}, logged on the node)`, 500, errorId))
   })
   return app
-}
-
-/** A session id from a URL, checked by the rule every id from outside follows (game/ids.ts). */
-function sessionParam(id: string): string {
-  const bad = idProblem(id)
-  if (bad) throw new BatonError("invalid_id", `session id ${bad}`, 400)
-  return id
 }
 
 function fail(c: { json: (body: unknown, status: ContentfulStatusCode) => Response }, e: BatonError): Response {

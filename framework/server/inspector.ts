@@ -1,6 +1,7 @@
 import type { Context, Env, Hono, MiddlewareHandler } from "hono"
-import { idProblem, readReplayFile, type ReplayFile } from "../game/index.ts"
+import { readReplayFile, type ReplayFile } from "../game/index.ts"
 import { BatonError, type BatonNode } from "../node/index.ts"
+import { sessionParam } from "./session-param.ts"
 
 /** The query parameters each route takes; any other is refused (400), naming it. */
 const PARAMS = { inspect: ["tail"], export: [] } as const
@@ -37,9 +38,7 @@ export function inspectorRoutes<E extends Env>(app: Hono<E>, node: BatonNode, op
 }
 
 async function inspected(node: BatonNode, c: Context, route: keyof typeof PARAMS): Promise<{ found: unknown; via: { node: string; how: "here" | "owner" | "copy"; owner?: string } }> {
-  const id = c.req.param("id") ?? ""
-  const bad = idProblem(id)
-  if (bad) throw new BatonError("invalid_id", `session id ${bad}`, 400)
+  const id = sessionParam(c.req.param("id") ?? "")
   const query = c.req.queries()
   for (const key of Object.keys(query))
     if (!(PARAMS[route] as readonly string[]).includes(key))
