@@ -389,7 +389,7 @@ export class Store {
     if (steps.length === 0) return
     const pending = this.#steps.get(id)
     if (pending) pending.push(...steps)
-    else this.#steps.set(id, [...steps])
+    else this.#steps.set(id, steps.slice())
   }
 
   /** Steps of a session not in its document yet (the inspector shows them with the live record). */
@@ -491,6 +491,7 @@ export class Store {
     const start = performance.now()
     const now = this.#opts.clock()
     let count = 0
+    const failed: [string, SessionRecord][] = []
     for (const [id, record] of this.#dirty) {
       if (performance.now() - start > budgetMs) break
       const w = this.#written.get(id)
@@ -507,9 +508,12 @@ export class Store {
         this.#write(w, record)
         count++
       } catch (error) {
+        failed.push([id, record])
         this.#opts.onError(id, error)
       }
     }
+    // Not written: the next round tries again (after the loop: a Map visits a key set again during its iteration).
+    for (const [id, record] of failed) if (!this.#dirty.has(id)) this.#dirty.set(id, record)
     return count
   }
 
@@ -518,24 +522,28 @@ export class Store {
     const record = toStored(live)
     const ops = diff(w.last, record)
     const statusChanged = w.last.status !== record.status
-    const base = w.last.rev
-    w.last = record
-    w.at = this.#opts.clock()
+    const at = this.#opts.clock()
     const steps = this.#steps.get(record.id)
-    this.#steps.delete(record.id)
-    if (ops.length === 0 && !always) return
-    w.epochWritten = true
-    const entry = logEntry({ rev: record.rev, base, epoch: w.epoch, at: w.at, ops, ...(steps ? { steps } : {}) })
-    const bytes = entry.val.length
-    if (w.entries >= this.#opts.compactAfter || w.logBytes + bytes > Math.max(this.#opts.compactAfterBytes, 2 * w.baseBytes)) {
-      this.#compact(record.id, w, record)
-    } else {
-      this.#handleOf(record.id, w).change((d) => {
-        d.log.push(entry as unknown as string)
-      })
-      w.entries++
-      w.logBytes += bytes
+    if (ops.length > 0 || always) {
+      const entry = logEntry({ rev: record.rev, base: w.last.rev, epoch: w.epoch, at, ops, ...(steps ? { steps } : {}) })
+      const bytes = entry.val.length
+      if (w.entries >= this.#opts.compactAfter || w.logBytes + bytes > Math.max(this.#opts.compactAfterBytes, 2 * w.baseBytes)) {
+        w.at = at
+        this.#compact(record.id, w, record)
+      } else {
+        // Opening a parked document can fail: then nothing below moves on, and the next round writes this again.
+        this.#handleOf(record.id, w).change((d) => {
+          d.log.push(entry as unknown as string)
+        })
+        w.entries++
+        w.logBytes += bytes
+      }
+      w.epochWritten = true
     }
+    // Only once the document holds it: the next diff starts from here.
+    w.last = record
+    w.at = at
+    this.#steps.delete(record.id)
     if (statusChanged) this.#registry.patch(record.id, { status: record.status })
   }
 
@@ -597,7 +605,12 @@ export class Store {
     if (!w) throw new Error(`no document for session ${record.id}`)
     this.#dirty.delete(record.id)
     this.#addSteps(record.id, steps)
-    this.#write(w, record)
+    try {
+      this.#write(w, record)
+    } catch (error) {
+      this.#dirty.set(record.id, record)
+      throw error
+    }
     // Parked and nothing new to write (an idle session in a drain): its bytes are the document.
     if (w.parked) return w.parked
     const doc = w.handle?.doc()
