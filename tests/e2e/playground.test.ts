@@ -52,6 +52,7 @@ describe("the playground in a real browser", () => {
     // Two players: the name field suggests ada first.
     expect(await page.inputValue("#player-name")).toBe("ada")
     await page.click("#seat button[type=submit]")
+    await page.waitForSelector(seat("playground:ada"))
     await page.fill("#player-name", "bob")
     await page.click("#seat button[type=submit]")
     const [ada, bob] = ["playground:ada", "playground:bob"]

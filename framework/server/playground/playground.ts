@@ -127,7 +127,8 @@ $<HTMLFormElement>("#seat").onsubmit = async (e) => {
     })
     here.seats.push(seat)
     $("#seats").append(seat.el)
-    input.value = suggestName()
+    // The next name is suggested only if nobody typed one meanwhile (typing went on while this seat's request was out).
+    if (input.value.trim() === name) input.value = suggestName()
     await seat.start()
   } catch (error) {
     say((error as Error).message, "error")
