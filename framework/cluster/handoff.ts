@@ -7,6 +7,24 @@ import { PeerFailure, PeerRequestError, type Request } from "./protocol.ts"
 import { Takeover } from "./takeover.ts"
 import { errorText } from "../protocol/index.ts"
 
+/**
+ * How long a drain aims to take, ms: moves run one at a time while that
+ * finishes in time, more (up to the drain's maximum) when it would not (a
+ * thousand sessions). Seven moves at once on a busy machine kept the relayed
+ * players of sessions that were not even moving waiting ~250 ms; one at a
+ * time, ~180 ms (tests/bench/pauses.ts).
+ */
+const DRAIN_AIM_MS = 1_000
+/** What a move is taken to cost before the first one is timed, ms. */
+const FIRST_MOVE_GUESS_MS = 20
+/** The least time left that more moves at once are counted against, ms (past the aim: go at the maximum). */
+const MIN_LEFT_MS = 50
+
+/** How many moves a drain runs at once: one, or as many as finish the `remaining` ones in the time left (at most `max`). */
+export function movesInFlight(remaining: number, perMoveMs: number, msLeft: number, max: number): number {
+  return Math.max(1, Math.min(max, Math.ceil((remaining * perMoveMs) / Math.max(MIN_LEFT_MS, msLeft))))
+}
+
 /** Failure timeouts a takeover waits, per place in the ranking behind the head, before a node not at the head tries. */
 const STEP_ASIDE = 2
 
@@ -174,7 +192,7 @@ export class Handoff {
    * every session over, a bounded number at a time. A lone node waits for a
    * peer until the deadline.
    */
-  async drain(graceMs: number, concurrency = 8): Promise<DrainReport> {
+  async drain(graceMs: number, maxInFlight = 8): Promise<DrainReport> {
     const started = this.#host.clock.monotonic()
     const deadline = this.#host.clock.now() + graceMs
     this.#host.setDraining()
@@ -197,14 +215,31 @@ export class Handoff {
     }
     const moves: MoveResult[] = []
     let next = 0
-    const worker = async () => {
-      while (next < ids.length) {
+    // Each move in flight is a burst of work on this node and its target, and every player of every
+    // session there waits behind it: as few run at once as finish the drain in about DRAIN_AIM_MS.
+    const aimMs = Math.min(DRAIN_AIM_MS, graceMs / 2)
+    let took = 0
+    const inFlightWanted = () => movesInFlight(ids.length - next, moves.length ? took / moves.length : FIRST_MOVE_GUESS_MS, aimMs - (this.#host.clock.monotonic() - started), maxInFlight)
+    let running = 0
+    const worker = async (first: boolean): Promise<void> => {
+      while (next < ids.length && (first || running <= inFlightWanted())) {
         const id = ids[next++] as string
+        const from = this.#host.clock.monotonic()
         if (this.#peersReady()) moves.push(await this.handOff(id, deadline))
         else moves.push({ session: id, pauseMs: 0, error: "no peer before the grace deadline" })
+        took += this.#host.clock.monotonic() - from
+        // More moves are wanted than run: start another alongside this one.
+        while (running < inFlightWanted() && next < ids.length) spawn()
       }
     }
-    await Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, worker))
+    const workers: Promise<void>[] = []
+    const spawn = () => {
+      running++
+      workers.push(worker(workers.length === 0).finally(() => running--))
+    }
+    while (running < inFlightWanted() && next < ids.length) spawn()
+    // Workers spawn workers: wait until none is left.
+    for (let i = 0; i < workers.length; i++) await workers[i]
     const pauses = moves.filter((m) => !m.error).map((m) => m.pauseMs).sort((a, b) => a - b)
     const pct = (q: number) => (pauses.length ? Math.round((pauses[Math.min(pauses.length - 1, Math.floor(q * pauses.length))] as number) * 10) / 10 : null)
     return {

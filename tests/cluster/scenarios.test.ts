@@ -171,6 +171,31 @@ describe("drain and replication", () => {
     })
   })
 
+  test("a drain of a few sessions moves them one after another: each is released before the next is handed over", async () => {
+    await simulate("drain-one-at-a-time", async (sim) => {
+      await sim.startCluster(["a", "b", "c"])
+      const sessions: string[] = []
+      for (let i = 0; i < 30 && sessions.length < 4; i++) {
+        const s = await sim.createSession("a")
+        if (sim.owner(s)?.label === "a") sessions.push(s)
+      }
+      for (const [i, s] of sessions.entries()) await sim.play(s, [`p${i}`], 10_000)
+      await sim.run(1_000)
+      const from = sim.world.log.length
+      await sim.stop("a")
+      // Adoptions (on the targets) and releases (on the draining node), in the order they happened.
+      const moves = sim.world.log
+        .slice(from)
+        .filter((l) => l.includes("session adopted") || (l.includes(" a info session released") && l.includes("handed off")))
+        .map((l) => (l.includes("session adopted") ? "adopted" : "released"))
+      expect(sessions.length).toBe(4)
+      expect(moves.length).toBe(2 * sessions.length)
+      expect(moves).toEqual(sessions.flatMap(() => ["adopted", "released"]))
+      await sim.run(5_000)
+      for (const s of sessions) expect(sim.lostOrDoubled(s)).toEqual([])
+    })
+  })
+
   test("the whole cluster stopping at once (Ctrl-C on bun run dev) is not a deploy: no node takes another's sessions, nothing is reported failed", async () => {
     await simulate("stop-everything", async (sim) => {
       await sim.startCluster(["a", "b", "c"])
