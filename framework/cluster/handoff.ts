@@ -189,8 +189,8 @@ export class Handoff {
 
   /**
    * Turns the node draining (readiness fails, placement skips it) and hands
-   * every session over, a bounded number at a time. A lone node waits for a
-   * peer until the deadline.
+   * every session over, as few at a time as finish in about DRAIN_AIM_MS.
+   * A lone node waits for a peer until the deadline.
    */
   async drain(graceMs: number, maxInFlight = 8): Promise<DrainReport> {
     const started = this.#host.clock.monotonic()
