@@ -1,5 +1,5 @@
 import type { ServerWebSocket, WebSocketHandler } from "bun"
-import type { BatonNode, PlayerLink } from "../node/index.ts"
+import { type BatonNode, handlerFailures, type PlayerLink } from "../node/index.ts"
 import { CloseCode, MAX_FRAME_BYTES } from "../protocol/index.ts"
 import { parseClientFrame } from "../protocol/index.ts"
 
@@ -17,10 +17,20 @@ export interface PlayerSocketData {
   /** Frames refused for the rate since `limitedSince` (a window of a second). */
   limited?: number
   limitedSince?: number
+  /** Frames over the rate held back (in order) until the bucket has a token for them; their bytes. */
+  held?: string[]
+  heldBytes?: number
 }
 
 /** Malformed frames tolerated per connection before it is closed as abusive. */
 const MAX_PROTOCOL_ERRORS = 20
+/**
+ * Frames over the rate a connection may have waiting (a tenth of a second's worth, at least one), and
+ * their bytes: a player a little over the rate (a burst of clicks, a benchmark's closed loop) is slowed
+ * to it instead of refused and made to resend; one far over it is still refused, and closed if it goes on.
+ */
+const HELD_SECONDS = 0.1
+const HELD_BYTES = 64 * 1024
 
 export interface PlayerLimits {
   /** Frames per second a connection may send, sustained (a burst of twice this is allowed). Default 200. */
@@ -37,6 +47,18 @@ export function playerSockets(
   maxFrameBytes = MAX_FRAME_BYTES,
   limits: PlayerLimits = DEFAULT_LIMITS,
 ): Required<Pick<WebSocketHandler<PlayerSocketData>, "open" | "message" | "close">> {
+  /** Connections with held frames, and one timer for all of them (a timer per frame cost more than the frame). */
+  const holding = new Set<ServerWebSocket<PlayerSocketData>>()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let timerAt = Number.POSITIVE_INFINITY
+  const wakeIn = (ms: number) => {
+    const at = performance.now() + ms
+    if (timer !== undefined && timerAt <= at) return
+    clearTimeout(timer)
+    timerAt = at
+    timer = setTimeout(releaseDue, ms)
+  }
+
   return {
     open(ws) {
       if (ws.data.refused) {
@@ -67,37 +89,92 @@ export function playerSockets(
         ws.send(JSON.stringify({ t: "error", code: "frame_too_large", message: `frame of ${frame.length} bytes is over the ${maxFrameBytes}-byte limit` }))
         return ws.close(CloseCode.tooLarge, "frame too large")
       }
-      if (!withinRate(ws.data, limits.framesPerSecond)) {
-        // The refused frame is named (an act's id) so its sender can tell which one was dropped.
-        const ref = /"id":(\d+)/.exec(frame)?.[1]
-        ws.send(JSON.stringify({ t: "error", code: "rate_limited", message: `over ${limits.framesPerSecond} frames per second; slow down`, ref: ref ? Number(ref) : undefined }))
-        // Abuse is ignoring the refusals: more of them within one second than twice the rate. A client
-        // that slows down when told (the SDK resends 100-200 ms later) is refused a few times a second
-        // at most, and a counter over the connection's whole life would close it after hours of play.
-        const now = performance.now()
-        if (ws.data.limitedSince === undefined || now - ws.data.limitedSince >= 1000) {
-          ws.data.limitedSince = now
-          ws.data.limited = 0
-        }
-        if ((ws.data.limited = (ws.data.limited ?? 0) + 1) > limits.framesPerSecond * 2) ws.close(CloseCode.protocolAbuse, "rate limit exceeded again and again")
-        return
-      }
-      const parsed = parseClientFrame(frame)
-      if (parsed.ok && parsed.msg.t === "join" && ws.data.player !== undefined) {
-        // The upgrade said who this is; a join may not claim anybody else.
-        if (parsed.msg.player !== ws.data.player) {
-          ws.send(JSON.stringify({ t: "error", code: "unauthorized", message: `this connection is authenticated as ${ws.data.player}, not ${parsed.msg.player}`, ref: "join" }))
-          return
-        }
-      }
-      if (parsed.ok) return node.handle(link, parsed.msg)
-      ws.send(JSON.stringify({ t: "error", code: parsed.code, message: parsed.message, ref: parsed.ref }))
-      if (++ws.data.errors >= MAX_PROTOCOL_ERRORS) ws.close(CloseCode.protocolAbuse, "too many malformed frames")
+      // Frames already held go first: a frame never overtakes an earlier one.
+      if (ws.data.held?.length || !withinRate(ws.data, limits.framesPerSecond)) return hold(ws, frame)
+      receive(ws, link, frame)
     },
     close(ws) {
+      holding.delete(ws)
+      ws.data.held = undefined
       if (ws.data.link) node.close(ws.data.link)
     },
   }
+
+  function receive(ws: ServerWebSocket<PlayerSocketData>, link: PlayerLink, frame: string): void {
+    const parsed = parseClientFrame(frame)
+    if (parsed.ok && parsed.msg.t === "join" && ws.data.player !== undefined) {
+      // The upgrade said who this is; a join may not claim anybody else.
+      if (parsed.msg.player !== ws.data.player) {
+        ws.send(JSON.stringify({ t: "error", code: "unauthorized", message: `this connection is authenticated as ${ws.data.player}, not ${parsed.msg.player}`, ref: "join" }))
+        return
+      }
+    }
+    if (parsed.ok) return node.handle(link, parsed.msg)
+    ws.send(JSON.stringify({ t: "error", code: parsed.code, message: parsed.message, ref: parsed.ref }))
+    if (++ws.data.errors >= MAX_PROTOCOL_ERRORS) ws.close(CloseCode.protocolAbuse, "too many malformed frames")
+  }
+
+  /** A frame over the rate: held until a token is due, or refused when too much is held already. */
+  function hold(ws: ServerWebSocket<PlayerSocketData>, frame: string): void {
+    const d = ws.data
+    const held = (d.held ??= [])
+    if (held.length >= Math.max(1, limits.framesPerSecond * HELD_SECONDS) || (d.heldBytes ?? 0) + frame.length > HELD_BYTES) return refuse(ws, frame)
+    held.push(frame)
+    d.heldBytes = (d.heldBytes ?? 0) + frame.length
+    holding.add(ws)
+    wakeIn(msToNextToken(d, limits.framesPerSecond))
+  }
+
+  /** Every connection's held frames whose tokens are due, in order; the rest wait for the next round. */
+  function releaseDue(): void {
+    timer = undefined
+    timerAt = Number.POSITIVE_INFINITY
+    let next = Number.POSITIVE_INFINITY
+    for (const ws of holding) {
+      const d = ws.data
+      const held = d.held
+      if (!held || !d.link || ws.readyState !== 1) {
+        holding.delete(ws)
+        continue
+      }
+      // Runs outside the socket's handlers (a timer): a throw must end this connection, not the process.
+      try {
+        while (held.length > 0 && withinRate(d, limits.framesPerSecond)) {
+          const frame = held.shift() as string
+          d.heldBytes = (d.heldBytes ?? 0) - frame.length
+          receive(ws, d.link, frame)
+        }
+      } catch (error) {
+        const { errorId } = handlerFailures(node)("player-message", error)
+        holding.delete(ws)
+        ws.close(CloseCode.internalError, `internal error ${errorId}`)
+        continue
+      }
+      if (held.length === 0) holding.delete(ws)
+      else next = Math.min(next, msToNextToken(d, limits.framesPerSecond))
+    }
+    if (next !== Number.POSITIVE_INFINITY) wakeIn(next)
+  }
+
+  function refuse(ws: ServerWebSocket<PlayerSocketData>, frame: string): void {
+    // The refused frame is named (an act's id) so its sender can tell which one was dropped.
+    const ref = /"id":(\d+)/.exec(frame)?.[1]
+    ws.send(JSON.stringify({ t: "error", code: "rate_limited", message: `over ${limits.framesPerSecond} frames per second; slow down`, ref: ref ? Number(ref) : undefined }))
+    // Abuse is ignoring the refusals: more of them within one second than twice the rate. A client
+    // that slows down when told (the SDK resends 100-200 ms later) is refused a few times a second
+    // at most, and a counter over the connection's whole life would close it after hours of play.
+    const now = performance.now()
+    if (ws.data.limitedSince === undefined || now - ws.data.limitedSince >= 1000) {
+      ws.data.limitedSince = now
+      ws.data.limited = 0
+    }
+    if ((ws.data.limited = (ws.data.limited ?? 0) + 1) > limits.framesPerSecond * 2) ws.close(CloseCode.protocolAbuse, "rate limit exceeded again and again")
+  }
+}
+
+/** When the bucket next has a whole token, ms from now (at least 1). */
+function msToNextToken(d: PlayerSocketData, perSecond: number): number {
+  return Math.max(1, Math.ceil(((1 - (d.tokens ?? 0)) / perSecond) * 1000))
 }
 
 export type PlayerSocket = ServerWebSocket<PlayerSocketData>

@@ -74,6 +74,29 @@ describe("limits", () => {
     await waitUntil(async () => (await fetch(`${node.url}/healthz`)).ok, "the node is still up")
   })
 
+  test("a frame a little over the rate waits for its token instead of being refused; only what is over the small allowance is refused", async () => {
+    // A session of its own: the shared one seats three players.
+    const own = (await createSession({ url: node.url, game: "notes", token: signPlayerToken(SECRET, "host") })).id
+    const s = await RawSocket.open(`${node.url}?token=${encodeURIComponent(signPlayerToken(SECRET, "zed"))}`)
+    s.send({ t: "join", session: own, player: "zed", client: "c-zed" })
+    await s.next((f) => f.t === "joined")
+    // Spend the burst (twice the rate of 20: the join took one token).
+    for (let n = 1; n <= 39; n++) s.send({ t: "ping", n })
+    await s.next((f) => f.t === "pong" && f.n === 39)
+    // Over the rate now: a tenth of a second's worth (2 frames) is held and answered in order, the third refused.
+    for (let id = 1; id <= 3; id++) s.send({ t: "act", id, name: "add", input: { text: `late ${id}` } })
+    const refused = await s.next((f) => f.t === "error" && f.code === "rate_limited")
+    expect(refused.ref).toBe(3)
+    await s.next((f) => f.t === "u" && f.a?.some((a: { i: number }) => a.i === 2))
+    const answers = s.frames.filter((f) => f.t === "u" && f.a).flatMap((f) => f.a as { i: number; ok: boolean }[])
+    expect(answers.map((a) => [a.i, a.ok])).toEqual([
+      [1, true],
+      [2, true],
+    ])
+    expect(s.frames.filter((f) => f.t === "error").map((f) => f.ref)).toEqual([3])
+    s.close()
+  })
+
   test("a client a little over the rate for a long time is refused, not closed: abuse is ignoring the refusals", async () => {
     // Issue 17's benchmark: the count of refusals never went down, so a player over the limit now and
     // then was closed as abusive (4400, which the SDK takes as final) once it had been refused 40 times in all.
