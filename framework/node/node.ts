@@ -815,7 +815,8 @@ export class BatonNode {
     }
     const started = this.clock.monotonic()
     const out = this.#hideGameError(h.act({ player: st.player, client: st.client, id: msg.id, name: msg.name, input: msg.input, now: this.#now() }), h.id)
-    this.#seen.action((this.clock.monotonic() - started) / 1000, out.ok ? undefined : out.code)
+    // A resend answered from the ledger (after a reconnect or a move) is no new action.
+    if (!out.duplicate) this.#seen.action((this.clock.monotonic() - started) / 1000, out.ok ? undefined : out.code)
     h.ack(link, out.ok ? (out.value === undefined ? { i: msg.id, ok: true } : { i: msg.id, ok: true, v: out.value }) : { i: msg.id, ok: false, c: out.code, m: out.message })
     this.#markDirty(h)
   }

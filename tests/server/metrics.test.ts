@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test"
 import { createSession, join } from "batonjs/client"
 import type notes from "../fixtures/app/notes.ts"
 import { TestCluster } from "../support/cluster.ts"
+import { RawSocket } from "../support/raw-socket.ts"
 import { waitUntil } from "../support/wait.ts"
 
 let c: TestCluster | undefined
@@ -38,6 +39,16 @@ describe("GET /metrics", () => {
     expect(m.get("baton_actions_total")).toBe(6)
     expect(m.get('baton_actions_rejected_total{code="invalid_input"}')).toBe(1)
     expect(m.get("baton_action_seconds_count")).toBe(6)
+    // A resend (the same client and id again, as after a reconnect) is answered from the ledger: no new action.
+    const raw = await RawSocket.open(ownerNode.url)
+    raw.send({ t: "join", session: id, player: "bob", client: "c-bob" })
+    await raw.next((f) => f.t === "joined")
+    raw.send({ t: "act", id: 1, name: "add", input: { text: "once" } })
+    raw.send({ t: "act", id: 1, name: "add", input: { text: "once" } })
+    const answers = () => raw.frames.flatMap((f) => (f.t === "u" && f.a ? (f.a as { i: number }[]) : [])).filter((a) => a.i === 1)
+    await waitUntil(() => answers().length === 2, "both sends of action 1 answered")
+    raw.close()
+    expect(samples(await (await fetch(`${ownerNode.url}/metrics`)).text()).get("baton_actions_total")).toBe(7)
     expect(m.get('baton_document_bytes{stat="max"}')).toBeGreaterThan(100)
     expect([...m.keys()].filter((k) => k.startsWith("baton_cluster_member_up{")).length).toBe(2)
     // A drain shows up as moves on the node that stopped… and the session on the other.
