@@ -124,7 +124,16 @@ export class Handoff {
     // Placement's order: newest version first, so a roll moves each session once. A node that
     // cannot load the state (an older game version's state it cannot migrate) refuses; the next is asked.
     let attempt = 0
+    const fenced = (why: string): MoveResult | undefined => {
+      if (this.#host.epochOf(id) === epoch) return undefined
+      const e = this.#host.store.entry(id)
+      const pauseMs = this.#host.clock.monotonic() - started
+      if (e && e.owner !== this.#host.id && e.epoch > epoch) return { session: id, to: e.owner, pauseMs }
+      return { session: id, pauseMs, error: `released while being handed off (${why})` }
+    }
     for (const target of this.#candidates(id)) {
+      const gone = fenced("fenced before the next attempt")
+      if (gone) return gone
       const left = deadline - this.#host.clock.now()
       if (left <= 0) break
       // Each attempt takes a higher epoch: a request whose answer was lost (a link cut, a timeout) may
@@ -135,6 +144,11 @@ export class Handoff {
         return await this.#handedOff(id, target, started, record, next, deadline)
       } catch (error) {
         const why = (error as Error).message
+        // Fenced while the request was out: the target took it (its answer was lost on the way) and the
+        // registry says so. It is no longer this node's to hand on: another node taking it too would run
+        // it beside the one that has it (the simulator found this, seed 9127).
+        const gone = fenced(why)
+        if (gone) return gone
         // No answer is not a refusal: ask whether it took the session before giving it to anyone else.
         const declined = error instanceof PeerRequestError && error.code === "leaving"
         const refused = declined || (error instanceof PeerRequestError && error.code === "refused")
