@@ -49,7 +49,7 @@ export interface PausesResult {
   hog: boolean
   steadyMs: Summary
   /** handoffPauseMs: what the drained node measured, per session, from freezing it to its new owner taking it (its "drained" event). */
-  drain: { ms: number; handoffPauseMs: { p50: number; p99: number }; relayed: Summary; ownPlayersBackMs: Summary }
+  drain: { ms: number; handoffPauseMs: { p50: number; p99: number }; relayed: Summary; relayedMoved: Summary; relayedStayed: Summary; ownPlayersBackMs: Summary }
   crash: { sessions: number; survivorsBackMs: Summary }
   acked: number
   lost: number
@@ -111,17 +111,21 @@ export async function measurePauses(sessions = 24, paceMs = 50, hog = false, log
     }
 
     // The drain.
-    const drained = busiest(await ownerOf())
+    const ownerBefore = await ownerOf()
+    const drained = busiest(ownerBefore)
     const drainFrom = performance.now()
     await c.nodes[drained]!.stop()
     const drainTo = performance.now()
     await Bun.sleep(1_000) // answers to actions sent late in the drain
     const relayed = ackTimes(drainFrom, drainTo, (p) => p.slot !== drained)
+    // Split: players of the sessions the drain moved, and of those it did not (they wait only for a busy machine).
+    const relayedMoved = ackTimes(drainFrom, drainTo, (p) => p.slot !== drained && ownerBefore(p.session) === drained)
+    const relayedStayed = ackTimes(drainFrom, drainTo, (p) => p.slot !== drained && ownerBefore(p.session) !== drained)
     await waitUntil(() => players.filter((p) => p.slot === drained).every((p) => p.acks.some((a) => a.sent >= drainFrom)), "the drained node's players act again", { timeoutMs: 30_000 }).catch(() => {})
     const ownBackNow = players.filter((p) => p.slot === drained).map((p) => (p.acks.find((a) => a.sent >= drainFrom)?.at ?? Number.NaN) - drainFrom)
     const [ev] = c.nodes[drained]!.eventsOf("drained")
     const handoffPause = { p50: ev?.pauseP50 ?? Number.NaN, p99: ev?.pauseP99 ?? Number.NaN }
-    log(`drain of slot ${drained}: ${Math.round(drainTo - drainFrom)} ms, handoff pause ${JSON.stringify(handoffPause)}; relayed ${JSON.stringify(summary(relayed))}; own players back ${JSON.stringify(summary(ownBackNow))}`)
+    log(`drain of slot ${drained}: ${Math.round(drainTo - drainFrom)} ms, handoff pause ${JSON.stringify(handoffPause)}; relayed ${JSON.stringify(summary(relayed))} (moved sessions ${JSON.stringify(summary(relayedMoved))}, the others ${JSON.stringify(summary(relayedStayed))}); own players back ${JSON.stringify(summary(ownBackNow))}`)
 
     // The crash.
     await waitUntil(async () => (await registryOwners(c.live[0]!.url)).size >= sessions, "the registry settles", { timeoutMs: 10_000 })
@@ -151,7 +155,7 @@ export async function measurePauses(sessions = 24, paceMs = 50, hog = false, log
       players: players.length,
       hog,
       steadyMs: summary(steady),
-      drain: { ms: Math.round(drainTo - drainFrom), handoffPauseMs: handoffPause, relayed: summary(relayed), ownPlayersBackMs: summary(ownBackNow) },
+      drain: { ms: Math.round(drainTo - drainFrom), handoffPauseMs: handoffPause, relayed: summary(relayed), relayedMoved: summary(relayedMoved), relayedStayed: summary(relayedStayed), ownPlayersBackMs: summary(ownBackNow) },
       crash: { sessions: theirs.size, survivorsBackMs: summary(back) },
       acked: players.reduce((n, p) => n + p.acks.length, 0),
       lost,
