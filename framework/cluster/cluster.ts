@@ -656,13 +656,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       // out of reach for good once others die too (the simulator, seed 9244: three nodes powered off and
       // replaced one after another left six voters, three of them alive).
       const replaced = p.url === this.#self.url || [...this.#peers.values()].some((q) => q.up && q.url === p.url && q.id !== p.id)
-      if (isNodeId(p.id) && p.id !== this.#self.id && !this.#peers.has(p.id) && !this.#heardOf.has(p.id) && !replaced) {
-        this.#heardOf.set(p.id, this.clock.now())
-        this.#heardUrl.set(p.id, p.url)
-      }
+      if (isNodeId(p.id) && p.id !== this.#self.id && !this.#peers.has(p.id) && !this.#heardOf.has(p.id) && !replaced) this.#heardOf.set(p.id, { at: this.clock.now(), url: p.url })
     }
     this.#heardOf.delete(hello.id)
-    this.#heardUrl.delete(hello.id)
     this.#urls.add(hello.url)
     link.batching = hello.caps?.includes("batch") ?? false
     let peer = this.#peers.get(hello.id)
@@ -698,11 +694,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         old.dead = true
         old.voter = false
       }
-    for (const [id, url] of this.#heardUrl)
-      if (url === peer.url && id !== peer.id) {
-        this.#heardOf.delete(id)
-        this.#heardUrl.delete(id)
-      }
+    for (const [id, heard] of this.#heardOf) if (heard.url === peer.url && id !== peer.id) this.#heardOf.delete(id)
     this.#leaseStale()
     if (!wasUp) this.#phi.reset(peer.id, peer.lastHeard)
     if (link.dialer !== this.#self.id) link.send(this.#hello())
@@ -752,14 +744,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return this.#pruned.size
   }
 
-  /** Members named in a peer's hello that we have not met yet, and since when. */
-  #heardOf = new Map<string, number>()
-  /** Where each of those was said to be (a member at that address now replaced it). */
-  #heardUrl = new Map<string, string>()
+  /** Members named in a peer's hello that we have not met yet: since when, and where (a member at that address replaces it). */
+  #heardOf = new Map<string, { at: number; url: string }>()
 
   #pruneVoters(now: number): void {
     const dead = [...this.#peers.values()].filter((p) => p.voter && !p.up && now - p.lastHeard > 2 * this.#opts.failureMs).map((p) => p.id)
-    const unmet = [...this.#heardOf].filter(([id, at]) => !this.#peers.has(id) && now - at > 2 * this.#opts.failureMs).map(([id]) => id)
+    const unmet = [...this.#heardOf].filter(([id, heard]) => !this.#peers.has(id) && now - heard.at > 2 * this.#opts.failureMs).map(([id]) => id)
     if ((dead.length === 0 && unmet.length === 0) || this.#pruning || !this.quorum().majority) return
     this.#pruning = true
     void this.#agreeDown([...dead, ...unmet]).finally(() => (this.#pruning = false))
@@ -790,7 +780,6 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       const p = this.#peers.get(id)
       if (p?.up) continue // back meanwhile
       this.#heardOf.delete(id)
-      this.#heardUrl.delete(id)
       this.#leaseStale()
       if (p) {
         p.voter = false

@@ -17,9 +17,8 @@ export interface PlayerSocketData {
   /** Frames refused for the rate since `limitedSince` (a window of a second). */
   limited?: number
   limitedSince?: number
-  /** Frames over the rate held back (in order) until the bucket has a token for them; their bytes. */
+  /** Frames over the rate held back (in order) until the bucket has a token for them. */
   held?: string[]
-  heldBytes?: number
 }
 
 /** Malformed frames tolerated per connection before it is closed as abusive. */
@@ -118,9 +117,8 @@ export function playerSockets(
   function hold(ws: ServerWebSocket<PlayerSocketData>, frame: string): void {
     const d = ws.data
     const held = (d.held ??= [])
-    if (held.length >= Math.max(1, limits.framesPerSecond * HELD_SECONDS) || (d.heldBytes ?? 0) + frame.length > HELD_BYTES) return refuse(ws, frame)
+    if (held.length >= Math.max(1, limits.framesPerSecond * HELD_SECONDS) || held.reduce((n, f) => n + f.length, frame.length) > HELD_BYTES) return refuse(ws, frame)
     held.push(frame)
-    d.heldBytes = (d.heldBytes ?? 0) + frame.length
     holding.add(ws)
     wakeIn(msToNextToken(d, limits.framesPerSecond))
   }
@@ -140,9 +138,7 @@ export function playerSockets(
       // Runs outside the socket's handlers (a timer): a throw must end this connection, not the process.
       try {
         while (held.length > 0 && withinRate(d, limits.framesPerSecond)) {
-          const frame = held.shift() as string
-          d.heldBytes = (d.heldBytes ?? 0) - frame.length
-          receive(ws, d.link, frame)
+          receive(ws, d.link, held.shift() as string)
         }
       } catch (error) {
         const { errorId } = handlerFailures(node)("player-message", error)
