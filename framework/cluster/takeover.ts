@@ -87,6 +87,12 @@ export class Takeover {
     const p = this.#promised.get(req.session)
     // An epoch is voted for once, ever (a lapsed vote still names its epoch: the next request asks above it).
     if (p && (p.epoch > req.epoch || (p.epoch === req.epoch && p.to !== from))) return no(`epoch ${p.epoch} was granted to ${p.to}`, p.epoch)
+    // A vote for an earlier epoch to another node still stands: that node's round may yet adopt it, and
+    // a newer epoch granted now would let two nodes run the session at once until one hears of the other
+    // (the simulator found this, seed 9244 after the SDK's faster liveness check). It stops standing when
+    // its round takes it back, when it lapses, or when that node can no longer act (its lease is over).
+    const standsFor = p && p.to !== from ? PROMISE_MS - (this.host.clock.now() - p.at) : 0
+    if (p && standsFor > 0 && (p.to === this.host.id || Math.ceil(this.cluster.lapsesInMs(p.to)) > 0)) return no(`epoch ${p.epoch} was granted to ${p.to}, whose round may still adopt it`, p.epoch, Math.min(standsFor, this.cluster.failureMs / 3))
     if (copy && copy.epoch >= req.epoch) return no(`a copy of epoch ${copy.epoch} is here`, copy.epoch)
     this.#promised.set(req.session, { epoch: req.epoch, to: from, at: this.host.clock.now() })
     return { ok: true, copy }
@@ -192,6 +198,8 @@ export class Takeover {
     }
     if (!copy || copy.record.id !== session) return { ok: false, why: `the newest copy (on ${best.id}) is gone` }
     if (this.host.epochOf(session) !== undefined) return { ok: false, why: "it runs here already" }
+    const vote = this.#promised.get(session)
+    if (vote?.to !== me || vote.epoch !== epoch) return { ok: false, why: `this node voted for epoch ${vote?.epoch} of ${vote?.to} meanwhile` }
     // The votes hold the old owner's replicas back only for PROMISE_MS: adopt well inside it, or not at all.
     if (this.host.clock.now() - started > PROMISE_MS / 3) return { ok: false, why: `the votes are ${this.host.clock.now() - started} ms old` }
     try {

@@ -203,8 +203,28 @@ describe("Takeover.grant: when a voter votes", () => {
     // Lower epochs, whoever asks (the registry says only 1, so this is the vote's doing).
     expect(ask(v, 4, "Q")).toMatchObject({ ok: false, why: "epoch 5 was granted to R", epoch: 5 })
     expect(ask(v, 3, "R")).toMatchObject({ ok: false, epoch: 5 })
-    expect(ask(v, 6, "Q").ok).toBe(true)
+    expect(ask(v, 6, "R").ok).toBe(true)
     expect(v.takeover.promisedEpoch(S)).toBe(6)
+  })
+
+  test("refuses a newer epoch to another node while its vote to a live requester stands (that round may still adopt); grants once it is taken back or the requester's lease is over", () => {
+    // Seed 9244: n1 voted for its own epoch 3, then for n2's epoch 4 while its round was out; both adopted.
+    const v = voter()
+    v.sees("Q", {})
+    expect(ask(v, 5, "R").ok).toBe(true)
+    expect(ask(v, 6, "Q")).toMatchObject({ ok: false, why: "epoch 5 was granted to R, whose round may still adopt it", epoch: 5, waitMs: FAILURE_MS / 3 })
+    v.takeover.retracted("R", { session: S, epoch: 5 })
+    expect(ask(v, 6, "Q").ok).toBe(true)
+    // The same for the voter's own round, and for a requester that can no longer act.
+    const w = voter()
+    w.sees("Q", {})
+    expect(ask(w, 5, "V").ok).toBe(true)
+    expect(ask(w, 6, "Q").ok).toBe(false)
+    const x = voter()
+    x.sees("Q", {})
+    expect(ask(x, 5, "R").ok).toBe(true)
+    x.sees("R", DEAD)
+    expect(ask(x, 6, "Q").ok).toBe(true)
   })
 
   test("a lapsed or retracted vote still names its epoch: nobody else gets it, or a lower one", () => {
