@@ -63,8 +63,10 @@ export interface JoinOptions {
   maxBackoffMs?: number
   /**
    * A connection silent this long is given up and replaced, ms (default
-   * 10,000). The SDK pings after half of it: a node that lost power or a
-   * network that dropped the route closes nothing, and without this the
+   * 10,000). The SDK pings after half of it, and gives up when half of it
+   * passes without an answer; while an action waits for its answer it pings
+   * after 1.5 s of silence and gives up 1.5 s later. A node that lost power
+   * or a network that dropped the route closes nothing, and without this the
    * player would wait on a dead connection. 0 turns it off.
    */
   livenessMs?: number
@@ -96,6 +98,10 @@ const DIRECT_RETRY_MS = 60_000
 
 /** A server's reconnect hint older than this is not worth trying first: the cluster may have moved on. */
 const HINT_TTL_MS = 10_000
+/** With an action waiting, silence this long gets a ping, and a ping unanswered this long gives the connection up, ms. */
+const SUSPECT_MS = 1_500
+/** A connection not open after this long (or half of livenessMs, if less) is given up, ms. */
+const CONNECT_MS = 5_000
 
 /** Close codes after which reconnecting would only repeat the failure. */
 const FINAL_CLOSES = new Set<number>([CloseCode.protocolAbuse, CloseCode.sessionGone, CloseCode.sessionLost, CloseCode.unsupportedData, CloseCode.tooLarge, CloseCode.unauthorized])
@@ -340,7 +346,10 @@ export class GameSession<G extends AnyGame = AnyGame> {
       this.#retryLater()
       return
     }
-    ws.onopen = () => ws.send(this.#joinFrame())
+    ws.onopen = () => {
+      this.#joinSentAt = Date.now()
+      ws.send(this.#joinFrame())
+    }
     ws.onerror = () => {} // a close follows; that is where we act
     this.#adopt(ws)
   }
@@ -362,6 +371,8 @@ export class GameSession<G extends AnyGame = AnyGame> {
 
   #watch: ReturnType<typeof setInterval> | undefined
   #heardAt = 0
+  /** When the current connection sent its join (0: not yet); see #watchLiveness. */
+  #joinSentAt = 0
 
   /**
    * Relayed to the session's node at `owner`: joins there too, and once
@@ -428,28 +439,48 @@ export class GameSession<G extends AnyGame = AnyGame> {
     ws.close(CloseCode.normal, "not needed")
   }
 
-  /** Pings a quiet connection, and replaces one that stays silent (see JoinOptions.livenessMs). */
+  /**
+   * Pings a quiet connection, and replaces one that stays silent (see
+   * JoinOptions.livenessMs). While an action waits for its answer the
+   * connection is suspected sooner: a relay node that lost power, or a phone
+   * that changed networks, would otherwise leave the player acting into a
+   * dead socket for the whole liveness window.
+   */
   #watchLiveness(ws: WebSocket): void {
     clearInterval(this.#watch)
+    this.#joinSentAt = 0
     const ms = this.#opts.livenessMs
     if (!ms) return
+    const suspectMs = Math.min(ms / 2, SUSPECT_MS)
     this.#heardAt = Date.now()
-    let pinged = false
+    const openedAt = this.#heardAt
+    let pingedAt = 0
     this.#watch = setInterval(() => {
       if (ws !== this.#ws || this.#status === "closed") return clearInterval(this.#watch)
-      const silent = Date.now() - this.#heardAt
-      if (silent < ms / 2) pinged = false
-      else if (silent < ms) {
-        if (!pinged && ws.readyState === 1) ws.send(JSON.stringify({ t: "ping" } satisfies ClientMessage))
-        pinged = true
-      } else {
+      const now = Date.now()
+      const replace = (why: string) => {
         clearInterval(this.#watch)
         ws.onclose = null
         ws.onmessage = null
         ws.close(CloseCode.normal, "no answer")
-        this.#onClose(ws, 1006, `no answer for ${ms} ms`)
+        this.#onClose(ws, 1006, why, true)
       }
-    }, Math.max(50, ms / 4))
+      // A node that froze (or a route that died) can hold a new connection's upgrade unanswered for good.
+      if (ws.readyState === 0 && now - openedAt >= Math.min(ms / 2, CONNECT_MS)) return replace(`not connected within ${now - openedAt} ms`)
+      // A join is a request like any other: a connection that answers pings and never the join is no better than a dead one.
+      if (this.#status !== "open" && this.#joinSentAt && now - this.#joinSentAt >= ms) return replace(`no answer to the join within ${ms} ms`)
+      if (this.#heardAt >= pingedAt) pingedAt = 0
+      const waiting = this.#pending.size > 0 && this.#status === "open"
+      if (pingedAt) {
+        if (now - pingedAt >= (waiting ? suspectMs : ms / 2)) replace(`no answer to a ping within ${now - pingedAt} ms`)
+        return
+      }
+      const silent = now - this.#heardAt
+      if (silent >= ms / 2 || (waiting && silent >= suspectMs)) {
+        if (ws.readyState === 1) ws.send(JSON.stringify({ t: "ping" } satisfies ClientMessage))
+        pingedAt = now
+      }
+    }, Math.max(50, Math.min(ms / 4, suspectMs / 3)))
   }
 
   #onFrame(text: string): void {
@@ -570,7 +601,8 @@ export class GameSession<G extends AnyGame = AnyGame> {
     }, 50 + Math.random() * 50)
   }
 
-  #onClose(ws: WebSocket, code: number, reason: string): void {
+  /** `silent`: given up by the liveness watch, so the next attempt goes to the next address, not back to the silent one. */
+  #onClose(ws: WebSocket, code: number, reason: string, silent = false): void {
     if (ws !== this.#ws || this.#status === "closed") return
     if (FINAL_CLOSES.has(code)) {
       const why = code === CloseCode.sessionGone ? "session_gone" : code === CloseCode.sessionLost ? "session_lost" : "closed"
@@ -578,8 +610,9 @@ export class GameSession<G extends AnyGame = AnyGame> {
       return
     }
     this.#setStatus("reconnecting")
-    // An attempt that never joined failed where it went: the next one tries the next address.
-    if (ws !== this.#joinedWs) this.#turn++
+    // An attempt that never joined failed where it went, and a silent node is likely still silent:
+    // the next attempt tries the next address. A reset joined connection tries its address again.
+    if (ws !== this.#joinedWs || silent) this.#turn++
     this.#retryLater()
   }
 

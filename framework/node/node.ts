@@ -486,8 +486,7 @@ export class BatonNode {
     const h = this.#sessions.get(id)
     if (!h) return
     h.stop()
-    h.queued.length = 0
-    for (const link of [...h.links.keys()]) {
+    for (const link of linksOf(h)) {
       const st = this.#links.get(link)
       if (st) st.hosted = undefined
       h.detach(link)
@@ -928,7 +927,7 @@ export class BatonNode {
 
   #drop(h: HostedSession, reason: string): void {
     h.stop()
-    for (const link of h.links.keys()) {
+    for (const link of linksOf(h)) {
       const st = this.#links.get(link)
       if (st) st.hosted = undefined
       link.close(CloseCode.sessionGone, reason)
@@ -1064,6 +1063,18 @@ export class BatonNode {
 }
 
 /** Whether any action was ever applied to the session (each client that acted has a ledger). */
+/**
+ * A session's players being sent away: those attached, and those whose join
+ * waits in its queue (a join to a frozen session), which would otherwise
+ * never be answered. Empties the queue: the SDK resends what was not
+ * acknowledged wherever the session resumes.
+ */
+function linksOf(h: HostedSession): PlayerLink[] {
+  const links = new Set(h.links.keys())
+  for (const { link } of h.queued.splice(0)) links.add(link)
+  return [...links]
+}
+
 function played(r: Session["record"]): boolean {
   for (const _ in r.clients) return true
   return false

@@ -1,3 +1,4 @@
+import type { Owner } from "./scheduler.ts"
 import type { ActionSeen, World } from "./world.ts"
 
 export interface Violation {
@@ -21,7 +22,9 @@ export interface Violation {
  *   dead node's sessions is answered within CRASH_WAIT_MS of the crash or of
  *   its send, whichever is later; and while a node drains (a rolling
  *   deploy), actions are answered within DRAIN_P99_MS at the 99th percentile
- *   and DRAIN_MAX_MS at most (checkDrainWaits).
+ *   and DRAIN_MAX_MS at most (checkDrainWaits); an action on a connection
+ *   to a node that lost power is answered within POWER_OFF_WAIT_MS
+ *   (checkPowerOffWaits).
  */
 export function checkEnd(world: World, beatsAtQuiet: Map<string, number>, quietFrom: number): Violation[] {
   const out: Violation[] = []
@@ -149,10 +152,44 @@ export function checkCrashWaits(world: World, crash: { at: number; label: string
 export const DRAIN_P99_MS = 250
 export const DRAIN_MAX_MS = 1_000
 
-/** Actions sent while a node drained (a rolling deploy's stop): their answer times against the drain bounds. */
-export function checkDrainWaits(world: World, drain: { from: number; to: number; label: string }, until: number): Violation[] {
+/** A node that lost power, and when: its players' connections went silent then. */
+export interface PowerOff {
+  at: number
+  owner: Owner
+  label: string
+}
+
+/**
+ * An action whose connection reached a node that lost power before it was
+ * answered waits for the SDK to suspect the silent connection (a ping after
+ * 1.5 s of silence with an action waiting, given up 1.5 s later, each on a
+ * 0.5 s tick: 4 s at worst) and for its session to act again elsewhere (a
+ * failover of a node that lost power starts after the failure timeout).
+ */
+export const POWER_OFF_WAIT_MS = 5_000
+
+const hitBy = (a: ActionSeen, offs: readonly PowerOff[], until: number) => offs.some((o) => o.owner === a.via && o.at < (a.ackedAt ?? until))
+
+/** Actions on a connection to a node that lost power: answered within POWER_OFF_WAIT_MS of the power-off or of their send, whichever is later. */
+export function checkPowerOffWaits(world: World, off: PowerOff, until: number): Violation[] {
+  const late: string[] = []
+  for (const a of world.actions) {
+    if (a.via !== off.owner || a.failed || (a.ackedAt ?? until) < off.at) continue
+    const waited = (a.ackedAt ?? until) - Math.max(a.sentAt, off.at)
+    if (waited > POWER_OFF_WAIT_MS) late.push(`${a.id} ${Math.round(waited)} ms`)
+  }
+  if (!late.length) return []
+  return [{ invariant: "waits", detail: `power-off of ${off.label} at ${(off.at / 1000).toFixed(3)} s: ${late.length} actions on connections to it answered more than ${POWER_OFF_WAIT_MS} ms later (${late.slice(0, 3).join(", ")})` }]
+}
+
+/**
+ * Actions sent while a node drained (a rolling deploy's stop): their answer
+ * times against the drain bounds. Those on a connection to a node that lost
+ * power meanwhile wait for that, not for the drain (checkPowerOffWaits).
+ */
+export function checkDrainWaits(world: World, drain: { from: number; to: number; label: string }, until: number, offs: readonly PowerOff[] = []): Violation[] {
   const waits = world.actions
-    .filter((a) => !a.failed && a.sentAt >= drain.from && a.sentAt < drain.to)
+    .filter((a) => !a.failed && a.sentAt >= drain.from && a.sentAt < drain.to && !hitBy(a, offs, until))
     .map((a) => (a.ackedAt ?? until) - a.sentAt)
     .sort((x, y) => x - y)
   if (!waits.length) return []

@@ -20,6 +20,9 @@ export interface NetworkOptions {
   resetChance: number
 }
 
+/** The dialler's end of a link, naming the process at the other end (for the checks: was it alive?). */
+export type DialledLink = Link & { readonly peer: Owner }
+
 type Side = {
   owner: Owner
   handlers?: LinkHandlers
@@ -97,11 +100,12 @@ export class SimNetwork {
   }
 
   /** Two connected ends: `a` is the dialler's, `b` the acceptor's. */
-  #pair(aOwner: Owner, bOwner: Owner): [Link & { side: Side }, AcceptedLink & { side: Side }] {
+  #pair(aOwner: Owner, bOwner: Owner): [DialledLink & { side: Side }, AcceptedLink & { side: Side }] {
     const a: Side = { owner: aOwner, open: true, lastArrival: 0 }
     const b: Side = { owner: bOwner, open: true, lastArrival: 0 }
-    const end = (self: Side, other: Side): Link & { side: Side } => ({
+    const end = (self: Side, other: Side): DialledLink & { side: Side } => ({
       side: self,
+      peer: other.owner,
       send: (data) => {
         if (!self.open) return false
         if (this.#rnd.chance(this.opts.resetChance)) {
@@ -168,7 +172,7 @@ export class SimNetwork {
   #links: { a: Side; b: Side }[] = []
 
   /** Opens a link from `owner` to `url`; resolves with the dialler's end. */
-  dial(owner: Owner, url: string, handlers: LinkHandlers, timeoutMs = 30_000): Promise<Link> {
+  dial(owner: Owner, url: string, handlers: LinkHandlers, timeoutMs = 30_000): Promise<DialledLink> {
     const u = new URL(url)
     return new Promise((resolve, reject) => {
       let settled = false

@@ -1,4 +1,4 @@
-import { beatsNow, checkCrashWaits, checkDrainWaits, checkEnd, checkStep, recovered, viewsAgree, type Violation } from "./check.ts"
+import { beatsNow, checkCrashWaits, checkDrainWaits, checkEnd, checkPowerOffWaits, checkStep, type PowerOff, recovered, viewsAgree, type Violation } from "./check.ts"
 import { DISK_LATENCY } from "./disk.ts"
 import { ledgerGame } from "./game.ts"
 import { NET, type Owner, Scheduler } from "./scheduler.ts"
@@ -52,8 +52,9 @@ const FAILURE_MS = 3_000
 const CONVERGE_BOUND_MS = 2 * FAILURE_MS
 /**
  * A player connected to a node that lost power hears nothing, not even a
- * close: the SDK notices within its livenessMs (10 s by default) and one
- * watch interval (a quarter of it), then reconnects and resends. The quiet
+ * close: an idle one's SDK notices within its livenessMs (10 s by default)
+ * and one watch interval (a quarter of it), one acting within about 4 s,
+ * then reconnects and resends. The quiet
  * end starts no sooner than this after a power-off, so "answered" is checked
  * over the 10 s after the players could know.
  */
@@ -85,7 +86,7 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
     const playUntil = playFrom + activeMs
     for (const [i, session] of world.sessions.entries())
       // Half the bots move to their session's node, half stay relayed: both paths are played.
-      for (let b = 0; b < (opts.botsPerSession ?? 2); b++) world.bot(`b${i}x${b}`, session, opts.actEveryMs ?? 400, playUntil, undefined, b % 2 === 1)
+      for (let b = 0; b < (opts.botsPerSession ?? 2); b++) world.bot(`b${i}x${b}`, session, opts.actEveryMs ?? 400, playUntil, undefined, { direct: b % 2 === 1 })
     // Faults, one at a time, each healed and recovered from before the next (see `recovered`): the
     // cluster keeps a majority and a second copy of every session, so every invariant (liveness
     // included) must hold; safety must hold whatever happens.
@@ -115,6 +116,7 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
     let healedAt: number | undefined
     const crashes: { at: number; label: string; sessions: string[] }[] = []
     const drains: { from: number; to: number; label: string }[] = []
+    const powerOffs: PowerOff[] = []
     let worstConvergeMs = 0
     const ended = () => void (healedAt = sched.now)
     async function fault(kind: FaultKind, duration: number): Promise<void> {
@@ -131,7 +133,10 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
           const steady = sched.now >= settledAt && live.every((q) => q.node?.role?.cluster.quorum().voters.length === live.length)
           if (kind === "crash" && steady) crashes.push({ at: sched.now, label: p.label, sessions: world.sessions.filter((s) => p.node?.hasSession(s)) })
           world.crash(p, kind === "power-off")
-          if (kind === "power-off") settledAt = sched.now + PLAYER_NOTICES_MS
+          if (kind === "power-off") {
+            settledAt = sched.now + PLAYER_NOTICES_MS
+            powerOffs.push({ at: sched.now, owner: p.owner, label: p.label })
+          }
           await clock.sleep(duration)
           world.start(p.label, p.version)
           ended()
@@ -264,7 +269,8 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
     opts.onEnd?.(world)
     violations.push(...checkEnd(world, beats, quietFrom))
     for (const c of crashes) violations.push(...checkCrashWaits(world, c, sched.now))
-    for (const d of drains) violations.push(...checkDrainWaits(world, d, sched.now))
+    for (const d of drains) violations.push(...checkDrainWaits(world, d, sched.now, powerOffs))
+    for (const o of powerOffs) violations.push(...checkPowerOffWaits(world, o, sched.now))
     const hasher = new Bun.CryptoHasher("sha256")
     for (const line of world.trace) hasher.update(`${line}\n`)
     for (const a of world.actions) hasher.update(`${a.id}:${a.position ?? "-"}:${a.failed ?? ""}\n`)

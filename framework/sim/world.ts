@@ -6,7 +6,7 @@ import { BatonNode } from "../node/index.ts"
 import { httpApi } from "../server/http.ts"
 import { playerSockets } from "../server/players.ts"
 import { type DiskLatency, SimDisk } from "./disk.ts"
-import { type Endpoint, SimNetwork } from "./network.ts"
+import { type DialledLink, type Endpoint, SimNetwork } from "./network.ts"
 import type { Random } from "./random.ts"
 import type { Owner, Scheduler } from "./scheduler.ts"
 
@@ -41,6 +41,8 @@ export interface ActionSeen {
   position?: number
   /** Refused or lost with its connection: it may have been applied, at most once. */
   failed?: string
+  /** The process the bot's connection reached when it was sent (a check asks whether that one lost power before the answer). */
+  via?: Owner
 }
 
 /**
@@ -228,13 +230,16 @@ export class World {
    * A bot playing `session` with the real SDK through the front door, or through `via` (a node's URL: a
    * relayed player, when it does not run the session), acting every `everyMs` on average until `untilMs`.
    * `direct`: the SDK moves to the session's node when relayed (its default); false keeps it relayed.
+   * `livenessMs`: the SDK's (JoinOptions.livenessMs), when not its default.
    */
-  bot(name: string, session: string, everyMs: number, untilMs: number, via = "http://front.sim", direct = true): void {
+  bot(name: string, session: string, everyMs: number, untilMs: number, via = "http://front.sim", { direct = true, livenessMs }: { direct?: boolean; livenessMs?: number } = {}): void {
     const owner = `bot:${name}`
     const net = this.net
-    const WS = simWebSocketClass(net, owner, this.sched)
+    // Its open connections, oldest first: the oldest is the one it acts on (a newer one is an attempt to reach the session's node directly).
+    const sockets = new Set<SimSocket>()
+    const WS = simWebSocketClass(net, owner, this.sched, sockets)
     this.sched.after(0, () => {
-      const s = new GameSession({ url: via, session, player: name, WebSocket: WS as never, backoffMs: 100, maxBackoffMs: 2_000, direct })
+      const s = new GameSession({ url: via, session, player: name, WebSocket: WS as never, backoffMs: 100, maxBackoffMs: 2_000, direct, ...(livenessMs === undefined ? {} : { livenessMs }) })
       this.bots.set(name, s)
       s.onStatus((st) => this.note(`bot ${name} ${st}`))
       let n = 0
@@ -278,9 +283,14 @@ function simServerSocket(link: AcceptedLink) {
   }
 }
 
+/** What the checks read of a bot's connection: the process at its other end, once open. */
+interface SimSocket {
+  readonly peer: Owner | undefined
+}
+
 /** A WebSocket class (as the SDK takes one) whose connections cross the simulated network. */
-function simWebSocketClass(net: SimNetwork, owner: Owner, sched: Scheduler) {
-  return class SimWebSocket {
+function simWebSocketClass(net: SimNetwork, owner: Owner, sched: Scheduler, open: Set<SimSocket>) {
+  return class SimWebSocket implements SimSocket {
     static readonly CONNECTING = 0
     static readonly OPEN = 1
     static readonly CLOSING = 2
@@ -291,7 +301,11 @@ function simWebSocketClass(net: SimNetwork, owner: Owner, sched: Scheduler) {
     onmessage: ((ev: { data: string }) => void) | null = null
     onclose: ((ev: { code: number; reason: string }) => void) | null = null
     onerror: (() => void) | null = null
-    #link: import("../cluster/index.ts").Link | undefined
+    #link: DialledLink | undefined
+
+    get peer(): Owner | undefined {
+      return this.#link?.peer
+    }
 
     constructor(url: string) {
       const u = url.replace(/^ws/, "http")
@@ -300,6 +314,7 @@ function simWebSocketClass(net: SimNetwork, owner: Owner, sched: Scheduler) {
           message: (data) => this.onmessage?.({ data: String(data) }),
           close: (code, reason) => {
             this.readyState = 3
+            open.delete(this)
             this.onclose?.({ code, reason })
           },
         }, 5_000)
@@ -307,6 +322,7 @@ function simWebSocketClass(net: SimNetwork, owner: Owner, sched: Scheduler) {
           (link) => {
             this.#link = link
             this.readyState = 1
+            open.add(this)
             this.onopen?.()
           },
           () => {
@@ -323,6 +339,7 @@ function simWebSocketClass(net: SimNetwork, owner: Owner, sched: Scheduler) {
     close(code?: number, reason?: string): void {
       if (this.readyState >= 2) return
       this.readyState = 2
+      open.delete(this)
       if (this.#link) this.#link.close(code, reason)
       else this.readyState = 3
     }

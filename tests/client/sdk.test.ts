@@ -186,6 +186,53 @@ describe("client SDK against a real node", () => {
     }
   })
 
+  test("an action into a connection gone silent (no close, no answer) is resent on a new one long before livenessMs", async () => {
+    const proxy = new TcpProxy(node.port)
+    try {
+      const { id } = await createSession({ url: node.url, game: "counter" })
+      // A minute of silence before an idle connection is given up: only the waiting action can make the SDK suspect it.
+      const a = await join<typeof counter>({ url: proxy.url, session: id, player: "ada", backoffMs: 20, maxBackoffMs: 200, livenessMs: 60_000 })
+      open.push(a as unknown as GameSession)
+      expect(await a.act("inc", { by: 1 })).toBe(1)
+      const statuses: string[] = []
+      a.onStatus((s) => statuses.push(s))
+      proxy.stall()
+      const started = performance.now()
+      expect(await a.act("inc", { by: 2 })).toBe(3)
+      console.log(`an action into a silent connection answered after ${Math.round(performance.now() - started)} ms (livenessMs 60,000)`)
+      expect(statuses).toEqual(["reconnecting", "open"])
+      expect(a.state.total).toBe(3)
+    } finally {
+      proxy.stop()
+    }
+  }, 30_000)
+
+  test("a join answered with nothing (though pings are) is given up after livenessMs and tried again", async () => {
+    // A node that queued the join and lost it (seed 9270) kept the player's connection alive with pongs for good.
+    const joins: number[] = []
+    const mute = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req, server) => (server.upgrade(req) ? undefined : new Response("no", { status: 400 })),
+      websocket: {
+        message(ws, data) {
+          const m = JSON.parse(String(data)) as { t: string }
+          if (m.t === "ping") ws.send(JSON.stringify({ t: "pong" }))
+          if (m.t === "join") joins.push(performance.now())
+        },
+      },
+    })
+    const s = new GameSession({ url: `http://127.0.0.1:${mute.port}`, session: "s1", player: "ada", backoffMs: 20, maxBackoffMs: 50, livenessMs: 400 })
+    void s.start().catch(() => {})
+    try {
+      await waitUntil(() => joins.length >= 3, "the SDK gives up on the unanswered join and joins again")
+      expect(s.status).not.toBe("open")
+    } finally {
+      s.close()
+      mute.stop(true)
+    }
+  })
+
   test("reconnects by itself after the network drops and applies every action exactly once", async () => {
     const proxy = new TcpProxy(node.port)
     try {

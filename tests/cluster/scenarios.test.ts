@@ -120,7 +120,7 @@ describe("failover and fencing", () => {
       }
       expect(session).toBeDefined()
       const id = session as string
-      sim.world.bot("r", id, 200, sim.sched.now + 20_000, sim.world.url(c as NonNullable<typeof c>), false)
+      sim.world.bot("r", id, 200, sim.sched.now + 20_000, sim.world.url(c as NonNullable<typeof c>), { direct: false })
       await sim.until(() => sim.bot("r")?.status === "open", 5_000, "the relayed player joins")
       await sim.run(1_000)
       const at = sim.sched.now
@@ -140,7 +140,9 @@ describe("failover and fencing", () => {
   test.each(["frozen", "cut off"])("a relaying node %s for twice the failure timeout: rejoined, its relayed player is answered again within a second, and was told", async (fault) => {
     await simulate(`relay-node-${fault}`, async (sim) => {
       const [a, , c] = (await sim.startCluster(["a", "b", "c"])) as [SimProcess, SimProcess, SimProcess]
-      const { session, notices } = await sim.relayedPlayer(a, c, "r", 40_000)
+      // The SDK would give up a frozen node within 4 s while an action waits (next test): with its
+      // liveness check off the player stays, to see what the node does with its relay once it wakes.
+      const { session, notices } = await sim.relayedPlayer(a, c, "r", 40_000, fault === "frozen" ? 0 : undefined)
       if (fault === "frozen") sim.sched.pause(c?.owner as string)
       else sim.isolate(c as NonNullable<typeof c>)
       await sim.run(2 * sim.failureMs)
@@ -158,6 +160,32 @@ describe("failover and fencing", () => {
       expect(notices.some((n) => n.code === "owner_unreachable")).toBe(true)
       await sim.run(1_000)
       expect(notices.at(-1)?.code).toBe("resolved")
+      expect(sim.lostOrDoubled(session)).toEqual([])
+    })
+  })
+
+  test("a player acting through a relaying node that froze moves to another node within 4 s, nothing lost", async () => {
+    await simulate("relay-node-frozen-sdk", async (sim) => {
+      const [a, , c] = (await sim.startCluster(["a", "b", "c"])) as [SimProcess, SimProcess, SimProcess]
+      // A session of a's whose replica is b: a frozen replica would hold a's acks back until it is
+      // declared down (the failure timeout), whatever the player does.
+      let session: string | undefined
+      for (let i = 0; i < 20 && !session; i++) {
+        const s = await sim.createSession("a")
+        if (sim.owner(s) === a && !a.node?.role?.replicator.liveReplicas(s).includes(c.node?.id as string)) session = s
+      }
+      if (!session) throw new Error("no session of a's replicated on b in 20 tries")
+      sim.world.bot("r", session, 200, sim.now + 30_000, sim.world.url(c), { direct: false })
+      await sim.until(() => sim.bot("r")?.status === "open", 5_000, "the relayed player joins")
+      await sim.run(1_000)
+      sim.sched.pause(c.owner)
+      const frozeAt = sim.sched.now
+      const answered = () => sim.world.actions.some((x) => x.id.startsWith("r-") && x.sentAt >= frozeAt && x.ackedAt !== undefined)
+      const ms = await sim.until(answered, 10_000, "the player is answered through another node")
+      expect(ms).toBeLessThan(4_000)
+      expect(sim.world.actions.filter((x) => x.id.startsWith("r-") && x.sentAt < frozeAt).every((x) => x.ackedAt !== undefined)).toBe(true)
+      sim.sched.resume(c.owner)
+      await sim.run(5_000)
       expect(sim.lostOrDoubled(session)).toEqual([])
     })
   })
@@ -513,6 +541,35 @@ describe("rolling deploys", () => {
       },
       { games: (v) => [ledgerGame(v)] },
     )
+  })
+
+  test("a player joining while its session is frozen for a move is answered once the move ends (its join is not dropped)", async () => {
+    // Seed 9270: a join queued on a session frozen for a handoff was dropped when the session was
+    // released; the player sat on a connection that answered its pings and never its join.
+    await simulate("join-during-a-move", async (sim) => {
+      const [a, b] = await sim.startCluster(["a", "b"])
+      const sessions: string[] = []
+      for (let i = 0; i < 10; i++) sessions.push(await sim.createSession(i % 2 ? "a" : "b"))
+      for (const [i, s] of sessions.entries()) await sim.play(s, [`q${i}`], 60_000, 500)
+      const c = sim.world.start("c", 1)
+      // The rebalancer moves sessions to c (placement ranks it first for some) once the cluster is steady.
+      let moving: { session: string; from: SimProcess } | undefined
+      await sim.until(() => {
+        for (const from of [a, b] as SimProcess[]) for (const session of sessions) if (from.node?.hosted(session)?.frozen) moving = { session, from }
+        return moving !== undefined
+      }, 30_000, "a session is frozen for a move")
+      const { session, from } = moving as NonNullable<typeof moving>
+      // c's answer to the handoff waits (TCP retransmits across the cut) while a new player joins through the source.
+      sim.world.net.cut(c.owner, from.owner)
+      sim.world.bot("late", session, 200, sim.now + 20_000, sim.world.url(from), { direct: false })
+      await sim.until(() => (from.node?.hosted(session)?.queued.length ?? 0) > 0, 2_000, "the join waits in the frozen session's queue")
+      await sim.run(300)
+      sim.world.net.heal()
+      await sim.until(() => sim.bot("late")?.status === "open", 3_000, "the late player is answered")
+      await sim.run(3_000)
+      expect(sim.world.actions.filter((x) => x.id.startsWith("late-") && x.ackedAt !== undefined).length).toBeGreaterThan(5)
+      for (const s of sessions) expect(sim.lostOrDoubled(s)).toEqual([])
+    })
   })
 
   test("two rolls to new game versions (the state migrates), a node killed in the middle of the second", async () => {

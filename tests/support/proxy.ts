@@ -4,6 +4,8 @@ interface Pair {
   client: Socket<Pair>
   upstream?: Socket<undefined>
   queued: Uint8Array[]
+  /** Bytes either way are dropped and nothing is closed: a machine that lost power, a route gone. */
+  stalled?: boolean
   /** First lines seen each way (an HTTP request line, a status line). */
   seen: Exchange
 }
@@ -51,7 +53,7 @@ export class TcpProxy {
               },
               data(_up, chunk) {
                 pair.seen.status ??= firstLine(chunk)
-                pair.client.write(chunk)
+                if (!pair.stalled) pair.client.write(chunk)
               },
               close() {
                 pair.client.end()
@@ -66,6 +68,7 @@ export class TcpProxy {
         data(client, chunk) {
           const pair = client.data
           pair.seen.request ??= firstLine(chunk)
+          if (pair.stalled) return
           if (pair.upstream) pair.upstream.write(chunk)
           else pair.queued.push(new Uint8Array(chunk))
         },
@@ -95,6 +98,11 @@ export class TcpProxy {
       p.upstream?.terminate()
       this.#pairs.delete(p)
     }
+  }
+
+  /** Every open connection goes silent both ways and stays open (new ones pass): a node that lost power, seen from its players. */
+  stall(): void {
+    for (const p of this.#pairs) p.stalled = true
   }
 
   /** Connections whose request line starts with `GET path` and that were upgraded (101). */

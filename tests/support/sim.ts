@@ -103,14 +103,14 @@ export class Sim {
    * relayed, every 200 ms for `forMs`), joined and a second into play; the
    * notices it gets from then on are in `notices`.
    */
-  async relayedPlayer(owner: SimProcess, via: SimProcess, name: string, forMs: number): Promise<{ session: string; notices: { at: number; code: string }[] }> {
+  async relayedPlayer(owner: SimProcess, via: SimProcess, name: string, forMs: number, livenessMs?: number): Promise<{ session: string; notices: { at: number; code: string }[] }> {
     let session: string | undefined
     for (let i = 0; i < 12 && !session; i++) {
       const s = await this.createSession(owner.label)
       if (this.owner(s) === owner) session = s
     }
     if (!session) throw new Error(`no session placed on ${owner.label} in 12 tries`)
-    this.world.bot(name, session, 200, this.sched.now + forMs, this.world.url(via), false)
+    this.world.bot(name, session, 200, this.sched.now + forMs, this.world.url(via), { direct: false, livenessMs })
     await this.until(() => this.bot(name)?.status === "open", 5_000, "the relayed player joins")
     await this.run(1_000)
     const notices: { at: number; code: string }[] = []
