@@ -220,7 +220,12 @@ export class Handoff {
         return { sessions: ids.length, moved: 0, failed: [], ms: Math.round(this.#host.clock.monotonic() - started), pauseP50: null, pauseP99: null, moves: [] }
       }
       // Every peer stopping too is a whole cluster going down (Ctrl-C on `bun run dev`): nobody is coming.
-      const othersStopping = this.#cluster.members().some((m) => m.id !== this.#host.id && m.up && m.status === "draining")
+      // A peer that drained and left within the failure timeout counts: the signal reached it first, and
+      // waiting for a peer here kept `bun run dev`'s Ctrl-C for the whole grace (25 s) now and then.
+      const now = this.#host.clock.now()
+      const othersStopping = this.#cluster
+        .members()
+        .some((m) => m.id !== this.#host.id && m.status === "draining" && (m.up || (!m.voter && now - m.lastHeard < this.#cluster.failureMs)))
       if (!othersStopping) {
         this.#host.log.info("draining: waiting for a peer to hand sessions to", { sessions: ids.length, graceMs })
         this.#host.emit({ t: "drain-waiting", sessions: ids.length, graceMs })
