@@ -52,12 +52,16 @@ export function playgroundPlayers(appAuth: Authenticate | undefined, secret: str
         return checked(name) ?? checked(player) ?? { player, token: signPlayerToken(key, player, TOKEN_TTL_S) }
       },
     },
-    // A playground token names its player; anything else is the app's to judge.
-    authenticate(request) {
+    // A playground token names its player; anything else is the app's to judge, outside the playground's ids.
+    async authenticate(request) {
       const token = new URL(request.url).searchParams.get("token")
       const check = token ? verifyPlayerToken(key, token) : undefined
       if (check?.ok && check.player.startsWith(PLAYGROUND_PREFIX)) return check.player
-      return appAuth(request)
+      const player = await appAuth(request)
+      // A real player seated as "playground:ada" would be the operator's trial seat, and the other way round.
+      if (typeof player === "string" && player.startsWith(PLAYGROUND_PREFIX))
+        throw new Error(`the app's authenticate returned the player id "${player}": ids starting with "${PLAYGROUND_PREFIX}" are the playground's, and no real player may hold one`)
+      return player
     },
   }
 }

@@ -36,6 +36,14 @@ describe("the playground's players", () => {
     expect(players.issue("__proto__")).toEqual({ problem: expect.stringContaining("reserved") })
   })
 
+  test("an id the app's authenticate gives under the playground's prefix is refused, saying why: a real player cannot take an operator's trial seat", async () => {
+    const { authenticate } = playgroundPlayers(appAuth, "cluster-secret")
+    const error = await Promise.resolve(authenticate?.(wsRequest(signPlayerToken(APP_SECRET, "playground:ada")))).catch((e: Error) => e)
+    expect(error).toBeInstanceOf(Error)
+    expect((error as Error).message).toContain(`returned the player id "playground:ada"`)
+    expect(await authenticate?.(wsRequest(signPlayerToken(APP_SECRET, "playgroundada")))).toBe("playgroundada")
+  })
+
   test("a node with the same secret accepts another's playground tokens (a reconnect elsewhere); another secret does not", async () => {
     const ada = playgroundPlayers(appAuth, "shared").players.issue("ada") as PlaygroundPlayer
     expect(await playgroundPlayers(appAuth, "shared").authenticate?.(wsRequest(ada.token))).toBe("playground:ada")
