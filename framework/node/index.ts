@@ -8,3 +8,4 @@ export { handlerFailures, type HandlerSite, type ReportFailure } from "./failure
 export { LinkRefusals, sourceAddress } from "./link-refusals.ts"
 export { NodeEvents, type NodeEventListener, type NodeEvent, type NodeEventBody, type EventOf } from "./events.ts"
 export type { TimelineEvent } from "./timeline.ts"
+export type { InspectView, InspectCheckpoint, Change } from "./inspect.ts"

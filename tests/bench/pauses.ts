@@ -50,6 +50,11 @@ export interface PausesResult {
   steadyMs: Summary
   /** handoffPauseMs: what the drained node measured, per session, from freezing it to its new owner taking it (its "drained" event). */
   drain: { ms: number; handoffPauseMs: { p50: number; p99: number }; relayed: Summary; relayedMoved: Summary; relayedStayed: Summary; ownPlayersBackMs: Summary }
+  /**
+   * How late this process's own timers ran (a 5 ms probe), in the steady window and during the drain:
+   * the players live here, so this much of an answer time is the load generator waiting for a core, not the cluster.
+   */
+  loadGeneratorLagMs: { steady: Summary; drain: Summary }
   crash: { sessions: number; survivorsBackMs: Summary }
   acked: number
   lost: number
@@ -59,6 +64,8 @@ const pct = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b)
   return round(s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN, 0)
 }
+/** The load generator's own timer-lag probe, ms. */
+const LAG_PROBE_MS = 5
 const summary = (xs: number[]) => ({ n: xs.length, p50: pct(xs, 0.5), p99: pct(xs, 0.99), max: xs.length ? round(Math.max(...xs), 0) : Number.NaN })
 
 export async function measurePauses(sessions = 24, paceMs = 50, hog = false, log: (line: string) => void = () => {}, direct = false): Promise<PausesResult> {
@@ -66,6 +73,14 @@ export async function measurePauses(sessions = 24, paceMs = 50, hog = false, log
   const c = await TestCluster.start(4, {}, APP)
   const players: Player[] = []
   let stop = false
+  const lags: { at: number; ms: number }[] = []
+  let expected = performance.now() + LAG_PROBE_MS
+  const probe = setInterval(() => {
+    const now = performance.now()
+    lags.push({ at: now, ms: Math.max(0, now - expected) })
+    expected = now + LAG_PROBE_MS
+  }, LAG_PROBE_MS)
+  const lagBetween = (from: number, to: number) => lags.filter((l) => l.at >= from && l.at < to).map((l) => l.ms)
   try {
     const ids = (await Promise.all(Array.from({ length: sessions }, (_, i) => createSession({ url: c.nodes[i % 4]!.url, game: "tally" })))).map((s) => s.id)
     await waitUntil(async () => {
@@ -98,7 +113,8 @@ export async function measurePauses(sessions = 24, paceMs = 50, hog = false, log
     const steadyFrom = performance.now()
     await Bun.sleep(3_000) // the steady state: a window, by design
     const steady = ackTimes(steadyFrom, performance.now(), () => true)
-    log(`steady: ${JSON.stringify(summary(steady))}`)
+    const steadyLag = lagBetween(steadyFrom, performance.now())
+    log(`steady: ${JSON.stringify(summary(steady))}; load generator's timer lag ${JSON.stringify(summary(steadyLag))}`)
 
     const ownerOf = async () => {
       const owners = await registryOwners(c.live[0]!.url)
@@ -117,6 +133,7 @@ export async function measurePauses(sessions = 24, paceMs = 50, hog = false, log
     await c.nodes[drained]!.stop()
     const drainTo = performance.now()
     await Bun.sleep(1_000) // answers to actions sent late in the drain
+    const drainLag = lagBetween(drainFrom, drainTo + 1_000)
     const relayed = ackTimes(drainFrom, drainTo, (p) => p.slot !== drained)
     // Split: players of the sessions the drain moved, and of those it did not (they wait only for a busy machine).
     const relayedMoved = ackTimes(drainFrom, drainTo, (p) => p.slot !== drained && ownerBefore(p.session) === drained)
@@ -125,7 +142,7 @@ export async function measurePauses(sessions = 24, paceMs = 50, hog = false, log
     const ownBackNow = players.filter((p) => p.slot === drained).map((p) => (p.acks.find((a) => a.sent >= drainFrom)?.at ?? Number.NaN) - drainFrom)
     const [ev] = c.nodes[drained]!.eventsOf("drained")
     const handoffPause = { p50: ev?.pauseP50 ?? Number.NaN, p99: ev?.pauseP99 ?? Number.NaN }
-    log(`drain of slot ${drained}: ${Math.round(drainTo - drainFrom)} ms, handoff pause ${JSON.stringify(handoffPause)}; relayed ${JSON.stringify(summary(relayed))} (moved sessions ${JSON.stringify(summary(relayedMoved))}, the others ${JSON.stringify(summary(relayedStayed))}); own players back ${JSON.stringify(summary(ownBackNow))}`)
+    log(`drain of slot ${drained}: ${Math.round(drainTo - drainFrom)} ms, handoff pause ${JSON.stringify(handoffPause)}; relayed ${JSON.stringify(summary(relayed))} (moved sessions ${JSON.stringify(summary(relayedMoved))}, the others ${JSON.stringify(summary(relayedStayed))}); own players back ${JSON.stringify(summary(ownBackNow))}; load generator's timer lag ${JSON.stringify(summary(drainLag))}`)
 
     // The crash.
     await waitUntil(async () => (await registryOwners(c.live[0]!.url)).size >= sessions, "the registry settles", { timeoutMs: 10_000 })
@@ -156,12 +173,14 @@ export async function measurePauses(sessions = 24, paceMs = 50, hog = false, log
       hog,
       steadyMs: summary(steady),
       drain: { ms: Math.round(drainTo - drainFrom), handoffPauseMs: handoffPause, relayed: summary(relayed), relayedMoved: summary(relayedMoved), relayedStayed: summary(relayedStayed), ownPlayersBackMs: summary(ownBackNow) },
+      loadGeneratorLagMs: { steady: summary(steadyLag), drain: summary(drainLag) },
       crash: { sessions: theirs.size, survivorsBackMs: summary(back) },
       acked: players.reduce((n, p) => n + p.acks.length, 0),
       lost,
     }
   } finally {
     stop = true
+    clearInterval(probe)
     for (const p of players) p.game.close()
     await c.stopAll()
     await load?.stop()
