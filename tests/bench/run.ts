@@ -4,7 +4,8 @@
  * session's node as the SDK does, players staying relayed, and the load
  * generator split over two processes); the idle footprint; handoff and
  * failover: the drain of 1, 100 and 1,000 sessions, failover after SIGKILL,
- * and a full rolling restart under load. Medians of --runs runs (default 3);
+ * what players wait through a drain and a SIGKILL (issue 15's figures,
+ * quiet and with a CPU hog: pauses.ts), and a full rolling restart under load. Medians of --runs runs (default 3);
  * on one node the server is pinned to core 0 and this load generator to core
  * 1 where taskset exists. It ends with issue 17's targets, each next to its
  * figure, met or missed. `--tuned` adds beside each arena row the same row
@@ -27,6 +28,7 @@ import { type ArenaOptions, type ArenaResult, runArena } from "./arena.ts"
 import { measureDrain } from "./drain.ts"
 import { measureDurableLatency } from "./durable-latency.ts"
 import { measureFailover } from "./failover.ts"
+import { measurePauses } from "./pauses.ts"
 import { idleRss } from "./footprint.ts"
 import { measureRolling } from "./rolling.ts"
 import { median } from "./stats.ts"
@@ -42,7 +44,7 @@ const { values } = parseArgs({
     anchor: { type: "boolean", default: false },
   },
 })
-/** `--only arena,footprint,drain,failover,rolling,durable,anchor`: some sections of the suite. */
+/** `--only arena,footprint,drain,failover,pauses,rolling,durable,anchor`: some sections of the suite. */
 const only = values.only ? new Set(values.only.split(",")) : undefined
 const section = (name: string) => (name === "anchor" ? values.anchor || !!only?.has(name) : !only || only.has(name))
 const smoke = values.smoke
@@ -134,6 +136,18 @@ if (section("failover")) {
     const stalled = sum(all, (r) => r.stalled)
     console.log(
       `| failover ${sessions} tally sessions ("replicated"), a bot each every ${pace} ms | ${med(all, (r) => r.moved)}${stalled ? ` (${stalled} never back)` : ""} | ${med(all, (r) => r.backMs.p50)} | ${targets.atMost(TARGET.failover, `SIGKILL of the busiest of 3 nodes, ${sessions} sessions, max over the sessions`, med(all, (r) => r.backMs.max), 1500, " ms")} | ${med(all, (r) => r.acked)} | ${sum(all, (r) => r.lost)} | ${sum(all, (r) => r.duplicated)} | ${sum(all, (r) => r.inDoubt)} |`,
+    )
+  }
+}
+if (section("pauses")) {
+  console.log("\n| what players wait (4 nodes, a player per node per session, kept where they connected) | steady p99 ms | drain: relayed players p99 ms | drain: its own players acting again, max ms | SIGKILL: survivors acting again, max ms | load generator's timer lag in the drain, max ms | lost |")
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+  const [sessions, pace] = smoke ? [4, 100] : quick ? [8, 50] : [24, 50]
+  // With a CPU hog too (one busy process per core), as issue 15 asks; not in the smoke run, which CI runs.
+  for (const hog of smoke ? [false] : [false, true]) {
+    const all = await repeat(() => measurePauses(sessions, pace, hog))
+    console.log(
+      `| pauses ${sessions} tally sessions ("replicated"), every ${pace} ms${hog ? ", CPU hog" : ""} | ${med(all, (r) => r.steadyMs.p99)} | ${vs(med(all, (r) => r.drain.relayed.p99), 250)} | ${vs(med(all, (r) => r.drain.ownPlayersBackMs.max), 1000)} | ${vs(med(all, (r) => r.crash.survivorsBackMs.max), 1500)} | ${med(all, (r) => r.loadGeneratorLagMs.drain.max)} | ${sum(all, (r) => r.lost)} |`,
     )
   }
 }

@@ -8,7 +8,7 @@ test("bun run bench --smoke runs the whole suite", async () => {
   const proc = Bun.spawn(["bun", resolve(import.meta.dir, "run.ts"), "--smoke"], { stdout: "pipe", stderr: "pipe", cwd: resolve(import.meta.dir, "../..") })
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
   expect(`${code} ${err}`).toStartWith("0 ")
-  for (const row of ["| 10x4 | 1 | defaults |", "| 10x4 | 3 | defaults,", "| idle sessions |", "| drain 5 sessions", "| failover 4 ", "| rolling 4 ", "| durable memory ", "| durable disk ", "| target (issue 17) |"]) expect(out).toContain(row)
+  for (const row of ["| 10x4 | 1 | defaults |", "| 10x4 | 3 | defaults,", "| idle sessions |", "| drain 5 sessions", "| failover 4 ", "| pauses 4 ", "| rolling 4 ", "| durable memory ", "| durable disk ", "| target (issue 17) |"]) expect(out).toContain(row)
   // Every arena row measured something, the 3-node one through two load-generator processes.
   const arena = out.split("\n").filter((l) => /^\| \d+x\d+ \|/.test(l))
   expect(arena.find((l) => l.startsWith("| 10x4 | 3 |"))).toContain("2 load-generator processes")
@@ -17,6 +17,7 @@ test("bun run bench --smoke runs the whole suite", async () => {
   const cell = (prefix: string, column: number) => Number.parseFloat(out.split("\n").find((l) => l.startsWith(prefix))?.split("|")[column] ?? "")
   expect(cell("| drain 5 sessions", 2)).toBe(5)
   expect(cell("| failover 4 ", 2)).toBeGreaterThan(0)
+  expect(cell("| pauses 4 ", 3)).toBeGreaterThan(0)
   expect(cell("| rolling 4 ", 8)).toBeGreaterThan(0)
   // The disk run's acks waited for journal writes.
   expect(cell("| durable disk |", 6)).toBeGreaterThan(0)
