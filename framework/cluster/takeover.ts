@@ -27,6 +27,10 @@ export type TakeoverResult = { ok: true } | { ok: false; why: string; retryInMs?
 
 /** How long a vote holds a replica back from confirming the old owner's changes, ms. */
 const PROMISE_MS = 10_000
+/** A round adopts within this of its start, or gives up (its votes stand at least this long), ms. */
+const ADOPT_WITHIN_MS = PROMISE_MS / 3
+/** For the two nodes' clocks running at slightly different rates over ADOPT_WITHIN_MS, ms. */
+const ADOPT_MARGIN_MS = 250
 
 /**
  * Taking a session over needs a majority. A member votes for epoch e of a
@@ -84,15 +88,29 @@ export class Takeover {
       return no(`its owner ${req.owner} was heard ${Math.round(silent)} ms ago`, undefined, Math.min(lapsesIn, 60_000))
     const e = this.host.store.entry(req.session)
     if (e && e.epoch >= req.epoch && e.owner !== from) return no(`epoch ${e.epoch} belongs to ${e.owner}`, e.epoch)
+    // The requester may name an owner this node knows was replaced (its registry is behind): the owner
+    // this node's registry names must be past its lease too.
+    if (e && e.owner !== req.owner && e.owner !== from && e.owner !== this.host.id) {
+      const current = this.cluster.member(e.owner)
+      const left = current !== undefined && !current.up && !current.voter
+      const currentLapsesIn = Math.ceil(this.cluster.lapsesInMs(e.owner))
+      if (!left && currentLapsesIn > 0) return no(`its owner is ${e.owner} (epoch ${e.epoch}) here, heard ${Math.round(this.cluster.silentMs(e.owner))} ms ago`, e.epoch, Math.min(currentLapsesIn, 60_000))
+    }
     const p = this.#promised.get(req.session)
     // An epoch is voted for once, ever (a lapsed vote still names its epoch: the next request asks above it).
     if (p && (p.epoch > req.epoch || (p.epoch === req.epoch && p.to !== from))) return no(`epoch ${p.epoch} was granted to ${p.to}`, p.epoch)
     // A vote for an earlier epoch to another node still stands: that node's round may yet adopt it, and
     // a newer epoch granted now would let two nodes run the session at once until one hears of the other
     // (the simulator found this, seed 9244 after the SDK's faster liveness check). It stops standing when
-    // its round takes it back, when it lapses, or when that node can no longer act (its lease is over).
-    const standsFor = p && p.to !== from ? PROMISE_MS - (this.host.clock.now() - p.at) : 0
-    if (p && standsFor > 0 && (p.to === this.host.id || Math.ceil(this.cluster.lapsesInMs(p.to)) > 0)) return no(`epoch ${p.epoch} was granted to ${p.to}, whose round may still adopt it`, p.epoch, Math.min(standsFor, this.cluster.failureMs / 3))
+    // its round takes it back, when it lapses, or once that node can no longer act (its lease is over)
+    // and its round can no longer adopt (a round adopts within ADOPT_WITHIN_MS of its start, which
+    // came before this vote): a node seen down may still be in the middle of its round.
+    const age = p ? this.host.clock.now() - p.at : 0
+    // Adopted, it is the owner the registry names, and the owner's own lease protects it from here.
+    const adopted = p !== undefined && e !== undefined && e.owner === p.to && e.epoch >= p.epoch
+    const standsFor = p && p.to !== from && !adopted ? PROMISE_MS - age : 0
+    const mayAdopt = age < ADOPT_WITHIN_MS + ADOPT_MARGIN_MS || p?.to === this.host.id || Math.ceil(this.cluster.lapsesInMs(p?.to ?? "")) > 0
+    if (p && standsFor > 0 && mayAdopt) return no(`epoch ${p.epoch} was granted to ${p.to}, whose round may still adopt it`, p.epoch, Math.min(standsFor, this.cluster.failureMs / 3))
     if (copy && copy.epoch >= req.epoch) return no(`a copy of epoch ${copy.epoch} is here`, copy.epoch)
     this.#promised.set(req.session, { epoch: req.epoch, to: from, at: this.host.clock.now() })
     return { ok: true, copy }
@@ -200,8 +218,9 @@ export class Takeover {
     if (this.host.epochOf(session) !== undefined) return { ok: false, why: "it runs here already" }
     const vote = this.#promised.get(session)
     if (vote?.to !== me || vote.epoch !== epoch) return { ok: false, why: `this node voted for epoch ${vote?.epoch} of ${vote?.to} meanwhile` }
-    // The votes hold the old owner's replicas back only for PROMISE_MS: adopt well inside it, or not at all.
-    if (this.host.clock.now() - started > PROMISE_MS / 3) return { ok: false, why: `the votes are ${this.host.clock.now() - started} ms old` }
+    // The votes hold the old owner's replicas back only for PROMISE_MS, and other rounds back for at least
+    // ADOPT_WITHIN_MS: adopt inside it, or not at all.
+    if (this.host.clock.now() - started > ADOPT_WITHIN_MS) return { ok: false, why: `the votes are ${this.host.clock.now() - started} ms old` }
     try {
       this.host.adopt(copy.record, epoch, via)
     } catch (error) {

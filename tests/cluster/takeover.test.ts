@@ -207,6 +207,15 @@ describe("Takeover.grant: when a voter votes", () => {
     expect(v.takeover.promisedEpoch(S)).toBe(6)
   })
 
+  test("a request naming an owner this voter knows was replaced: the owner its registry names must be past its lease too", () => {
+    // R's registry still says O; this voter's says A took the session over at epoch 3, and hears A.
+    const v = voter(DEAD, { owner: "A", epoch: 3, status: "open" })
+    v.sees("A", HEARD)
+    expect(ask(v, 4, "R", "O")).toMatchObject({ ok: false, why: expect.stringContaining("its owner is A (epoch 3) here"), epoch: 3 })
+    v.sees("A", DEAD)
+    expect(ask(v, 4, "R", "O").ok).toBe(true)
+  })
+
   test("refuses a newer epoch to another node while its vote to a live requester stands (that round may still adopt); grants once it is taken back or the requester's lease is over", () => {
     // Seed 9244: n1 voted for its own epoch 3, then for n2's epoch 4 while its round was out; both adopted.
     const v = voter()
@@ -220,10 +229,16 @@ describe("Takeover.grant: when a voter votes", () => {
     w.sees("Q", {})
     expect(ask(w, 5, "V").ok).toBe(true)
     expect(ask(w, 6, "Q").ok).toBe(false)
+    // A requester seen down may still be in the middle of its round: its vote stands until that round can no longer adopt.
+    setSystemTime(new Date("2030-01-01T00:00:00Z"))
     const x = voter()
     x.sees("Q", {})
     expect(ask(x, 5, "R").ok).toBe(true)
     x.sees("R", DEAD)
+    expect(ask(x, 6, "Q").ok).toBe(false)
+    setSystemTime(new Date(Date.now() + 3_000))
+    expect(ask(x, 6, "Q").ok).toBe(false)
+    setSystemTime(new Date(Date.now() + 1_000))
     expect(ask(x, 6, "Q").ok).toBe(true)
   })
 
@@ -400,6 +415,8 @@ describe("Takeover.run: the requester", () => {
     for (const id of ["V1", "V2"]) expect(ask(net.node(id), 6, "Q").ok).toBe(true)
     r.copies.set(S, copy(2, 4, true))
     expect(await r.takeover.run(S, "O", "failover from O")).toMatchObject({ ok: false, why: expect.stringContaining("epoch 6 was granted to Q") })
+    // Q's round could still adopt for a while after the votes; Q is no member the voters hear, so then no longer.
+    setSystemTime(new Date(Date.now() + 4_000))
     expect(await r.takeover.run(S, "O", "failover from O")).toEqual({ ok: true })
     expect(r.adopted.map((a) => a.epoch)).toEqual([7])
   })
