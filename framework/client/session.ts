@@ -64,8 +64,9 @@ export interface JoinOptions {
   /**
    * A connection silent this long is given up and replaced, ms (default
    * 10,000). The SDK pings after half of it, and gives up when half of it
-   * passes without an answer; while an action waits for its answer it pings
-   * after 1.5 s of silence and gives up 1.5 s later. A node that lost power
+   * passes without an answer; while an action has waited 1.5 s (or three
+   * round trips, if longer) in silence it pings, and gives up as long after.
+   * A join unanswered this long is sent again elsewhere. A node that lost power
    * or a network that dropped the route closes nothing, and without this the
    * player would wait on a dead connection. 0 turns it off.
    */
@@ -98,9 +99,9 @@ const DIRECT_RETRY_MS = 60_000
 
 /** A server's reconnect hint older than this is not worth trying first: the cluster may have moved on. */
 const HINT_TTL_MS = 10_000
-/** With an action waiting, silence this long gets a ping, and a ping unanswered this long gives the connection up, ms. */
+/** With an action waiting this long in silence, a ping; unanswered this long, the connection is given up, ms (at least three round trips). */
 const SUSPECT_MS = 1_500
-/** A connection not open after this long (or half of livenessMs, if less) is given up, ms. */
+/** A connection not open after this long (or livenessMs, if less) is given up, ms. */
 const CONNECT_MS = 5_000
 
 /** Close codes after which reconnecting would only repeat the failure. */
@@ -265,6 +266,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
       p.reject = (e) => (clearTimeout(timer), reject(e as ActionError))
     }
     const prev = this.#pending.newest()
+    if (this.#pending.size === 0) this.#progressAt = Date.now()
     this.#pending.add(p)
     if (this.#status === "open") this.#ws?.send(this.#frameOf(p, prev))
     return withId(answer, id)
@@ -322,6 +324,10 @@ export class GameSession<G extends AnyGame = AnyGame> {
     this.#hints = this.#hints.filter((h) => now - h.at < HINT_TTL_MS)
     const hint = this.#hints.shift()
     if (hint) return hint.url
+    return this.#currentAddress()
+  }
+
+  #currentAddress(): string {
     const all = [...this.#bases, ...this.#learned.filter((u) => !this.#bases.includes(u))]
     return all[this.#turn % all.length] as string
   }
@@ -331,13 +337,15 @@ export class GameSession<G extends AnyGame = AnyGame> {
   }
 
   async #connect(): Promise<void> {
-    let url = this.#nextUrl()
+    const address = this.#nextUrl()
+    let url = address
     let ws: WebSocket
     try {
       const token = await this.#token()
       if (token) url += `?token=${encodeURIComponent(token)}`
       if (this.#status === "closed") return
       ws = new this.#opts.WebSocket(url)
+      this.#addressOf.set(ws, address)
     } catch {
       // No token to be had (the function threw: its endpoint down, say), or an address the runtime
       // refuses: a failed attempt like any other, tried again after the backoff instead of never.
@@ -346,8 +354,11 @@ export class GameSession<G extends AnyGame = AnyGame> {
       this.#retryLater()
       return
     }
+    const dialledAt = Date.now()
     ws.onopen = () => {
       this.#joinSentAt = Date.now()
+      // Opening took a round trip or more (TCP, TLS, the upgrade): a sample no session's wait inflates, as a join's answer could.
+      this.#sampleRtt(this.#joinSentAt - dialledAt)
       ws.send(this.#joinFrame())
     }
     ws.onerror = () => {} // a close follows; that is where we act
@@ -373,6 +384,18 @@ export class GameSession<G extends AnyGame = AnyGame> {
   #heardAt = 0
   /** When the current connection sent its join (0: not yet); see #watchLiveness. */
   #joinSentAt = 0
+  /** When the current ping went out (0: none unanswered). */
+  #pingedAt = 0
+  /** When an action was last answered, or the first of those pending sent: how long the player has waited. */
+  #progressAt = 0
+  /** A smoothed round trip to the node (opening a connection, pongs), ms; 0 until measured. */
+  #rttMs = 0
+  /** The address each connection was opened to (a silent one is not tried again first). */
+  #addressOf = new WeakMap<WebSocket, string>()
+
+  #sampleRtt(ms: number): void {
+    this.#rttMs = this.#rttMs ? 0.8 * this.#rttMs + 0.2 * ms : ms
+  }
 
   /**
    * Relayed to the session's node at `owner`: joins there too, and once
@@ -449,38 +472,42 @@ export class GameSession<G extends AnyGame = AnyGame> {
   #watchLiveness(ws: WebSocket): void {
     clearInterval(this.#watch)
     this.#joinSentAt = 0
+    this.#pingedAt = 0
     const ms = this.#opts.livenessMs
     if (!ms) return
-    const suspectMs = Math.min(ms / 2, SUSPECT_MS)
     this.#heardAt = Date.now()
     const openedAt = this.#heardAt
-    let pingedAt = 0
     this.#watch = setInterval(() => {
       if (ws !== this.#ws || this.#status === "closed") return clearInterval(this.#watch)
       const now = Date.now()
       const replace = (why: string) => {
         clearInterval(this.#watch)
+        ws.onopen = null
         ws.onclose = null
         ws.onmessage = null
         ws.close(CloseCode.normal, "no answer")
         this.#onClose(ws, 1006, why, true)
       }
       // A node that froze (or a route that died) can hold a new connection's upgrade unanswered for good.
-      if (ws.readyState === 0 && now - openedAt >= Math.min(ms / 2, CONNECT_MS)) return replace(`not connected within ${now - openedAt} ms`)
+      if (ws.readyState === 0 && now - openedAt >= Math.min(ms, CONNECT_MS)) return replace(`not connected within ${now - openedAt} ms`)
       // A join is a request like any other: a connection that answers pings and never the join is no better than a dead one.
       if (this.#status !== "open" && this.#joinSentAt && now - this.#joinSentAt >= ms) return replace(`no answer to the join within ${ms} ms`)
-      if (this.#heardAt >= pingedAt) pingedAt = 0
-      const waiting = this.#pending.size > 0 && this.#status === "open"
-      if (pingedAt) {
-        if (now - pingedAt >= (waiting ? suspectMs : ms / 2)) replace(`no answer to a ping within ${now - pingedAt} ms`)
+      if (this.#pingedAt && this.#heardAt >= this.#pingedAt) this.#pingedAt = 0
+      // Sooner while an action waits, never sooner than a few round trips of this connection.
+      const suspectMs = Math.min(ms / 2, Math.max(SUSPECT_MS, 3 * this.#rttMs))
+      // Waiting: for an action's answer, or for the join's (a relay node that lost power answers neither).
+      const waiting =
+        this.#status === "open" ? this.#pending.size > 0 && now - this.#progressAt >= suspectMs : this.#joinSentAt > 0 && now - this.#joinSentAt >= suspectMs
+      if (this.#pingedAt) {
+        if (now - this.#pingedAt >= (waiting ? suspectMs : ms / 2)) replace(`no answer to a ping within ${now - this.#pingedAt} ms`)
         return
       }
       const silent = now - this.#heardAt
       if (silent >= ms / 2 || (waiting && silent >= suspectMs)) {
         if (ws.readyState === 1) ws.send(JSON.stringify({ t: "ping" } satisfies ClientMessage))
-        pingedAt = now
+        this.#pingedAt = now
       }
-    }, Math.max(50, Math.min(ms / 4, suspectMs / 3)))
+    }, Math.max(50, Math.min(ms / 4, SUSPECT_MS / 3)))
   }
 
   #onFrame(text: string): void {
@@ -488,6 +515,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
     switch (msg.t) {
       case "joined": {
         this.#attempt = 0
+        this.#progressAt = Date.now()
         this.#joinedWs = this.#ws
         if (msg.nodes) this.#learned = msg.nodes.filter((u) => typeof u === "string" && /^(https?|wss?):\/\//.test(u)).map(toWsUrl)
         this.#lostTries = 0
@@ -519,6 +547,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
             continue
           }
           this.#pending.delete(a.i)
+          this.#progressAt = Date.now()
           if (a.ok) p.resolve(a.v)
           else p.reject(new ActionError(a.c, a.m))
         }
@@ -559,6 +588,9 @@ export class GameSession<G extends AnyGame = AnyGame> {
         return
       }
       case "notice":
+        // The node says why the join or the actions wait (a relay's owner out of reach, no majority):
+        // it is working on them, so the join's patience starts again.
+        if (this.#status !== "open" && this.#joinSentAt) this.#joinSentAt = Date.now()
         this.#setNotice(msg.code === "resolved" ? null : { code: msg.code, message: msg.message })
         return
       case "reconnect":
@@ -567,6 +599,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
         return
       case "left":
       case "pong":
+        if (this.#pingedAt) this.#sampleRtt(Date.now() - this.#pingedAt)
         return
     }
   }
@@ -601,7 +634,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
     }, 50 + Math.random() * 50)
   }
 
-  /** `silent`: given up by the liveness watch, so the next attempt goes to the next address, not back to the silent one. */
+  /** `silent`: given up by the liveness watch: the next attempt does not go back to the silent address first. */
   #onClose(ws: WebSocket, code: number, reason: string, silent = false): void {
     if (ws !== this.#ws || this.#status === "closed") return
     if (FINAL_CLOSES.has(code)) {
@@ -610,9 +643,10 @@ export class GameSession<G extends AnyGame = AnyGame> {
       return
     }
     this.#setStatus("reconnecting")
-    // An attempt that never joined failed where it went, and a silent node is likely still silent:
-    // the next attempt tries the next address. A reset joined connection tries its address again.
-    if (ws !== this.#joinedWs || silent) this.#turn++
+    // An attempt that never joined failed where it went, and a silent node is likely still silent: the
+    // next attempt tries the next address. A reset joined connection tries its address again, and so
+    // does one whose silent connection went elsewhere (straight to its session's node, say).
+    if (ws !== this.#joinedWs || (silent && this.#addressOf.get(ws) === this.#currentAddress())) this.#turn++
     this.#retryLater()
   }
 

@@ -220,12 +220,14 @@ export class Handoff {
         return { sessions: ids.length, moved: 0, failed: [], ms: Math.round(this.#host.clock.monotonic() - started), pauseP50: null, pauseP99: null, moves: [] }
       }
       // Every peer stopping too is a whole cluster going down (Ctrl-C on `bun run dev`): nobody is coming.
-      // A peer that drained and left within the failure timeout counts: the signal reached it first, and
-      // waiting for a peer here kept `bun run dev`'s Ctrl-C for the whole grace (25 s) now and then.
+      // A peer that drained and left within the failure timeout counts (the signal reached it first, and
+      // waiting here kept `bun run dev`'s Ctrl-C for the whole grace, 25 s, now and then), unless it handed
+      // sessions to this node: that is a deploy stopping nodes one after another, and a peer may yet come.
       const now = this.#host.clock.now()
+      const handedHere = (peer: string) => [...this.#movedAway.values()].some((x) => x.from === peer && x.to === this.#host.id)
       const othersStopping = this.#cluster
         .members()
-        .some((m) => m.id !== this.#host.id && m.status === "draining" && (m.up || (!m.voter && now - m.lastHeard < this.#cluster.failureMs)))
+        .some((m) => m.id !== this.#host.id && m.status === "draining" && (m.up || (!m.voter && now - m.lastHeard < this.#cluster.failureMs && !handedHere(m.id))))
       if (!othersStopping) {
         this.#host.log.info("draining: waiting for a peer to hand sessions to", { sessions: ids.length, graceMs })
         this.#host.emit({ t: "drain-waiting", sessions: ids.length, graceMs })

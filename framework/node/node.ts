@@ -486,7 +486,7 @@ export class BatonNode {
     const h = this.#sessions.get(id)
     if (!h) return
     h.stop()
-    for (const link of linksOf(h)) {
+    for (const link of linksOf(h, (l) => this.#links.get(l))) {
       const st = this.#links.get(link)
       if (st) st.hosted = undefined
       h.detach(link)
@@ -601,6 +601,9 @@ export class BatonNode {
   #handle(link: PlayerLink, msg: ClientMessage): void {
     const st = this.#links.get(link)
     if (!st) return
+    // A ping asks whether this connection is alive, and this node is its other end: answered here, not by
+    // the owner a relay forwards to (one out of reach would make the player give up a relay that works).
+    if (msg.t === "ping") return send(link, { t: "pong", n: msg.n })
     if (st.forward) return st.forward(msg)
     if (st.queued) {
       // Waiting for a relay (the owner out of reach): the SDK sends nothing before "joined", so a flood is not a player.
@@ -614,8 +617,6 @@ export class BatonNode {
         return this.#act(link, st, msg)
       case "leave":
         return this.#leave(link, st)
-      case "ping":
-        return send(link, { t: "pong", n: msg.n })
     }
   }
 
@@ -927,7 +928,7 @@ export class BatonNode {
 
   #drop(h: HostedSession, reason: string): void {
     h.stop()
-    for (const link of linksOf(h)) {
+    for (const link of linksOf(h, (l) => this.#links.get(l))) {
       const st = this.#links.get(link)
       if (st) st.hosted = undefined
       link.close(CloseCode.sessionGone, reason)
@@ -1062,19 +1063,23 @@ export class BatonNode {
   }
 }
 
-/** Whether any action was ever applied to the session (each client that acted has a ledger). */
 /**
  * A session's players being sent away: those attached, and those whose join
  * waits in its queue (a join to a frozen session), which would otherwise
- * never be answered. Empties the queue: the SDK resends what was not
- * acknowledged wherever the session resumes.
+ * never be answered; not a link that has gone or sits in another session
+ * meanwhile. Empties the queue: the SDK resends what was not acknowledged
+ * wherever the session resumes.
  */
-function linksOf(h: HostedSession): PlayerLink[] {
+function linksOf(h: HostedSession, stateOf: (link: PlayerLink) => LinkState | undefined): PlayerLink[] {
   const links = new Set(h.links.keys())
-  for (const { link } of h.queued.splice(0)) links.add(link)
+  for (const { link } of h.queued.splice(0)) {
+    const st = stateOf(link)
+    if (st && (st.hosted === undefined || st.hosted === h)) links.add(link)
+  }
   return [...links]
 }
 
+/** Whether any action was ever applied to the session (each client that acted has a ledger). */
 function played(r: Session["record"]): boolean {
   for (const _ in r.clients) return true
   return false

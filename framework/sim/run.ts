@@ -1,4 +1,4 @@
-import { beatsNow, checkCrashWaits, checkDrainWaits, checkEnd, checkPowerOffWaits, checkStep, type PowerOff, recovered, viewsAgree, type Violation } from "./check.ts"
+import { beatsNow, checkCrashWaits, checkDrainWaits, checkEnd, checkPowerOffWaits, checkStep, POWER_OFF_WAIT_MS, type PowerOff, recovered, viewsAgree, type Violation } from "./check.ts"
 import { DISK_LATENCY } from "./disk.ts"
 import { ledgerGame } from "./game.ts"
 import { NET, type Owner, Scheduler } from "./scheduler.ts"
@@ -117,6 +117,8 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
     const crashes: { at: number; label: string; sessions: string[] }[] = []
     const drains: { from: number; to: number; label: string }[] = []
     const powerOffs: PowerOff[] = []
+    /** When each fault began: a power-off's bound holds only where no other fault followed it within the bound. */
+    const faultStarts: number[] = []
     let worstConvergeMs = 0
     const ended = () => void (healedAt = sched.now)
     async function fault(kind: FaultKind, duration: number): Promise<void> {
@@ -124,6 +126,7 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
       if (live.length === 0) return
       const p = rnd.pick(live)
       const clock = sched.clockFor("world")
+      faultStarts.push(sched.now)
       switch (kind) {
         case "crash":
         case "power-off": {
@@ -135,7 +138,7 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
           world.crash(p, kind === "power-off")
           if (kind === "power-off") {
             settledAt = sched.now + PLAYER_NOTICES_MS
-            powerOffs.push({ at: sched.now, owner: p.owner, label: p.label })
+            powerOffs.push({ at: sched.now, owner: p.owner, label: p.label, steady })
           }
           await clock.sleep(duration)
           world.start(p.label, p.version)
@@ -270,7 +273,9 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
     violations.push(...checkEnd(world, beats, quietFrom))
     for (const c of crashes) violations.push(...checkCrashWaits(world, c, sched.now))
     for (const d of drains) violations.push(...checkDrainWaits(world, d, sched.now, powerOffs))
-    for (const o of powerOffs) violations.push(...checkPowerOffWaits(world, o, sched.now))
+    // A power-off in a steady cluster, with no other fault within its bound: its players' waits are its own.
+    for (const o of powerOffs)
+      if (o.steady && !faultStarts.some((t) => t > o.at && t <= o.at + POWER_OFF_WAIT_MS)) violations.push(...checkPowerOffWaits(world, o, sched.now))
     const hasher = new Bun.CryptoHasher("sha256")
     for (const line of world.trace) hasher.update(`${line}\n`)
     for (const a of world.actions) hasher.update(`${a.id}:${a.position ?? "-"}:${a.failed ?? ""}\n`)

@@ -245,7 +245,7 @@ export class World {
       let n = 0
       const act = () => {
         if (this.sched.now >= untilMs) return
-        const seen: ActionSeen = { id: `${name}-${++n}`, session, sentAt: this.sched.now }
+        const seen: ActionSeen = { id: `${name}-${++n}`, session, sentAt: this.sched.now, via: sockets.values().next().value?.peer }
         this.actions.push(seen)
         s.act("add", { id: seen.id }).then(
           (position) => {
@@ -320,6 +320,8 @@ function simWebSocketClass(net: SimNetwork, owner: Owner, sched: Scheduler, open
         }, 5_000)
         .then(
           (link) => {
+            // Given up while it was connecting: the late connection is closed, never opened.
+            if (this.readyState >= 2) return link.close(1000, "gave up")
             this.#link = link
             this.readyState = 1
             open.add(this)

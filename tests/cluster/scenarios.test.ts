@@ -190,6 +190,24 @@ describe("failover and fencing", () => {
     })
   })
 
+  test("a player relayed to an owner that froze stays on its relay (the relaying node answers its pings) and is answered once the session is taken over", async () => {
+    await simulate("relayed-owner-frozen", async (sim) => {
+      const [a, , c] = (await sim.startCluster(["a", "b", "c"])) as [SimProcess, SimProcess, SimProcess]
+      const { session } = await sim.relayedPlayer(a, c, "r", 30_000)
+      const statuses: string[] = []
+      sim.bot("r")?.onStatus((st) => void statuses.push(st))
+      sim.sched.pause(a.owner)
+      const frozeAt = sim.sched.now
+      const answered = () => sim.world.actions.some((x) => x.id.startsWith("r-") && x.sentAt >= frozeAt && x.ackedAt !== undefined)
+      await sim.until(answered, 15_000, "the player is answered by the session's new owner")
+      // Its relay works: giving it up would only have sent it looking for the session elsewhere.
+      expect(statuses).toEqual([])
+      sim.sched.resume(a.owner)
+      await sim.run(5_000)
+      expect(sim.lostOrDoubled(session)).toEqual([])
+    })
+  })
+
   test("an owner frozen past the failure timeout is taken over; woken, it stops running the session and is back in every view", async () => {
     await simulate("fencing-pause", async (sim) => {
       await sim.startCluster(["a", "b", "c"])
@@ -267,19 +285,41 @@ describe("drain and replication", () => {
     })
   })
 
-  test("the whole cluster stopping, one node a moment before the other: the last one does not wait for a peer", async () => {
+  test("the whole cluster stopping, one node a moment before the other (it moved nothing here): the last one does not wait for a peer", async () => {
     // `bun run dev`'s Ctrl-C, now and then: the node without sessions drained and left before the other
     // began its drain, which then found no peer and waited the whole grace (25 s) for one.
     await simulate("stop-everything-staggered", async (sim) => {
-      const [a] = await sim.startCluster(["a", "b"])
+      const [a] = await sim.startCluster(["a"])
       for (let i = 0; i < 3; i++) await sim.createSession("a")
-      await sim.stop("b") // what it ran is a's now
+      sim.world.start("b", 1)
+      await sim.until(() => sim.converged(), 10_000, "b joins")
+      await sim.stop("b") // it runs nothing
       await sim.until(() => !sim.sees("a", "b"), 1_000, "a hears b's goodbye")
       expect(a?.node?.sessionCount).toBe(3)
       const from = sim.now
       await sim.stop("a", 30_000)
       expect(sim.now - from).toBeLessThan(5_000)
       expect(sim.world.log.some((l) => l.includes("waiting for a peer"))).toBe(false)
+    })
+  })
+
+  test("a stop-first deploy (a node stopped right after another handed it its sessions): it waits for the next node and hands everything on", async () => {
+    await simulate("stop-first-deploy", async (sim) => {
+      const [a] = await sim.startCluster(["a", "b"])
+      const sessions: string[] = []
+      for (let i = 0; i < 4; i++) sessions.push(await sim.createSession(i % 2 ? "a" : "b"))
+      for (const [i, s] of sessions.entries()) await sim.play(s, [`p${i}`], 30_000, 300)
+      await sim.stop("b") // hands its sessions to a
+      await sim.until(() => !sim.sees("a", "b"), 1_000, "a hears b's goodbye")
+      expect(a?.node?.sessionCount).toBe(4)
+      const stopping = sim.stop("a", 30_000)
+      await sim.run(2_000)
+      expect(a?.state).toBe("stopping") // waiting for a peer: without a data dir, leaving now would lose every session
+      const c = sim.world.start("c", 1)
+      await stopping
+      expect(sessions.every((s) => sim.owner(s) === c)).toBe(true)
+      await sim.run(3_000)
+      for (const s of sessions) expect(sim.lostOrDoubled(s)).toEqual([])
     })
   })
 
