@@ -210,6 +210,21 @@ describe("client SDK against a real node", () => {
     }
   }, 30_000)
 
+  test("after giving up a silent connection the SDK tries the next address, not the silent one again", async () => {
+    const proxy = new TcpProxy(node.port)
+    try {
+      const { id } = await createSession({ url: node.url, game: "counter" })
+      const a = await join<typeof counter>({ url: proxy.url, urls: [node.url], session: id, player: "ada", backoffMs: 20, maxBackoffMs: 200 })
+      open.push(a as unknown as GameSession)
+      expect(await a.act("inc", { by: 1 })).toBe(1)
+      proxy.stall() // the proxy still takes new connections: going back there would work too, which is not the point
+      expect(await a.act("inc", { by: 1 })).toBe(2)
+      expect(proxy.upgrades("/ws")).toBe(1)
+    } finally {
+      proxy.stop()
+    }
+  }, 30_000)
+
   test("a join answered with nothing (though pings are) is given up after livenessMs and tried again", async () => {
     // A node that queued the join and lost it (seed 9270) kept the player's connection alive with pongs for good.
     const joins: number[] = []
