@@ -140,7 +140,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #self: Member
   #peers = new Map<string, Peer>()
   #urls = new Set<string>()
-  #dialing = new Set<string>()
+  /** Dials in flight, by address: when each began (its token for the `finally` that ends it). */
+  #dialing = new Map<string, number>()
   /** URLs whose last dial failed: the next one asks who answers there before it signs. */
   #ask = new Set<string>()
   /** Duplicate links on their way out: still read from, no longer written to. */
@@ -475,10 +476,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
   }
 
-  async #dial(url: string): Promise<void> {
-    if (this.#dialing.has(url) || this.#self.status === "gone") return
+  /**
+   * `after`: a link to that address closed at this time; a dial begun before it may be stuck behind a SYN
+   * sent into a cut that has healed since (the simulator, seed 60096: a survivor never redialled a
+   * crashed node, so never heard its address refuse), and does not stop a fresh one.
+   */
+  async #dial(url: string, after?: number): Promise<void> {
+    const inFlight = this.#dialing.get(url)
+    if ((inFlight !== undefined && (after === undefined || inFlight >= after)) || this.#self.status === "gone") return
     if ([...this.#peers.values()].some((p) => p.url === url && p.link?.open)) return
-    this.#dialing.add(url)
+    const began = this.clock.now()
+    this.#dialing.set(url, began)
     try {
       // A token is for one node. A URL is redialled under the id last seen there (no extra round trip,
       // as before tokens named the node dialled); a new URL, or one whose last dial failed (a restarted
@@ -536,7 +544,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       // Nothing listens there: whoever was there is gone, with what it held in memory.
       if (error instanceof Refused) for (const p of this.#peers.values()) if (p.url === url && !p.up) p.dead = true
     } finally {
-      this.#dialing.delete(url)
+      if (this.#dialing.get(url) === began) this.#dialing.delete(url)
     }
   }
 
@@ -717,8 +725,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.#failPending(peerId, "link_closed", `link to ${peerId} closed`)
     this.emit("link-lost", peerId, link)
     // A process that died refuses the redial at once: that is a faster verdict than the heartbeat timeout.
-    if (peer.up && this.#self.id < peer.id) this.#dial(peer.url)
-    else if (peer.up) this.clock.setTimeout(() => !peer.link?.open && peer.up && this.#dial(peer.url), this.#opts.heartbeatMs)
+    const closedAt = this.clock.now()
+    if (peer.up && this.#self.id < peer.id) this.#dial(peer.url, closedAt)
+    else if (peer.up) this.clock.setTimeout(() => !peer.link?.open && peer.up && this.#dial(peer.url, closedAt), this.#opts.heartbeatMs)
   }
 
   #heartbeat(): void {
