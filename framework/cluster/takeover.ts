@@ -78,24 +78,15 @@ export class Takeover {
     if (!Number.isSafeInteger(req.epoch) || req.epoch < 1 || typeof req.owner !== "string") return no("a malformed request")
     const running = this.host.epochOf(req.session)
     if (running !== undefined) return no(`it runs on ${this.host.id} at epoch ${running}`, running)
-    const owner = this.cluster.member(req.owner)
-    const silent = this.cluster.silentMs(req.owner)
-    // A member that said goodbye (or that a majority dropped) acknowledges nothing more.
-    const gone = owner !== undefined && !owner.up && !owner.voter
-    // Its lease is over: down here and past the lease it announced, or silent past the failure timeout and its rhythm.
-    const lapsesIn = Math.ceil(this.cluster.lapsesInMs(req.owner))
-    if (req.owner !== from && req.owner !== this.host.id && !gone && lapsesIn > 0)
-      return no(`its owner ${req.owner} was heard ${Math.round(silent)} ms ago`, undefined, Math.min(lapsesIn, 60_000))
+    const lapsesIn = this.#leaseLeft(req.owner)
+    if (req.owner !== from && req.owner !== this.host.id && lapsesIn > 0)
+      return no(`its owner ${req.owner} was heard ${Math.round(this.cluster.silentMs(req.owner))} ms ago`, undefined, Math.min(lapsesIn, 60_000))
     const e = this.host.store.entry(req.session)
     if (e && e.epoch >= req.epoch && e.owner !== from) return no(`epoch ${e.epoch} belongs to ${e.owner}`, e.epoch)
     // The requester may name an owner this node knows was replaced (its registry is behind): the owner
     // this node's registry names must be past its lease too.
-    if (e && e.owner !== req.owner && e.owner !== from && e.owner !== this.host.id) {
-      const current = this.cluster.member(e.owner)
-      const left = current !== undefined && !current.up && !current.voter
-      const currentLapsesIn = Math.ceil(this.cluster.lapsesInMs(e.owner))
-      if (!left && currentLapsesIn > 0) return no(`its owner is ${e.owner} (epoch ${e.epoch}) here, heard ${Math.round(this.cluster.silentMs(e.owner))} ms ago`, e.epoch, Math.min(currentLapsesIn, 60_000))
-    }
+    const currentLapsesIn = e && e.owner !== req.owner && e.owner !== from && e.owner !== this.host.id ? this.#leaseLeft(e.owner) : 0
+    if (e && currentLapsesIn > 0) return no(`its owner is ${e.owner} (epoch ${e.epoch}) here, heard ${Math.round(this.cluster.silentMs(e.owner))} ms ago`, e.epoch, Math.min(currentLapsesIn, 60_000))
     const p = this.#promised.get(req.session)
     // An epoch is voted for once, ever (a lapsed vote still names its epoch: the next request asks above it).
     if (p && (p.epoch > req.epoch || (p.epoch === req.epoch && p.to !== from))) return no(`epoch ${p.epoch} was granted to ${p.to}`, p.epoch)
@@ -109,11 +100,22 @@ export class Takeover {
     // Adopted, it is the owner the registry names, and the owner's own lease protects it from here.
     const adopted = p !== undefined && e !== undefined && e.owner === p.to && e.epoch >= p.epoch
     const standsFor = p && p.to !== from && !adopted ? PROMISE_MS - age : 0
-    const mayAdopt = age < ADOPT_WITHIN_MS + ADOPT_MARGIN_MS || p?.to === this.host.id || Math.ceil(this.cluster.lapsesInMs(p?.to ?? "")) > 0
+    const mayAdopt = age < ADOPT_WITHIN_MS + ADOPT_MARGIN_MS || p?.to === this.host.id || this.#leaseLeft(p?.to ?? "") > 0
     if (p && standsFor > 0 && mayAdopt) return no(`epoch ${p.epoch} was granted to ${p.to}, whose round may still adopt it`, p.epoch, Math.min(standsFor, this.cluster.failureMs / 3))
     if (copy && copy.epoch >= req.epoch) return no(`a copy of epoch ${copy.epoch} is here`, copy.epoch)
     this.#promised.set(req.session, { epoch: req.epoch, to: from, at: this.host.clock.now() })
     return { ok: true, copy }
+  }
+
+  /**
+   * How long a member may still act on its lease from this node, ms (0: it cannot): down here and past the
+   * lease it announced, or silent past the failure timeout and its rhythm. One that said goodbye (or that a
+   * majority dropped) acknowledges nothing more.
+   */
+  #leaseLeft(id: string): number {
+    const m = this.cluster.member(id)
+    if (m !== undefined && !m.up && !m.voter) return 0
+    return Math.max(0, Math.ceil(this.cluster.lapsesInMs(id)))
   }
 
   /** Answers a peer's request for this node's copy (it was the newest). */
