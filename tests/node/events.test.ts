@@ -111,12 +111,15 @@ describe("a node process's events, over Bun IPC", () => {
     const c = await TestCluster.start(2)
     try {
       const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>]
-      expect(a.eventsOf("member-up", (e) => e.member === b.id)).toHaveLength(1)
+      // Events travel over IPC, HTTP answers over a socket: an answer can overtake the event.
+      await a.waitForEvent("member-up", (e) => e.member === b.id)
       const ids: string[] = []
       for (let i = 0; i < 6; i++) ids.push((await createSession({ url: a.url, game: "counter" })).id)
+      expect(await a.stop()).toBe(0)
+      // Once the process has exited every event it sent has arrived.
+      expect(a.eventsOf("member-up", (e) => e.member === b.id)).toHaveLength(1)
       const onA = a.eventsOf("session-created").map((e) => e.session)
       expect(onA.length).toBeGreaterThan(0)
-      expect(await a.stop()).toBe(0)
       const drained = a.eventsOf("drained")[0]
       expect(drained).toMatchObject({ sessions: onA.length, moved: onA.length, failed: 0 })
       expect(a.eventsOf("session-released").map((e) => e.session).sort()).toEqual([...onA].sort())
