@@ -1,7 +1,7 @@
 import "./no-native-cbor.ts"
 import { ImmutableString } from "@automerge/automerge"
 import { idProblem, type LedgerResult, type SessionRecord, type Step } from "../game/index.ts"
-import { applyPatch, type PatchOp } from "../protocol/index.ts"
+import { applyPatch, diff, type PatchOp } from "../protocol/index.ts"
 import { fromAutomerge } from "./automerge-json.ts"
 
 /**
@@ -109,6 +109,42 @@ function resultsOf(l: StoredLedger): LedgerResult[] {
     }
   if (ok.length === 0) return refused
   return [...refused, ...ok].sort((a, b) => a[0] - b[0])
+}
+
+/**
+ * A checkpoint's ops from `prev` to `next` (both in stored form). A busy
+ * client's answers change wholesale between checkpoints (hundreds of actions
+ * a second against a window of 64): one op per answer added and one per
+ * answer dropped made a 4-player session's entry ~22 KB where the whole
+ * record is ~3 KB, and the document was compacted at almost every
+ * checkpoint. Such a window is written as one value instead, an op that
+ * every version reads.
+ */
+export function checkpointOps(prev: SessionRecord, next: SessionRecord): PatchOp[] {
+  const ops = diff(prev, next)
+  let out: PatchOp[] | undefined
+  for (let i = 0; i < ops.length; ) {
+    const p = (ops[i] as PatchOp).p
+    if (p.length !== 4 || p[0] !== "clients" || p[2] !== "ok") {
+      out?.push(ops[i] as PatchOp)
+      i++
+      continue
+    }
+    // diff walks depth-first: one client's window ops follow each other.
+    let j = i + 1
+    while (j < ops.length && isWindowOp((ops[j] as PatchOp).p, p[1] as string)) j++
+    const window = (next.clients[p[1] as string] as unknown as StoredLedger).ok ?? {}
+    if (2 * (j - i) > Object.keys(window).length) {
+      out ??= ops.slice(0, i)
+      out.push({ p: ["clients", p[1] as string, "ok"], v: window })
+    } else out?.push(...ops.slice(i, j))
+    i = j
+  }
+  return out ?? ops
+}
+
+function isWindowOp(p: readonly (string | number)[], client: string): boolean {
+  return p.length === 4 && p[0] === "clients" && p[1] === client && p[2] === "ok"
 }
 
 /** The initial value of a new document holding `stored` (a record in stored form). */

@@ -3,7 +3,6 @@ import { join } from "node:path"
 import { free, load, save } from "@automerge/automerge"
 import { type AutomergeUrl, type DocHandle, type DocumentId, type PeerId, Repo, type StorageAdapterInterface } from "@automerge/automerge-repo"
 import type { SessionRecord, Step } from "../game/index.ts"
-import { diff } from "../protocol/index.ts"
 import { AtomicFSStorageAdapter } from "./atomic-fs.ts"
 import { CheckedStorage, type DamagedFile } from "./checked-storage.ts"
 import { Journal, type Journaled } from "./journal.ts"
@@ -11,7 +10,7 @@ import { newerCopy } from "./newest.ts"
 import { closeHandle, docIdOf, openParked, PARK_AFTER_MS, PARK_EVERY_MS, parkedDocument, readParked, SETTLE_MS } from "./parking.ts"
 import { registryRebuild, type UnreadableDocument } from "./rebuild.ts"
 import { Registry, type RegistryDoc, type RegistryEntry, registryDocId } from "./registry.ts"
-import { fromStored, logEntry, newestCheckpoint, newSessionDoc, readHistory, readSessionDoc, readStored, type SessionCopy, type SessionDoc, toStored } from "./session-doc.ts"
+import { checkpointOps, fromStored, logEntry, newestCheckpoint, newSessionDoc, readHistory, readSessionDoc, readStored, type SessionCopy, type SessionDoc, toStored } from "./session-doc.ts"
 
 export interface StoreOptions {
   /** A directory for automerge-repo-storage-nodefs; in memory when absent. */
@@ -520,12 +519,14 @@ export class Store {
   /** `always`: write an entry even when nothing changed (it carries a new epoch). */
   #write(w: Written, live: SessionRecord, always = w.epochWritten === false): void {
     const record = toStored(live)
-    const ops = diff(w.last, record)
+    const ops = checkpointOps(w.last, record)
     const statusChanged = w.last.status !== record.status
     const at = this.#opts.clock()
     const steps = this.#steps.get(record.id)
     if (ops.length > 0 || always) {
-      const entry = logEntry({ rev: record.rev, base: w.last.rev, epoch: w.epoch, at, ops, ...(steps ? { steps } : {}) })
+      // A session busier than the cap keeps a readable history, not a replayable one (the inspector exports after it).
+      const kept = steps && steps.length <= MAX_STEPS_PER_CHECKPOINT ? { steps } : {}
+      const entry = logEntry({ rev: record.rev, base: w.last.rev, epoch: w.epoch, at, ops, ...kept })
       const bytes = entry.val.length
       if (w.entries >= this.#opts.compactAfter || w.logBytes + bytes > Math.max(this.#opts.compactAfterBytes, 2 * w.baseBytes)) {
         w.at = at
@@ -773,3 +774,12 @@ export class Store {
  * first. Nothing reads the document meanwhile: the registry entry is gone.
  */
 const DELETE_AFTER_MS = 3_000
+
+/**
+ * The most steps a checkpoint carries. Past it (a session acting more than
+ * ~130 times a second at the default checkpoint period) the entry leaves
+ * them out: at ~100 bytes a step they were most of every entry, and the
+ * document was compacted at almost every checkpoint. Such an entry is
+ * readable, not replayable: the inspector's export starts after it.
+ */
+const MAX_STEPS_PER_CHECKPOINT = 64

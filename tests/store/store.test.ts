@@ -107,6 +107,60 @@ describe("session documents", () => {
     expect(A.decodeChange(changes[changes.length - 1] as Uint8Array).ops.length).toBe(1)
   })
 
+  test("a busy session's checkpoint stays small: a window of answers replaced wholesale is one value, and resends still get their answers", async () => {
+    const st = await open()
+    const s = played(4, 0)
+    const url = st.create(s.record, "n1")
+    const answers: unknown[] = []
+    const lastEntry = async () => {
+      const log = (await st.repo.find<SessionDoc>(url)).doc().log
+      return { bytes: String(log[log.length - 1]).length, entries: log.length }
+    }
+    for (let round = 0; round < 3; round++) {
+      // 400 actions between checkpoints (800 a second at the default period): every client's 64-answer window is new.
+      for (let i = round * 400; i < (round + 1) * 400; i++) {
+        const out = s.act({ player: `p${i % 4}`, client: `c${i % 4}`, id: Math.floor(i / 4) + 1, name: "inc", input: { by: 1 }, now: T0 + i })
+        answers.push(out.ok ? out.value : out.code)
+      }
+      st.checkpoint(s.record)
+      st.writeCheckpoints()
+    }
+    // One op per answer added and one per answer dropped made this entry ~22 KB, larger than the log's budget allows for long.
+    const { bytes, entries } = await lastEntry()
+    expect(bytes).toBeLessThan(5_000)
+    expect(entries).toBe(3) // no compaction: the same document took every checkpoint
+    expect(st.entry("s1")?.doc).toBe(url)
+    const moved = Session.resume(counter, Store.fromBytes(st.saveNow(s.record)).record)
+    expect(moved.record).toEqual(s.record)
+    // p2's last action (id 300) and the oldest one still in its window (id 237).
+    expect(moved.act({ player: "p2", client: "c2", id: 300, name: "inc", input: { by: 1 }, now: T0 + 2000 })).toMatchObject({ ok: true, value: answers[1198], duplicate: true })
+    expect(moved.act({ player: "p2", client: "c2", id: 237, name: "inc", input: { by: 1 }, now: T0 + 2000 })).toMatchObject({ ok: true, value: answers[946], duplicate: true })
+  })
+
+  test("a checkpoint carries the steps since the one before, up to 64 of them; past that it is readable, not replayable", async () => {
+    const st = await open()
+    const s = played(4, 0)
+    const url = st.create(s.record, "n1")
+    const stepsOf = async () => {
+      const log = (await st.repo.find<SessionDoc>(url)).doc().log
+      return (JSON.parse(String(log[log.length - 1])) as { steps?: unknown[] }).steps
+    }
+    const run = (from: number, n: number) => {
+      const steps = []
+      for (let i = from; i < from + n; i++) {
+        act(s, i)
+        steps.push({ k: "act" as const, at: T0 + i, rev: s.record.rev, player: `p${i % 4}`, client: `c${i % 4}`, id: Math.floor(i / 4) + 1, name: "inc", input: { by: 1 }, ok: true })
+      }
+      st.checkpoint(s.record, steps)
+      st.writeCheckpoints()
+    }
+    run(0, 64)
+    expect(await stepsOf()).toHaveLength(64)
+    run(64, 65)
+    expect(await stepsOf()).toBeUndefined()
+    expect(Store.fromBytes(st.saveNow(s.record)).record).toEqual(s.record)
+  })
+
   test("checkpoints are coalesced: at most one per session per checkpointMs", async () => {
     let now = T0
     const st = await open({ checkpointMs: 100, clock: () => now })
