@@ -307,7 +307,12 @@ export class Handoff {
         // A departed node said whom it handed the session to: our registry copy may not show it yet.
         const moved = this.#movedAway.get(id)
         const owner = moved?.from === e.owner ? moved.to : e.owner
-        if (owner === me || this.#cluster.member(owner)?.up) continue
+        if (owner === me || this.#cluster.member(owner)?.up) {
+          // Back (a partition healed): should it fail again, that is a new failure, not the old one's backoff
+          // (the simulator found a crash 1.9 s after a heal waiting out a 2 s backoff from the cut, seed 70029).
+          this.#retryAt.delete(id)
+          continue
+        }
         // Our own vote needs the owner's lease over: no round before that, and a sweep then.
         const lapsesIn = this.#cluster.lapsesInMs(owner)
         if (lapsesIn > 0) {
