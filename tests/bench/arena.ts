@@ -6,7 +6,7 @@
  * in their own processes, with a user's defaults (`--tuned` lifts the limit
  * of 200 frames/s per player, as a tuned deployment might).
  *
- *   bun tests/bench/arena.ts --sessions 50 --players 4 --seconds 20 [--nodes 1|3] [--warmup 3] [--pin] [--interval MS] [--relayed] [--tuned] [--loadgen-procs N]
+ *   bun tests/bench/arena.ts --sessions 50 --players 4 --seconds 20 [--nodes 1|3] [--warmup 3] [--pin: nodes on core 0, load generator on core 1] [--interval MS] [--relayed] [--tuned] [--loadgen-procs N]
  */
 import { resolve } from "node:path"
 import { parseArgs } from "node:util"
@@ -68,6 +68,8 @@ export async function runArena(opts: ArenaOptions): Promise<ArenaResult> {
   } else {
     const c = await TestCluster.start(opts.nodes, { ...CLUSTER_DEFAULTS, ...env })
     nodes = c.nodes
+    // The anchor's layout: every node on core 0, the load generator on core 1.
+    if (pin) for (const n of nodes) Bun.spawnSync(["taskset", "-a", "-pc", "0", String(n.proc.pid)])
     stop = () => c.stopAll()
   }
   // Pinned for this run only: whatever this process starts later (the cluster benchmarks of the
