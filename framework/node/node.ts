@@ -177,6 +177,7 @@ export class BatonNode {
       volatileStorage: config.volatileStorage,
       peerId: node.id,
       checkpointMs: node.#cfg.checkpointMs,
+      quiet: (session) => node.#sessions.get(session)?.links.size === 0,
       clock: () => node.#cfg.clock.now(),
       onError: (session, error) => {
         node.log.error("checkpoint failed", { session, error })

@@ -7,7 +7,7 @@ import { AtomicFSStorageAdapter } from "./atomic-fs.ts"
 import { CheckedStorage, type DamagedFile } from "./checked-storage.ts"
 import { Journal, type Journaled } from "./journal.ts"
 import { newerCopy } from "./newest.ts"
-import { closeHandle, docIdOf, openParked, PARK_AFTER_MS, PARK_EVERY_MS, parkedDocument, readParked, SETTLE_MS } from "./parking.ts"
+import { closeHandle, docIdOf, openParked, PARK_AFTER_MS, PARK_EVERY_MS, parkedDocument, QUIET_PARK_AFTER_MS, readParked, SETTLE_MS } from "./parking.ts"
 import { registryRebuild, type UnreadableDocument } from "./rebuild.ts"
 import { Registry, type RegistryDoc, type RegistryEntry, registryDocId } from "./registry.ts"
 import { checkpointOps, fromStored, logEntry, newestCheckpoint, newSessionDoc, readHistory, readSessionDoc, readStored, type SessionCopy, type SessionDoc, toStored } from "./session-doc.ts"
@@ -31,6 +31,10 @@ export interface StoreOptions {
   budgetMs?: number
   /** How long a session's document stays open after it was last written or asked for, ms (see parking.ts). */
   parkAfterMs?: number
+  /** How long instead when `quiet` says nobody plays the session here, ms (see parking.ts). */
+  quietParkAfterMs?: number
+  /** Whether a session runs here with nobody connected to it (its document is parked sooner). */
+  quiet?: (session: string) => boolean
   /** Checkpoints after which a document is rolled over to a fresh one (history stays bounded). */
   compactAfter?: number
   /** Bytes of checkpoint log after which a document is rolled over (when also more than twice its base). */
@@ -127,6 +131,8 @@ export class Store {
       budgetMs: opts.budgetMs ?? 8,
       compactAfter: opts.compactAfter ?? 200,
       parkAfterMs: opts.parkAfterMs ?? PARK_AFTER_MS,
+      quietParkAfterMs: Math.min(opts.quietParkAfterMs ?? QUIET_PARK_AFTER_MS, opts.parkAfterMs ?? PARK_AFTER_MS),
+      quiet: opts.quiet ?? (() => false),
       compactAfterBytes: opts.compactAfterBytes ?? 32 * 1024,
       clock: opts.clock ?? Date.now,
       fsync: opts.fsync ?? false,
@@ -307,8 +313,9 @@ export class Store {
 
   /**
    * Parks the documents that were neither written nor asked for during
-   * parkAfterMs (and have nothing waiting to be written), oldest first,
-   * within the budget. Runs on a timer of its own (see closeHandle).
+   * parkAfterMs, or quietParkAfterMs for a session nobody plays here (and
+   * have nothing waiting to be written), oldest first, within the budget.
+   * Runs on a timer of its own (see closeHandle).
    */
   parkIdle(budgetMs = Number.POSITIVE_INFINITY, now = this.#opts.clock()): number {
     const start = performance.now()
@@ -316,7 +323,9 @@ export class Store {
     this.#lookedAt = start
     let parked = 0
     for (const [id, w] of this.#open) {
-      if (now - w.usedAt < this.#opts.parkAfterMs || performance.now() - start > budgetMs) break
+      const idleMs = now - w.usedAt
+      if (idleMs < this.#opts.quietParkAfterMs || performance.now() - start > budgetMs) break
+      if (idleMs < this.#opts.parkAfterMs && !this.#opts.quiet(id)) continue
       if (this.#dirty.has(id) || this.#toPersist.has(id) || !w.handle?.isReady() || (w.changedAt ?? 0) > settledBefore) continue
       try {
         this.#park(id, w, w.handle)

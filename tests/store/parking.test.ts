@@ -103,6 +103,33 @@ describe("parked session documents", () => {
     expect(new Set(A.getAllChanges(doc).map((c) => A.decodeChange(c).actor)).size).toBe(1)
   })
 
+  test("a session nobody plays here is parked after quietParkAfterMs; one with players waits for parkAfterMs", async () => {
+    now = T0
+    const quiet = new Set<string>()
+    const st = await open({ parkAfterMs: 30_000, quietParkAfterMs: 2_000, quiet: (id) => quiet.has(id) })
+    const [a, b] = [played("s-left"), played("s-playing")]
+    for (const s of [a, b]) {
+      st.create(s.record, "n1")
+      act(s)
+      checkpoint(st, s)
+    }
+    expect(st.documents()).toEqual({ open: 2, parked: 0 })
+    quiet.add("s-left") // its players left
+    now += 1_999
+    await Bun.sleep(300) // past SETTLE_MS: only the idle time keeps them open
+    expect(st.parkIdle()).toBe(0)
+    now += 1
+    expect(st.parkIdle()).toBe(1)
+    expect(st.documents()).toEqual({ open: 1, parked: 1 })
+    expect(st.replicaCopy("s-left")?.record).toEqual(a.record)
+    now += 28_000 - 1
+    await Bun.sleep(150)
+    expect(st.parkIdle()).toBe(0) // the session with players: the usual 30 s
+    now += 1
+    expect(st.parkIdle()).toBe(1)
+    expect(st.replicaCopy("s-playing")?.record).toEqual(b.record)
+  })
+
   test("a document is not parked while a checkpoint waits to be written", async () => {
     now = T0
     const st = await open({ checkpointMs: 60_000 })
