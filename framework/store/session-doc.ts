@@ -124,27 +124,28 @@ export function checkpointOps(prev: SessionRecord, next: SessionRecord): PatchOp
   const ops = diff(prev, next)
   let out: PatchOp[] | undefined
   for (let i = 0; i < ops.length; ) {
-    const p = (ops[i] as PatchOp).p
-    if (p.length !== 4 || p[0] !== "clients" || p[2] !== "ok") {
+    const client = windowOf((ops[i] as PatchOp).p)
+    if (client === undefined) {
       out?.push(ops[i] as PatchOp)
       i++
       continue
     }
     // diff walks depth-first: one client's window ops follow each other.
     let j = i + 1
-    while (j < ops.length && isWindowOp((ops[j] as PatchOp).p, p[1] as string)) j++
-    const window = (next.clients[p[1] as string] as unknown as StoredLedger).ok ?? {}
+    while (j < ops.length && windowOf((ops[j] as PatchOp).p) === client) j++
+    const window = (next.clients[client] as unknown as StoredLedger).ok ?? {}
     if (2 * (j - i) > Object.keys(window).length) {
       out ??= ops.slice(0, i)
-      out.push({ p: ["clients", p[1] as string, "ok"], v: window })
+      out.push({ p: ["clients", client, "ok"], v: window })
     } else out?.push(...ops.slice(i, j))
     i = j
   }
   return out ?? ops
 }
 
-function isWindowOp(p: readonly (string | number)[], client: string): boolean {
-  return p.length === 4 && p[0] === "clients" && p[1] === client && p[2] === "ok"
+/** The client whose window of answers an op's path is in (`clients.<id>.ok.<action id>`), if it is. */
+function windowOf(p: readonly (string | number)[]): string | undefined {
+  return p.length === 4 && p[0] === "clients" && p[2] === "ok" ? (p[1] as string) : undefined
 }
 
 /** The initial value of a new document holding `stored` (a record in stored form). */
