@@ -7,7 +7,7 @@ import { AtomicFSStorageAdapter } from "./atomic-fs.ts"
 import { CheckedStorage, type DamagedFile } from "./checked-storage.ts"
 import { Journal, type Journaled } from "./journal.ts"
 import { newerCopy } from "./newest.ts"
-import { closeHandle, docIdOf, openParked, PARK_AFTER_MS, PARK_EVERY_MS, parkedDocument, QUIET_PARK_AFTER_MS, readParked, SETTLE_MS } from "./parking.ts"
+import { closeHandle, docIdOf, freeWhenDone, openParked, PARK_AFTER_MS, PARK_EVERY_MS, parkedDocument, QUIET_PARK_AFTER_MS, readParked, SETTLE_MS } from "./parking.ts"
 import { registryRebuild, type UnreadableDocument } from "./rebuild.ts"
 import { Registry, type RegistryDoc, type RegistryEntry, registryDocId } from "./registry.ts"
 import { checkpointOps, fromStored, logEntry, newestCheckpoint, newSessionDoc, readHistory, readSessionDoc, readStored, type SessionCopy, type SessionDoc, toStored } from "./session-doc.ts"
@@ -351,6 +351,8 @@ export class Store {
     w.actor = actor
     // Usually saved long ago (automerge-repo saves 100 ms after a change): then this finds nothing to write.
     w.saved = this.#saveParked(id, w.url, bytes, doc)
+    // Unloading the handle reads the document (its last heads), and so does saving it: free it after both.
+    freeWhenDone(doc, Promise.allSettled([closed, w.saved]))
     this.#open.delete(id)
   }
 
