@@ -17,8 +17,9 @@ export interface PlayerSocketData {
   /** Frames refused for the rate since `limitedSince` (a window of a second). */
   limited?: number
   limitedSince?: number
-  /** Frames over the rate held back (in order) until the bucket has a token for them. */
+  /** Frames over the rate held back (in order) until the bucket has a token for them, and their length. */
   held?: string[]
+  heldChars?: number
 }
 
 /** Malformed frames tolerated per connection before it is closed as abusive. */
@@ -46,8 +47,14 @@ export function playerSockets(
   maxFrameBytes = MAX_FRAME_BYTES,
   limits: PlayerLimits = DEFAULT_LIMITS,
 ): Required<Pick<WebSocketHandler<PlayerSocketData>, "open" | "message" | "close">> {
-  /** Connections with held frames, and one timer for all of them (a timer per frame cost more than the frame). */
-  const holding = new Set<ServerWebSocket<PlayerSocketData>>()
+  /**
+   * Connections with held frames (their data: `ws.data` is a call into the runtime), and one timer for
+   * all of them (a timer per frame cost more than the frame). The timer wakes at most once per token's
+   * worth of time: the frames it releases then arrive in one event-loop turn, and a session's players
+   * get one frame for all of them instead of one per action.
+   */
+  const holding = new Map<ServerWebSocket<PlayerSocketData>, PlayerSocketData>()
+  const releaseEveryMs = Math.max(1, Math.floor(1000 / limits.framesPerSecond))
   let timer: ReturnType<typeof setTimeout> | undefined
   let timerAt = Number.POSITIVE_INFINITY
   const wakeIn = (ms: number) => {
@@ -55,7 +62,7 @@ export function playerSockets(
     if (timer !== undefined && timerAt <= at) return
     clearTimeout(timer)
     timerAt = at
-    timer = setTimeout(releaseDue, ms)
+    timer = setTimeout(releaseDue, Math.max(ms, releaseEveryMs))
   }
 
   return {
@@ -95,6 +102,7 @@ export function playerSockets(
     close(ws) {
       holding.delete(ws)
       ws.data.held = undefined
+      ws.data.heldChars = 0
       if (ws.data.link) node.close(ws.data.link)
     },
   }
@@ -117,9 +125,11 @@ export function playerSockets(
   function hold(ws: ServerWebSocket<PlayerSocketData>, frame: string): void {
     const d = ws.data
     const held = (d.held ??= [])
-    if (held.length >= Math.max(1, limits.framesPerSecond * HELD_SECONDS) || held.reduce((n, f) => n + f.length, frame.length) > HELD_BYTES) return refuse(ws, frame)
+    const chars = (d.heldChars ?? 0) + frame.length
+    if (held.length >= Math.max(1, limits.framesPerSecond * HELD_SECONDS) || chars > HELD_BYTES) return refuse(ws, frame)
     held.push(frame)
-    holding.add(ws)
+    d.heldChars = chars
+    holding.set(ws, d)
     wakeIn(msToNextToken(d, limits.framesPerSecond))
   }
 
@@ -128,8 +138,7 @@ export function playerSockets(
     timer = undefined
     timerAt = Number.POSITIVE_INFINITY
     let next = Number.POSITIVE_INFINITY
-    for (const ws of holding) {
-      const d = ws.data
+    for (const [ws, d] of holding) {
       const held = d.held
       if (!held || !d.link || ws.readyState !== 1) {
         holding.delete(ws)
@@ -138,7 +147,9 @@ export function playerSockets(
       // Runs outside the socket's handlers (a timer): a throw must end this connection, not the process.
       try {
         while (held.length > 0 && withinRate(d, limits.framesPerSecond)) {
-          receive(ws, d.link, held.shift() as string)
+          const frame = held.shift() as string
+          d.heldChars = (d.heldChars ?? 0) - frame.length
+          receive(ws, d.link, frame)
         }
       } catch (error) {
         const { errorId } = handlerFailures(node)("player-message", error)
