@@ -31,6 +31,8 @@ const MAX_PROTOCOL_ERRORS = 20
  */
 const HELD_SECONDS = 0.1
 const HELD_BYTES = 64 * 1024
+/** The longest a timer may be armed for (setTimeout's limit). */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 export interface PlayerLimits {
   /** Frames per second a connection may send, sustained (a burst of twice this is allowed). Default 200. */
@@ -54,15 +56,16 @@ export function playerSockets(
    * get one frame for all of them instead of one per action.
    */
   const holding = new Map<ServerWebSocket<PlayerSocketData>, PlayerSocketData>()
-  const releaseEveryMs = Math.max(1, Math.floor(1000 / limits.framesPerSecond))
+  const releaseEveryMs = Math.min(1000, Math.max(1, Math.floor(1000 / limits.framesPerSecond)))
   let timer: ReturnType<typeof setTimeout> | undefined
   let timerAt = Number.POSITIVE_INFINITY
   const wakeIn = (ms: number) => {
-    const at = performance.now() + ms
+    const delay = Math.min(MAX_TIMER_MS, Math.max(ms, releaseEveryMs))
+    const at = performance.now() + delay
     if (timer !== undefined && timerAt <= at) return
     clearTimeout(timer)
     timerAt = at
-    timer = setTimeout(releaseDue, Math.max(ms, releaseEveryMs))
+    timer = setTimeout(releaseDue, delay)
   }
 
   return {
@@ -146,7 +149,8 @@ export function playerSockets(
       }
       // Runs outside the socket's handlers (a timer): a throw must end this connection, not the process.
       try {
-        while (held.length > 0 && withinRate(d, limits.framesPerSecond)) {
+        // A frame handled here can close the connection (its close handler drops `held`): the rest are dropped with it.
+        while (held.length > 0 && d.held === held && withinRate(d, limits.framesPerSecond)) {
           const frame = held.shift() as string
           d.heldChars = (d.heldChars ?? 0) - frame.length
           receive(ws, d.link, frame)

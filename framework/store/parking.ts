@@ -70,12 +70,15 @@ export function parkedDocument(value: Record<string, unknown>): { url: Automerge
  * every pause does not gain an actor each time (3× the size after 200).
  */
 export function openParked<T>(repo: Repo, url: AutomergeUrl, bytes: Uint8Array, actor?: string): DocHandle<T> {
-  const handle = repo.import<T>(bytes, { docId: docIdOf(url) })
+  const docId = docIdOf(url)
+  // A handle already in the repo (a peer's find got here first) has listeners that may hold its document.
+  const fresh = !repo.handles[docId]
+  const handle = repo.import<T>(bytes, { docId })
   if (!handle.isReady()) handle.doneLoading()
   if (actor) {
     const loaded = handle.doc()
     handle.update((doc) => clone(doc, { actor }))
-    free(loaded) // see freeWhenDone
+    if (fresh) free(loaded) // see freeWhenDone
   }
   return handle
 }
@@ -103,13 +106,21 @@ export function closeHandle(repo: Repo, handle: DocHandle<unknown>): { bytes: Ui
  * in wasm memory prompts: documents opened and parked in a burst stayed
  * allocated together, and wasm memory never shrinks (1,000 sessions played
  * once grew it by ~9 MB where freeing each document when its handle lets go
- * of it keeps it near what the most open at once need).
+ * of it keeps it near what the most open at once need). Only for a repo
+ * without storage: automerge-repo's own throttled save of a closed handle
+ * holds its last document, and may still be due or running once the handle
+ * is gone (it re-arms only after the save before it ends, however slow the
+ * disk): freed, that save would throw.
  */
 export function freeWhenDone(doc: Doc<unknown>, done: Promise<unknown>): void {
-  done.then(
-    () => free(doc),
-    () => free(doc),
-  )
+  const release = () => {
+    try {
+      free(doc)
+    } catch {
+      // Freed already: nothing held.
+    }
+  }
+  done.then(release, release)
 }
 
 /** Reads a parked document's value with `read`, and frees the wasm document after. */

@@ -351,8 +351,8 @@ export class Store {
     w.actor = actor
     // Usually saved long ago (automerge-repo saves 100 ms after a change): then this finds nothing to write.
     w.saved = this.#saveParked(id, w.url, bytes, doc)
-    // Unloading the handle reads the document (its last heads), and so does saving it: free it after both.
-    freeWhenDone(doc, Promise.allSettled([closed, w.saved]))
+    // Unloading the handle reads the document (its last heads): free it after (see freeWhenDone for why only without storage).
+    if (!this.repo.storageSubsystem) freeWhenDone(doc, closed)
     this.#open.delete(id)
   }
 
@@ -632,7 +632,7 @@ export class Store {
 
   /** Reads a session document from bytes (a handoff's). */
   static fromBytes(bytes: Uint8Array): SessionCopy {
-    const copy = readSessionDoc(load(bytes))
+    const copy = readParked(bytes, readSessionDoc)
     if (!copy) throw new Error("the document holds no session")
     return copy
   }
