@@ -356,6 +356,14 @@ export class Store {
     this.#open.delete(id)
   }
 
+  /** Removes a handle nothing here tracks from the repo, as parking does (see closeHandle). */
+  #dropHandle(docId: DocumentId, handle: DocHandle<SessionDoc>): void {
+    handle.removeAllListeners()
+    const closed = this.repo.removeFromCache(docId)
+    this.#closing.set(docId, closed)
+    closed.finally(() => this.#closing.delete(docId)).catch(() => {})
+  }
+
   /**
    * Takes a handed-over session's document on (a handoff): merges the
    * changes the old owner sent into this node's copy (a replica has most of
@@ -370,6 +378,7 @@ export class Store {
     // A handle still being closed here would be unloaded under the session: a fresh document instead.
     if (this.#closing.has(docId)) return false
     let handle: DocHandle<SessionDoc>
+    const fresh = !this.repo.handles[docId]
     try {
       handle = this.repo.import<SessionDoc>(bytes, { docId })
       if (!handle.isReady()) (handle as unknown as { doneLoading(): void }).doneLoading()
@@ -377,7 +386,11 @@ export class Store {
       return false
     }
     const read = readStored(handle.doc())
-    if (!read || !Number.isFinite(read.entries) || read.stored.rev !== record.rev) return false
+    if (!read || !Number.isFinite(read.entries) || read.stored.rev !== record.rev) {
+      // A handle made only for these bytes would stay in the repo with nothing tracking it.
+      if (fresh) this.#dropHandle(docId, handle)
+      return false
+    }
     const base = String((handle.doc() as unknown as { base: unknown }).base).length
     const w: Written = { url: handle.url, handle, usedAt: this.#opts.clock(), changedAt: performance.now(), epoch, epochWritten: false, last: read.stored, at: 0, entries: read.entries, logBytes: read.logBytes, baseBytes: base, fresh: true }
     this.#track(record.id, w)

@@ -4,6 +4,7 @@ import { Session } from "batonjs"
 import counter from "../../app/games/counter.ts"
 import { readSessionDoc, type SessionDoc, Store } from "../../framework/store/index.ts"
 import { toAutomerge } from "../../framework/store/automerge-json.ts"
+import { waitUntil } from "../support/wait.ts"
 
 const T0 = 1_700_000_000_000
 let store: Store | undefined
@@ -237,6 +238,15 @@ describe("a handoff continues the document", () => {
       expect(copy?.record).toEqual(moved.record)
       // Bytes that do not end at the record handed over are refused (the target starts a fresh document).
       expect(b.continueFrom({ ...s.record, id: "s2", rev: 999 }, "nb", 2, bytes, url)).toBe(false)
+      // A node that had no handle for the document keeps none after refusing the bytes.
+      const c = await Store.open({ peerId: "nc", checkpointMs: 0 })
+      try {
+        const docId = url.replace(/^automerge:/, "") as never
+        expect(c.continueFrom({ ...s.record, rev: 999 }, "nc", 2, bytes, url)).toBe(false)
+        await waitUntil(() => c.repo.handles[docId] === undefined, "the refused document's handle removed", { timeoutMs: 5_000 })
+      } finally {
+        await c.close()
+      }
     } finally {
       await b.close()
     }
