@@ -49,6 +49,7 @@ export function playerSockets(
   maxFrameBytes = MAX_FRAME_BYTES,
   limits: PlayerLimits = DEFAULT_LIMITS,
 ): Required<Pick<WebSocketHandler<PlayerSocketData>, "open" | "message" | "close">> {
+  if (!(limits.framesPerSecond > 0)) throw new Error(`limits.framesPerSecond must be a positive number of frames a second, got ${limits.framesPerSecond}`)
   /**
    * Connections with held frames (their data: `ws.data` is a call into the runtime), and one timer for
    * all of them (a timer per frame cost more than the frame). The timer wakes at most once per token's

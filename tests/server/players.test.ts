@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { playerSockets } from "../../framework/server/players.ts"
 import { type NodeProcess, startNodeProcess, stopAllNodes } from "../support/node-process.ts"
 import { RawSocket } from "../support/raw-socket.ts"
 
@@ -133,5 +134,10 @@ describe("player protocol over a real WebSocket", () => {
     expect(bystander.closed).toBeUndefined()
     expect((await fetch(`${node.url}/healthz`)).status).toBe(200)
     bystander.close()
+  })
+
+  test("a frame rate that is not a positive number is refused when the server is built, naming the setting", () => {
+    for (const framesPerSecond of [0, -5, Number.NaN])
+      expect(() => playerSockets({} as never, undefined, { framesPerSecond, maxBufferedBytes: 1024 })).toThrow(/limits\.framesPerSecond must be a positive number/)
   })
 })
