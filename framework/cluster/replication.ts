@@ -330,10 +330,22 @@ function ledgerChanges(base: SessionRecord, rec: SessionRecord): Record<string, 
     const old = base.clients[id]
     if (old === l) continue
     const from = old && old.player === l.player ? old.seq : 0
-    out[id] = { player: l.player, seq: l.seq, at: l.at, add: l.results.filter((r) => r[0] > from) }
+    out[id] = { player: l.player, seq: l.seq, at: l.at, add: l.results.slice(firstAbove(l.results, from)) }
   }
   for (const id of Object.keys(base.clients)) if (!Object.hasOwn(rec.clients, id)) out[id] = null
   return out
+}
+
+/**
+ * The index of a ledger's first answer with an id above `id`. A ledger's answers are in id order
+ * (each action's id is above the one before), so this looks from the end, where the new ones are,
+ * instead of filtering the whole window for every change. Out of order (a peer's bug) it only cuts
+ * at the wrong place in that one ledger.
+ */
+function firstAbove(results: readonly LedgerResult[], id: number): number {
+  let i = results.length
+  while (i > 0 && (results[i - 1] as LedgerResult)[0] > id) i--
+  return i
 }
 
 function applyLedgers(record: SessionRecord, changes: Record<string, LedgerChange | null> | undefined): SessionRecord {
@@ -350,9 +362,12 @@ function applyLedgers(record: SessionRecord, changes: Record<string, LedgerChang
     // cut at the oldest added id, not a search of the added ones per kept answer (64 × the batch).
     let firstAdded = Number.POSITIVE_INFINITY
     for (const a of c.add) if (a[0] < firstAdded) firstAdded = a[0]
-    const kept = old && old.player === c.player ? old.results.filter((r) => r[0] < firstAdded) : []
-    const results = [...kept, ...c.add]
-    clients[id] = { player: c.player, seq: c.seq, at: c.at, results: results.slice(Math.max(0, results.length - LEDGER_RESULTS)) }
+    const held = old && old.player === c.player ? old.results : []
+    const cut = firstAbove(held, firstAdded - 1)
+    const from = Math.max(0, cut + c.add.length - LEDGER_RESULTS)
+    const results = held.slice(Math.min(from, cut), cut)
+    for (let i = Math.max(0, from - cut); i < c.add.length; i++) results.push(c.add[i] as LedgerResult)
+    clients[id] = { player: c.player, seq: c.seq, at: c.at, results }
   }
   return { ...record, clients }
 }
