@@ -343,9 +343,7 @@ export class Store {
 
   #park(id: string, w: Written, handle: DocHandle<SessionDoc>): void {
     const { bytes, actor, doc, closed } = closeHandle(this.repo, handle as DocHandle<unknown>)
-    const docId = handle.documentId
-    this.#closing.set(docId, closed)
-    closed.finally(() => this.#closing.delete(docId)).catch(() => {})
+    this.#closingUntil(handle.documentId, closed)
     w.handle = undefined
     w.parked = bytes
     w.actor = actor
@@ -359,7 +357,11 @@ export class Store {
   /** Removes a handle nothing here tracks from the repo, as parking does (see closeHandle). */
   #dropHandle(docId: DocumentId, handle: DocHandle<SessionDoc>): void {
     handle.removeAllListeners()
-    const closed = this.repo.removeFromCache(docId)
+    this.#closingUntil(docId, this.repo.removeFromCache(docId))
+  }
+
+  /** A document whose handle is being removed may not be opened again until `closed` settles (see closeHandle). */
+  #closingUntil(docId: DocumentId, closed: Promise<void>): void {
     this.#closing.set(docId, closed)
     closed.finally(() => this.#closing.delete(docId)).catch(() => {})
   }
