@@ -68,6 +68,12 @@ export function lostMessage(session: string): string {
 
 /** How long a peer's word that it took a session over is used, ms. */
 const OWNS_FRESH_MS = 5_000
+/**
+ * A relay whose owner is heard but has owed an answer this long is joined
+ * again, ms: far past a replica's confirmation on a busy cluster, and well
+ * inside the SDK's patience.
+ */
+const STUCK_MS = 5_000
 /** A player hears that its owner is unreachable within this of the relay losing it, ms. */
 const NOTICE_AFTER_MS = 500
 
@@ -173,7 +179,15 @@ export class Relays {
     // A heartbeat late by a quarter second: the player hears of it within about half a second of a cut.
     const late = this.#cluster.heartbeatMs + 250
     const now = this.#node.clock.now()
-    for (const r of this.#outbound.values()) {
+    for (const r of [...this.#outbound.values()]) {
+      if (r.awaiting !== undefined && now - r.awaiting > STUCK_MS && this.#cluster.member(r.peer)?.up && this.#cluster.silentMs(r.peer) <= late) {
+        // The owner is heard but has not answered for long: the relay's other end may be gone without
+        // this node hearing of it (its link was dropped and replaced while this node was frozen). Joined
+        // again, with what is unanswered: the owner answers what it applied from its ledger.
+        this.#cluster.send(r.peer, "relay-end", { conn: r.conn })
+        void this.#repoint(r, `node ${r.peer} did not answer for ${now - r.awaiting} ms`, r.peer)
+        continue
+      }
       const unanswered = r.awaiting !== undefined && now - r.awaiting > late
       const silent = unanswered || this.#cluster.silentMs(r.peer) > late || this.#cluster.member(r.peer)?.up === false
       if (silent === !!r.silent) continue
