@@ -682,6 +682,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         retired.close(1000, "duplicate link")
       }, 5_000)
       if (!keepNew) return
+      // The link we sent on is the one retired. The peer may have closed it already: a node frozen past
+      // the failure timeout wakes to the peer's new link before it reads the old one's close, and would
+      // then never hear it lost (its close is no longer the current link's). What we sent on it may be
+      // gone: whoever sent over it (relays) must act as after a lost link.
+      const replaced = peer.link
+      peer.link = link
+      this.emit("link-lost", hello.id, replaced)
     }
     const wasUp = peer?.up ?? false
     // A member never met before: the cluster re-formed around the ones dropped while unreachable.

@@ -257,7 +257,12 @@ export class Relays {
         this.#inbound.delete(key)
         this.#node.close(link)
       }
-    for (const r of [...this.#outbound.values()]) if (r.peer === peer) void this.#repoint(r, `the link to node ${peer} was lost`)
+    for (const r of [...this.#outbound.values()])
+      if (r.peer === peer) {
+        // A link replaced by a new one (see Cluster's hello): the owner may still hold this relay, so it is ended there.
+        this.#cluster.send(peer, "relay-end", { conn: r.conn })
+        void this.#repoint(r, `the link to node ${peer} was lost`)
+      }
   }
 
   /**

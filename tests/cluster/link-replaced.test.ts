@@ -1,0 +1,75 @@
+import { afterEach, expect, test } from "bun:test"
+import { Repo } from "@automerge/automerge-repo"
+import { Cluster } from "../../framework/cluster/cluster.ts"
+import type { AcceptedLink, LinkHandlers } from "../../framework/cluster/link.ts"
+import type { Transport } from "../../framework/cluster/transport.ts"
+import { createLogger } from "../../framework/log/index.ts"
+
+/** An accepted link whose frames stay here: what the cluster sent on it, and whether it closed it. */
+function fakeLink(): AcceptedLink & { sent: string[]; closed: boolean; open: boolean; handlers?: LinkHandlers } {
+  const link = {
+    sent: [] as string[],
+    closed: false,
+    open: true,
+    handlers: undefined as LinkHandlers | undefined,
+    send(data: string | Uint8Array) {
+      if (!link.open) return false
+      link.sent.push(String(data))
+      return true
+    },
+    close() {
+      link.closed = true
+      link.open = false
+    },
+  }
+  return link
+}
+
+/** Dials nobody: this test only feeds links in. */
+const nowhere: Transport = {
+  dial: () => new Promise(() => {}),
+  getJson: () => new Promise(() => {}),
+  resolve4: async () => [],
+}
+
+// No "batch" cap: frames go out as sent, not at the end of the turn. Ids order the pair: the peer's is lower, so a link it dialled is the one both ends keep.
+const SELF = "n-bbbbbbbb"
+const PEER = "n-aaaaaaaa"
+const hello = { t: "hello", id: PEER, url: "http://127.0.0.1:1", status: "ready", version: "1", sessions: 0, peers: [], caps: ["quorum"], protocol: 2 }
+
+let cluster: Cluster | undefined
+afterEach(() => cluster?.stop())
+
+test("a peer's new link replacing the one this node sends on reports the old one lost, once", () => {
+  // Issue 17's frozen-relay flake: a node frozen past the failure timeout woke to the owner's new link before
+  // it read the old one's close, never heard that link lost, and its relayed players waited 5 s for an answer.
+  cluster = new Cluster({ self: { id: SELF, url: "http://127.0.0.1:2", version: "1" }, secret: "s".repeat(32), repo: new Repo({ network: [] }), discovery: { peers: [] }, log: createLogger({}, "silent"), onEvent: () => {}, transport: nowhere })
+  const lost: unknown[] = []
+  cluster.on("link-lost", (peer, link) => lost.push([peer, link]))
+
+  const first = fakeLink()
+  cluster.accept("control", PEER, first)
+  first.handlers?.message(JSON.stringify(hello))
+  expect(cluster.member(PEER)?.up).toBe(true)
+  expect(lost).toEqual([])
+
+  // The peer called us down and closed `first` (we have not read that yet), then dialled again.
+  const second = fakeLink()
+  cluster.accept("control", PEER, second)
+  second.handlers?.message(JSON.stringify(hello))
+  expect(lost.length).toBe(1)
+  expect((lost[0] as [string, unknown])[0]).toBe(PEER)
+  expect((lost[0] as [string, unknown])[1]).not.toBe(second)
+
+  // What goes to the peer now takes the new link.
+  const before = second.sent.length
+  expect(cluster.send(PEER, "relay-end", { conn: "c1" })).toBe(true)
+  expect(second.sent.length).toBe(before + 1)
+  expect(second.sent.at(-1)).toContain("relay-end")
+
+  // The old link's close, read at last, is not a second loss.
+  first.open = false
+  first.handlers?.close(1000, "marked down")
+  expect(lost.length).toBe(1)
+  expect(cluster.member(PEER)?.up).toBe(true)
+})
