@@ -47,7 +47,13 @@ export interface NodeConfig {
   linkRefusalWindowMs?: number
   /** Sessions this node will run at most. Default 10,000. */
   maxSessions?: number
-  /** Least time between two automerge checkpoints of one session, ms (replicas get changes sooner, over the control link). Default 500. */
+  /**
+   * Least time between two automerge checkpoints of one session, ms. Default
+   * 500 on a node without a cluster, 1000 on a cluster member: there the
+   * replicas get every change within ~20 ms over the control link, so the
+   * checkpoint bounds no loss on its own, and each one costs an automerge
+   * sync round with every replica (CLUSTER_CHECKPOINT_MS).
+   */
   checkpointMs?: number
   /** Where log lines go (default: JSON lines on stdout). */
   log?: Logger
@@ -71,6 +77,17 @@ export interface NodeConfig {
   clustered?: boolean
 }
 
+
+/** A lone node's checkpoint interval, ms: with a data dir, what a crash can cost a "local" game. */
+const LONE_CHECKPOINT_MS = 500
+/**
+ * A cluster member's, ms. Its checkpoints cost far more than a lone node's: a
+ * sync round with each replica (automerge-repo's sync state, a wasm sync
+ * message each way, the document's change events). At 500 ms a 3-node
+ * cluster spent ~30 µs per action at 50×4, at 1000 ms ~25 µs
+ * (docs/benchmarks.md, 2026-12-03).
+ */
+const CLUSTER_CHECKPOINT_MS = 1000
 
 /** Players attached from which a session's deltas are batched per window rather than per turn. */
 const CROWD = 16
@@ -162,7 +179,7 @@ export class BatonNode {
       sweepMs: config.sweepMs ?? 5_000,
       linkRefusalWindowMs: config.linkRefusalWindowMs ?? 10_000,
       maxSessions: config.maxSessions ?? 10_000,
-      checkpointMs: config.checkpointMs ?? 500,
+      checkpointMs: config.checkpointMs ?? (config.cluster || config.clustered ? CLUSTER_CHECKPOINT_MS : LONE_CHECKPOINT_MS),
       finalSyncMs: config.finalSyncMs ?? 250,
       clock,
     }
