@@ -588,7 +588,8 @@ describe("rolling deploys", () => {
           await sim.stop(old.label)
           peak = Math.max(peak, ...counts())
         }
-        expect(peak).toBeGreaterThan(6) // the roll did pile them up: the first new node took more than half
+        // The roll did pile them up: one new node took half or more, past the 5 of 12 asked for below.
+        expect(peak).toBeGreaterThanOrEqual(6)
         // Steady for two failure timeouts, then at most one move per node per second.
         await sim.until(() => Math.max(...counts()) <= 5, 60_000, "every node runs at most 5 of the 12 sessions")
         for (const s of sessions) expect(sim.lostOrDoubled(s)).toEqual([])
