@@ -52,7 +52,8 @@ export interface NodeConfig {
    * 500 on a node without a cluster, 1000 on a cluster member: there the
    * replicas get every change within ~20 ms over the control link, so the
    * checkpoint bounds no loss on its own, and each one costs an automerge
-   * sync round with every replica (CLUSTER_CHECKPOINT_MS).
+   * sync round with every replica (CLUSTER_CHECKPOINT_MS). Checkpoints are
+   * written in rounds every half interval, at most 8 ms of each round.
    */
   checkpointMs?: number
   /** Where log lines go (default: JSON lines on stdout). */
@@ -83,9 +84,11 @@ const LONE_CHECKPOINT_MS = 500
 /**
  * A cluster member's, ms. Its checkpoints cost far more than a lone node's: a
  * sync round with each replica (automerge-repo's sync state, a wasm sync
- * message each way, the document's change events). At 500 ms a 3-node
- * cluster spent ~30 µs per action at 50×4, at 1000 ms ~25 µs
- * (docs/benchmarks.md, 2026-12-03).
+ * message each way, the document's change events). Rounds come every half
+ * interval under a budget per round, so this also halves what a busy member
+ * spends on them: in a 3-node cluster at 50×4 the budget binds, and it wrote
+ * ~4 checkpoints a second per node instead of ~9, at ~26 µs of cluster CPU
+ * per action instead of ~31 (docs/benchmarks.md, 2026-12-03).
  */
 const CLUSTER_CHECKPOINT_MS = 1000
 
