@@ -74,6 +74,12 @@ const OWNS_FRESH_MS = 5_000
  * inside the SDK's patience.
  */
 const STUCK_MS = 5_000
+/**
+ * How long an end that came before its relay's open is remembered, ms: past
+ * the 5 s a retired link stays open (Cluster's hello), and how many at most.
+ */
+const ENDED_EARLY_MS = 10_000
+const ENDED_EARLY_MAX = 10_000
 /** A player hears that its owner is unreachable within this of the relay losing it, ms. */
 const NOTICE_AFTER_MS = 500
 
@@ -93,6 +99,8 @@ export class Relays {
   #byLink = new Map<PlayerLink, Relayed>()
   /** Players elsewhere whose session runs here: "peer/conn" → their link, and the control link it came on. */
   #inbound = new Map<string, { link: PlayerLink; via: unknown }>()
+  /** Relays whose end arrived before their open: "peer/conn" → when (see relay-end). */
+  #endedEarly = new Map<string, number>()
   /** Re-pointing relays waiting for news of their session. */
   #waiting = new Map<string, Set<() => void>>()
   /** Sessions whose every copy is gone, and since when: their players are told so and let go. */
@@ -119,6 +127,16 @@ export class Relays {
       for (const r of [...this.#outbound.values()]) if (r.peer === m.id) void this.#repoint(r, `node ${m.id} is down`)
     })
     cluster.on("link-lost", (peer, link) => this.#linkLost(peer, link))
+  }
+
+  #rememberEnded(key: string): void {
+    const now = this.#node.clock.now()
+    // Oldest first: dropped once past a retired link's life, or beyond a bound (a peer's ends cost it nothing to send).
+    for (const [k, at] of this.#endedEarly) {
+      if (now - at < ENDED_EARLY_MS && this.#endedEarly.size < ENDED_EARLY_MAX) break
+      this.#endedEarly.delete(k)
+    }
+    this.#endedEarly.set(key, now)
   }
 
   get outbound(): number {
@@ -328,6 +346,8 @@ export class Relays {
     const c = this.#cluster
     c.receive("relay-open", (from, body, via) => {
       const key = `${from}/${body.conn}`
+      // Its end came first (see relay-end): the relaying node has re-pointed it, nobody reads its answers.
+      if (this.#endedEarly.delete(key)) return
       const link: PlayerLink = {
         relayed: true,
         send: (frame) => c.send(from, "relay-out", { conn: body.conn, frame }),
@@ -365,7 +385,10 @@ export class Relays {
       const key = `${from}/${body.conn}`
       const link = this.#inbound.get(key)?.link
       this.#inbound.delete(key)
-      if (link) this.#node.close(link)
+      if (link) return this.#node.close(link)
+      // Not opened yet: a relay re-pointed when its link was replaced sends its end on the new link,
+      // and its open, sent on the old one, may still be on its way. Remembered, so the open is ignored.
+      this.#rememberEnded(key)
     })
     c.receive("relay-out", (_from, body) => {
       const out = this.#outbound.get(body.conn)
