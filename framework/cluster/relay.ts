@@ -162,7 +162,7 @@ export class Relays {
     const r: Relayed = { peer: owner, conn: crypto.randomUUID(), link, join: msg, awaiting: this.#node.clock.now() }
     this.#outbound.set(r.conn, r)
     this.#byLink.set(link, r)
-    this.#cluster.send(owner, "relay-open", { conn: r.conn, msg })
+    if (!this.#cluster.send(owner, "relay-open", { conn: r.conn, msg })) this.#openFailed(r, owner)
     return (m) => {
       const cur = this.#byLink.get(link)
       if (!cur) return
@@ -290,7 +290,8 @@ export class Relays {
    */
   async #repoint(r: Relayed, reason: string, movedTo?: string): Promise<void> {
     this.#outbound.delete(r.conn)
-    r.pending = []
+    // Kept when an open that did not go out queued them (see openFailed).
+    r.pending ??= []
     const clock = this.#node.clock
     const startedAt = clock.now()
     let owner: string | undefined
@@ -332,13 +333,27 @@ export class Relays {
     r.awaiting = clock.now()
     // What the old owner never answered goes right after the join, not after the player's SDK hears
     // "joined" and resends (four hops later); its resends are then answered from the ledger.
-    this.#cluster.send(owner, "relay-open", { conn: r.conn, msg: r.join })
+    if (!this.#cluster.send(owner, "relay-open", { conn: r.conn, msg: r.join })) return this.#openFailed(r, owner)
     for (const m of r.acts?.values() ?? []) this.#cluster.send(owner, "relay-in", { conn: r.conn, msg: m })
     for (const m of r.pending.splice(0)) {
       if (m.t === "act") track(r, m)
       this.#cluster.send(owner, "relay-in", { conn: r.conn, msg: m })
     }
     r.pending = undefined
+  }
+
+  /**
+   * A relay's open did not go out: the owner is up but has no open link this
+   * moment (one closed, its redial not done). What the player sends waits,
+   * and the relay is re-pointed shortly, at that owner while it stays up.
+   * Before, nothing sent it again and the player waited for STUCK_MS.
+   */
+  #openFailed(r: Relayed, owner: string): void {
+    r.pending ??= []
+    const conn = r.conn
+    this.#node.clock.setTimeout(() => {
+      if (this.#outbound.get(conn) === r) void this.#repoint(r, `no link to node ${owner} yet`, owner)
+    }, RELOOK_MS)
   }
 
   /** Relayed players' frames, both ways. */

@@ -2,11 +2,8 @@ import { afterEach, expect, test } from "bun:test"
 import { Repo } from "@automerge/automerge-repo"
 import { Cluster } from "../../framework/cluster/cluster.ts"
 import type { AcceptedLink, LinkHandlers } from "../../framework/cluster/link.ts"
-import type { NodePort } from "../../framework/cluster/port.ts"
-import { Relays } from "../../framework/cluster/relay.ts"
 import type { Transport } from "../../framework/cluster/transport.ts"
 import { createLogger } from "../../framework/log/index.ts"
-import type { PlayerLink } from "../../framework/protocol/index.ts"
 
 /** An accepted link whose frames stay here: what the cluster sent on it, and whether it closed it. */
 function fakeLink(): AcceptedLink & { sent: string[]; closed: boolean; open: boolean; handlers?: LinkHandlers } {
@@ -75,36 +72,4 @@ test("a peer's new link replacing the one this node sends on reports the old one
   first.handlers?.close(1000, "marked down")
   expect(lost.length).toBe(1)
   expect(cluster.member(PEER)?.up).toBe(true)
-})
-
-test("an owner told a relay ended before its open arrives (end on the new link, open on the retired one) never opens it", () => {
-  // The review of the change above: the end overtook the open, which then made a player nobody reads, for good.
-  const handlers = new Map<string, (from: string, body: never, via?: unknown) => void>()
-  const sent: [string, string, unknown][] = []
-  const fakeCluster = {
-    receive: (name: string, fn: (from: string, body: never, via?: unknown) => void) => void handlers.set(name, fn),
-    on: () => {},
-    send: (peer: string, name: string, body: unknown) => (sent.push([peer, name, body]), true),
-  }
-  const opened: PlayerLink[] = []
-  const fakeNode = {
-    id: SELF,
-    clock: { now: () => 1_000 },
-    store: { onEntriesChanged: () => {} },
-    open: (link: PlayerLink) => void opened.push(link),
-    handle: () => {},
-    close: () => {},
-  }
-  new Relays(fakeCluster as unknown as Cluster, fakeNode as unknown as NodePort, async () => undefined)
-  const deliver = (name: string, body: unknown) => handlers.get(name)?.(PEER, body as never, {})
-  const join = { t: "join", session: "s1", player: "p1" }
-
-  deliver("relay-end", { conn: "old" })
-  deliver("relay-open", { conn: "old", msg: join })
-  expect(opened.length).toBe(0)
-
-  // Remembered once: a later relay under another conn opens as usual, and so does a reuse of the same conn.
-  deliver("relay-open", { conn: "new", msg: join })
-  deliver("relay-open", { conn: "old", msg: join })
-  expect(opened.length).toBe(2)
 })
