@@ -146,7 +146,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #ask = new Set<string>()
   /** Duplicate links on their way out: still read from, no longer written to. */
   #retired = new Set<ControlLink>()
-  #pending = new Map<number, { peer: string; name: RequestName; resolve(v: unknown): void; reject(e: Error): void; timer: unknown }>()
+  #pending = new Map<number, { peer: string; link: ControlLink; name: RequestName; resolve(v: unknown): void; reject(e: Error): void; timer: unknown }>()
   /** Answers that failed their schema, counted; each peer's first per request is logged. */
   #badAnswers = 0
   readonly #badAnswersLogged = new Set<string>()
@@ -357,17 +357,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         this.#pending.delete(rid)
         reject(new PeerRequestError({ code: "timeout", message: `${name} to ${peerId} timed out after ${timeoutMs} ms` }))
       }, timeoutMs)
-      this.#pending.set(rid, { peer: peerId, name, resolve: resolve as (v: unknown) => void, reject, timer })
+      this.#pending.set(rid, { peer: peerId, link, name, resolve: resolve as (v: unknown) => void, reject, timer })
       link.send({ t: "req", rid, body: { ...body, t: name } })
     })
   }
 
-  /** A one-way message to one peer; false when there is no open link. */
   /** Sends a message to every peer that is up and whose hello named `cap` (a message older nodes would not know). */
   sendToAll<K extends MessageName>(name: K, body: Message<K>, cap: string): void {
     for (const p of this.#peers.values()) if (p.up && p.caps.includes(cap)) this.send(p.id, name, body)
   }
 
+  /** A one-way message to one peer; false when there is no open link. */
   send<K extends MessageName>(peerId: string, name: K, body: Message<K>): boolean {
     const link = this.#peers.get(peerId)?.link
     if (!link?.open) return false
@@ -725,11 +725,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   #linkClosed(peerId: string, link: ControlLink): void {
     this.#retired.delete(link)
+    // Requests in flight on it will get no answer: fail them now rather than at their timeout. That
+    // holds for a link already replaced too (a frozen node woke to the peer's new link, then read the
+    // old one's close): requests sent on the new one stay.
+    this.#failPending(peerId, "link_closed", `link to ${peerId} closed`, link)
     const peer = this.#peers.get(peerId)
     if (!peer || peer.link !== link) return
     peer.link = undefined
-    // Requests in flight on it will get no answer: fail them now rather than at their timeout.
-    this.#failPending(peerId, "link_closed", `link to ${peerId} closed`)
     this.emit("link-lost", peerId, link)
     // A process that died refuses the redial at once: that is a faster verdict than the heartbeat timeout.
     const closedAt = this.clock.now()
@@ -855,9 +857,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     peer.movedOut = undefined
   }
 
-  #failPending(peerId: string, code: string, why: string): void {
+  #failPending(peerId: string, code: string, why: string, link?: ControlLink): void {
     for (const [rid, p] of this.#pending)
-      if (p.peer === peerId) {
+      if (p.peer === peerId && (!link || p.link === link)) {
         this.#pending.delete(rid)
         this.clock.clearTimeout(p.timer)
         p.reject(new PeerRequestError({ code, message: why }))

@@ -73,3 +73,30 @@ test("a peer's new link replacing the one this node sends on reports the old one
   expect(lost.length).toBe(1)
   expect(cluster.member(PEER)?.up).toBe(true)
 })
+
+test("a request sent on a link that was replaced fails when that link closes; one sent on the new link is answered", async () => {
+  // Frozen past the failure timeout, a node may have asked the peer something on the link the peer then
+  // closed: no answer will come on it. Its close, read late, fails that request then, not at its timeout.
+  cluster = new Cluster({ self: { id: SELF, url: "http://127.0.0.1:2", version: "1" }, secret: "s".repeat(32), repo: new Repo({ network: [] }), discovery: { peers: [] }, log: createLogger({}, "silent"), onEvent: () => {}, transport: nowhere })
+  const first = fakeLink()
+  cluster.accept("control", PEER, first)
+  first.handlers?.message(JSON.stringify(hello))
+  const onFirst = cluster.request(PEER, "where", { session: "s-1" }, 60_000)
+  const outcome = onFirst.then(
+    () => "answered",
+    (e: Error & { code?: string }) => e.code,
+  )
+
+  const second = fakeLink()
+  cluster.accept("control", PEER, second)
+  second.handlers?.message(JSON.stringify(hello))
+  const onSecond = cluster.request(PEER, "where", { session: "s-2" }, 60_000)
+  const rid = (JSON.parse(second.sent.findLast((f) => f.includes('"where"')) as string) as { rid: number }).rid
+
+  first.open = false
+  first.handlers?.close(1000, "marked down")
+  expect(await outcome).toBe("link_closed")
+
+  second.handlers?.message(JSON.stringify({ t: "res", rid, ok: true, body: true }))
+  expect(await onSecond).toBe(true)
+})
