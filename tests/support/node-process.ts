@@ -148,10 +148,14 @@ export function freePort(): number {
   return port
 }
 
-/** A base port whose next `n` ports are free too (the dev cluster takes consecutive ports). */
+/**
+ * A base port whose next `n` ports are free too (the dev cluster takes consecutive ports). Below
+ * Linux's ephemeral range (32768 up): servers on port 0 (`freePort`, other tests' nodes) and outgoing
+ * connections never take these, so the run stays free after the check, barring another freeRun.
+ */
 export function freeRun(n: number): number {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000)
+    const base = 20_000 + Math.floor(Math.random() * (12_000 - n))
     const held: ReturnType<typeof Bun.serve>[] = []
     try {
       for (let i = 0; i <= n; i++) held.push(Bun.serve({ port: base + i, hostname: "127.0.0.1", fetch: () => new Response() }))
