@@ -138,6 +138,8 @@ export class GameSession<G extends AnyGame = AnyGame> {
   #attempt = 0
   #retry: ReturnType<typeof setTimeout> | undefined
   #joined: { resolve(): void; reject(e: ActionError): void } | undefined
+  /** A leave the node has not confirmed: sent again after every join until it says "left". */
+  #leaving: { promise: Promise<void>; resolve(): void; reject(e: ActionError): void; timer: ReturnType<typeof setTimeout> } | undefined
   /** Where the server said to go next (the session's new owner, the node's peers); tried first while fresh. */
   #hints: { url: string; at: number }[] = []
   /** The addresses given (url, then urls), as WebSocket URLs. */
@@ -248,6 +250,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
    */
   act<K extends ActionNames<G>>(name: K, ...input: undefined extends InputOf<G, K> ? [input?: InputOf<G, K>] : [input: InputOf<G, K>]): ActionPromise<ResultOf<G, K>> {
     if (this.#status === "closed") return withId(Promise.reject(new ActionError("closed", "this session connection is closed")), 0)
+    if (this.#leaving) return withId(Promise.reject(new ActionError("closed", "this player is leaving the session")), 0)
     const frame = JSON.stringify({ t: "act", id: this.#nextId, name, input: input[0] } satisfies ClientMessage)
     if (frame.length > MAX_FRAME_BYTES)
       return withId(Promise.reject(new ActionError("frame_too_large", `action ${name} is ${frame.length} bytes, over the ${MAX_FRAME_BYTES}-byte limit`)), 0)
@@ -300,14 +303,53 @@ export class GameSession<G extends AnyGame = AnyGame> {
     return () => this.#statusListeners.delete(fn)
   }
 
-  /** Gives up the seat and closes. */
-  async leave(): Promise<void> {
-    if (this.#status === "open") this.#ws?.send(JSON.stringify({ t: "leave" }))
+  /**
+   * Gives up the seat, then closes. Resolves once the node says the seat is
+   * given up. Until then the leave goes again after every reconnect: a leave
+   * lost with a dropped connection would leave the seat taken. Rejects with
+   * the node's refusal, or with code "timeout" after `timeoutMs`, when the seat
+   * may still be taken. Actions sent before it are answered first.
+   */
+  leave(timeoutMs = 10_000): Promise<void> {
+    if (this.#leaving) return this.#leaving.promise
+    if (this.#status === "closed") return Promise.resolve()
+    let resolve!: () => void
+    let reject!: (e: ActionError) => void
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res
+      reject = rej
+    })
+    const timer = setTimeout(() => this.#leaveEnded(new ActionError("timeout", `the node did not confirm the leave within ${timeoutMs} ms; the seat may still be taken`)), timeoutMs)
+    this.#leaving = { promise, resolve, reject, timer }
+    // Not joined now (reconnecting): it goes right after the next join.
+    if (this.#status === "open") this.#sendLeave()
+    return promise
+  }
+
+  #sendLeave(): void {
+    // Owed an answer like an action: a connection that stays silent is given up as soon.
+    if (this.#pending.size === 0) this.#progressAt = Date.now()
+    this.#ws?.send(JSON.stringify({ t: "leave" } satisfies ClientMessage))
+  }
+
+  /** The leave is over, and so is the connection: confirmed (no error), refused, or timed out. */
+  #leaveEnded(error?: ActionError): void {
+    this.#settleLeave(error)
     this.close()
+  }
+
+  #settleLeave(error?: ActionError): void {
+    const leaving = this.#leaving
+    if (!leaving) return
+    this.#leaving = undefined
+    clearTimeout(leaving.timer)
+    if (error) leaving.reject(error)
+    else leaving.resolve()
   }
 
   /** Closes without giving up the seat (join again later with the same player id). */
   close(): void {
+    this.#settleLeave(new ActionError("closed", "the connection was closed before the node confirmed the leave"))
     this.#setStatus("closed")
     clearTimeout(this.#retry)
     clearTimeout(this.#resendTimer)
@@ -405,7 +447,8 @@ export class GameSession<G extends AnyGame = AnyGame> {
    * ledger if it was applied).
    */
   async #goDirect(owner: string): Promise<void> {
-    if (!this.#opts.direct || this.#direct) return
+    // Leaving: the seat is being given up where it is; moving now would only race that.
+    if (!this.#opts.direct || this.#direct || this.#leaving) return
     const url = toWsUrl(owner)
     const failedAt = this.#unreachable.get(url)
     if (failedAt !== undefined && Date.now() - failedAt < DIRECT_RETRY_MS) return
@@ -497,7 +540,9 @@ export class GameSession<G extends AnyGame = AnyGame> {
       const suspectMs = Math.min(ms / 2, Math.max(SUSPECT_MS, 3 * this.#rttMs))
       // Waiting: for an action's answer, or for the join's (a relay node that lost power answers neither).
       const waiting =
-        this.#status === "open" ? this.#pending.size > 0 && now - this.#progressAt >= suspectMs : this.#joinSentAt > 0 && now - this.#joinSentAt >= suspectMs
+        this.#status === "open"
+          ? (this.#pending.size > 0 || this.#leaving !== undefined) && now - this.#progressAt >= suspectMs
+          : this.#joinSentAt > 0 && now - this.#joinSentAt >= suspectMs
       if (this.#pingedAt) {
         if (now - this.#pingedAt >= (waiting ? suspectMs : ms / 2)) replace(`no answer to a ping within ${now - this.#pingedAt} ms`)
         return
@@ -528,6 +573,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
         this.#setStatus("open")
         // Everything not acknowledged goes again, in order; the server answers repeats from its ledger.
         this.#resendAll()
+        if (this.#leaving) this.#sendLeave()
         this.#joined?.resolve()
         this.#joined = undefined
         if (typeof msg.owner === "string" && /^(https?|wss?):\/\//.test(msg.owner)) void this.#goDirect(msg.owner)
@@ -575,6 +621,14 @@ export class GameSession<G extends AnyGame = AnyGame> {
           this.#fail(new ActionError(msg.code, msg.message))
           return
         }
+        if (msg.ref === "leave" && this.#leaving) {
+          // Dropped unread: again a little later. Anything else is the node's answer to it.
+          if (msg.code === "rate_limited") {
+            setTimeout(() => this.#leaving && this.#status === "open" && this.#sendLeave(), 100 + Math.random() * 100)
+            return
+          }
+          return this.#leaveEnded(new ActionError(msg.code, msg.message))
+        }
         const p = typeof msg.ref === "number" ? this.#pending.get(msg.ref) : undefined
         if (p && msg.code === "rate_limited") {
           // The node dropped the frame unread: send it again a little later (the id keeps it exactly-once).
@@ -598,6 +652,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
         this.#hints = (msg.urls ?? []).map((u) => ({ url: toWsUrl(u), at: Date.now() }))
         return
       case "left":
+        return this.#leaveEnded()
       case "pong":
         if (this.#pingedAt) this.#sampleRtt(Date.now() - this.#pingedAt)
         return
@@ -658,6 +713,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
 
   #fail(error: ActionError): void {
     this.#error = error
+    this.#settleLeave(error)
     this.#joined?.reject(error)
     this.#joined = undefined
     this.#setStatus("closed")

@@ -844,7 +844,7 @@ export class BatonNode {
 
   #leave(link: PlayerLink, st: LinkState): void {
     const h = st.hosted
-    if (!h || !st.player) return sendError(link, "not_joined", "this connection holds no seat")
+    if (!h || !st.player) return sendError(link, "not_joined", "this connection holds no seat", "leave")
     h.flush()
     h.detach(link)
     const out = h.leave(st.player, this.#now())

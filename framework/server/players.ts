@@ -171,7 +171,9 @@ export function playerSockets(
   function refuse(ws: ServerWebSocket<PlayerSocketData>, frame: string): void {
     // The refused frame is named (an act's id) so its sender can tell which one was dropped.
     const ref = /"id":(\d+)/.exec(frame)?.[1]
-    ws.send(JSON.stringify({ t: "error", code: "rate_limited", message: `over ${limits.framesPerSecond} frames per second; slow down`, ref: ref ? Number(ref) : undefined }))
+    // A leave is named too: the SDK sends it again until the node confirms it.
+    const named = ref ? Number(ref) : frame.startsWith('{"t":"leave"') ? "leave" : undefined
+    ws.send(JSON.stringify({ t: "error", code: "rate_limited", message: `over ${limits.framesPerSecond} frames per second; slow down`, ref: named }))
     // Abuse is ignoring the refusals: more of them within one second than twice the rate. A client
     // that slows down when told (the SDK resends 100-200 ms later) is refused a few times a second
     // at most, and a counter over the connection's whole life would close it after hours of play.

@@ -280,4 +280,52 @@ describe("client SDK against a real node", () => {
       proxy.stop()
     }
   })
+
+  test("leave resolves once the node frees the seat; actions sent before it are answered, later ones refused", async () => {
+    const { id } = await createSession({ url: node.url, game: "counter" })
+    const a = await seat<typeof counter>(id, "ada")
+    await seat<typeof counter>(id, "bob")
+    const before = a.act("inc", { by: 1 })
+    const leaving = a.leave()
+    const after = (await a.act("inc", { by: 1 }).catch((e) => e)) as ActionError
+    expect(await before).toBe(1)
+    await leaving
+    expect(after.code).toBe("closed")
+    expect(a.status).toBe("closed")
+    expect((await listSessions({ url: node.url, game: "counter" })).find((s) => s.id === id)).toMatchObject({ seated: 1 })
+  })
+
+  test("a leave lost with its connection goes again on the next one, and the seat is freed", async () => {
+    const proxy = new TcpProxy(node.port)
+    try {
+      const { id } = await createSession({ url: node.url, game: "counter" })
+      // A minute of silence before an idle connection is given up: only the unconfirmed leave can make the SDK suspect it.
+      const a = await join<typeof counter>({ url: proxy.url, urls: [node.url], session: id, player: "ada", backoffMs: 20, maxBackoffMs: 200, livenessMs: 60_000 })
+      open.push(a as unknown as GameSession)
+      await seat<typeof counter>(id, "bob")
+      expect(await a.act("inc", { by: 1 })).toBe(1)
+      const statuses: string[] = []
+      a.onStatus((s) => statuses.push(s))
+      proxy.stall() // the leave's frame goes into a connection nothing reads
+      await a.leave(30_000)
+      expect(statuses).toEqual(["reconnecting", "open", "closed"])
+      const listed = (await listSessions({ url: node.url, game: "counter" })).find((s) => s.id === id)
+      expect(listed).toMatchObject({ seated: 1 })
+    } finally {
+      proxy.stop()
+    }
+  }, 40_000)
+
+  test("leave times out when no node confirms it, and says the seat may still be taken", async () => {
+    const proxy = new TcpProxy(node.port)
+    const { id } = await createSession({ url: node.url, game: "counter" })
+    const a = await join<typeof counter>({ url: proxy.url, session: id, player: "ada", backoffMs: 20, maxBackoffMs: 200, livenessMs: 60_000 })
+    open.push(a as unknown as GameSession)
+    proxy.stop() // nowhere to reconnect to
+    const error = (await a.leave(500).catch((e) => e)) as ActionError
+    expect(error).toBeInstanceOf(ActionError)
+    expect(error.code).toBe("timeout")
+    expect(error.message).toContain("seat may still be taken")
+    expect(a.status).toBe("closed")
+  })
 })

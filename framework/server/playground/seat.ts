@@ -46,7 +46,7 @@ export class Seat {
     const head = el("header")
     const leave = el("button", "leave", "Leave")
     leave.title = "give the seat up (the game's onLeave runs)"
-    leave.onclick = () => void this.#session?.leave()
+    leave.onclick = () => void this.#session?.leave().catch((error) => this.#line("error", describe(error), "leave"))
     const dismiss = el("button", "dismiss", "×")
     dismiss.title = "close this connection and remove the panel (the seat stays taken)"
     dismiss.onclick = () => this.remove()
