@@ -104,6 +104,14 @@ const SUSPECT_MS = 1_500
 /** A connection not open after this long (or livenessMs, if less) is given up, ms. */
 const CONNECT_MS = 5_000
 
+/** The longest delay setTimeout keeps (a longer one fires at once), ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+/**
+ * Refusals that mean this player holds no seat there: to a leave, what it
+ * wanted (a leave applied whose answer was lost, then a join again refused).
+ */
+const SEAT_NOT_HELD = new Set(["not_seated", "session_full", "session_ended", "unknown_session", "session_gone", "session_lost"])
+
 /** Close codes after which reconnecting would only repeat the failure. */
 const FINAL_CLOSES = new Set<number>([CloseCode.protocolAbuse, CloseCode.sessionGone, CloseCode.sessionLost, CloseCode.unsupportedData, CloseCode.tooLarge, CloseCode.unauthorized])
 
@@ -138,8 +146,10 @@ export class GameSession<G extends AnyGame = AnyGame> {
   #attempt = 0
   #retry: ReturnType<typeof setTimeout> | undefined
   #joined: { resolve(): void; reject(e: ActionError): void } | undefined
-  /** A leave the node has not confirmed: sent again after every join until it says "left". */
-  #leaving: { promise: Promise<void>; resolve(): void; reject(e: ActionError): void; timer: ReturnType<typeof setTimeout> } | undefined
+  /** A leave the node has not confirmed: sent again on every connection that joins until it says "left" (`sentOn`: the last one it went on). */
+  #leaving: { promise: Promise<void>; resolve(): void; reject(e: ActionError): void; timer?: ReturnType<typeof setTimeout>; sentOn?: WebSocket } | undefined
+  /** The node confirmed the leave. */
+  #left = false
   /** Where the server said to go next (the session's new owner, the node's peers); tried first while fresh. */
   #hints: { url: string; at: number }[] = []
   /** The addresses given (url, then urls), as WebSocket URLs. */
@@ -281,6 +291,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
     if (!p) return
     this.#pending.delete(id)
     p.reject(new ActionError("timeout", `action ${id} was not answered within ${ms} ms; it is no longer resent and may or may not have been applied`))
+    this.#sendLeaveWhenDue()
   }
 
   /** Calls `fn` after every change of the view. Returns the unsubscribe function. */
@@ -305,31 +316,43 @@ export class GameSession<G extends AnyGame = AnyGame> {
 
   /**
    * Gives up the seat, then closes. Resolves once the node says the seat is
-   * given up. Until then the leave goes again after every reconnect: a leave
-   * lost with a dropped connection would leave the seat taken. Rejects with
-   * the node's refusal, or with code "timeout" after `timeoutMs`, when the seat
-   * may still be taken. Actions sent before it are answered first.
+   * free (under "replicated", once a replica holds that). The leave goes
+   * after every action sent before it is answered, and again on every
+   * reconnect until it is confirmed: one lost with a dropped connection would
+   * leave the seat taken. Rejects with the node's refusal, with "timeout"
+   * after `timeoutMs` (0: no limit), or with "closed" when `close()` cuts it
+   * short or the connection was closed before: then the seat may still be taken.
    */
   leave(timeoutMs = 10_000): Promise<void> {
     if (this.#leaving) return this.#leaving.promise
-    if (this.#status === "closed") return Promise.resolve()
+    if (this.#left) return Promise.resolve()
+    if (this.#status === "closed") return Promise.reject(new ActionError("closed", "this session connection is closed; the seat may still be taken: join again to leave"))
     let resolve!: () => void
     let reject!: (e: ActionError) => void
     const promise = new Promise<void>((res, rej) => {
       resolve = res
       reject = rej
     })
-    const timer = setTimeout(() => this.#leaveEnded(new ActionError("timeout", `the node did not confirm the leave within ${timeoutMs} ms; the seat may still be taken`)), timeoutMs)
+    const ms = Number.isFinite(timeoutMs) && timeoutMs > 0 ? Math.min(timeoutMs, MAX_TIMER_MS) : 0
+    const timer = ms ? setTimeout(() => this.#leaveEnded(new ActionError("timeout", `the node did not confirm the leave within ${ms} ms; the seat may still be taken`)), ms) : undefined
     this.#leaving = { promise, resolve, reject, timer }
-    // Not joined now (reconnecting): it goes right after the next join.
-    if (this.#status === "open") this.#sendLeave()
+    this.#sendLeaveWhenDue()
     return promise
   }
 
-  #sendLeave(): void {
+  /**
+   * Sends the leave once it is due: joined, every earlier action answered
+   * (one resent after a refusal would otherwise come after it), no direct
+   * connection joining (it goes there once that one joins), and not sent
+   * on this connection yet.
+   */
+  #sendLeaveWhenDue(): void {
+    const l = this.#leaving
+    if (!l || this.#status !== "open" || this.#direct || this.#pending.size > 0 || !this.#ws || l.sentOn === this.#ws) return
+    l.sentOn = this.#ws
     // Owed an answer like an action: a connection that stays silent is given up as soon.
-    if (this.#pending.size === 0) this.#progressAt = Date.now()
-    this.#ws?.send(JSON.stringify({ t: "leave" } satisfies ClientMessage))
+    this.#progressAt = Date.now()
+    this.#ws.send(JSON.stringify({ t: "leave" } satisfies ClientMessage))
   }
 
   /** The leave is over, and so is the connection: confirmed (no error), refused, or timed out. */
@@ -343,13 +366,18 @@ export class GameSession<G extends AnyGame = AnyGame> {
     if (!leaving) return
     this.#leaving = undefined
     clearTimeout(leaving.timer)
-    if (error) leaving.reject(error)
-    else leaving.resolve()
+    // A refusal that means the seat is not this player's any more is what the leave wanted.
+    if (!error || SEAT_NOT_HELD.has(error.code)) {
+      this.#left = true
+      leaving.resolve()
+    } else leaving.reject(error)
   }
 
   /** Closes without giving up the seat (join again later with the same player id). */
   close(): void {
-    this.#settleLeave(new ActionError("closed", "the connection was closed before the node confirmed the leave"))
+    this.#settleLeave(new ActionError("closed", "the connection was closed before the node confirmed the leave; the seat may still be taken"))
+    this.#joined?.reject(new ActionError("closed", "the connection was closed before the join completed"))
+    this.#joined = undefined
     this.#setStatus("closed")
     clearTimeout(this.#retry)
     clearTimeout(this.#resendTimer)
@@ -458,7 +486,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
     } catch {
       return // no token now: the relayed connection serves; the next join tries again
     }
-    if (this.#status !== "open" || this.#direct) return
+    if (this.#status !== "open" || this.#direct || this.#leaving) return
     let ws: WebSocket
     try {
       ws = new this.#opts.WebSocket(token ? `${url}?token=${encodeURIComponent(token)}` : url)
@@ -472,6 +500,8 @@ export class GameSession<G extends AnyGame = AnyGame> {
       if (this.#direct !== ws) return
       this.#unreachable.set(url, Date.now())
       this.#dropDirect()
+      // A leave held back for this connection goes on the relayed one.
+      this.#sendLeaveWhenDue()
     }
     const patience = setTimeout(giveUp, DIRECT_PATIENCE_MS)
     ws.onopen = () => ws.send(this.#joinFrame())
@@ -573,7 +603,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
         this.#setStatus("open")
         // Everything not acknowledged goes again, in order; the server answers repeats from its ledger.
         this.#resendAll()
-        if (this.#leaving) this.#sendLeave()
+        this.#sendLeaveWhenDue()
         this.#joined?.resolve()
         this.#joined = undefined
         if (typeof msg.owner === "string" && /^(https?|wss?):\/\//.test(msg.owner)) void this.#goDirect(msg.owner)
@@ -597,6 +627,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
           if (a.ok) p.resolve(a.v)
           else p.reject(new ActionError(a.c, a.m))
         }
+        this.#sendLeaveWhenDue()
         for (const e of msg.e ?? []) {
           for (const fn of this.#eventListeners.get(e.e) ?? []) fn(e.d, e.e)
           for (const fn of this.#eventListeners.get("*") ?? []) fn(e.d, e.e)
@@ -624,7 +655,8 @@ export class GameSession<G extends AnyGame = AnyGame> {
         if (msg.ref === "leave" && this.#leaving) {
           // Dropped unread: again a little later. Anything else is the node's answer to it.
           if (msg.code === "rate_limited") {
-            setTimeout(() => this.#leaving && this.#status === "open" && this.#sendLeave(), 100 + Math.random() * 100)
+            this.#leaving.sentOn = undefined
+            setTimeout(() => this.#sendLeaveWhenDue(), 100 + Math.random() * 100)
             return
           }
           return this.#leaveEnded(new ActionError(msg.code, msg.message))
@@ -638,6 +670,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
         if (p) {
           this.#pending.delete(p.id)
           p.reject(new ActionError(msg.code, msg.message))
+          this.#sendLeaveWhenDue()
         }
         return
       }

@@ -407,7 +407,6 @@ export class BatonNode {
     return h.session.record
   }
 
-  /** A handoff that found no taker: the session runs on here, queued actions in order. */
   /**
    * A session whose node holds no majority's lease applies nothing: the
    * other side may be taking it over, and what it applied here would be
@@ -489,6 +488,7 @@ export class BatonNode {
     }
   }
 
+  /** A handoff that found no taker: the session runs on here, queued actions in order. */
   #thaw(id: string): void {
     const h = this.#sessions.get(id)
     if (!h?.frozen) return
@@ -628,7 +628,7 @@ export class BatonNode {
     if (st.forward) return st.forward(msg)
     if (st.queued) {
       // Waiting for a relay (the owner out of reach): the SDK sends nothing before "joined", so a flood is not a player.
-      if (st.queued.length >= 256) return sendError(link, "rate_limited", "too many frames before the join completed", msg.t === "act" ? msg.id : undefined)
+      if (st.queued.length >= 256) return sendError(link, "rate_limited", "too many frames before the join completed", msg.t === "act" ? msg.id : msg.t === "leave" ? "leave" : undefined)
       return void st.queued.push(msg)
     }
     switch (msg.t) {
@@ -845,13 +845,20 @@ export class BatonNode {
   #leave(link: PlayerLink, st: LinkState): void {
     const h = st.hosted
     if (!h || !st.player) return sendError(link, "not_joined", "this connection holds no seat", "leave")
+    // As for an action: a leave applied to a copy being handed over, or without the lease, would be lost.
+    if (h.frozen || this.#paused(h)) {
+      if (h.queued.length >= MAX_QUEUED) return sendError(link, "unavailable", `session ${h.id} is waiting (${h.currentNotice?.message ?? "moving"}); try again`, "leave")
+      return void h.queued.push({ link, msg: { t: "leave" } })
+    }
     h.flush()
     h.detach(link)
     const out = h.leave(st.player, this.#now())
     if (!out.ok) return sendError(link, out.code, out.message, "leave")
     st.hosted = undefined
-    send(link, { t: "left", session: h.id })
     this.#markDirty(h)
+    // "left" is an acknowledgement: under "replicated" it waits, like an action's, until a replica holds the change.
+    const session = h.id
+    void h.acknowledgeable(h.session.record.rev).then(() => send(link, { t: "left", session })).catch(() => {})
   }
 
   /** What game code threw is for the log: the player gets the code and an error id. */

@@ -41,7 +41,7 @@ export interface SessionSnapshot<G extends AnyGame = AnyGame> {
   events: readonly SessionEvent[]
   /** Sends an action: typed as `GameSession.act`, it resolves to the action's result. The same function for as long as the options name the same seat. */
   act: GameSession<G>["act"]
-  /** Gives the seat up and closes (the game's `onLeave` runs). */
+  /** Gives the seat up and closes (the game's `onLeave` runs); see `GameSession.leave` for when it resolves or rejects. Unmounting does not cut it short. */
   leave(): Promise<void>
   /** The client's session object, for what the snapshot does not carry (`on`, `pendingCount`); null while not connected. */
   session: GameSession<G> | null
@@ -94,8 +94,19 @@ export class SessionStore<G extends AnyGame = AnyGame> {
   }) as GameSession<G>["act"]
 
   readonly leave = async (): Promise<void> => {
-    await this.#session?.leave()
+    const s = this.#session
+    if (!s) return
+    const leaving = s.leave()
+    this.#leaving.add(s)
+    try {
+      await leaving
+    } finally {
+      this.#leaving.delete(s)
+    }
   }
+
+  /** Sessions whose leave is not confirmed yet: an unmount leaves them to finish it (the session closes itself then). */
+  #leaving = new WeakSet<GameSession<G>>()
 
   #open(): void {
     if (!this.#opts) return
@@ -122,7 +133,8 @@ export class SessionStore<G extends AnyGame = AnyGame> {
     ]
     this.#unhook = () => {
       for (const off of offs) off()
-      s.close()
+      // A component that calls leave() and unmounts at once must not cut the leave short: the seat would stay taken.
+      if (!this.#leaving.has(s)) s.close()
     }
     // A refused join closes the session (its error says why) and status listeners are told: nothing to do here.
     s.start().catch(() => {})

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { resolve } from "node:path"
-import { createSession, type GameSession, join } from "batonjs/client"
+import { createSession, type GameSession, join, listSessions } from "batonjs/client"
 import type tally from "../fixtures/app/tally.ts"
 import { TestCluster } from "../support/cluster.ts"
 import { waitUntil } from "../support/wait.ts"
@@ -27,6 +27,21 @@ async function seat(url: string, session: string) {
 async function ownerOf(session: string, via = c.nodes[0]!): Promise<string> {
   const entry = await waitUntil(async () => ((await (await fetch(`${via.url}/cluster/sessions/${session}`)).json()) as { entry: { owner: string } | null }).entry, "the registry names the session's owner")
   return entry.owner
+}
+
+/** A session one of the first two nodes runs and every node's registry names, and `via`: the other of the two. */
+async function sessionOnTheOther() {
+  await c.waitConverged()
+  const live = c.nodes.slice(0, 2)
+  const liveIds = await Promise.all(live.map((n) => c.idOf(n)))
+  for (let i = 0; i < 16; i++) {
+    const s = await createSession({ url: live[i % 2]!.url, game: "tally" })
+    const owner = await ownerOf(s.id)
+    for (const n of live) await ownerOf(s.id, n)
+    const k = liveIds.indexOf(owner)
+    if (k >= 0) return { id: s.id, via: live[1 - k]!, owner: live[k]!, live }
+  }
+  throw new Error("no session placed on the first two nodes in 16 tries")
 }
 
 describe("client SDK against a cluster", () => {
@@ -56,19 +71,7 @@ describe("client SDK against a cluster", () => {
 
   test("a relayed player moves to its session's node by itself, and stays relayed where that node cannot be reached", async () => {
     // Issue 17: two of three players land on a node that does not run their session; each relayed frame costs two more hops.
-    await c.waitConverged()
-    const live = c.nodes.slice(0, 2)
-    const liveIds = await Promise.all(live.map((n) => c.idOf(n)))
-    let id = ""
-    let via = live[0]!
-    for (let i = 0; i < 16 && !id; i++) {
-      const s = await createSession({ url: live[i % 2]!.url, game: "tally" })
-      const owner = await ownerOf(s.id)
-      for (const n of live) await ownerOf(s.id, n)
-      const k = liveIds.indexOf(owner)
-      if (k >= 0) [id, via] = [s.id, live[1 - k]!]
-    }
-    expect(id).not.toBe("")
+    const { id, via, live } = await sessionOnTheOther()
     const relays = async () => ((await (await fetch(`${via.url}/cluster`)).json()) as { relayedOut: number }).relayedOut
     const before = await relays()
 
@@ -105,6 +108,58 @@ describe("client SDK against a cluster", () => {
     expect(await stuck.act("add", { n: 1 })).toBe(1112)
     expect(await relays()).toBe(before + 2)
     expect(stuck.status).toBe("open")
+  }, 60_000)
+
+  test("a leave while the player is moving to its session's node frees the seat: it goes on the connection that is seated last", async () => {
+    // Sent on the relayed connection while the direct join was on its way, the leave was applied first and
+    // the direct join then took the seat again: leave() resolved with the player seated (found in review).
+    const { id, via, owner } = await sessionOnTheOther()
+    // The direct connection's frames wait here until released, then go in order, its close last (as TCP would carry them).
+    const ownerPort = new URL(owner.url).port
+    const direct: { queued: number; release(): void; readyState: number }[] = []
+    const sentRelayed: string[] = []
+    const Held = class extends WebSocket {
+      #queue: (() => void)[] | undefined
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols)
+        if (new URL(url).port === ownerPort) {
+          this.#queue = []
+          direct.push(this)
+        }
+      }
+      override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+        if (this.#queue) this.#queue.push(() => super.send(data))
+        else {
+          if (new URL(this.url).port !== ownerPort) sentRelayed.push(String(data))
+          super.send(data)
+        }
+      }
+      override close(code?: number, reason?: string): void {
+        if (this.#queue) this.#queue.push(() => super.close(code, reason))
+        else super.close(code, reason)
+      }
+      get queued(): number {
+        return this.#queue?.length ?? 0
+      }
+      release(): void {
+        const q = this.#queue ?? []
+        this.#queue = undefined
+        for (const f of q) f()
+      }
+    }
+    const seated = async () => (await listSessions({ url: owner.url, game: "tally" })).find((s) => s.id === id)?.seated
+    const p = await join<typeof tally>({ url: via.url, session: id, player: "leaver", WebSocket: Held as typeof WebSocket })
+    await waitUntil(() => direct.length === 1 && direct[0]!.queued === 1, "the direct connection's join is on its way")
+    expect(await seated()).toBe(1)
+    const leaving = p.leave()
+    // Not on the relayed connection: the node would apply it before the direct join that is on its way.
+    expect(sentRelayed.filter((f) => f.includes('"leave"'))).toEqual([])
+    direct[0]!.release()
+    await leaving
+    // Whatever that connection carried has been read by the node once its close is answered.
+    await waitUntil(() => direct[0]!.readyState === WebSocket.CLOSED, "the direct connection is closed")
+    expect(await seated()).toBe(0)
+    expect(p.status).toBe("closed")
   }, 60_000)
 
   test("a player given only its node's address learns the members and plays on after that node is SIGKILLed", async () => {

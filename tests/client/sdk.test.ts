@@ -328,4 +328,43 @@ describe("client SDK against a real node", () => {
     expect(error.message).toContain("seat may still be taken")
     expect(a.status).toBe("closed")
   })
+
+  test("close() during a leave rejects it with closed; leave() after a close rejects too; leave() twice is one leave", async () => {
+    const proxy = new TcpProxy(node.port)
+    try {
+      const { id } = await createSession({ url: node.url, game: "counter" })
+      const a = await join<typeof counter>({ url: proxy.url, session: id, player: "ada", backoffMs: 20, maxBackoffMs: 200, livenessMs: 60_000 })
+      open.push(a as unknown as GameSession)
+      proxy.stall() // no answer comes
+      const first = a.leave()
+      expect(a.leave()).toBe(first)
+      a.close()
+      expect(((await first.catch((e) => e)) as ActionError).code).toBe("closed")
+      const again = (await a.leave().catch((e) => e)) as ActionError
+      expect(again).toBeInstanceOf(ActionError)
+      expect(again.code).toBe("closed")
+      expect(again.message).toContain("seat may still be taken")
+    } finally {
+      proxy.stop()
+    }
+  })
+
+  test("a leave asked for before the join completed goes once seated, and frees the seat", async () => {
+    const { id } = await createSession({ url: node.url, game: "counter" })
+    await seat<typeof counter>(id, "bob")
+    const a = new GameSession<typeof counter>({ url: node.url, session: id, player: "ada" })
+    open.push(a as unknown as GameSession)
+    const joined = a.start()
+    expect(a.status).toBe("connecting")
+    const leaving = a.leave()
+    await joined
+    await leaving
+    expect(a.status).toBe("closed")
+    expect((await listSessions({ url: node.url, game: "counter" })).find((s) => s.id === id)).toMatchObject({ seated: 1 })
+    // And a join that close() cuts short rejects instead of waiting for good.
+    const b = new GameSession<typeof counter>({ url: node.url, session: id, player: "cy" })
+    const pending = b.start()
+    b.close()
+    expect(((await pending.catch((e) => e)) as ActionError).code).toBe("closed")
+  })
 })

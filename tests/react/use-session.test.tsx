@@ -227,6 +227,21 @@ describe("useSession", () => {
     await waitUntil(() => bob.seat === 0, "bob sits where ada sat")
   })
 
+  test("a component that calls leave and unmounts at once still gives the seat up", async () => {
+    // Unmounting closed the connection, which cut the leave short: the seat stayed taken (found in review).
+    const id = await newNotes()
+    const seen: SessionSnapshot<Notes>[] = []
+    const r = root()
+    r.render(<Notes options={{ url: node.url, session: id, player: "ada" }} seen={seen} />)
+    await waitUntil(() => seen.at(-1)?.status === "open", "ada is seated")
+    const leaving = seen.at(-1)?.leave()
+    r.unmount()
+    await leaving
+    const bob = await join<Notes>({ url: node.url, session: id, player: "bob" })
+    others.push(bob as unknown as GameSession)
+    await waitUntil(() => bob.seat === 0, "bob sits where ada sat")
+  })
+
   test("on a server it renders the first snapshot and connects nowhere", async () => {
     const sockets = countingSockets()
     const html = renderToString(<Notes options={{ url: node.url, session: await newNotes(), player: "ada", WebSocket: sockets.WebSocket }} seen={[]} />)
