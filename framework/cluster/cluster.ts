@@ -822,6 +822,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   async #suspect(p: Peer, silentMs: number): Promise<void> {
     if (this.#probing.has(p.id)) return
     this.#probing.add(p.id)
+    const heardBefore = p.lastHeard
+    // A verdict on the silence the probe was about: a peer heard while it was out (it woke, and may be
+    // saying goodbye on its link right now) is not silent, whatever became of the probe.
+    const downIfStillSilent = () => {
+      if (p.lastHeard === heardBefore) this.#down(p, `silent for ${silentMs} ms`)
+    }
     try {
       const res = await this.transport.getJson(`${p.url}/healthz`, Math.max(500, this.#opts.failureMs / 2))
       const body = (res.body ?? {}) as { node?: string }
@@ -830,9 +836,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         if (!p.caps.includes("quorum")) this.#leaseStale()
         return
       }
-      this.#down(p, `silent for ${silentMs} ms`)
+      downIfStillSilent()
     } catch {
-      this.#down(p, `silent for ${silentMs} ms`)
+      downIfStillSilent()
     } finally {
       this.#probing.delete(p.id)
     }

@@ -100,3 +100,78 @@ test("a request sent on a link that was replaced fails when that link closes; on
   second.handlers?.message(JSON.stringify({ t: "res", rid, ok: true, body: true }))
   expect(await onSecond).toBe(true)
 })
+
+/** Time that moves only when told: intervals fire as it passes. */
+function manualClock() {
+  let now = 1_000_000
+  let next = 1
+  const timers = new Map<number, { at: number; every?: number; fn: () => void }>()
+  const clock = {
+    now: () => now,
+    monotonic: () => now,
+    setTimeout: (fn: () => void, ms: number) => (timers.set(next, { at: now + ms, fn }), next++),
+    clearTimeout: (h: unknown) => void timers.delete(h as number),
+    setInterval: (fn: () => void, ms: number) => (timers.set(next, { at: now + ms, every: ms, fn }), next++),
+    clearInterval: (h: unknown) => void timers.delete(h as number),
+    soon: (fn: () => void) => void queueMicrotask(fn),
+    sleep: () => new Promise<void>(() => {}),
+  }
+  const advance = (ms: number) => {
+    const end = now + ms
+    for (;;) {
+      const due = [...timers.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0]
+      if (!due) break
+      const [h, t] = due
+      now = t.at
+      if (t.every) t.at += t.every
+      else timers.delete(h)
+      t.fn()
+    }
+    now = end
+  }
+  return { clock, advance }
+}
+
+test("a peer heard again while its /healthz probe was out is not marked down by the probe's late failure; its goodbye then counts", async () => {
+  // CI, under load: the probe of a node that had been frozen failed after the node woke, was heard saying
+  // "draining", and left. Marked down then, its link was closed with the goodbye unread: of two nodes, the
+  // one left counted the other as a voter for good (no majority, every action waiting, 120 s).
+  const { clock, advance } = manualClock()
+  let failProbe: ((e: Error) => void) | undefined
+  const probing: Transport = { ...nowhere, getJson: () => new Promise((_, reject) => (failProbe = reject)) }
+  cluster = new Cluster({
+    self: { id: SELF, url: "http://127.0.0.1:2", version: "1" },
+    secret: "s".repeat(32),
+    repo: new Repo({ network: [] }),
+    discovery: { peers: [] },
+    log: createLogger({}, "silent"),
+    onEvent: () => {},
+    transport: probing,
+    clock,
+    heartbeatMs: 500,
+    failureMs: 3_000,
+  })
+  cluster.start()
+  const peer = fakeLink()
+  cluster.accept("control", PEER, peer)
+  peer.handlers?.message(JSON.stringify(hello))
+  // Heard every beat for a while, then silent (frozen) until this node suspects it and probes its /healthz.
+  for (let i = 0; i < 20; i++) {
+    advance(500)
+    peer.handlers?.message(JSON.stringify({ t: "hb", status: "ready", sessions: 0, ts: clock.now() }))
+  }
+  advance(10_000)
+  expect(failProbe).toBeDefined()
+  expect(cluster.member(PEER)?.up).toBe(true)
+  // It wakes: heard (draining), then its process is gone before it answered the probe.
+  peer.handlers?.message(JSON.stringify({ t: "hb", status: "draining", sessions: 0, ts: clock.now() }))
+  failProbe?.(new Error("connection refused"))
+  await Bun.sleep(0)
+  expect(cluster.member(PEER)?.up).toBe(true)
+  expect(peer.closed).toBe(false)
+  // Its goodbye, read next, takes it out of the majority.
+  peer.handlers?.message(JSON.stringify({ t: "bye", moved: {} }))
+  expect(cluster.member(PEER)?.up).toBe(false)
+  expect(cluster.member(PEER)?.voter).toBe(false)
+  expect(cluster.quorum().majority).toBe(true)
+})
