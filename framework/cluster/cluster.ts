@@ -408,6 +408,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    * the control protocol, or automerge-repo sync. `from`: its source address.
    */
   accept(kind: LinkKind, peer: string, link: AcceptedLink, from?: string): void {
+    // Gone (said goodbye, still listening until the process exits): a peer redialling it must not meet it again.
+    if (this.#self.status === "gone") return link.close(1001, "node leaving")
     if (kind === "sync") return this.sync.accept(peer, link)
     const control = controlLink(link, peer)
     link.handlers = {
@@ -655,6 +657,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (hello.id === this.#self.id) {
       this.#urls.delete(hello.url)
       return link.close(1000, "that is me")
+    }
+    if (hello.status === "gone") {
+      // A member that said goodbye, met again before its process exited (a redial of a member that is
+      // down): as good as its goodbye. Up again it would be a voter, and a crashed one once it exits.
+      const gone = this.#peers.get(hello.id)
+      if (gone) {
+        gone.voter = false
+        this.#leaseStale()
+        if (gone.up) this.#down(gone, "left the cluster")
+      }
+      return link.close(1000, "node gone")
     }
     this.#leaseStale()
     for (const p of hello.peers) {

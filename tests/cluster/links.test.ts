@@ -175,3 +175,32 @@ test("a peer heard again while its /healthz probe was out is not marked down by 
   expect(cluster.member(PEER)?.voter).toBe(false)
   expect(cluster.quorum().majority).toBe(true)
 })
+
+test("a member that said goodbye and answers a redial before its process exits (its hello says gone) stays down and out of the majority", () => {
+  // A peer redials a member that is down every round; one that said goodbye still listens for a moment.
+  // Its hello made it up and a voter again, and once its process exited it was a crashed voter: of two
+  // nodes, the one left had no majority for good.
+  cluster = new Cluster({ self: { id: SELF, url: "http://127.0.0.1:2", version: "1" }, secret: "s".repeat(32), repo: new Repo({ network: [] }), discovery: { peers: [] }, log: createLogger({}, "silent"), onEvent: () => {}, transport: nowhere })
+  const first = fakeLink()
+  cluster.accept("control", PEER, first)
+  first.handlers?.message(JSON.stringify(hello))
+  first.handlers?.message(JSON.stringify({ t: "bye", moved: {} }))
+  expect(cluster.member(PEER)?.voter).toBe(false)
+
+  const again = fakeLink()
+  cluster.accept("control", PEER, again)
+  again.handlers?.message(JSON.stringify({ ...hello, status: "gone" }))
+  expect(cluster.member(PEER)?.up).toBe(false)
+  expect(cluster.member(PEER)?.voter).toBe(false)
+  expect(again.closed).toBe(true)
+  expect(cluster.quorum()).toMatchObject({ voters: [SELF], majority: true })
+})
+
+test("a node that said goodbye refuses new control links", () => {
+  cluster = new Cluster({ self: { id: SELF, url: "http://127.0.0.1:2", version: "1" }, secret: "s".repeat(32), repo: new Repo({ network: [] }), discovery: { peers: [] }, log: createLogger({}, "silent"), onEvent: () => {}, transport: nowhere })
+  cluster.stop()
+  const late = fakeLink()
+  cluster.accept("control", PEER, late)
+  expect(late.closed).toBe(true)
+  expect(late.sent.filter((f) => f.includes('"hello"'))).toEqual([])
+})
