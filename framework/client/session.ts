@@ -160,6 +160,8 @@ export class GameSession<G extends AnyGame = AnyGame> {
   #turn = 0
   /** A direct connection to the session's node, joining while the relayed one serves. */
   #direct: WebSocket | undefined
+  /** A direct connection given up after its join was sent, until its close is answered (a leave waits for that). */
+  #directClosing: WebSocket | undefined
   /** Session nodes a direct connection failed to, and when. */
   #unreachable = new Map<string, number>()
   /** The connection that got a "joined": a close of any other one was a failed attempt. */
@@ -325,7 +327,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
    */
   leave(timeoutMs = 10_000): Promise<void> {
     if (this.#leaving) return this.#leaving.promise
-    if (this.#left) return Promise.resolve()
+    if (this.#left || (this.#error && SEAT_NOT_HELD.has(this.#error.code))) return Promise.resolve()
     if (this.#status === "closed") return Promise.reject(new ActionError("closed", "this session connection is closed; the seat may still be taken: join again to leave"))
     let resolve!: () => void
     let reject!: (e: ActionError) => void
@@ -348,7 +350,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
    */
   #sendLeaveWhenDue(): void {
     const l = this.#leaving
-    if (!l || this.#status !== "open" || this.#direct || this.#pending.size > 0 || !this.#ws || l.sentOn === this.#ws) return
+    if (!l || this.#status !== "open" || this.#direct || this.#directClosing || this.#pending.size > 0 || !this.#ws || l.sentOn === this.#ws) return
     l.sentOn = this.#ws
     // Owed an answer like an action: a connection that stays silent is given up as soon.
     this.#progressAt = Date.now()
@@ -499,9 +501,20 @@ export class GameSession<G extends AnyGame = AnyGame> {
     const giveUp = () => {
       if (this.#direct !== ws) return
       this.#unreachable.set(url, Date.now())
+      const joinSent = ws.readyState === 1
       this.#dropDirect()
-      // A leave held back for this connection goes on the relayed one.
-      this.#sendLeaveWhenDue()
+      // A leave held back for this connection goes on the relayed one, but not before the join sent on this
+      // one has been read (its close answered): a leave read first would be undone by that join.
+      if (!joinSent || !this.#leaving) return this.#sendLeaveWhenDue()
+      this.#directClosing = ws
+      const done = () => {
+        if (this.#directClosing !== ws) return
+        this.#directClosing = undefined
+        this.#sendLeaveWhenDue()
+      }
+      ws.onclose = done
+      // A node too stalled to answer the close: the leave goes after the patience anyway.
+      setTimeout(done, DIRECT_PATIENCE_MS)
     }
     const patience = setTimeout(giveUp, DIRECT_PATIENCE_MS)
     ws.onopen = () => ws.send(this.#joinFrame())
@@ -603,6 +616,8 @@ export class GameSession<G extends AnyGame = AnyGame> {
         this.#setStatus("open")
         // Everything not acknowledged goes again, in order; the server answers repeats from its ledger.
         this.#resendAll()
+        // Seated again, maybe on the same connection (a relay that re-joined the session's new owner): a leave goes again.
+        if (this.#leaving) this.#leaving.sentOn = undefined
         this.#sendLeaveWhenDue()
         this.#joined?.resolve()
         this.#joined = undefined
@@ -654,7 +669,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
         }
         if (msg.ref === "leave" && this.#leaving) {
           // Dropped unread: again a little later. Anything else is the node's answer to it.
-          if (msg.code === "rate_limited") {
+          if (msg.code === "rate_limited" || msg.code === "unavailable") {
             this.#leaving.sentOn = undefined
             setTimeout(() => this.#sendLeaveWhenDue(), 100 + Math.random() * 100)
             return

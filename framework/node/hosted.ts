@@ -23,6 +23,8 @@ export class HostedSession {
   /** Being handed over: actions wait instead of being applied. */
   frozen = false
   readonly queued: { link: PlayerLink; msg: import("../protocol/index.ts").ClientMessage }[] = []
+  /** Links whose leave was applied and whose "left" waits, like an ack, for a replica: told to reconnect if the session leaves first. */
+  readonly leaving = new Set<PlayerLink>()
   /** Last view sent per player (games with `view`), or the last state sent to all. */
   #sentViews = new Map<PlayerId, unknown>()
   #sentShared: unknown

@@ -857,8 +857,14 @@ export class BatonNode {
     st.hosted = undefined
     this.#markDirty(h)
     // "left" is an acknowledgement: under "replicated" it waits, like an action's, until a replica holds the change.
+    // Should the session leave this node first, the link is told to reconnect (see linksOf): the SDK joins
+    // where it runs then and sends the leave again.
     const session = h.id
-    void h.acknowledgeable(h.session.record.rev).then(() => send(link, { t: "left", session })).catch(() => {})
+    h.leaving.add(link)
+    void h
+      .acknowledgeable(h.session.record.rev)
+      .then(() => h.leaving.delete(link) && send(link, { t: "left", session }))
+      .catch(() => {})
   }
 
   /** What game code threw is for the log: the player gets the code and an error id. */
@@ -1092,14 +1098,15 @@ export class BatonNode {
 }
 
 /**
- * A session's players being sent away: those attached, and those whose join
+ * A session's players being sent away: those attached, those whose join
  * waits in its queue (a join to a frozen session), which would otherwise
- * never be answered; not a link that has gone or sits in another session
- * meanwhile. Empties the queue: the SDK resends what was not acknowledged
+ * never be answered, and those whose leave waits for its "left"; not a link
+ * that has gone or sits in another session meanwhile. Empties the queue: the SDK resends what was not acknowledged
  * wherever the session resumes.
  */
 function linksOf(h: HostedSession, stateOf: (link: PlayerLink) => LinkState | undefined): PlayerLink[] {
-  const links = new Set(h.links.keys())
+  const links = new Set([...h.links.keys(), ...h.leaving])
+  h.leaving.clear()
   for (const { link } of h.queued.splice(0)) {
     const st = stateOf(link)
     if (st && (st.hosted === undefined || st.hosted === h)) links.add(link)

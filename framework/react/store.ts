@@ -41,7 +41,7 @@ export interface SessionSnapshot<G extends AnyGame = AnyGame> {
   events: readonly SessionEvent[]
   /** Sends an action: typed as `GameSession.act`, it resolves to the action's result. The same function for as long as the options name the same seat. */
   act: GameSession<G>["act"]
-  /** Gives the seat up and closes (the game's `onLeave` runs); see `GameSession.leave` for when it resolves or rejects. Unmounting does not cut it short. */
+  /** Gives the seat up and closes (the game's `onLeave` runs); see `GameSession.leave` for when it resolves or rejects. Unmounting does not cut it short (a leave started on `session` directly is). */
   leave(): Promise<void>
   /** The client's session object, for what the snapshot does not carry (`on`, `pendingCount`); null while not connected. */
   session: GameSession<G> | null
@@ -95,7 +95,7 @@ export class SessionStore<G extends AnyGame = AnyGame> {
 
   readonly leave = async (): Promise<void> => {
     const s = this.#session
-    if (!s) return
+    if (!s) throw new ActionError("closed", "not connected to the session; the seat may still be taken")
     const leaving = s.leave()
     this.#leaving.add(s)
     try {

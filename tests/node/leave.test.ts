@@ -4,7 +4,7 @@ import { tmpdir } from "node:os"
 import { join as joinPath } from "node:path"
 import counter from "../../app/games/counter.ts"
 import { BatonNode, createLogger } from "../../framework/node/index.ts"
-import type { PlayerLink } from "../../framework/protocol/index.ts"
+import { CloseCode, type PlayerLink } from "../../framework/protocol/index.ts"
 import tally from "../fixtures/app/tally.ts"
 import { waitUntil } from "../support/wait.ts"
 
@@ -58,11 +58,42 @@ describe("a player's leave on the node", () => {
       await waitUntil(() => ada.frames.some((f) => f.startsWith('{"t":"joined"')), "ada is seated")
       const h = node.hosted(id)
       expect(h?.holdAcks).toBe(true)
+      // Checked at every frame ada is sent: when "left" goes, the journal holds the leave's revision.
+      let ackedWhenLeft = -1
+      const send = ada.send
+      ada.send = (f) => {
+        if (f.startsWith('{"t":"left"')) ackedWhenLeft = h?.acknowledgedRev ?? -1
+        return send(f)
+      }
       node.handle(ada, { t: "leave" })
-      // Not in the same turn: the journal's write has not returned yet.
+      const leftAt = h?.session.record.rev ?? 0
       expect(left(ada)).toBe(false)
       await waitUntil(() => left(ada), "left is sent once the journal holds the leave")
+      expect(ackedWhenLeft).toBeGreaterThanOrEqual(leftAt)
       expect(h?.session.record.players).toEqual([])
+    } finally {
+      await node.stop()
+    }
+  })
+
+  test("a leave whose left still waits when the session leaves the node is sent away with the others, not left unanswered", async () => {
+    // A session collected (or handed over, or fenced) between the leave and its "left": the link heard nothing
+    // more, and the SDK waited out its timeout (forever with no limit) instead of finding the session again.
+    const dir = mkdtempSync(joinPath(tmpdir(), "baton-leave-"))
+    dirs.push(dir)
+    const node = await BatonNode.start({ games: [tally], log: silent, dataDir: dir, unjoinedMs: 0 })
+    try {
+      const { id } = node.createLocal("tally", undefined, "s-leave-dropped")
+      const ada = Object.assign(link(), { closedWith: undefined as number | undefined })
+      ada.close = (code) => void (ada.closedWith = code)
+      node.open(ada)
+      node.handle(ada, { t: "join", session: id, player: "ada", client: "c1" })
+      await waitUntil(() => ada.frames.some((f) => f.startsWith('{"t":"joined"')), "ada is seated")
+      node.handle(ada, { t: "leave" })
+      // Nobody left, nobody ever acted: collected at once (unjoinedMs 0), before the journal's write returns.
+      node.collect()
+      expect(node.hosted(id)).toBeUndefined()
+      expect(ada.closedWith).toBe(CloseCode.sessionGone)
     } finally {
       await node.stop()
     }

@@ -159,6 +159,8 @@ describe("useSession", () => {
     r.render(<Notes options={null} seen={seen} />)
     await waitUntil(() => sockets.live() === 0, "null closes the connection")
     expect(r.text()).toBe("closed")
+    // No connection, no leave: said so, not resolved as if the seat were given up.
+    expect(((await seen.at(-1)?.leave().catch((e) => e)) as ActionError).code).toBe("closed")
   })
 
   test("events, and an end that changes no state: ended and result", async () => {
