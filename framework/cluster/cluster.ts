@@ -174,6 +174,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.#self = { ...opts.self, caps: CAPS, protocol: PROTOCOL_VERSION, status: "joining", sessions: 0, lastHeard: this.clock.now(), up: true, voter: true }
     this.#phi = new PhiDetector({ intervalMs: this.#opts.heartbeatMs })
     this.handle("cluster:down?", (_from, body) => this.#seesDown(body.ids))
+    this.handle("bye", (from, body) => {
+      const peer = this.#peers.get(from)
+      if (peer) {
+        peer.movedOut = body.moved
+        peer.voter = false
+        this.#leaseStale()
+        // Down once the answer is out: #down closes the link it goes on.
+        this.clock.soon(() => this.#down(peer, "left the cluster"))
+      }
+      return true
+    })
     this.#verifier = new LinkVerifier(opts.secret, opts.self.id, { ttlMs: opts.linkTtlMs, now: () => this.clock.now() })
     this.sync = new SyncLinks(opts.repo, opts.self.id, (to, kind) => this.#sign(to, kind), this.transport, this.clock)
   }
@@ -426,6 +437,38 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       close: () => this.#linkClosed(peer, control),
     }
     control.send(this.#hello())
+  }
+
+  /**
+   * Says goodbye to each peer that may count this node for the majority and
+   * waits, at most `ms`, for each to answer. A one-way goodbye was lost when
+   * this node had no link to a peer at that moment (the peer had marked it
+   * down, a frozen node, and closed the link): that peer counted it as a
+   * crashed member from then on, and a survivor of two had no majority. A
+   * missing link comes back meanwhile (either side redials). Peers of an
+   * older version get the one-way goodbye of `stop` only.
+   */
+  async farewell(moved: Record<string, string> | undefined, ms: number): Promise<void> {
+    const deadline = this.clock.now() + ms
+    const owed = (p: Peer) => p.voter && !p.dead && p.caps.includes("goodbye") && (p.up || this.clock.now() - p.lastHeard < 2 * this.#opts.failureMs)
+    const waiting = new Set([...this.#peers.values()].filter(owed).map((p) => p.id))
+    while (waiting.size > 0 && this.clock.now() < deadline) {
+      await Promise.all(
+        [...waiting].map(async (id) => {
+          const p = this.#peers.get(id)
+          if (!p || !owed(p)) return void waiting.delete(id)
+          if (!p.link?.open) return
+          try {
+            await this.request(id, "bye", { moved }, Math.max(100, Math.min(1_000, deadline - this.clock.now())))
+            waiting.delete(id)
+          } catch {
+            // No answer on this link: tried again on the next (or the same) until the deadline.
+          }
+        }),
+      )
+      if (waiting.size > 0) await this.clock.sleep(100)
+    }
+    if (waiting.size > 0) this.#opts.log.warn("left without every peer's answer to the goodbye (they count this node as crashed until a majority drops it)", { peers: [...waiting] })
   }
 
   /** Says goodbye to every peer (they mark us down at once) and closes all links. */

@@ -21,7 +21,7 @@ export type ControlMessage =
 export type { MemberStatus }
 
 /** What this version understands (sent in hello). */
-export const CAPS = ["batch", "registry-buckets", "quorum", "registry-mesh", "owns"]
+export const CAPS = ["batch", "registry-buckets", "quorum", "registry-mesh", "owns", "goodbye"]
 
 /** One control link to a peer, whichever side dialled: JSON text frames over a Link. */
 export interface ControlLink {

@@ -89,6 +89,8 @@ export const requests = {
   inspect: v.object({ session: id, export: v.optional(v.boolean()), tail: v.optional(v.pipe(count, v.maxValue(1_000))) }),
   /** Which of these members this node sees down (dropping members from the majority needs a majority to agree). */
   "cluster:down?": v.object({ ids: v.pipe(v.array(id), v.maxLength(10_000)) }),
+  /** Leaving, and waiting to hear that this node knows: the sessions handed off, and to whom (as the one-way "bye"). */
+  bye: v.object({ moved: v.optional(v.pipe(v.record(id, id), v.check((m) => Object.keys(m).length <= 100_000, "at most 100,000 sessions"))) }),
 } as const
 
 /**
@@ -182,6 +184,7 @@ export const answers = {
    */
   inspect: v.nullable(looseAnswerObject({ session: id, game: id })),
   "cluster:down?": v.pipe(v.array(id), v.maxLength(10_000)),
+  bye: v.boolean(),
 } as const satisfies Record<RequestName, v.GenericSchema>
 
 /** One-way messages. */

@@ -91,6 +91,8 @@ const LONE_CHECKPOINT_MS = 500
  * per action instead of ~31 (docs/benchmarks.md, 2026-12-03).
  */
 const CLUSTER_CHECKPOINT_MS = 1000
+/** How long a stopping member waits for its peers to answer its goodbye (see Cluster.farewell), ms. */
+const FAREWELL_MS = 2_000
 
 /** Players attached from which a session's deltas are batched per window rather than per turn. */
 const CROWD = 16
@@ -702,7 +704,9 @@ export class BatonNode {
     }
     await this.#store.flush()
     if (this.#role && this.#sessions.size > 0) await this.clock.sleep(this.#cfg.finalSyncMs)
-    this.#role?.stop(drain ? Object.fromEntries(drain.moves.filter((m) => m.to).map((m) => [m.session, m.to as string])) : undefined)
+    const moved = drain ? Object.fromEntries(drain.moves.filter((m) => m.to).map((m) => [m.session, m.to as string])) : undefined
+    await this.#role?.cluster.farewell(moved, FAREWELL_MS)
+    this.#role?.stop(moved)
     await this.#store.close()
     const unreadable = this.#store.unreadable()
     if (unreadable.length) this.log.error("stopped without the sessions whose documents could not be read (left on disk as they are)", { sessions: unreadable })

@@ -139,6 +139,7 @@ const cases: Record<RequestName, { good: unknown[]; bad: [answer: unknown, field
   },
   open: { good: [[], [open]], bad: [[[{ ...open, maxPlayers: -1 }], "0.maxPlayers"], [[open, "s2"], "1"], [wire(`[${withProto(open)}]`), "0.__proto__"]] },
   "cluster:down?": { good: [[], ["n-2"]], bad: [["n-2", "Array"], [[null], "0"]] },
+  bye: { good: [true], bad: [["yes", "boolean"], [null, "boolean"]] },
   inspect: {
     good: [{ session: "s1", game: "ledger", record, views: [], history: {} }, { format: "baton-replay", session: "s1", game: "ledger", start: record, steps: [] }, null],
     bad: [[{ game: "ledger", record }, "session"], [{ session: "s1", game: 7 }, "game"], [wire(withProto({ session: "s1", game: "ledger" })), "__proto__"]],

@@ -37,6 +37,23 @@ describe("membership", () => {
     })
   })
 
+  test("of two nodes, one that stops right after waking from a freeze (its link closed by the other) still says goodbye, and the other keeps a majority", async () => {
+    // Woken with no control link (the other node had marked it down and closed it), it had nowhere to send its
+    // goodbye: the other counted it as a crashed voter, and one of two is no majority (every action waited).
+    await simulate("bye-without-link", async (sim) => {
+      const [a, b] = (await sim.startCluster(["a", "b"])) as [SimProcess, SimProcess]
+      const bId = b.node?.id as string
+      const cluster = () => a.node?.role?.cluster
+      sim.sched.pause(b.owner)
+      await sim.until(() => cluster()?.member(bId)?.up === false, 4 * sim.failureMs, "a marks the frozen b down")
+      sim.sched.resume(b.owner)
+      await sim.stop("b")
+      await sim.run(2 * sim.failureMs)
+      expect(cluster()?.member(bId)?.voter).toBe(false)
+      expect(cluster()?.quorum().majority).toBe(true)
+    })
+  })
+
   test("a crashed node is down at once (its links reset); one that loses power within the failure timeout", async () => {
     await simulate("membership-crash", async (sim) => {
       await sim.startCluster(["a", "b", "c", "d"])
