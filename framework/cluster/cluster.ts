@@ -119,6 +119,8 @@ interface Peer extends Member {
   persistent?: boolean
   /** Since it went down, its address refused a connection or answered as another node: the process is gone. */
   dead?: boolean
+  /** It said goodbye. Its id is its process's: a hello under it later is that process winding down, never a member again. */
+  left?: boolean
 }
 
 /**
@@ -177,9 +179,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.handle("bye", (from, body) => {
       const peer = this.#peers.get(from)
       if (peer) {
-        peer.movedOut = body.moved
-        peer.voter = false
-        this.#leaseStale()
+        // Read by node-down's listeners (a peer already down has had its node-down).
+        if (!peer.left && peer.up) peer.movedOut = body.moved
+        this.#left(peer)
         // Down once the answer is out: #down closes the link it goes on.
         this.clock.soon(() => this.#down(peer, "left the cluster"))
       }
@@ -450,26 +452,33 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    */
   async farewell(moved: Record<string, string> | undefined, ms: number): Promise<void> {
     const deadline = this.clock.now() + ms
-    const owed = (p: Peer) => p.voter && !p.dead && p.caps.includes("goodbye") && (p.up || this.clock.now() - p.lastHeard < 2 * this.#opts.failureMs)
-    const waiting = new Set([...this.#peers.values()].filter(owed).map((p) => p.id))
-    while (waiting.size > 0 && this.clock.now() < deadline) {
-      await Promise.all(
-        [...waiting].map(async (id) => {
-          const p = this.#peers.get(id)
-          if (!p || !owed(p)) return void waiting.delete(id)
-          if (!p.link?.open) return
+    const owed = (p: Peer | undefined) => p !== undefined && p.voter && !p.dead && p.caps.includes("goodbye") && (p.up || this.clock.now() - p.lastHeard < 2 * this.#opts.failureMs)
+    const unanswered: string[] = []
+    // One loop per peer: a peer that does not answer does not hold the goodbye to another back.
+    const sayTo = async (id: string): Promise<void> => {
+      while (this.clock.now() < deadline) {
+        const p = this.#peers.get(id)
+        if (!owed(p)) return
+        if (p?.link?.open) {
           try {
             await this.request(id, "bye", { moved }, Math.max(100, Math.min(1_000, deadline - this.clock.now())))
-            waiting.delete(id)
+            // Answered: it counts this node gone (and closes any link it meets it on); not dialled again.
+            this.#farewelled.add(id)
+            return
           } catch {
-            // No answer on this link: tried again on the next (or the same) until the deadline.
+            // No answer on this link (it closed, or the peer is saying goodbye too): looked at again at once.
+            if (!owed(this.#peers.get(id))) return
           }
-        }),
-      )
-      if (waiting.size > 0) await this.clock.sleep(100)
+        }
+        await this.clock.sleep(100)
+      }
+      unanswered.push(id)
     }
-    if (waiting.size > 0) this.#opts.log.warn("left without every peer's answer to the goodbye (they count this node as crashed until a majority drops it)", { peers: [...waiting] })
+    await Promise.all([...this.#peers.values()].filter(owed).map((p) => sayTo(p.id)))
+    if (unanswered.length > 0) this.#opts.log.warn("stopped without an answer to the goodbye from these peers: each counts this node as crashed until a majority drops it (unless it is down itself)", { peers: unanswered })
   }
+  /** Peers that answered this node's goodbye. */
+  readonly #farewelled = new Set<string>()
 
   /** Says goodbye to every peer (they mark us down at once) and closes all links. */
   /** `moved`: the sessions this node handed off (its peers must not take them over from a stale registry). */
@@ -541,10 +550,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       // A peer that is down is redialled every round: each try is short, so the first after a partition
       // heals is a fresh connect, not one still waiting behind a SYN sent into the cut.
       const quick = known && !known.up ? Math.max(1_000, 2 * this.#opts.heartbeatMs) : undefined
-      const peerId = known && !this.#ask.has(url) ? known.id : await this.#whoIs(url, quick)
+      // One that said goodbye is not dialled under its id again: asked who answers there (a new process, or it winding down).
+      const peerId = known && !known.left && !this.#ask.has(url) ? known.id : await this.#whoIs(url, quick)
       // Another node answers where a down one was: that one's process is gone.
       for (const p of there) if (p.id !== peerId && !p.up) p.dead = true
       if (peerId === this.#self.id) return void this.#urls.delete(url)
+      if (this.#peers.get(peerId)?.left || this.#farewelled.has(peerId)) return
       let link: ControlLink | undefined
       // Bun can hand us the peer's first frame (its hello) in the same turn as the open, before the
       // dial's promise has resolved: kept and read once the link exists, never dropped (a dropped hello
@@ -648,9 +659,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         }
         return
       case "bye":
-        peer.movedOut = msg.moved
-        peer.voter = false
-        this.#leaseStale()
+        if (!peer.left) peer.movedOut = msg.moved
+        this.#left(peer)
         return this.#down(peer, "left the cluster")
       case "req":
         return void Promise.resolve()
@@ -701,14 +711,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       this.#urls.delete(hello.url)
       return link.close(1000, "that is me")
     }
-    if (hello.status === "gone") {
+    const known = this.#peers.get(hello.id)
+    if (hello.status === "gone" || known?.left) {
       // A member that said goodbye, met again before its process exited (a redial of a member that is
-      // down): as good as its goodbye. Up again it would be a voter, and a crashed one once it exits.
-      const gone = this.#peers.get(hello.id)
-      if (gone) {
-        gone.voter = false
-        this.#leaseStale()
-        if (gone.up) this.#down(gone, "left the cluster")
+      // down, or its own while it waits for its other peers' answers): as good as its goodbye. Up again
+      // it would be a voter, and a crashed one once it exits.
+      if (known) {
+        this.#left(known)
+        if (known.up) this.#down(known, "left the cluster")
       }
       return link.close(1000, "node gone")
     }
@@ -898,6 +908,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     } finally {
       this.#probing.delete(p.id)
     }
+  }
+
+  /** It said goodbye: out of the majority for good (its id never comes back; a new process at its address has a new one). */
+  #left(peer: Peer): void {
+    peer.left = true
+    peer.voter = false
+    this.#leaseStale()
   }
 
   #down(peer: Peer, why: string): void {

@@ -681,8 +681,8 @@ export class BatonNode {
     if (this.#status === "stopping" || this.#status === "stopped") return { sessions: 0, ms: 0 }
     const started = this.clock.monotonic()
     let drain: import("../cluster/index.ts").DrainReport | undefined
+    const deadline = this.clock.now() + graceMs
     if (this.#role) {
-      const deadline = this.clock.now() + graceMs
       drain = await this.#role.handoff.drain(graceMs)
       const drained = { sessions: drain.sessions, moved: drain.moved, failed: drain.failed.length, ms: drain.ms, pauseP50: drain.pauseP50, pauseP99: drain.pauseP99 }
       this.log.info("drained", drained)
@@ -704,18 +704,21 @@ export class BatonNode {
     }
     await this.#store.flush()
     if (this.#role && this.#sessions.size > 0) await this.clock.sleep(this.#cfg.finalSyncMs)
-    const moved = drain ? Object.fromEntries(drain.moves.filter((m) => m.to).map((m) => [m.session, m.to as string])) : undefined
-    await this.#role?.cluster.farewell(moved, FAREWELL_MS)
-    this.#role?.stop(moved)
-    await this.#store.close()
-    const unreadable = this.#store.unreadable()
-    if (unreadable.length) this.log.error("stopped without the sessions whose documents could not be read (left on disk as they are)", { sessions: unreadable })
+    // Players go first: once the peers have this node's goodbye they drop its links, and a player relayed
+    // through it would wait, unanswered, for the rest of the goodbye (the simulator, seed 82026).
     const urls = this.#role?.cluster.ready().filter((m) => m.id !== this.id).map((m) => m.url)
     for (const link of this.#links.keys()) {
       send(link, { t: "reconnect", reason, urls })
       link.close(CloseCode.goingAway, reason)
     }
     this.#links.clear()
+    const moved = drain ? Object.fromEntries(drain.moves.filter((m) => m.to).map((m) => [m.session, m.to as string])) : undefined
+    // Within the grace: a process killed while it waits would say no goodbye at all.
+    await this.#role?.cluster.farewell(moved, Math.min(FAREWELL_MS, Math.max(0, deadline - this.clock.now())))
+    this.#role?.stop(moved)
+    await this.#store.close()
+    const unreadable = this.#store.unreadable()
+    if (unreadable.length) this.log.error("stopped without the sessions whose documents could not be read (left on disk as they are)", { sessions: unreadable })
     const count = this.#sessions.size
     this.#sessions.clear()
     this.#status = "stopped"

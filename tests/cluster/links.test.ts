@@ -204,3 +204,20 @@ test("a node that said goodbye refuses new control links", () => {
   expect(late.closed).toBe(true)
   expect(late.sent.filter((f) => f.includes('"hello"'))).toEqual([])
 })
+
+test("a member that said goodbye and meets this node again on a new link, still draining, is not a member again", () => {
+  // It waits for its other peers' answers to its goodbye (up to 2 s) and still takes links: this node's
+  // redial of a member that is down met it, and its hello ("draining") made it up and a voter again.
+  cluster = new Cluster({ self: { id: SELF, url: "http://127.0.0.1:2", version: "1" }, secret: "s".repeat(32), repo: new Repo({ network: [] }), discovery: { peers: [] }, log: createLogger({}, "silent"), onEvent: () => {}, transport: nowhere })
+  const first = fakeLink()
+  cluster.accept("control", PEER, first)
+  first.handlers?.message(JSON.stringify(hello))
+  first.handlers?.message(JSON.stringify({ t: "bye", moved: {} }))
+  const again = fakeLink()
+  cluster.accept("control", PEER, again)
+  again.handlers?.message(JSON.stringify({ ...hello, status: "draining" }))
+  expect(cluster.member(PEER)?.up).toBe(false)
+  expect(cluster.member(PEER)?.voter).toBe(false)
+  expect(again.closed).toBe(true)
+  expect(cluster.quorum()).toMatchObject({ voters: [SELF], majority: true })
+})
