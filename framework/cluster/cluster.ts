@@ -179,9 +179,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.handle("bye", (from, body) => {
       const peer = this.#peers.get(from)
       if (peer) {
-        // Read by node-down's listeners (a peer already down has had its node-down).
-        if (!peer.left && peer.up) peer.movedOut = body.moved
-        this.#left(peer)
+        this.#left(peer, body.moved)
         // Down once the answer is out: #down closes the link it goes on.
         this.clock.soon(() => this.#down(peer, "left the cluster"))
       }
@@ -659,8 +657,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         }
         return
       case "bye":
-        if (!peer.left) peer.movedOut = msg.moved
-        this.#left(peer)
+        this.#left(peer, msg.moved)
         return this.#down(peer, "left the cluster")
       case "req":
         return void Promise.resolve()
@@ -910,8 +907,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
   }
 
-  /** It said goodbye: out of the majority for good (its id never comes back; a new process at its address has a new one). */
-  #left(peer: Peer): void {
+  /**
+   * It said goodbye: out of the majority for good (its id never comes back; a
+   * new process at its address has a new one). `moved`, the sessions it handed
+   * off, is read by node-down's listeners: kept from its first goodbye, and
+   * only while it is up (one already down has had its node-down).
+   */
+  #left(peer: Peer, moved?: Record<string, string>): void {
+    if (!peer.left && peer.up) peer.movedOut = moved
     peer.left = true
     peer.voter = false
     this.#leaseStale()

@@ -829,10 +829,7 @@ export class BatonNode {
   #act(link: PlayerLink, st: LinkState, msg: Extract<ClientMessage, { t: "act" }>): void {
     const h = st.hosted
     if (!h || !st.player || !st.client) return sendError(link, "not_joined", "join a session before acting", msg.id)
-    if (h.frozen || this.#paused(h)) {
-      if (h.queued.length >= MAX_QUEUED) return sendError(link, "unavailable", `session ${h.id} is waiting (${h.currentNotice?.message ?? "moving"}); try again`, msg.id)
-      return void h.queued.push({ link, msg })
-    }
+    if (this.#waits(h, link, msg, msg.id)) return
     // The client's action before this one is not applied yet: its frame was lost on the way (a relay
     // cut, a rate limit) and comes again. Applied first, this one would make that resend look like a
     // repeat: answered, never applied. Refused unrecorded; the SDK sends its pending actions again, in order.
@@ -849,14 +846,23 @@ export class BatonNode {
     this.#markDirty(h)
   }
 
+  /**
+   * Whether the frame waits in the session's queue (it is being handed over, or
+   * its node holds no majority's lease), or is refused because the queue is
+   * full (`ref` names it); false: apply it now.
+   */
+  #waits(h: HostedSession, link: PlayerLink, msg: ClientMessage, ref: unknown): boolean {
+    if (!h.frozen && !this.#paused(h)) return false
+    if (h.queued.length >= MAX_QUEUED) sendError(link, "unavailable", `session ${h.id} is waiting (${h.currentNotice?.message ?? "moving"}); try again`, ref)
+    else h.queued.push({ link, msg })
+    return true
+  }
+
   #leave(link: PlayerLink, st: LinkState): void {
     const h = st.hosted
     if (!h || !st.player) return sendError(link, "not_joined", "this connection holds no seat", "leave")
     // As for an action: a leave applied to a copy being handed over, or without the lease, would be lost.
-    if (h.frozen || this.#paused(h)) {
-      if (h.queued.length >= MAX_QUEUED) return sendError(link, "unavailable", `session ${h.id} is waiting (${h.currentNotice?.message ?? "moving"}); try again`, "leave")
-      return void h.queued.push({ link, msg: { t: "leave" } })
-    }
+    if (this.#waits(h, link, { t: "leave" }, "leave")) return
     h.flush()
     h.detach(link)
     const out = h.leave(st.player, this.#now())
