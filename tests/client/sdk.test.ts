@@ -217,9 +217,12 @@ describe("client SDK against a real node", () => {
       const a = await join<typeof counter>({ url: proxy.url, urls: [node.url], session: id, player: "ada", backoffMs: 20, maxBackoffMs: 200 })
       open.push(a as unknown as GameSession)
       expect(await a.act("inc", { by: 1 })).toBe(1)
+      // Counted at the stall, not assumed 1: a machine loaded enough (a CPU hog beside the whole suite) can
+      // replace the first connection before it, and that is not what this test is about.
+      const before = proxy.upgrades("/ws")
       proxy.stall() // the proxy still takes new connections: going back there would work too, which is not the point
       expect(await a.act("inc", { by: 1 })).toBe(2)
-      expect(proxy.upgrades("/ws")).toBe(1)
+      expect(proxy.upgrades("/ws")).toBe(before)
     } finally {
       proxy.stop()
     }
