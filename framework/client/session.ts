@@ -431,14 +431,18 @@ export class GameSession<G extends AnyGame = AnyGame> {
       this.#joinSentAt = Date.now()
       // Opening took a round trip or more (TCP, TLS, the upgrade): a sample no session's wait inflates, as a join's answer could.
       this.#sampleRtt(this.#joinSentAt - dialledAt)
-      ws.send(this.#joinFrame())
+      // A leave went out on an earlier connection (so nothing is left to resend): a join that only gives the
+      // seat up. Were the player seated again first, a leave applied whose "left" was lost would run the
+      // game's onJoin and onLeave once more.
+      ws.send(this.#joinFrame(this.#leaving?.sentOn !== undefined))
     }
     ws.onerror = () => {} // a close follows; that is where we act
     this.#adopt(ws)
   }
 
-  #joinFrame(): string {
-    return JSON.stringify({ t: "join", session: this.id, player: this.player, client: this.client } satisfies ClientMessage)
+  #joinFrame(leave = false): string {
+    const join: ClientMessage = { t: "join", session: this.id, player: this.player, client: this.client }
+    return JSON.stringify(leave ? { ...join, leave } : join)
   }
 
   /** Makes `ws` the connection: its frames are read, its silence watched, its close acted on. */

@@ -22,7 +22,8 @@ interface Relayed {
 
 /** Whether an owner's frame answers what the relay waits for (read only when it waits: most frames are not parsed). */
 function settle(r: Relayed, frame: string): void {
-  if (frame.startsWith('{"t":"joined"')) {
+  // A join that only gives the seat up (the SDK's leave sent again) is answered with "left".
+  if (frame.startsWith('{"t":"joined"') || frame.startsWith('{"t":"left"')) {
     // Actions re-sent after a move's join are still owed.
     if (!r.acts?.size) r.awaiting = undefined
     return

@@ -734,6 +734,7 @@ export class BatonNode {
     if (!h && this.#role) return this.#relay(link, st, msg, this.#role)
     if (!h) return sendError(link, "unknown_session", `no session ${msg.session} on this node`, "join")
     const player = msg.player ?? ""
+    if (msg.leave) return this.#joinToLeave(link, h, msg, player)
     const now = this.#now()
     // Whoever is attached gets the pending delta first: a newcomer's full view starts after it.
     h.flush()
@@ -869,9 +870,34 @@ export class BatonNode {
     if (!out.ok) return sendError(link, out.code, out.message, "leave")
     st.hosted = undefined
     this.#markDirty(h)
-    // "left" is an acknowledgement: under "replicated" it waits, like an action's, until a replica holds the change.
-    // Should the session leave this node first, the link is told to reconnect (see linksOf): the SDK joins
-    // where it runs then and sends the leave again.
+    this.#confirmLeft(link, h)
+  }
+
+  /**
+   * A join that only wants the seat given up: the SDK's leave again, on a
+   * connection that replaced the one it went on. Seating the player first
+   * would run the game's onJoin and onLeave once more if the first leave was
+   * applied and only its answer lost; a player not seated is told "left" at once.
+   */
+  #joinToLeave(link: PlayerLink, h: HostedSession, msg: Extract<ClientMessage, { t: "join" }>, player: string): void {
+    if (this.#waits(h, link, msg, "join")) return
+    if (h.session.seatOf(player) !== undefined) {
+      h.flush()
+      const out = this.#hideGameError(h.leave(player, this.#now()), h.id)
+      if (!out.ok) return sendError(link, out.code, out.message, "join")
+      this.#markDirty(h)
+    }
+    this.#confirmLeft(link, h)
+  }
+
+  /**
+   * "left" is an acknowledgement: under "replicated" it waits, like an
+   * action's, until a replica holds the session as of now (a leave applied
+   * earlier, whose answer was lost, included). Should the session leave this
+   * node first, the link is told to reconnect (see linksOf): the SDK joins
+   * where it runs then and asks again.
+   */
+  #confirmLeft(link: PlayerLink, h: HostedSession): void {
     const session = h.id
     h.leaving.add(link)
     void h

@@ -6,7 +6,7 @@ const id = v.pipe(v.string(), v.minLength(1), v.maxLength(64))
 
 const schemas = {
   // These three become keys (ledgers, game state indexed by player): see game/ids.ts.
-  join: v.object({ t: v.literal("join"), session: safeId, player: safeId, client: safeId, token: v.optional(v.pipe(v.string(), v.maxLength(4096))) }),
+  join: v.object({ t: v.literal("join"), session: safeId, player: safeId, client: safeId, token: v.optional(v.pipe(v.string(), v.maxLength(4096))), leave: v.optional(v.boolean()) }),
   act: v.object({
     t: v.literal("act"),
     id: v.pipe(v.number(), v.safeInteger(), v.minValue(1)),

@@ -2,8 +2,12 @@ import type { PatchOp } from "./patch.ts"
 
 /** Messages a player sends. Every frame is one JSON object with a `t` (type). */
 export type ClientMessage =
-  /** Takes (or retakes) a seat. `client` is a random id of the SDK instance: action ids are counted per client. */
-  | { t: "join"; session: string; player?: string; client: string; token?: string }
+  /**
+   * Takes (or retakes) a seat. `client` is a random id of the SDK instance: action ids are counted per client.
+   * `leave`: only give the seat up (a leave sent again on a new connection), answered with "left";
+   * a node that does not know the flag seats the player, and the SDK sends the leave after "joined".
+   */
+  | { t: "join"; session: string; player?: string; client: string; token?: string; leave?: boolean }
   | { t: "act"; id: number; name: string; input?: unknown; p?: number }
   | { t: "leave" }
   | { t: "ping"; n?: number }

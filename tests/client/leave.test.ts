@@ -131,3 +131,25 @@ test("a direct connection given up after its join went out holds the leave until
   relayed.say({ t: "left", session: "s1" })
   await leaving
 })
+
+test("a leave sent on a connection that dropped: the next one's join only gives the seat up; a node that seats the player anyway gets the leave after it", async () => {
+  // The first leave may have been applied with only its "left" lost: seated again by a plain join, the
+  // player would run the game's onJoin and onLeave a second time.
+  for (const answer of ["left", "joined"] as const) {
+    const { s, ws } = await seated()
+    const leaving = s.leave(0)
+    expect(ws.leaves()).toBe(1)
+    ws.onclose?.({ code: 1006, reason: "connection lost" })
+    await waitUntil(() => ScriptedSocket.all.length === 2 && (ScriptedSocket.all[1]?.sent.length ?? 0) > 0, "the SDK reconnects and joins")
+    const next = ScriptedSocket.all[1] as ScriptedSocket
+    expect(JSON.parse(next.sent[0] as string)).toMatchObject({ t: "join", session: "s1", player: "ada", leave: true })
+    if (answer === "joined") {
+      // A node of an older release does not know the flag: the player is seated, and the leave goes as before.
+      next.say({ ...joined, rev: 3 })
+      expect(next.leaves()).toBe(1)
+    } else expect(next.leaves()).toBe(0)
+    next.say({ t: "left", session: "s1" })
+    await leaving
+    expect(s.status).toBe("closed")
+  }
+})

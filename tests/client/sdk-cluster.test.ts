@@ -3,6 +3,7 @@ import { resolve } from "node:path"
 import { createSession, type GameSession, join, listSessions } from "batonjs/client"
 import type tally from "../fixtures/app/tally.ts"
 import { TestCluster } from "../support/cluster.ts"
+import { TcpProxy } from "../support/proxy.ts"
 import { waitUntil } from "../support/wait.ts"
 
 /** Players of a 3-node cluster ("replicated" tally sessions) through the faults of issue 15's chaos runs. */
@@ -160,6 +161,22 @@ describe("client SDK against a cluster", () => {
     await waitUntil(() => direct[0]!.readyState === WebSocket.CLOSED, "the direct connection is closed")
     expect(await seated()).toBe(0)
     expect(p.status).toBe("closed")
+  }, 60_000)
+
+  test("a relayed leave whose left was lost: the join that only gives the seat up is relayed too, and the game sees one join", async () => {
+    const { id, via, owner } = await sessionOnTheOther()
+    const proxy = new TcpProxy(Number(new URL(via.url).port))
+    try {
+      const p = await join<typeof tally>({ url: proxy.url, urls: [via.url], session: id, player: "quitter", backoffMs: 20, maxBackoffMs: 200, livenessMs: 60_000, direct: false })
+      open.push(p as unknown as GameSession)
+      expect(await p.act("add", { n: 1 })).toBe(1)
+      proxy.deafen() // the leave reaches the owner through the relay and is applied; its "left" does not come back
+      await p.leave(30_000)
+      expect((await listSessions({ url: owner.url, game: "tally" })).find((s) => s.id === id)?.seated).toBe(0)
+      expect(owner.eventsOf("player-joined", (e) => e.session === id && e.player === "quitter")).toHaveLength(1)
+    } finally {
+      proxy.stop()
+    }
   }, 60_000)
 
   test("a player given only its node's address learns the members and plays on after that node is SIGKILLed", async () => {

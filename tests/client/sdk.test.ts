@@ -298,26 +298,32 @@ describe("client SDK against a real node", () => {
     expect((await listSessions({ url: node.url, game: "counter" })).find((s) => s.id === id)).toMatchObject({ seated: 1 })
   })
 
-  test("a leave lost with its connection goes again on the next one, and the seat is freed", async () => {
-    const proxy = new TcpProxy(node.port)
-    try {
-      const { id } = await createSession({ url: node.url, game: "counter" })
-      // A minute of silence before an idle connection is given up: only the unconfirmed leave can make the SDK suspect it.
-      const a = await join<typeof counter>({ url: proxy.url, urls: [node.url], session: id, player: "ada", backoffMs: 20, maxBackoffMs: 200, livenessMs: 60_000 })
-      open.push(a as unknown as GameSession)
-      await seat<typeof counter>(id, "bob")
-      expect(await a.act("inc", { by: 1 })).toBe(1)
-      const statuses: string[] = []
-      a.onStatus((s) => statuses.push(s))
-      proxy.stall() // the leave's frame goes into a connection nothing reads
-      await a.leave(30_000)
-      expect(statuses).toEqual(["reconnecting", "open", "closed"])
-      const listed = (await listSessions({ url: node.url, game: "counter" })).find((s) => s.id === id)
-      expect(listed).toMatchObject({ seated: 1 })
-    } finally {
-      proxy.stop()
+  test("a leave lost with its connection, or only its left: the next connection's join only gives the seat up, and the game sees one join", async () => {
+    // stall: the leave's frame goes into a connection nothing reads. deafen: the leave reaches the node and is
+    // applied, its "left" does not come back; seated again by a plain join, ada was a new player to the
+    // game (a join event, onJoin) and left twice.
+    for (const lose of ["stall", "deafen"] as const) {
+      const proxy = new TcpProxy(node.port)
+      try {
+        const { id } = await createSession({ url: node.url, game: "counter" })
+        // A minute of silence before an idle connection is given up: only the unconfirmed leave can make the SDK suspect it.
+        const a = await join<typeof counter>({ url: proxy.url, urls: [node.url], session: id, player: "ada", backoffMs: 20, maxBackoffMs: 200, livenessMs: 60_000 })
+        open.push(a as unknown as GameSession)
+        await seat<typeof counter>(id, "bob")
+        expect(await a.act("inc", { by: 1 })).toBe(1)
+        const statuses: string[] = []
+        a.onStatus((s) => statuses.push(s))
+        proxy[lose]()
+        await a.leave(30_000)
+        // Never seated again: the join is answered "left".
+        expect([lose, statuses]).toEqual([lose, ["reconnecting", "closed"]])
+        expect((await listSessions({ url: node.url, game: "counter" })).find((s) => s.id === id)).toMatchObject({ seated: 1 })
+        expect([lose, node.eventsOf("player-joined", (e) => e.session === id && e.player === "ada").length]).toEqual([lose, 1])
+      } finally {
+        proxy.stop()
+      }
     }
-  }, 40_000)
+  }, 60_000)
 
   test("leave times out when no node confirms it, and says the seat may still be taken", async () => {
     const proxy = new TcpProxy(node.port)

@@ -6,6 +6,8 @@ interface Pair {
   queued: Uint8Array[]
   /** Bytes either way are dropped and nothing is closed: a machine that lost power, a route gone. */
   stalled?: boolean
+  /** Bytes from the node are dropped, the client's still go up: answers lost on the way back. */
+  deaf?: boolean
   /** First lines seen each way (an HTTP request line, a status line). */
   seen: Exchange
 }
@@ -53,7 +55,7 @@ export class TcpProxy {
               },
               data(_up, chunk) {
                 pair.seen.status ??= firstLine(chunk)
-                if (!pair.stalled) pair.client.write(chunk)
+                if (!pair.stalled && !pair.deaf) pair.client.write(chunk)
               },
               close() {
                 pair.client.end()
@@ -103,6 +105,11 @@ export class TcpProxy {
   /** Every open connection goes silent both ways and stays open (new ones pass): a node that lost power, seen from its players. */
   stall(): void {
     for (const p of this.#pairs) p.stalled = true
+  }
+
+  /** Every open connection stops carrying the node's frames to its client; the client's still reach the node (new ones pass). */
+  deafen(): void {
+    for (const p of this.#pairs) p.deaf = true
   }
 
   /** Connections whose request line starts with `GET path` and that were upgraded (101). */
