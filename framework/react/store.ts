@@ -53,6 +53,15 @@ export function seatKey(opts: SessionOptions | null): string {
 }
 
 /**
+ * Leaves not confirmed yet, by seat (session and player, whatever the
+ * address): a component mounted again for that seat meanwhile joins once
+ * the leave is over. Joined first, it would be seated again and then lose
+ * the seat to the leave, connected and seatless.
+ */
+const leaving = new Map<string, Promise<void>>()
+const seatOf = (opts: SessionOptions): string => JSON.stringify([opts.session, opts.player])
+
+/**
  * One seat's connection as an external store for React's
  * `useSyncExternalStore`, with no React in it: the connection opens with the
  * first subscriber and closes once the last one is gone (a microtask later,
@@ -96,12 +105,19 @@ export class SessionStore<G extends AnyGame = AnyGame> {
   readonly leave = async (): Promise<void> => {
     const s = this.#session
     if (!s) throw new ActionError("closed", "not connected to the session; the seat may still be taken")
-    const leaving = s.leave()
+    const left = s.leave()
     this.#leaving.add(s)
+    const seat = this.#opts ? seatOf(this.#opts) : ""
+    const over = left.then(
+      () => {},
+      () => {},
+    )
+    leaving.set(seat, over)
     try {
-      await leaving
+      await left
     } finally {
       this.#leaving.delete(s)
+      if (leaving.get(seat) === over) leaving.delete(seat)
     }
   }
 
@@ -137,7 +153,10 @@ export class SessionStore<G extends AnyGame = AnyGame> {
       if (!this.#leaving.has(s)) s.close()
     }
     // A refused join closes the session (its error says why) and status listeners are told: nothing to do here.
-    s.start().catch(() => {})
+    const start = () => void (this.#session === s && s.start().catch(() => {}))
+    const before = leaving.get(seatOf(this.#opts))
+    if (before) void before.then(start)
+    else start()
     changed()
   }
 

@@ -244,6 +244,29 @@ describe("useSession", () => {
     await waitUntil(() => bob.seat === 0, "bob sits where ada sat")
   })
 
+  test("a component mounted again for the seat while its leave is in flight joins once the leave is over, and holds the seat", async () => {
+    // Joined at once, it was seated again beside the leave still on its way; the leave then freed the
+    // seat, and the new component stayed open without one (its actions refused not_seated).
+    const id = await newNotes()
+    const proxy = new TcpProxy(node.port)
+    try {
+      const first: SessionSnapshot<Notes>[] = []
+      const r = root()
+      r.render(<Notes options={{ url: proxy.url, session: id, player: "ada", backoffMs: 20, maxBackoffMs: 200 }} seen={first} />)
+      await waitUntil(() => first.at(-1)?.status === "open", "ada is seated")
+      proxy.stall() // the leave waits in a connection nothing reads; the SDK reconnects through the proxy and asks again
+      const leaving = first.at(-1)?.leave()
+      r.unmount()
+      const again: SessionSnapshot<Notes>[] = []
+      root().render(<Notes options={{ url: node.url, session: id, player: "ada" }} seen={again} />)
+      await leaving
+      await waitUntil(() => again.at(-1)?.status === "open", "the new component is seated after the leave")
+      expect(await again.at(-1)?.act("add", { text: "still here" })).toBe(1)
+    } finally {
+      proxy.stop()
+    }
+  }, 30_000)
+
   test("on a server it renders the first snapshot and connects nowhere", async () => {
     const sockets = countingSockets()
     const html = renderToString(<Notes options={{ url: node.url, session: await newNotes(), player: "ada", WebSocket: sockets.WebSocket }} seen={[]} />)
