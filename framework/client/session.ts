@@ -483,7 +483,8 @@ export class GameSession<G extends AnyGame = AnyGame> {
   async #goDirect(owner: string): Promise<void> {
     // Leaving: the seat is being given up where it is; moving now would only race that.
     if (!this.#opts.direct || this.#direct || this.#leaving) return
-    const url = toWsUrl(owner)
+    const url = nodeUrls([owner])[0]
+    if (!url) return
     const failedAt = this.#unreachable.get(url)
     if (failedAt !== undefined && Date.now() - failedAt < DIRECT_RETRY_MS) return
     let token: string | undefined
@@ -609,7 +610,7 @@ export class GameSession<G extends AnyGame = AnyGame> {
         this.#attempt = 0
         this.#progressAt = Date.now()
         this.#joinedWs = this.#ws
-        if (msg.nodes) this.#learned = msg.nodes.filter((u) => typeof u === "string" && /^(https?|wss?):\/\//.test(u)).map(toWsUrl)
+        if (msg.nodes) this.#learned = nodeUrls(msg.nodes)
         this.#lostTries = 0
         this.#seat = msg.seat
         this.#rev = msg.rev
@@ -699,10 +700,16 @@ export class GameSession<G extends AnyGame = AnyGame> {
         if (this.#status !== "open" && this.#joinSentAt) this.#joinSentAt = Date.now()
         this.#setNotice(msg.code === "resolved" ? null : { code: msg.code, message: msg.message })
         return
-      case "reconnect":
+      case "reconnect": {
         // The node is going away or the session moved; its close (1001/4010) follows and we reconnect then.
-        this.#hints = (msg.urls ?? []).map((u) => ({ url: toWsUrl(u), at: Date.now() }))
+        const urls = nodeUrls(msg.urls ?? [])
+        this.#hints = urls.map((url) => ({ url, at: Date.now() }))
+        // Known addresses too, tried in turn with the others: a hint's one attempt can fail (the node still
+        // starting, the session between owners), and the addresses known before may all be gone by then
+        // (every node a player knew replaced in a rolling deploy).
+        this.#learned = [...new Set([...urls, ...this.#learned])]
         return
+      }
       case "left":
         return this.#leaveEnded()
       case "pong":
@@ -804,6 +811,21 @@ export class GameSession<G extends AnyGame = AnyGame> {
     this.#status = status
     for (const fn of this.#statusListeners) fn(status)
   }
+}
+
+/** The node addresses in a node's list (members, hints) as WebSocket URLs; anything else is dropped. */
+function nodeUrls(list: unknown): string[] {
+  if (!Array.isArray(list)) return []
+  const out: string[] = []
+  for (const u of list) {
+    if (typeof u !== "string" || !/^(https?|wss?):\/\//.test(u)) continue
+    try {
+      out.push(toWsUrl(u))
+    } catch {
+      // not a URL after all
+    }
+  }
+  return out
 }
 
 function toWsUrl(base: string): string {

@@ -5,37 +5,8 @@
  */
 import { expect, test } from "bun:test"
 import { ActionError, GameSession } from "batonjs/client"
+import { ScriptedSocket } from "../support/scripted-socket.ts"
 import { waitUntil } from "../support/wait.ts"
-
-/** A socket the test speaks for: it opens on the next microtask, records what the SDK sends, and closes when told. */
-class ScriptedSocket {
-  static all: ScriptedSocket[] = []
-  readyState = 0
-  sent: string[] = []
-  onopen: (() => void) | null = null
-  onmessage: ((ev: { data: string }) => void) | null = null
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null
-  onerror: (() => void) | null = null
-  constructor(readonly url: string) {
-    ScriptedSocket.all.push(this)
-    queueMicrotask(() => {
-      this.readyState = 1
-      this.onopen?.()
-    })
-  }
-  send(frame: string) {
-    this.sent.push(frame)
-  }
-  close() {
-    this.readyState = 3
-  }
-  say(msg: unknown) {
-    this.onmessage?.({ data: JSON.stringify(msg) })
-  }
-  leaves(): number {
-    return this.sent.filter((f) => f === '{"t":"leave"}').length
-  }
-}
 
 const joined = { t: "joined", session: "s1", game: "g", player: "ada", seat: 0, view: {}, rev: 1, seq: 0, status: "open" }
 
