@@ -76,13 +76,17 @@ async function main(old: string): Promise<boolean> {
   // Players connect to the node that does not own their session half the time (relayed).
   // An action unanswered for 30 s fails the check, naming its session, instead of hanging it.
   const players: GameSession<typeof counter>[] = await Promise.all(ids.map((id, i) => join<typeof counter>({ url: (i % 2 ? o2 : o1).url, session: id, player: "p", actTimeoutMs: 30_000 })))
+  // Each player's connection status over time, for the report of an unanswered action.
+  const t0 = Date.now()
+  const history = new Map(players.map((p) => [p, [] as string[]]))
+  for (const p of players) p.onStatus((status) => history.get(p)?.push(`${Date.now() - t0} ms ${status}`))
   let rounds = 0
   const unanswered: string[] = []
   const act = async (when: string) => {
     await Promise.all(
       players.map((p) =>
         p.act("inc", { by: 1 }).catch((e: unknown) => {
-          unanswered.push(`${when}: ${p.id} ${(e as Error).message} (status ${p.status}, notice ${p.notice?.code ?? "none"})`)
+          unanswered.push(`${when}: ${p.id} ${(e as Error).message} (status ${p.status}, notice ${p.notice?.code ?? "none"}, ${history.get(p)?.slice(-6).join(", ")} of ${Date.now() - t0} ms)`)
         }),
       ),
     )
