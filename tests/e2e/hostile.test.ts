@@ -96,7 +96,8 @@ describe("hostile players against a 2-node cluster running every example game an
             }
             s.send({ t: "ping", n: -1 })
             await waitUntil(() => s.closed || s.frames.some((f) => f.t === "pong" && f.n === -1), `the node read ${player}'s frames`, { timeoutMs: 20_000 })
-            answers += s.frames.filter((f) => f.t === "error" || f.t === "u").length
+            // Answers, not frames: a loaded node answers many actions in one frame.
+            for (const f of s.frames) answers += f.t === "error" ? 1 : f.t === "u" && Array.isArray(f.a) ? f.a.length : 0
           }
           // A join frame naming a hostile id over a connection without a token is refused by the protocol too.
           s.send({ t: "join", session, player: "__proto__", client: "x" })
@@ -113,7 +114,8 @@ describe("hostile players against a 2-node cluster running every example game an
 
     expect(refusedIds).toBeGreaterThan(10)
     expect(joined).toBeGreaterThan(10)
-    expect(answers).toBeGreaterThan(100)
+    // Each joined player sent 40 actions; most are answered one by one (1,730 answers for 46 joins, quiet).
+    expect(answers).toBeGreaterThan(joined * 10)
     for (const n of c!.nodes) {
       expect(n.proc.exitCode).toBeNull()
       const health = await fetch(`${n.url}/healthz`)
