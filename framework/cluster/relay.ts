@@ -8,7 +8,7 @@ interface Relayed {
   peer: string
   conn: string
   link: PlayerLink
-  /** The join that opened it: replayed to the new owner when the session moves. */
+  /** The join that opened it: replayed to the new owner when the session moves (as a join to leave once a leave went on). */
   join: Join
   /** Messages that arrive while the relay is being re-pointed. */
   pending?: ClientMessage[]
@@ -173,6 +173,9 @@ export class Relays {
           track(cur, m)
           cur.awaiting ??= this.#node.clock.now()
         }
+        // A leave sent on may be applied before the session moves: the join replayed then only gives the seat
+        // up. A plain one would seat the player again (the game's onJoin), and the SDK would leave once more.
+        if (m.t === "leave") cur.join = { ...cur.join, leave: true }
         this.#cluster.send(cur.peer, "relay-in", { conn: cur.conn, msg: m })
       }
     }

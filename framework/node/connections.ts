@@ -126,11 +126,11 @@ export class PlayerConnections {
   #join(link: PlayerLink, st: LinkState, msg: Extract<ClientMessage, { t: "join" }>): void {
     if (st.hosted) return sendError(link, "already_joined", `this connection already holds a seat in session ${st.hosted.id}; send leave first`)
     const h = this.#host.hosted(msg.session)
+    if (h && msg.leave) return this.#joinToLeave(link, h, msg, msg.player ?? "")
     if (h?.frozen) return void h.queued.push({ link, msg })
     if (!h && this.#host.role) return this.#relay(link, st, msg, this.#host.role)
     if (!h) return sendError(link, "unknown_session", `no session ${msg.session} on this node`, "join")
     const player = msg.player ?? ""
-    if (msg.leave) return this.#joinToLeave(link, h, msg, player)
     const now = this.#host.clock.now()
     // Whoever is attached gets the pending delta first: a newcomer's full view starts after it.
     h.flush()
@@ -276,8 +276,15 @@ export class PlayerConnections {
    * applied and only its answer lost; a player not seated is told "left" at once.
    */
   #joinToLeave(link: PlayerLink, h: HostedSession, msg: Extract<ClientMessage, { t: "join" }>, player: string): void {
-    if (this.#waits(h, link, msg, "join")) return
+    // Only a seat still held needs the session to apply something: nothing else waits in its queue,
+    // which is the seated players' (a client with no seat could otherwise fill it, again and again).
     if (h.session.seatOf(player) !== undefined) {
+      if (this.#waits(h, link, msg, "join")) {
+        // Told why nothing comes yet, as a join is: the SDK's patience starts again.
+        const notice = h.currentNotice
+        if (notice) send(link, { t: "notice", ...notice })
+        return
+      }
       h.flush()
       const out = this.#hideGameError(h.leave(player, this.#host.clock.now()), h.id)
       if (!out.ok) return sendError(link, out.code, out.message, "join")

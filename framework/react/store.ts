@@ -105,6 +105,8 @@ export class SessionStore<G extends AnyGame = AnyGame> {
   readonly leave = async (): Promise<void> => {
     const s = this.#session
     if (!s) throw new ActionError("closed", "not connected to the session; the seat may still be taken")
+    // Still waiting for another leave of this seat before it joins: it holds nothing to give up.
+    if (this.#unstarted.has(s)) return s.close()
     const left = s.leave()
     this.#leaving.add(s)
     const seat = this.#opts ? seatOf(this.#opts) : ""
@@ -123,6 +125,8 @@ export class SessionStore<G extends AnyGame = AnyGame> {
 
   /** Sessions whose leave is not confirmed yet: an unmount leaves them to finish it (the session closes itself then). */
   #leaving = new WeakSet<GameSession<G>>()
+  /** Sessions not started yet: they wait for a leave of their seat in flight (see `leaving`). */
+  #unstarted = new WeakSet<GameSession<G>>()
 
   #open(): void {
     if (!this.#opts) return
@@ -153,10 +157,15 @@ export class SessionStore<G extends AnyGame = AnyGame> {
       if (!this.#leaving.has(s)) s.close()
     }
     // A refused join closes the session (its error says why) and status listeners are told: nothing to do here.
-    const start = () => void (this.#session === s && s.start().catch(() => {}))
+    const start = () => {
+      this.#unstarted.delete(s)
+      if (this.#session === s && s.status !== "closed") s.start().catch(() => {})
+    }
     const before = leaving.get(seatOf(this.#opts))
-    if (before) void before.then(start)
-    else start()
+    if (before) {
+      this.#unstarted.add(s)
+      void before.then(start)
+    } else start()
     changed()
   }
 

@@ -83,3 +83,20 @@ test("a relay whose open found no link to its owner (up, redialling) opens again
   expect(names).toContain("relay-in:act")
   expect(new Set(sent.map(([peer]) => peer))).toEqual(new Set([PEER]))
 })
+
+test("a relay that sent a leave on joins the session's next owner only to give the seat up", async () => {
+  // The owner applied the leave, its "left" waited for a replica, and the session moved: the relay replayed
+  // the plain join, which seated the player again (the game's onJoin), and the SDK left again (found in review).
+  const { relays, sent, deliver } = world()
+  const player: PlayerLink = { relayed: false, send: () => {}, close: () => {} }
+  const forward = await relays.join(player, { t: "join", session: "s1", player: "p1", client: "c1" } as never)
+  const conn = sent[0]?.[2].conn
+  deliver("relay-out", { conn, frame: '{"t":"joined","session":"s1"}' })
+  forward?.({ t: "leave" })
+  deliver("relay-close", { conn, code: 4010, reason: "moved", to: PEER })
+  await Bun.sleep(0)
+  const opens = sent.filter(([, name]) => name === "relay-open").map(([, , body]) => body.msg)
+  expect(opens).toHaveLength(2)
+  expect(opens[0]).not.toHaveProperty("leave")
+  expect(opens[1]).toMatchObject({ t: "join", session: "s1", player: "p1", client: "c1", leave: true })
+})

@@ -166,6 +166,10 @@ describe("a player's leave on the node", () => {
       const again = joining(node, { t: "join", session: id, player: "ada", client: "c1", leave: true }, link())
       expect(left(again)).toBe(false)
       expect(h.session.record.players.map((s) => s.player)).toEqual(["ada"])
+      // One for a player with no seat takes no place in the queue (the seated players'): answered at once.
+      const stranger = joining(node, { t: "join", session: id, player: "eve", client: "c9", leave: true }, link())
+      expect(h.queued).toHaveLength(1)
+      await waitUntil(() => left(stranger), "left at once for a player with no seat")
       h.frozen = false
       for (const { link: l, msg } of h.queued.splice(0)) node.handle(l, msg)
       await waitUntil(() => left(again), "left once thawed")

@@ -267,6 +267,37 @@ describe("useSession", () => {
     }
   }, 30_000)
 
+  test("one mounted again during its seat's leave that leaves before it joined closes at once, and never joins", async () => {
+    // It waited for the first leave before joining, and its own leave waited to be sent on a join that never
+    // came: 10 s for its timeout, holding up every other mount of that seat (found in review).
+    const id = await newNotes()
+    const proxy = new TcpProxy(node.port)
+    const sockets = countingSockets()
+    try {
+      const first: SessionSnapshot<Notes>[] = []
+      const r = root()
+      r.render(<Notes options={{ url: proxy.url, session: id, player: "ada", backoffMs: 20, maxBackoffMs: 200 }} seen={first} />)
+      await waitUntil(() => first.at(-1)?.status === "open", "ada is seated")
+      proxy.stall()
+      let firstOver = false
+      const leaving = first.at(-1)?.leave().finally(() => (firstOver = true))
+      r.unmount()
+      const again: SessionSnapshot<Notes>[] = []
+      root().render(<Notes options={{ url: node.url, session: id, player: "ada", WebSocket: sockets.WebSocket }} seen={again} />)
+      await waitUntil(() => again.at(-1)?.status === "connecting", "the second mount waits for the first leave")
+      await again.at(-1)?.leave()
+      // Over while the first leave still waits on its stalled connection.
+      expect(firstOver).toBe(false)
+      await waitUntil(() => again.at(-1)?.status === "closed", "closed")
+      await leaving
+      // The first leave is over: the closed second mount does not join after it (a turn for its deferred start to run).
+      await new Promise((resolve) => setTimeout(resolve, 0))
+      expect(sockets.opened).toHaveLength(0)
+    } finally {
+      proxy.stop()
+    }
+  }, 30_000)
+
   test("on a server it renders the first snapshot and connects nowhere", async () => {
     const sockets = countingSockets()
     const html = renderToString(<Notes options={{ url: node.url, session: await newNotes(), player: "ada", WebSocket: sockets.WebSocket }} seen={[]} />)
