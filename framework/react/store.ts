@@ -58,7 +58,7 @@ export function seatKey(opts: SessionOptions | null): string {
  * the leave is over. Joined first, it would be seated again and then lose
  * the seat to the leave, connected and seatless.
  */
-const leaving = new Map<string, Promise<void>>()
+const leavesInFlight = new Map<string, Promise<void>>()
 const seatOf = (opts: SessionOptions): string => JSON.stringify([opts.session, opts.player])
 
 /**
@@ -114,18 +114,18 @@ export class SessionStore<G extends AnyGame = AnyGame> {
       () => {},
       () => {},
     )
-    leaving.set(seat, over)
+    leavesInFlight.set(seat, over)
     try {
       await left
     } finally {
       this.#leaving.delete(s)
-      if (leaving.get(seat) === over) leaving.delete(seat)
+      if (leavesInFlight.get(seat) === over) leavesInFlight.delete(seat)
     }
   }
 
   /** Sessions whose leave is not confirmed yet: an unmount leaves them to finish it (the session closes itself then). */
   #leaving = new WeakSet<GameSession<G>>()
-  /** Sessions not started yet: they wait for a leave of their seat in flight (see `leaving`). */
+  /** Sessions not started yet: they wait for a leave of their seat in flight (see `leavesInFlight`). */
   #unstarted = new WeakSet<GameSession<G>>()
 
   #open(): void {
@@ -161,7 +161,7 @@ export class SessionStore<G extends AnyGame = AnyGame> {
       this.#unstarted.delete(s)
       if (this.#session === s && s.status !== "closed") s.start().catch(() => {})
     }
-    const before = leaving.get(seatOf(this.#opts))
+    const before = leavesInFlight.get(seatOf(this.#opts))
     if (before) {
       this.#unstarted.add(s)
       void before.then(start)
